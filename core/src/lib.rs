@@ -1,0 +1,42 @@
+//! # postwire-core
+//!
+//! The postwire engine: it finishes rendered Kubernetes manifests (a Helm or kustomize output
+//! stream) by wiring them for the platform they run on, without losing a byte of what it does not
+//! change.
+//!
+//! The engine is pure: no I/O, no clocks, no randomness. Hosts (the extism plugin, the native
+//! runner, the browser playground) hand it a [`wire::RenderRequestV1`] and get a
+//! [`wire::RenderResponseV1`] back through [`render`].
+//!
+//! ## How a render works
+//!
+//! 1. [`stream`] splits the input into documents, keeping every byte (separators, comments, BOM).
+//! 2. [`resource`] peeks at each document cheaply and parses only those a wiring needs.
+//! 3. [`config`] resolves the `PostwireConfig` from a file, an in-stream document and `--set`.
+//! 4. The [`wiring`]s run in a fixed order; each edits documents in place through [`inject`].
+//! 5. Untouched documents are emitted as their original bytes; edited ones as edited text.
+//!
+//! ## Fidelity
+//!
+//! Edits are splices into the original text (see [`inject`]): the diff of a changed document is
+//! exactly the lines a wiring adds or replaces. New scalar text comes from [`emit`], which quotes
+//! every string a YAML 1.1 or 1.2 reader could take for something else.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod emit;
+pub mod engine;
+pub mod error;
+pub mod inject;
+pub mod report;
+pub mod resource;
+pub mod stream;
+pub mod wire;
+pub mod wiring;
+pub mod yaml;
+
+
+pub use error::{Error, ErrorKind};
+
+/// The postwire version, as built.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,353 @@
+//! Kubernetes objects in the stream: a cheap peek at each document, the objects of parsed
+//! documents, where each workload kind keeps its pod template, and what a pod spec references.
+
+use crate::yaml::{NodeId, Tree};
+
+/// What a cheap line scan learned about a document without parsing it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peek {
+    /// The top-level `kind`, if the scan found exactly one written simply.
+    pub kind: Option<String>,
+    /// The top-level `apiVersion`, likewise.
+    pub api_version: Option<String>,
+    /// Whether the document is a plain block mapping whose every top-level line the scan
+    /// understood. When false, only a full parse can tell what the document is.
+    pub simple: bool,
+}
+
+/// Scan the top-level lines of a document (those starting in column 0).
+///
+/// Top-level keys of a block mapping start in column 0 and nothing else can: block scalar and
+/// nested content is indented. Anything the scan does not understand makes it give up
+/// (`simple: false`), so the caller parses the document instead of guessing.
+pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
+    let mut peek = Peek { simple: true, ..Peek::default() };
+    let mut kinds = 0;
+    let mut versions = 0;
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 && starts_after_marker {
+            // The rest of the `---` line: only a comment may follow the marker.
+            let rest = line.trim();
+            if !(rest.is_empty() || rest.starts_with('#')) {
+                peek.simple = false;
+            }
+            continue;
+        }
+        let Some(first) = line.bytes().next() else { continue };
+        match first {
+            b' ' | b'\t' | b'#' | b'\r' => continue,
+            _ => {}
+        }
+        let Some((key, rest)) = split_plain_key(line) else {
+            peek.simple = false;
+            continue;
+        };
+        let slot = match key {
+            "kind" => {
+                kinds += 1;
+                &mut peek.kind
+            }
+            "apiVersion" => {
+                versions += 1;
+                &mut peek.api_version
+            }
+            _ => continue,
+        };
+        match simple_value(rest) {
+            Some(v) => *slot = Some(v.to_string()),
+            None => peek.simple = false,
+        }
+    }
+    if kinds != 1 || versions > 1 {
+        peek.simple = false;
+    }
+    peek
+}
+
+/// `key: rest` where key is a plain word; None for anything else.
+fn split_plain_key(line: &str) -> Option<(&str, &str)> {
+    let colon = line.find(':')?;
+    let key = &line[..colon];
+    let ok = key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'));
+    let rest = &line[colon + 1..];
+    let sep_ok = rest.is_empty() || rest.starts_with([' ', '\t', '\r']);
+    (ok && sep_ok).then_some((key, rest))
+}
+
+/// A one-line plain or simply quoted value with an optional trailing comment.
+fn simple_value(rest: &str) -> Option<&str> {
+    let rest = rest.trim();
+    let rest = match rest.find(" #") {
+        Some(i) => rest[..i].trim_end(),
+        None => rest,
+    };
+    let unquoted = if rest.len() >= 2
+        && ((rest.starts_with('"') && rest.ends_with('"')) || (rest.starts_with('\'') && rest.ends_with('\'')))
+    {
+        &rest[1..rest.len() - 1]
+    } else {
+        rest
+    };
+    let ok = !unquoted.is_empty()
+        && unquoted.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b'_'));
+    ok.then_some(unquoted)
+}
+
+/// The API group of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// Where an object sits in a parsed document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Place {
+    /// The document root.
+    Root,
+    /// Item `i` of a `kind: List` document.
+    ListItem(usize),
+}
+
+/// A Kubernetes object found in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// The segment index of its document.
+    pub segment: usize,
+    /// 1-based number of the document among non-empty documents.
+    pub doc_number: usize,
+    /// Where in the document.
+    pub place: Place,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, if written.
+    pub namespace: Option<String>,
+}
+
+impl Object {
+    /// The API group.
+    pub fn group(&self) -> &str {
+        group_of(&self.api_version)
+    }
+
+    /// `Kind/name` or `Kind/namespace/name`, as kubectl prints references.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+
+    /// Whether two objects can be in the same namespace. An object without a namespace takes
+    /// the release namespace, which a post-renderer is not always told, so it matches any.
+    pub fn same_namespace(&self, other_ns: Option<&str>) -> bool {
+        match (self.namespace.as_deref(), other_ns) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+}
+
+/// The mapping node of an object in its document's tree.
+pub fn object_node(tree: &Tree, place: Place) -> Option<NodeId> {
+    let root = tree.root()?;
+    match place {
+        Place::Root => Some(root),
+        Place::ListItem(i) => tree.get(root, "items").and_then(|items| tree.items(items).get(i).copied()),
+    }
+}
+
+/// A workload kind and the path of its pod template (empty: the object is the pod).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadKind {
+    /// API group (`apps`, `` for core).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Mapping keys from the object to the pod template.
+    pub template_path: Vec<String>,
+}
+
+/// The built-in workload kinds (Kubernetes' own, Argo Rollouts). Config can add more.
+pub fn builtin_workloads() -> Vec<WorkloadKind> {
+    const TEMPLATE: &[&str] = &["spec", "template"];
+    let table: &[(&str, &str, &[&str])] = &[
+        ("apps", "Deployment", TEMPLATE),
+        ("apps", "StatefulSet", TEMPLATE),
+        ("apps", "DaemonSet", TEMPLATE),
+        ("apps", "ReplicaSet", TEMPLATE),
+        ("", "ReplicationController", TEMPLATE),
+        ("batch", "Job", TEMPLATE),
+        ("batch", "CronJob", &["spec", "jobTemplate", "spec", "template"]),
+        ("argoproj.io", "Rollout", TEMPLATE),
+        ("", "PodTemplate", &["template"]),
+        ("", "Pod", &[]),
+    ];
+    table
+        .iter()
+        .map(|(g, k, p)| WorkloadKind {
+            group: g.to_string(),
+            kind: k.to_string(),
+            template_path: p.iter().map(|s| s.to_string()).collect(),
+        })
+        .collect()
+}
+
+/// The kind of object a pod spec references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RefKind {
+    /// A ConfigMap.
+    ConfigMap,
+    /// A Secret.
+    Secret,
+}
+
+impl RefKind {
+    /// The Kubernetes kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            RefKind::ConfigMap => "ConfigMap",
+            RefKind::Secret => "Secret",
+        }
+    }
+}
+
+/// One reference from a pod spec to a ConfigMap or Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// What is referenced.
+    pub kind: RefKind,
+    /// Its name.
+    pub name: String,
+    /// How, for the report: `volume config`, `envFrom of container app`, `env DB_URL of container app`.
+    pub via: String,
+}
+
+/// Every ConfigMap and Secret a pod spec uses for its content (what kubelet mounts or injects):
+/// volumes (also projected sources), `envFrom` and `env[].valueFrom` of all containers, init
+/// containers and ephemeral containers. Image pull secrets and volume-plugin credentials are not
+/// content the pod sees, so a change to them does not need a restart.
+pub fn pod_references(tree: &Tree, pod_spec: NodeId) -> Vec<Reference> {
+    let mut refs = Vec::new();
+    let mut push = |kind, name: Option<&str>, via: String| {
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            refs.push(Reference { kind, name: name.to_string(), via });
+        }
+    };
+    if let Some(volumes) = tree.get(pod_spec, "volumes") {
+        for &vol in tree.items(volumes) {
+            let vol_name = tree.str_at(vol, &["name"]).unwrap_or("?");
+            push(RefKind::ConfigMap, tree.str_at(vol, &["configMap", "name"]), format!("volume {vol_name}"));
+            push(RefKind::Secret, tree.str_at(vol, &["secret", "secretName"]), format!("volume {vol_name}"));
+            if let Some(sources) = tree.path(vol, &["projected", "sources"]) {
+                for &src in tree.items(sources) {
+                    let via = format!("projected volume {vol_name}");
+                    push(RefKind::ConfigMap, tree.str_at(src, &["configMap", "name"]), via.clone());
+                    push(RefKind::Secret, tree.str_at(src, &["secret", "name"]), via);
+                }
+            }
+        }
+    }
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let Some(containers) = tree.get(pod_spec, list) else { continue };
+        for &c in tree.items(containers) {
+            let cname = tree.str_at(c, &["name"]).unwrap_or("?");
+            let what = if list == "containers" { "container" } else { &list[..list.len() - 1] };
+            if let Some(env_from) = tree.get(c, "envFrom") {
+                for &e in tree.items(env_from) {
+                    let via = format!("envFrom of {what} {cname}");
+                    push(RefKind::ConfigMap, tree.str_at(e, &["configMapRef", "name"]), via.clone());
+                    push(RefKind::Secret, tree.str_at(e, &["secretRef", "name"]), via);
+                }
+            }
+            if let Some(env) = tree.get(c, "env") {
+                for &e in tree.items(env) {
+                    let var = tree.str_at(e, &["name"]).unwrap_or("?");
+                    let via = format!("env {var} of {what} {cname}");
+                    push(RefKind::ConfigMap, tree.str_at(e, &["valueFrom", "configMapKeyRef", "name"]), via.clone());
+                    push(RefKind::Secret, tree.str_at(e, &["valueFrom", "secretKeyRef", "name"]), via);
+                }
+            }
+        }
+    }
+    refs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peek_reads_simple_documents() {
+        let p = peek("\n# Source: x\napiVersion: apps/v1\nkind: Deployment # c\nmetadata:\n  kind: nested\n", true);
+        assert_eq!(p, Peek { kind: Some("Deployment".into()), api_version: Some("apps/v1".into()), simple: true });
+        assert_eq!(peek("kind: 'Secret'\n", false).kind.as_deref(), Some("Secret"));
+    }
+
+    #[test]
+    fn peek_gives_up_on_anything_unusual() {
+        for text in [
+            "{\"kind\": \"Deployment\"}",
+            "- a\n- b\n",
+            "kind: A\nkind: B\n",
+            "metadata: {}\n",
+            "\"kind\": Secret\n",
+            "kind: &k Secret\n",
+            "kind: Secret\n? complex\n",
+            "plain scalar\n",
+        ] {
+            assert!(!peek(text, false).simple, "{text:?}");
+        }
+        assert!(!peek(" {\"kind\": \"Secret\"}\n", true).simple);
+    }
+
+    #[test]
+    fn finds_every_pod_reference() {
+        let text = r#"
+volumes:
+- name: cfg
+  configMap: {name: app-config}
+- name: creds
+  secret: {secretName: app-secret}
+- name: all
+  projected:
+    sources:
+    - configMap: {name: proj-cm}
+    - secret: {name: proj-secret}
+    - serviceAccountToken: {path: token}
+imagePullSecrets: [{name: pull}]
+initContainers:
+- name: init
+  envFrom: [{configMapRef: {name: init-env}}]
+containers:
+- name: app
+  envFrom: [{secretRef: {name: app-env}}]
+  env:
+  - name: A
+    valueFrom: {configMapKeyRef: {name: cm-key, key: a}}
+  - name: B
+    valueFrom: {secretKeyRef: {name: sec-key, key: b}}
+  - name: C
+    value: plain
+"#;
+        let tree = Tree::parse(text, 0).unwrap();
+        let refs = pod_references(&tree, tree.root().unwrap());
+        let got: Vec<(RefKind, &str, &str)> = refs.iter().map(|r| (r.kind, r.name.as_str(), r.via.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (RefKind::ConfigMap, "app-config", "volume cfg"),
+                (RefKind::Secret, "app-secret", "volume creds"),
+                (RefKind::ConfigMap, "proj-cm", "projected volume all"),
+                (RefKind::Secret, "proj-secret", "projected volume all"),
+                (RefKind::ConfigMap, "init-env", "envFrom of initContainer init"),
+                (RefKind::Secret, "app-env", "envFrom of container app"),
+                (RefKind::ConfigMap, "cm-key", "env A of container app"),
+                (RefKind::Secret, "sec-key", "env B of container app"),
+            ]
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! Split a YAML stream into documents without losing a byte, and join it back.
+//!
+//! A line that starts with `---` or `...` followed by white space or the end of the line is a
+//! document marker wherever it appears: YAML forbids such a line inside any scalar, so a
+//! line scan finds exactly the boundaries a full parser would. Everything between markers is a
+//! [`Segment`]; the markers themselves and the BOM are kept as separator text, so joining the
+//! pieces back reproduces the input exactly.
+
+/// One stretch of text between document markers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Byte offset of the first byte of the segment in the stream.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+    /// 1-based line of `start` in the stream.
+    pub line: usize,
+    /// Whether the segment was opened by a `---` marker (the marker ends at `start`).
+    pub after_marker: bool,
+    /// Whether the segment holds YAML content (anything but blank lines, comments, directives).
+    pub has_content: bool,
+}
+
+/// A stream split into segments.
+#[derive(Debug, Clone)]
+pub struct Stream<'a> {
+    /// The whole input.
+    pub text: &'a str,
+    /// The segments in order. The text between consecutive segments is separator text.
+    pub segments: Vec<Segment>,
+    /// Whether the input used CRLF line endings (used for text postwire adds).
+    pub crlf: bool,
+    /// Whether the input used Helm 4's filename annotation on its documents.
+    pub uses_filename_annotation: bool,
+}
+
+/// Helm 4 stamps each document with this annotation before post-rendering and regroups the
+/// output files by it afterwards.
+pub const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
+
+fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
+    line.starts_with(marker)
+        && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// Whether a segment holds anything but blank lines, comments and directives.
+fn has_content(text: &str) -> bool {
+    text.lines().any(|line| {
+        let trimmed = line.trim_start_matches([' ', '\t', '\u{feff}']);
+        !(trimmed.is_empty()
+            || trimmed == "\r"
+            || trimmed.starts_with('#')
+            || line.starts_with('%'))
+    })
+}
+
+impl<'a> Stream<'a> {
+    /// Split `text` into segments.
+    pub fn split(text: &'a str) -> Stream<'a> {
+        let bytes = text.as_bytes();
+        let body_start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let mut segments = Vec::new();
+        let mut seg_start = body_start;
+        let mut seg_line = 1;
+        let mut after_marker = false;
+        let mut pos = body_start;
+        let mut line_no = 1;
+        while pos < bytes.len() {
+            let line_end = memchr_newline(bytes, pos);
+            let line = &bytes[pos..line_end];
+            if is_marker(line, b"---") {
+                push(&mut segments, text, seg_start, pos, seg_line, after_marker);
+                seg_start = pos + 3;
+                seg_line = line_no;
+                after_marker = true;
+            } else if is_marker(line, b"...") {
+                push(&mut segments, text, seg_start, pos, seg_line, after_marker);
+                seg_start = line_end;
+                seg_line = line_no + 1;
+                after_marker = false;
+            }
+            pos = line_end;
+            line_no += 1;
+        }
+        push(&mut segments, text, seg_start, bytes.len(), seg_line, after_marker);
+        Stream {
+            text,
+            segments,
+            crlf: text.contains("\r\n"),
+            uses_filename_annotation: text.contains(FILENAME_ANNOTATION),
+        }
+    }
+
+    /// The text of segment `i`.
+    pub fn segment_text(&self, i: usize) -> &'a str {
+        let s = &self.segments[i];
+        &self.text[s.start..s.end]
+    }
+
+    /// The line break the stream uses.
+    pub fn newline(&self) -> &'static str {
+        if self.crlf {
+            "\r\n"
+        } else {
+            "\n"
+        }
+    }
+}
+
+/// Index one past the end of the line starting at `pos` (including its `\n`).
+fn memchr_newline(bytes: &[u8], pos: usize) -> usize {
+    bytes[pos..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| pos + i + 1)
+}
+
+fn push(
+    segments: &mut Vec<Segment>,
+    text: &str,
+    start: usize,
+    end: usize,
+    line: usize,
+    after_marker: bool,
+) {
+    // A stretch that is empty and not opened by a marker is just the gap between a `...` and the
+    // next `---`; it is separator text, not a document.
+    if start >= end && !after_marker {
+        return;
+    }
+    segments.push(Segment {
+        start,
+        end,
+        line,
+        after_marker,
+        has_content: has_content(&text[start..end]),
+    });
+}
+
+/// What to emit in place of a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replacement {
+    /// The original bytes.
+    Keep,
+    /// New text for the segment.
+    Text(String),
+    /// Drop the segment together with the marker that opened it.
+    Remove,
+}
+
+/// Join the stream back, replacing segments and appending new documents.
+///
+/// `appended` documents are written after a `---` line each, in the given order.
+pub fn join(stream: &Stream<'_>, replacements: &[Replacement], appended: &[String]) -> String {
+    debug_assert_eq!(replacements.len(), stream.segments.len());
+    let extra: usize = replacements
+        .iter()
+        .map(|r| match r {
+            Replacement::Text(t) => t.len(),
+            _ => 0,
+        })
+        .sum::<usize>()
+        + appended.iter().map(|d| d.len() + 5).sum::<usize>();
+    let mut out = String::with_capacity(stream.text.len() + extra);
+    let mut cursor = 0;
+    for (segment, replacement) in stream.segments.iter().zip(replacements) {
+        match replacement {
+            Replacement::Keep => {}
+            Replacement::Text(text) => {
+                out.push_str(&stream.text[cursor..segment.start]);
+                out.push_str(text);
+                cursor = segment.end;
+            }
+            Replacement::Remove => {
+                let from = if segment.after_marker { segment.start - 3 } else { segment.start };
+                out.push_str(&stream.text[cursor..from]);
+                cursor = segment.end;
+            }
+        }
+    }
+    out.push_str(&stream.text[cursor..]);
+    let nl = stream.newline();
+    for doc in appended {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str(nl);
+        }
+        out.push_str("---");
+        out.push_str(nl);
+        out.push_str(doc);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contents(text: &str) -> Vec<&str> {
+        let s = Stream::split(text);
+        (0..s.segments.len())
+            .filter(|&i| s.segments[i].has_content)
+            .map(|i| s.segment_text(i))
+            .collect()
+    }
+
+    #[test]
+    fn splits_helm3_style_stream() {
+        let text = "---\n# Source: c/templates/a.yaml\na: 1\n---\n# Source: c/templates/b.yaml\nb: 2\n";
+        assert_eq!(
+            contents(text),
+            vec!["\n# Source: c/templates/a.yaml\na: 1\n", "\n# Source: c/templates/b.yaml\nb: 2\n"]
+        );
+    }
+
+    #[test]
+    fn document_end_markers_and_bare_documents() {
+        let text = "a: 1\n...\n---\nb: 2\n...\n# trailing comment\n";
+        assert_eq!(contents(text), vec!["a: 1\n", "\nb: 2\n"]);
+    }
+
+    #[test]
+    fn markers_need_a_break_after_them() {
+        let text = "a: |\n  x\n----\nb: ---x\n--- # c\nc: 1\n";
+        assert_eq!(contents(text), vec!["a: |\n  x\n----\nb: ---x\n", " # c\nc: 1\n"]);
+    }
+
+    #[test]
+    fn comment_only_and_empty_documents_have_no_content() {
+        let s = Stream::split("---\n# only a comment\n---\n---\n\n");
+        assert_eq!(s.segments.len(), 3);
+        assert!(s.segments.iter().all(|seg| !seg.has_content));
+    }
+
+    #[test]
+    fn join_without_changes_is_identity() {
+        for text in [
+            "",
+            "\u{feff}a: 1\r\n---\r\nb: 2\r\n",
+            "---\na: 1\n...\n",
+            "a: 1",
+            "--- {\"a\": 1}\n--- {\"b\": 2}",
+            "\n\n---\n\n---\n",
+        ] {
+            let s = Stream::split(text);
+            let keep = vec![Replacement::Keep; s.segments.len()];
+            assert_eq!(join(&s, &keep, &[]), text);
+        }
+    }
+
+    #[test]
+    fn join_replaces_removes_and_appends() {
+        let text = "---\na: 1\n---\nkind: PostwireConfig\n---\nb: 2";
+        let s = Stream::split(text);
+        let reps = vec![
+            Replacement::Text("\na: 2\n".into()),
+            Replacement::Remove,
+            Replacement::Keep,
+        ];
+        assert_eq!(join(&s, &reps, &["c: 3\n".into()]), "---\na: 2\n---\nb: 2\n---\nc: 3\n");
+    }
+
+    #[test]
+    fn detects_crlf_and_filename_annotation() {
+        let s = Stream::split("a: 1\r\n");
+        assert!(s.crlf && s.newline() == "\r\n");
+        let s = Stream::split("metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: x\n");
+        assert!(s.uses_filename_annotation);
+    }
+}
