@@ -71,10 +71,46 @@ mod tests {
 
     /// Strings that a YAML 1.1 or 1.2 reader turns into something else when written plain.
     pub const TRAPS: &[&str] = &[
-        "on", "off", "yes", "no", "y", "n", "Y", "N", "On", "OFF", "~", "=", "<<", "0755", "0o755",
-        "1e3", ".inf", "-.inf", ".nan", "1_000", "2001-01-01", "12:30:45", "190:20:30", "0x1F",
-        "+1", "-", "", " lead", "a: b", "#x", "true", "null", "NULL", "a\u{2028}b", "a\u{85}b",
-        "tab\there", "quote\"back\\slash", "08", "3e3", "0b101",
+        "on",
+        "off",
+        "yes",
+        "no",
+        "y",
+        "n",
+        "Y",
+        "N",
+        "On",
+        "OFF",
+        "~",
+        "=",
+        "<<",
+        "0755",
+        "0o755",
+        "1e3",
+        ".inf",
+        "-.inf",
+        ".nan",
+        "1_000",
+        "2001-01-01",
+        "12:30:45",
+        "190:20:30",
+        "0x1F",
+        "+1",
+        "-",
+        "",
+        " lead",
+        "a: b",
+        "#x",
+        "true",
+        "null",
+        "NULL",
+        "a\u{2028}b",
+        "a\u{85}b",
+        "tab\there",
+        "quote\"back\\slash",
+        "08",
+        "3e3",
+        "0b101",
     ];
 
     #[test]
@@ -87,7 +123,11 @@ mod tests {
 
     #[test]
     fn ordinary_keys_stay_plain() {
-        for k in ["checksum/config", "app.kubernetes.io/name", "checksum/secret-db-1"] {
+        for k in [
+            "checksum/config",
+            "app.kubernetes.io/name",
+            "checksum/secret-db-1",
+        ] {
             assert_eq!(key(k, false), k);
             assert_eq!(key(k, true), format!("\"{k}\""));
         }

@@ -35,7 +35,7 @@ pub mod wire;
 pub mod wiring;
 pub mod yaml;
 
-
+pub use engine::{render, render_response, RenderOutput};
 pub use error::{Error, ErrorKind};
 
 /// The postwire version, as built.

@@ -1,1 +1,143 @@
-//! report
+//! What a render changed and why, per document and field path. Serialized as JSON by hosts
+//! (`postwire render --report FILE`). Secret values never appear in it.
+
+use serde::{Deserialize, Serialize};
+
+/// The report of one render.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Counts over the whole stream.
+    pub summary: Summary,
+    /// Documents a wiring changed or has something to say about, in stream order.
+    pub documents: Vec<DocumentReport>,
+}
+
+/// Counts over the whole stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Non-empty input documents.
+    pub documents: usize,
+    /// Documents whose text changed.
+    pub changed: usize,
+    /// Documents removed (in-stream `PostwireConfig`).
+    pub removed: usize,
+}
+
+/// One document's entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentReport {
+    /// 1-based number among non-empty input documents.
+    pub document: usize,
+    /// `Kind/name` or `Kind/namespace/name`.
+    pub object: String,
+    /// The chart template it came from, when the input says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Field changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// Things a wiring decided not to do, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// What happened to a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// The field was added.
+    Added,
+    /// The field had another value.
+    Updated,
+    /// The document was removed.
+    Removed,
+}
+
+/// One field change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// The wiring that made it (`checksum`).
+    pub wiring: String,
+    /// Dotted path of the mapping, e.g. `spec.template.metadata.annotations`.
+    pub path: String,
+    /// The key within it.
+    pub key: String,
+    /// What happened.
+    pub action: Action,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// How much a note matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Level {
+    /// For the curious.
+    Info,
+    /// Probably not what the user wants.
+    Warning,
+}
+
+/// A decision a wiring made without changing anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    /// The wiring.
+    pub wiring: String,
+    /// How much it matters.
+    pub level: Level,
+    /// What and why.
+    pub message: String,
+}
+
+impl Report {
+    /// The entry for a document, created on first use (kept in document order).
+    pub fn document(
+        &mut self,
+        document: usize,
+        object: &str,
+        source: Option<&str>,
+    ) -> &mut DocumentReport {
+        let pos = match self
+            .documents
+            .binary_search_by(|d| (d.document, d.object.as_str()).cmp(&(document, object)))
+        {
+            Ok(pos) => pos,
+            Err(pos) => {
+                self.documents.insert(
+                    pos,
+                    DocumentReport {
+                        document,
+                        object: object.to_string(),
+                        source: source.map(String::from),
+                        ..DocumentReport::default()
+                    },
+                );
+                pos
+            }
+        };
+        &mut self.documents[pos]
+    }
+
+    /// All warnings, as `document N (object): message` lines.
+    pub fn warnings(&self) -> Vec<String> {
+        self.documents
+            .iter()
+            .flat_map(|d| {
+                d.notes
+                    .iter()
+                    .filter(|n| n.level == Level::Warning)
+                    .map(move |n| {
+                        format!(
+                            "document {} ({}): {}: {}",
+                            d.document, d.object, n.wiring, n.message
+                        )
+                    })
+            })
+            .collect()
+    }
+}

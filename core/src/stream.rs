@@ -39,8 +39,7 @@ pub struct Stream<'a> {
 pub const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
 
 fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
-    line.starts_with(marker)
-        && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+    line.starts_with(marker) && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// Whether a segment holds anything but blank lines, comments and directives.
@@ -82,7 +81,14 @@ impl<'a> Stream<'a> {
             pos = line_end;
             line_no += 1;
         }
-        push(&mut segments, text, seg_start, bytes.len(), seg_line, after_marker);
+        push(
+            &mut segments,
+            text,
+            seg_start,
+            bytes.len(),
+            seg_line,
+            after_marker,
+        );
         Stream {
             text,
             segments,
@@ -172,7 +178,11 @@ pub fn join(stream: &Stream<'_>, replacements: &[Replacement], appended: &[Strin
                 cursor = segment.end;
             }
             Replacement::Remove => {
-                let from = if segment.after_marker { segment.start - 3 } else { segment.start };
+                let from = if segment.after_marker {
+                    segment.start - 3
+                } else {
+                    segment.start
+                };
                 out.push_str(&stream.text[cursor..from]);
                 cursor = segment.end;
             }
@@ -205,10 +215,14 @@ mod tests {
 
     #[test]
     fn splits_helm3_style_stream() {
-        let text = "---\n# Source: c/templates/a.yaml\na: 1\n---\n# Source: c/templates/b.yaml\nb: 2\n";
+        let text =
+            "---\n# Source: c/templates/a.yaml\na: 1\n---\n# Source: c/templates/b.yaml\nb: 2\n";
         assert_eq!(
             contents(text),
-            vec!["\n# Source: c/templates/a.yaml\na: 1\n", "\n# Source: c/templates/b.yaml\nb: 2\n"]
+            vec![
+                "\n# Source: c/templates/a.yaml\na: 1\n",
+                "\n# Source: c/templates/b.yaml\nb: 2\n"
+            ]
         );
     }
 
@@ -221,7 +235,10 @@ mod tests {
     #[test]
     fn markers_need_a_break_after_them() {
         let text = "a: |\n  x\n----\nb: ---x\n--- # c\nc: 1\n";
-        assert_eq!(contents(text), vec!["a: |\n  x\n----\nb: ---x\n", " # c\nc: 1\n"]);
+        assert_eq!(
+            contents(text),
+            vec!["a: |\n  x\n----\nb: ---x\n", " # c\nc: 1\n"]
+        );
     }
 
     #[test]
@@ -256,14 +273,19 @@ mod tests {
             Replacement::Remove,
             Replacement::Keep,
         ];
-        assert_eq!(join(&s, &reps, &["c: 3\n".into()]), "---\na: 2\n---\nb: 2\n---\nc: 3\n");
+        assert_eq!(
+            join(&s, &reps, &["c: 3\n".into()]),
+            "---\na: 2\n---\nb: 2\n---\nc: 3\n"
+        );
     }
 
     #[test]
     fn detects_crlf_and_filename_annotation() {
         let s = Stream::split("a: 1\r\n");
         assert!(s.crlf && s.newline() == "\r\n");
-        let s = Stream::split("metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: x\n");
+        let s = Stream::split(
+            "metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: x\n",
+        );
         assert!(s.uses_filename_annotation);
     }
 }

@@ -1,1 +1,260 @@
-//! wire
+//! Versioned messages between hosts and the engine. Every field that carries manifests is a
+//! string: Helm's extism post-renderer typed them as a Go `*bytes.Buffer`, which JSON-encodes as
+//! `{}` and loses the manifests (helm/helm#31832). The golden tests below pin the JSON shape.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::report::Report;
+
+/// The `apiVersion` of postwire's own messages.
+pub const API_VERSION: &str = "postwire.dev/v1alpha1";
+
+/// Helm 4 `postrenderer/v1` input, with manifests as a string (the fix offered for Helm
+/// issue 31832).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmPostRendererInputV1 {
+    /// The rendered manifests.
+    pub manifests: String,
+    /// `--post-renderer-args` values.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+/// Helm 4 `postrenderer/v1` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmPostRendererOutputV1 {
+    /// The post-rendered manifests.
+    pub manifests: String,
+}
+
+/// A config file the host read for the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigFileV1 {
+    /// The file name, for messages.
+    pub name: String,
+    /// Its YAML text.
+    pub content: String,
+}
+
+/// What the engine knows about where the manifests will go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContextV1 {
+    /// The Helm release or Argo CD application name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_name: Option<String>,
+    /// The namespace objects without one are installed into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// The general request every host sends to the `render` export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenderRequestV1 {
+    /// Must be `postwire.dev/v1alpha1`.
+    pub api_version: String,
+    /// Must be `RenderRequest`.
+    pub kind: String,
+    /// The manifests.
+    pub manifests: String,
+    /// The config file, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigFileV1>,
+    /// `--set path=value` overrides, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
+    /// Where the manifests go.
+    #[serde(default)]
+    pub context: ContextV1,
+}
+
+impl RenderRequestV1 {
+    /// A request for `manifests` with nothing else set.
+    pub fn new(manifests: impl Into<String>) -> Self {
+        RenderRequestV1 {
+            api_version: API_VERSION.to_string(),
+            kind: "RenderRequest".to_string(),
+            manifests: manifests.into(),
+            config: None,
+            set: Vec::new(),
+            context: ContextV1::default(),
+        }
+    }
+
+    /// Check `apiVersion` and `kind`.
+    pub fn validate(&self) -> Result<()> {
+        if self.api_version != API_VERSION || self.kind != "RenderRequest" {
+            return Err(Error::new(
+                ErrorKind::Wire,
+                format!(
+                    "expected apiVersion {API_VERSION} kind RenderRequest, got apiVersion {} kind {}",
+                    self.api_version, self.kind
+                ),
+            )
+            .with_hint("the host and plugin.wasm are from different postwire versions"));
+        }
+        Ok(())
+    }
+}
+
+/// The response of the `render` export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderResponseV1 {
+    /// `postwire.dev/v1alpha1`.
+    pub api_version: String,
+    /// `RenderResponse`.
+    pub kind: String,
+    /// The post-rendered manifests.
+    pub manifests: String,
+    /// What changed and why.
+    pub report: Report,
+}
+
+impl RenderResponseV1 {
+    /// Wrap a render result.
+    pub fn new(manifests: String, report: Report) -> Self {
+        RenderResponseV1 {
+            api_version: API_VERSION.to_string(),
+            kind: "RenderResponse".to_string(),
+            manifests,
+            report,
+        }
+    }
+}
+
+impl HelmPostRendererInputV1 {
+    /// Turn Helm's message into a render request. `extraArgs` take the runner's options that
+    /// make sense without a file system: `--set path=value`, `--namespace NS`, `--release NAME`.
+    pub fn into_request(self) -> Result<RenderRequestV1> {
+        let mut request = RenderRequestV1::new(self.manifests);
+        let mut args = self.extra_args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = |name: &str| {
+                inline.clone().or_else(|| args.next()).ok_or_else(|| {
+                    Error::new(ErrorKind::Wire, format!("{name} needs a value"))
+                        .with_origin("--post-renderer-args")
+                })
+            };
+            match flag.as_str() {
+                "--set" => request.set.push(value("--set")?),
+                "--namespace" | "-n" => request.context.namespace = Some(value("--namespace")?),
+                "--release" => request.context.release_name = Some(value("--release")?),
+                "--config" | "-c" => {
+                    return Err(Error::new(
+                        ErrorKind::Wire,
+                        "--config needs a file system, which Helm's wasm runtime does not give",
+                    )
+                    .with_origin("--post-renderer-args")
+                    .with_hint("put a PostwireConfig document in the chart, or use --set"))
+                }
+                other => {
+                    return Err(
+                        Error::new(ErrorKind::Wire, format!("unknown argument `{other}`"))
+                            .with_origin("--post-renderer-args")
+                            .with_hint(
+                                "supported: --set path=value, --namespace NS, --release NAME",
+                            ),
+                    )
+                }
+            }
+        }
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn helm_messages_carry_manifests_as_strings() {
+        let input: HelmPostRendererInputV1 = serde_json::from_value(
+            json!({"manifests": "a: 1\n", "extraArgs": ["--set", "checksum.mode=aggregate"]}),
+        )
+        .unwrap();
+        assert_eq!(input.manifests, "a: 1\n");
+        let output = HelmPostRendererOutputV1 {
+            manifests: "a: 1\n".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&output).unwrap(),
+            r#"{"manifests":"a: 1\n"}"#
+        );
+        // Helm 4.3.1 sends `{}` for the manifests; that must be an error, not an empty render.
+        assert!(serde_json::from_str::<HelmPostRendererInputV1>(
+            r#"{"manifests":{},"extraArgs":[]}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn render_request_golden_json() {
+        let mut req = RenderRequestV1::new("kind: ConfigMap\n");
+        req.config = Some(ConfigFileV1 {
+            name: "postwire.yaml".into(),
+            content: "checksum: {}\n".into(),
+        });
+        req.set = vec!["checksum.mode=aggregate".into()];
+        req.context = ContextV1 {
+            release_name: Some("web".into()),
+            namespace: Some("prod".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&req).unwrap(),
+            r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":"kind: ConfigMap\n","config":{"name":"postwire.yaml","content":"checksum: {}\n"},"set":["checksum.mode=aggregate"],"context":{"releaseName":"web","namespace":"prod"}}"#
+        );
+        let minimal =
+            r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":""}"#;
+        assert_eq!(
+            serde_json::from_str::<RenderRequestV1>(minimal).unwrap(),
+            RenderRequestV1::new("")
+        );
+    }
+
+    #[test]
+    fn render_response_golden_json() {
+        let resp = RenderResponseV1::new("a: 1\n".into(), Report::default());
+        assert_eq!(
+            serde_json::to_string(&resp).unwrap(),
+            r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderResponse","manifests":"a: 1\n","report":{"summary":{"documents":0,"changed":0,"removed":0},"documents":[]}}"#
+        );
+    }
+
+    #[test]
+    fn extra_args_become_request_fields() {
+        let input = HelmPostRendererInputV1 {
+            manifests: String::new(),
+            extra_args: vec![
+                "--set".into(),
+                "a=b".into(),
+                "--namespace=prod".into(),
+                "--release".into(),
+                "web".into(),
+            ],
+        };
+        let req = input.into_request().unwrap();
+        assert_eq!(req.set, vec!["a=b".to_string()]);
+        assert_eq!(req.context.namespace.as_deref(), Some("prod"));
+        assert_eq!(req.context.release_name.as_deref(), Some("web"));
+        let bad = HelmPostRendererInputV1 {
+            manifests: String::new(),
+            extra_args: vec!["--frobnicate".into()],
+        };
+        assert!(bad
+            .into_request()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown argument `--frobnicate`"));
+    }
+}

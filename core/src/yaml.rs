@@ -63,7 +63,7 @@ pub struct Node {
     pub start: usize,
     /// Byte offset one past its end.
     pub end: usize,
-    /// 1-based line of `start`.
+    /// 1-based line of `start` in the stream (the document's line offset is added).
     pub line: usize,
     /// 0-based column of `start` (in characters).
     pub col: usize,
@@ -105,9 +105,16 @@ impl Tree {
             })?;
             let start = span.start.byte_offset().unwrap_or(0);
             let end = span.end.byte_offset().unwrap_or(start);
-            let line = span.start.line();
+            let line = span.start.line() + line_offset;
             let col = span.start.col();
-            let new_node = |kind, decorated| Node { kind, start, end, line, col, decorated };
+            let new_node = |kind, decorated| Node {
+                kind,
+                start,
+                end,
+                line,
+                col,
+                decorated,
+            };
             let id = match event {
                 Event::DocumentStart(..) => {
                     documents += 1;
@@ -116,13 +123,16 @@ impl Tree {
                             ErrorKind::Yaml,
                             "more than one document where one was expected",
                         )
-                        .at(line + line_offset, col + 1));
+                        .at(line, col + 1));
                     }
                     continue;
                 }
                 Event::Scalar(value, style, anchor, tag) => {
                     tree.nodes.push(new_node(
-                        NodeKind::Scalar { value: value.into_owned(), style: style_of(style) },
+                        NodeKind::Scalar {
+                            value: value.into_owned(),
+                            style: style_of(style),
+                        },
                         anchor != 0 || tag.is_some(),
                     ));
                     tree.nodes.len() - 1
@@ -134,7 +144,10 @@ impl Tree {
                 Event::MappingStart(style, anchor, tag) => {
                     let flow = style == StructureStyle::Flow;
                     tree.nodes.push(new_node(
-                        NodeKind::Mapping { flow, entries: Vec::new() },
+                        NodeKind::Mapping {
+                            flow,
+                            entries: Vec::new(),
+                        },
                         anchor != 0 || tag.is_some(),
                     ));
                     let id = tree.nodes.len() - 1;
@@ -146,7 +159,10 @@ impl Tree {
                 Event::SequenceStart(style, anchor, tag) => {
                     let flow = style == StructureStyle::Flow;
                     tree.nodes.push(new_node(
-                        NodeKind::Sequence { flow, items: Vec::new() },
+                        NodeKind::Sequence {
+                            flow,
+                            items: Vec::new(),
+                        },
                         anchor != 0 || tag.is_some(),
                     ));
                     let id = tree.nodes.len() - 1;
@@ -260,7 +276,9 @@ fn attach(tree: &mut Tree, stack: &[NodeId], pending_key: &mut [Option<NodeId>],
         tree.root.get_or_insert(id);
         return;
     };
-    let pending = pending_key.last_mut().expect("one pending slot per open collection");
+    let pending = pending_key
+        .last_mut()
+        .expect("one pending slot per open collection");
     match &mut tree.nodes[parent].kind {
         NodeKind::Mapping { entries, .. } => match pending.take() {
             None => *pending = Some(id),

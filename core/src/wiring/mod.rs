@@ -1,0 +1,29 @@
+//! Wirings: each one a module with one struct built from its config, run by [`pipeline`] in a
+//! fixed order (generate → mutate → patch → checksums last, so hashes see the final content).
+
+pub mod checksum;
+
+use crate::config::PostwireConfig;
+use crate::engine::Workspace;
+use crate::error::Result;
+use crate::report::Report;
+use crate::wire::ContextV1;
+
+/// One wiring.
+pub trait Wiring {
+    /// Its name in reports (`checksum`).
+    fn name(&self) -> &'static str;
+    /// The document kinds it needs parsed (everything else stays unparsed bytes).
+    fn kinds(&self) -> Vec<String>;
+    /// Edit the workspace and record what it did.
+    fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()>;
+}
+
+/// The enabled wirings, in the order they run.
+pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
+    let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
+    if config.checksum.enabled {
+        wirings.push(Box::new(checksum::Checksum::new(config, context)));
+    }
+    wirings
+}
