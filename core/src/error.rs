@@ -79,6 +79,19 @@ impl Error {
         self.kind
     }
 
+    /// The process exit code hosts use for this error, so that a caller that only sees the
+    /// code (Helm 4 hides a plugin's stderr) still learns what kind of problem it is:
+    /// 3 invalid config, 4 invalid input (YAML or document), 5 a wiring cannot do what the
+    /// config asks, 6 an unreadable request.
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            ErrorKind::Config => 3,
+            ErrorKind::Yaml | ErrorKind::Document => 4,
+            ErrorKind::Wiring => 5,
+            ErrorKind::Wire => 6,
+        }
+    }
+
     /// The message without location or hint.
     pub fn message(&self) -> &str {
         &self.message

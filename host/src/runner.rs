@@ -1,0 +1,142 @@
+//! Load and call plugin.wasm through extism, with limits and a compiled-module cache.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use extism::{Manifest, Plugin, PluginBuilder, Wasm};
+use postwire_core::wire::{
+    HelmPostRendererInputV1, HelmPostRendererOutputV1, RenderRequestV1, RenderResponseV1,
+};
+
+/// Limits and cache settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where compiled modules are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Wall-clock limit of one call (Argo CD's default gRPC deadline is 60s).
+    pub timeout: Duration,
+    /// Memory cap of the module, in 64 KiB wasm pages.
+    pub max_memory_pages: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cache_dir: default_cache_dir(),
+            timeout: Duration::from_secs(60),
+            max_memory_pages: 32_768,
+        }
+    }
+}
+
+/// `$POSTWIRE_CACHE_DIR`, else `$XDG_CACHE_HOME/postwire`, else `$HOME/.cache/postwire`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("POSTWIRE_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("postwire")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache/postwire")))
+}
+
+/// A failed call: the plugin's message and its status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    /// One line for the user.
+    pub message: String,
+    /// The plugin's return code (see `postwire_core::Error::exit_code`), or 1.
+    pub code: i32,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// A loaded plugin.
+pub struct Runner {
+    plugin: Plugin,
+}
+
+/// Write the wasmtime cache config for `dir`, or return None when the directory cannot hold
+/// one. A read-only cache that already has its config still serves compiled modules.
+fn cache_config(dir: &Path) -> Option<PathBuf> {
+    let config = dir.join("wasmtime-cache.toml");
+    if config.is_file() {
+        return Some(config);
+    }
+    let modules = dir.join("modules");
+    std::fs::create_dir_all(&modules).ok()?;
+    let text = format!(
+        "[cache]\ndirectory = {:?}\n",
+        modules.canonicalize().ok()?.display().to_string()
+    );
+    // Write then rename, so a concurrent run never reads half a file.
+    let tmp = dir.join(format!("wasmtime-cache.toml.{}", std::process::id()));
+    std::fs::write(&tmp, text).ok()?;
+    std::fs::rename(&tmp, &config).ok()?;
+    Some(config)
+}
+
+impl Runner {
+    /// Load `wasm` with `options`.
+    pub fn new(wasm: &[u8], options: &Options) -> anyhow::Result<Runner> {
+        let manifest = Manifest::new([Wasm::data(wasm.to_vec())])
+            .with_timeout(options.timeout)
+            .with_memory_max(options.max_memory_pages);
+        let mut builder = PluginBuilder::new(manifest).with_wasi(false);
+        builder = match options.cache_dir.as_deref().and_then(cache_config) {
+            Some(config) => builder.with_cache_config(config),
+            None => builder.with_cache_disabled(),
+        };
+        Ok(Runner {
+            plugin: builder.build()?,
+        })
+    }
+
+    /// Load the embedded module with default options.
+    pub fn embedded() -> anyhow::Result<Runner> {
+        Runner::new(crate::PLUGIN_WASM, &Options::default())
+    }
+
+    fn call(&mut self, function: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
+        match self
+            .plugin
+            .call_get_error_code::<&[u8], &[u8]>(function, input)
+        {
+            Ok(out) => Ok(out.to_vec()),
+            Err((err, code)) => Err(CallError {
+                message: err.to_string(),
+                code: if code == 0 { 1 } else { code },
+            }),
+        }
+    }
+
+    /// Call `render`.
+    pub fn render(&mut self, request: &RenderRequestV1) -> Result<RenderResponseV1, CallError> {
+        let input = serde_json::to_vec(request).expect("request serializes");
+        let out = self.call("render", &input)?;
+        serde_json::from_slice(&out).map_err(|e| CallError {
+            message: format!("unreadable response from plugin.wasm: {e}"),
+            code: 1,
+        })
+    }
+
+    /// Call `helm_plugin_main` with Helm 4's message.
+    pub fn helm_plugin_main(
+        &mut self,
+        input: &HelmPostRendererInputV1,
+    ) -> Result<HelmPostRendererOutputV1, CallError> {
+        let input = serde_json::to_vec(input).expect("input serializes");
+        let out = self.call("helm_plugin_main", &input)?;
+        serde_json::from_slice(&out).map_err(|e| CallError {
+            message: format!("unreadable response from plugin.wasm: {e}"),
+            code: 1,
+        })
+    }
+}
