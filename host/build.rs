@@ -27,6 +27,7 @@ fn main() {
         "plugin/Cargo.toml",
         "Cargo.toml",
         "Cargo.lock",
+        ".cargo/config.toml",
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
@@ -41,7 +42,8 @@ fn main() {
         .current_dir(&workspace)
         .args([
             "build",
-            "--release",
+            "--profile",
+            "wasm",
             "--locked",
             "-p",
             "postwire-plugin",
@@ -61,6 +63,6 @@ fn main() {
         status.success(),
         "building plugin.wasm failed; is the wasm target installed? (rustup target add wasm32-unknown-unknown)"
     );
-    let built = target_dir.join("wasm32-unknown-unknown/release/postwire_plugin.wasm");
+    let built = target_dir.join("wasm32-unknown-unknown/wasm/postwire_plugin.wasm");
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
 }

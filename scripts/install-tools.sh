@@ -10,6 +10,8 @@
 set -euo pipefail
 
 TOOLS="${POSTWIRE_TOOLS:-$HOME/.cache/postwire/tools}"
+mkdir -p "$TOOLS/bin"
+TOOLS="$(cd "$TOOLS" && pwd)"  # env.sh must hold absolute paths
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$TOOLS/bin"
 VENV="$TOOLS/venv"
@@ -30,7 +32,6 @@ die() { echo "install-tools: error: $*" >&2; exit 1; }
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
-mkdir -p "$BIN"
 SCRATCH="$(mktemp -d)"
 trap 'rm -rf "$SCRATCH"' EXIT
 echo "postwire tools -> $TOOLS"
@@ -71,7 +72,8 @@ if [ -x "$VENV/bin/python" ] && [ "$(cat "$REQS_STAMP" 2>/dev/null)" = "${PY_REQ
     && "$VENV/bin/python" -c 'import yaml, kubernetes_validate' >/dev/null 2>&1; then
     state=present
 else
-    [ -x "$VENV/bin/python" ] || "$BOOTSTRAP_PYTHON" -m venv "$VENV"
+    # A venv whose base interpreter went away cannot be repaired in place.
+    "$VENV/bin/python" -c '' >/dev/null 2>&1 || { rm -rf "$VENV"; "$BOOTSTRAP_PYTHON" -m venv "$VENV"; }
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PY_REQS[@]}" \
         || die "pip install ${PY_REQS[*]} failed"
     echo "${PY_REQS[*]}" >"$REQS_STAMP"

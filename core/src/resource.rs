@@ -27,7 +27,18 @@ pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
     };
     let mut kinds = 0;
     let mut versions = 0;
-    for (i, line) in text.lines().enumerate() {
+    let bytes = text.as_bytes();
+    // Only lines that start in column 0 matter: hop from line start to line start.
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+    for (i, start) in starts.enumerate() {
+        if start >= bytes.len() {
+            break;
+        }
+        if i > 0 && matches!(bytes[start], b' ' | b'\t' | b'\n' | b'#') {
+            continue;
+        }
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |e| start + e);
+        let line = &text[start..end];
         if i == 0 && starts_after_marker {
             // The rest of the `---` line: only a comment may follow the marker.
             let rest = line.trim();
@@ -40,7 +51,10 @@ pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
             continue;
         };
         match first {
+            // Indented content, comments, and block sequence entries of the key above (a
+            // sequence may sit at the same indentation as its key: `subjects:\n- kind: User`).
             b' ' | b'\t' | b'#' | b'\r' => continue,
+            b'-' if matches!(line.as_bytes().get(1), None | Some(b' ' | b'\t' | b'\r')) => continue,
             _ => {}
         }
         let Some((key, rest)) = split_plain_key(line) else {
@@ -355,6 +369,7 @@ mod tests {
         for text in [
             "{\"kind\": \"Deployment\"}",
             "- a\n- b\n",
+            "- kind: Secret\n",
             "kind: A\nkind: B\n",
             "metadata: {}\n",
             "\"kind\": Secret\n",

@@ -28,10 +28,9 @@ pub struct Stream<'a> {
     pub text: &'a str,
     /// The segments in order. The text between consecutive segments is separator text.
     pub segments: Vec<Segment>,
-    /// Whether the input used CRLF line endings (used for text postwire adds).
+    /// Whether the input uses CRLF line endings (judged by its first line; used for the text
+    /// postwire adds).
     pub crlf: bool,
-    /// Whether the input used Helm 4's filename annotation on its documents.
-    pub uses_filename_annotation: bool,
 }
 
 /// Helm 4 stamps each document with this annotation before post-rendering and regroups the
@@ -62,23 +61,43 @@ impl<'a> Stream<'a> {
         let mut seg_start = body_start;
         let mut seg_line = 1;
         let mut after_marker = false;
-        let mut pos = body_start;
+        // Markers start a line with `-` or `.`: look at line starts only, found with memchr.
         let mut line_no = 1;
-        while pos < bytes.len() {
-            let line_end = memchr_newline(bytes, pos);
-            let line = &bytes[pos..line_end];
+        let mut line_start = body_start;
+        let mut newlines = memchr::memchr_iter(b'\n', &bytes[body_start..]).map(|i| body_start + i);
+        loop {
+            let next_newline = newlines.next();
+            let line_end = next_newline.map_or(bytes.len(), |i| i + 1);
+            let line = &bytes[line_start..line_end];
             if is_marker(line, b"---") {
-                push(&mut segments, text, seg_start, pos, seg_line, after_marker);
-                seg_start = pos + 3;
+                push(
+                    &mut segments,
+                    text,
+                    seg_start,
+                    line_start,
+                    seg_line,
+                    after_marker,
+                );
+                seg_start = line_start + 3;
                 seg_line = line_no;
                 after_marker = true;
             } else if is_marker(line, b"...") {
-                push(&mut segments, text, seg_start, pos, seg_line, after_marker);
+                push(
+                    &mut segments,
+                    text,
+                    seg_start,
+                    line_start,
+                    seg_line,
+                    after_marker,
+                );
                 seg_start = line_end;
                 seg_line = line_no + 1;
                 after_marker = false;
             }
-            pos = line_end;
+            if next_newline.is_none() {
+                break;
+            }
+            line_start = line_end;
             line_no += 1;
         }
         push(
@@ -92,8 +111,7 @@ impl<'a> Stream<'a> {
         Stream {
             text,
             segments,
-            crlf: text.contains("\r\n"),
-            uses_filename_annotation: text.contains(FILENAME_ANNOTATION),
+            crlf: memchr::memchr(b'\n', bytes).is_some_and(|i| i > 0 && bytes[i - 1] == b'\r'),
         }
     }
 
@@ -101,6 +119,12 @@ impl<'a> Stream<'a> {
     pub fn segment_text(&self, i: usize) -> &'a str {
         let s = &self.segments[i];
         &self.text[s.start..s.end]
+    }
+
+    /// Whether the input used Helm 4's filename annotation on its documents (new documents
+    /// then get one too, so `helm template --output-dir` and `--show-only` keep working).
+    pub fn uses_filename_annotation(&self) -> bool {
+        memchr::memmem::find(self.text.as_bytes(), FILENAME_ANNOTATION.as_bytes()).is_some()
     }
 
     /// The line break the stream uses.
@@ -111,14 +135,6 @@ impl<'a> Stream<'a> {
             "\n"
         }
     }
-}
-
-/// Index one past the end of the line starting at `pos` (including its `\n`).
-fn memchr_newline(bytes: &[u8], pos: usize) -> usize {
-    bytes[pos..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |i| pos + i + 1)
 }
 
 fn push(
@@ -286,6 +302,6 @@ mod tests {
         let s = Stream::split(
             "metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: x\n",
         );
-        assert!(s.uses_filename_annotation);
+        assert!(s.uses_filename_annotation());
     }
 }

@@ -80,7 +80,8 @@ def split_documents(data):
     """
     text, bom = _decode(data)
     ranges, body, start = [], None, None
-    # Both parsers strip the BOM before counting: marks are code-point indices into `text`.
+    # The BOM is cut off first (libyaml would not count it, the pure parser would), so marks from
+    # either parser are code-point indices into `text`.
     for ev in yaml.parse(text, Loader=_Parser):
         if isinstance(ev, yaml.DocumentStartEvent):
             body, start = [], ev.start_mark.index
@@ -193,7 +194,7 @@ def load_pyyaml(doc_text):
     """One document -> {"ok": tagged} or {"error": msg}."""
     try:
         return {"ok": tagged(yaml.load(doc_text, Loader=OracleSafeLoader))}
-    except (yaml.YAMLError, TypeError, RecursionError) as e:
+    except Exception as e:  # constructors raise plain ValueError too (`2001-13-45`, `!!int x`)
         return {"error": _pyyaml_error(e)}
 
 
@@ -291,14 +292,20 @@ def apply_additions(value, additions):
         if not isinstance(text, str):
             raise OracleError("EXPECTED value for %r must be a string" % key)
         node = value
-        for p in path:
-            if isinstance(p, int):
+        for depth, p in enumerate(path):
+            if isinstance(p, int):  # a sequence index, e.g. into a List's items
+                if not isinstance(node, list) or not 0 <= p < len(node):
+                    raise OracleError("EXPECTED path %r: no item %d" % (path, p))
                 node = node[p]
                 continue
+            if not isinstance(node, dict) or _is_leaf(node):
+                raise OracleError("EXPECTED path %r: %r is not a mapping" % (path, path[:depth]))
             k = "str:" + p
-            if not isinstance(node.get(k), dict) or _is_leaf(node[k]):
+            if k not in node or node[k] == {"!null": None}:
                 node[k] = {}
             node = node[k]
+        if not isinstance(node, dict) or _is_leaf(node):
+            raise OracleError("EXPECTED path %r is not a mapping in the input" % (path,))
         node["str:" + key] = {"!str": text}
     return value
 

@@ -1,0 +1,12 @@
+//! postwire's integration tests, one binary (build once, run all).
+//!
+//! They run the built runner (`target/<profile>/postwire`, which embeds plugin.wasm), real
+//! Helm 4.3.1 and 3.17.3 binaries, PyYAML and Go's yaml.v2 as independent YAML readers, over the
+//! real third-party manifests in `../shared` (read in place). `scripts/test.sh` installs the
+//! tools; a test whose tool or data is missing says it is skipped and why, unless
+//! `POSTWIRE_REQUIRE_ALL=1` (set by `scripts/test.sh`) turns that into a failure.
+
+mod util;
+
+/// `helm_plugin_main` and `render` of the built plugin.wasm under an extism host.
+mod wasm_host;
