@@ -30,11 +30,18 @@ CONFIG="$ROOT/examples/quickstart/postwire.yaml"
 "$HELM" template demo "$CHART" --post-renderer postwire \
     --post-renderer-args --config --post-renderer-args "$CONFIG" > "$DEMO/post-rendered.yaml"
 
+"$POSTWIRE" render -f "$DEMO/plain.yaml" --config "$CONFIG" --report "$DEMO/report.json" > "$DEMO/piped.yaml"
+
 echo
-echo "=== what postwire changed (diff of helm template without and with --post-renderer postwire)"
-diff -u "$DEMO/plain.yaml" "$DEMO/post-rendered.yaml" || true
+echo "=== what postwire changed: diff of 'helm template' and 'helm template | postwire'"
+diff -u "$DEMO/plain.yaml" "$DEMO/piped.yaml" || true
 echo
-echo "=== why (postwire's report)"
-"$POSTWIRE" render -f "$DEMO/plain.yaml" --config "$CONFIG" --report - > /dev/null
+echo "=== why: postwire's report"
+cat "$DEMO/report.json"
 echo
-echo "Full output: $DEMO/post-rendered.yaml"
+echo "=== the same annotations through Helm 4 (helm template --post-renderer postwire)"
+grep -n -B2 'checksum/' "$DEMO/post-rendered.yaml"
+echo
+echo "Outputs in $DEMO: plain.yaml, piped.yaml, post-rendered.yaml (Helm 4 re-serializes"
+echo "post-rendered documents itself when it regroups them by file, so that file also differs"
+echo "from plain.yaml in sequence indentation)."

@@ -165,3 +165,58 @@ pub fn describe(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// The YAML reader oracle (`host-test/oracle/oracle.py`) with both of its readers installed.
+#[derive(Debug, Clone)]
+pub struct Oracle {
+    /// The venv Python with PyYAML.
+    pub python: PathBuf,
+    /// The Go yaml.v2 reader binary.
+    pub yamlv2: PathBuf,
+}
+
+impl Oracle {
+    /// The oracle, or None (with a skip message) when Python or yaml.v2 is not installed.
+    pub fn find(test: &str) -> Option<Oracle> {
+        Some(Oracle {
+            python: python(test)?,
+            yamlv2: yamlv2(test)?,
+        })
+    }
+
+    /// `oracle.py ARGS`, with `POSTWIRE_YAMLV2` pointing at the Go reader.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(&self.python);
+        cmd.arg(oracle_py())
+            .args(args)
+            .env("POSTWIRE_YAMLV2", &self.yamlv2);
+        cmd
+    }
+
+    /// Run `oracle.py ARGS` (no stdin) and return its output.
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        run(&mut self.command(args), b"")
+    }
+
+    /// Run `oracle.py ARGS` and parse its stdout as JSON; panics with the output on failure.
+    pub fn json<I, S>(&self, args: I) -> serde_json::Value
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = self.command(args);
+        let shown = format!("{cmd:?}");
+        let out = run(&mut cmd, b"");
+        assert!(out.status.success(), "{shown} failed:\n{}", describe(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{shown}: stdout is not JSON ({e}):\n{}", describe(&out)))
+    }
+}
