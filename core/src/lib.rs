@@ -28,6 +28,7 @@ pub mod emit;
 pub mod engine;
 pub mod error;
 pub mod inject;
+pub mod json;
 pub mod report;
 pub mod resource;
 pub mod stream;

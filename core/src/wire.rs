@@ -5,7 +5,28 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::push_string;
 use crate::report::Report;
+
+/// Append `"name":` and a serde-serialized value.
+fn push_field<T: Serialize>(out: &mut Vec<u8>, first: bool, name: &str, value: &T) {
+    if !first {
+        out.push(b',');
+    }
+    push_string(out, name);
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value).expect("wire values serialize");
+}
+
+/// Append `"name":` and a string with the fast escaper.
+fn push_str_field(out: &mut Vec<u8>, first: bool, name: &str, value: &str) {
+    if !first {
+        out.push(b',');
+    }
+    push_string(out, name);
+    out.push(b':');
+    push_string(out, value);
+}
 
 /// The `apiVersion` of postwire's own messages.
 pub const API_VERSION: &str = "postwire.dev/v1alpha1";
@@ -128,6 +149,51 @@ impl RenderResponseV1 {
     }
 }
 
+impl HelmPostRendererOutputV1 {
+    /// The JSON bytes, identical to serde_json's, written fast (see [`crate::json`]).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.manifests.len() + self.manifests.len() / 8 + 32);
+        out.push(b'{');
+        push_str_field(&mut out, true, "manifests", &self.manifests);
+        out.push(b'}');
+        out
+    }
+}
+
+impl RenderRequestV1 {
+    /// The JSON bytes, identical to serde_json's, written fast (see [`crate::json`]).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.manifests.len() + self.manifests.len() / 8 + 256);
+        out.push(b'{');
+        push_str_field(&mut out, true, "apiVersion", &self.api_version);
+        push_str_field(&mut out, false, "kind", &self.kind);
+        push_str_field(&mut out, false, "manifests", &self.manifests);
+        if let Some(config) = &self.config {
+            push_field(&mut out, false, "config", config);
+        }
+        if !self.set.is_empty() {
+            push_field(&mut out, false, "set", &self.set);
+        }
+        push_field(&mut out, false, "context", &self.context);
+        out.push(b'}');
+        out
+    }
+}
+
+impl RenderResponseV1 {
+    /// The JSON bytes, identical to serde_json's, written fast (see [`crate::json`]).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.manifests.len() + self.manifests.len() / 8 + 4096);
+        out.push(b'{');
+        push_str_field(&mut out, true, "apiVersion", &self.api_version);
+        push_str_field(&mut out, false, "kind", &self.kind);
+        push_str_field(&mut out, false, "manifests", &self.manifests);
+        push_field(&mut out, false, "report", &self.report);
+        out.push(b'}');
+        out
+    }
+}
+
 impl HelmPostRendererInputV1 {
     /// Turn Helm's message into a render request. `extraArgs` take the runner's options that
     /// make sense without a file system: `--set path=value`, `--namespace NS`, `--release NAME`.
@@ -229,6 +295,36 @@ mod tests {
             serde_json::to_string(&resp).unwrap(),
             r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderResponse","manifests":"a: 1\n","report":{"summary":{"documents":0,"changed":0,"removed":0},"documents":[]}}"#
         );
+    }
+
+    #[test]
+    fn fast_encoders_match_serde_json() {
+        let manifests =
+            "---\n# Source: c/t.yaml\napiVersion: v1\r\nkind: \"ConfigMap\"\n\tdata: {a: \\}\n";
+        let mut req = RenderRequestV1::new(manifests);
+        assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
+        req.config = Some(ConfigFileV1 {
+            name: "p.yaml".into(),
+            content: "a: \"b\"\n".into(),
+        });
+        req.set = vec!["x=y".into()];
+        req.context.namespace = Some("ns".into());
+        assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
+        let mut report = Report::default();
+        report
+            .document(1, "Deployment/web", Some("c/t.yaml"))
+            .notes
+            .push(crate::report::Note {
+                wiring: "checksum".into(),
+                level: crate::report::Level::Info,
+                message: "a \"quoted\" note".into(),
+            });
+        let resp = RenderResponseV1::new(manifests.into(), report);
+        assert_eq!(resp.to_json(), serde_json::to_vec(&resp).unwrap());
+        let out = HelmPostRendererOutputV1 {
+            manifests: manifests.into(),
+        };
+        assert_eq!(out.to_json(), serde_json::to_vec(&out).unwrap());
     }
 
     #[test]

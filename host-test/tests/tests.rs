@@ -10,3 +10,8 @@ mod util;
 
 /// `helm_plugin_main` and `render` of the built plugin.wasm under an extism host.
 mod wasm_host;
+
+/// Every corpus file (and CRLF, BOM, Helm 4 variants) through plugin.wasm, checked by PyYAML and yaml.v2.
+mod fidelity;
+/// YAML 1.1 trap strings keep their meaning when postwire edits around them or writes them.
+mod traps;

@@ -119,7 +119,7 @@ impl Runner {
 
     /// Call `render`.
     pub fn render(&mut self, request: &RenderRequestV1) -> Result<RenderResponseV1, CallError> {
-        let input = serde_json::to_vec(request).expect("request serializes");
+        let input = request.to_json();
         let out = self.call("render", &input)?;
         serde_json::from_slice(&out).map_err(|e| CallError {
             message: format!("unreadable response from plugin.wasm: {e}"),
