@@ -663,7 +663,7 @@ fn only_added_annotations(
     let b: Vec<&str> = after.split_inclusive('\n').collect();
     // Each addition must be written exactly once.
     let mut pending: Vec<&Addition> = adds.iter().collect();
-    let mut take = |key: &str, value: &str, pending: &mut Vec<&Addition>| {
+    let take = |key: &str, value: &str, pending: &mut Vec<&Addition>| {
         pending
             .iter()
             .position(|p| p.key == key && p.value == value)
@@ -792,4 +792,57 @@ fn first_difference(a: &str, b: &str) -> String {
             }
         }
     }
+}
+
+fn addition(key: &str, value: &str) -> Addition {
+    Addition {
+        path: "spec.template.metadata.annotations".into(),
+        names: ["spec", "template", "metadata", "annotations"].map(String::from).to_vec(),
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// The diff checker itself must be able to fail: it accepts exactly the edits postwire may make.
+#[test]
+fn diff_checker_accepts_only_added_annotations() {
+    let before = "spec:\n  template:\n    metadata:\n      labels: {}\n";
+    let adds = [addition("checksum/configmap-a", "1f")];
+    let ok = |after: &str, crlf: bool| only_added_annotations(&before.replace('\n', if crlf { "\r\n" } else { "\n" }), after, &adds, crlf);
+    ok("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: \"1f\"\n      labels: {}\n", false).unwrap();
+    ok("spec:\r\n  template:\r\n    metadata:\r\n      annotations:\r\n        checksum/configmap-a: \"1f\"\r\n      labels: {}\r\n", true).unwrap();
+    // A bare LF in a CRLF document, a wrong value, an unquoted value, a lost or extra line.
+    let bad = [
+        ("spec:\r\n  template:\r\n    metadata:\r\n      annotations:\n        checksum/configmap-a: \"1f\"\r\n      labels: {}\r\n", true),
+        ("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: \"2f\"\n      labels: {}\n", false),
+        ("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: 1f\n      labels: {}\n", false),
+        ("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: \"1f\"\n", false),
+        ("spec:\n  template:\n    metadata:\n      labels: {}\n", false),
+        ("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: \"1f\"\n        x: \"1f\"\n      labels: {}\n", false),
+        ("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: \"1f\"\n      labels: {a: b}\n", false),
+    ];
+    for (after, crlf) in bad {
+        assert!(ok(after, crlf).is_err(), "accepted {after:?}");
+    }
+    // Flow mappings and nulls filled in place.
+    let flow = "metadata: {labels: {a: b}}\n";
+    only_added_annotations(flow, "metadata: {\"annotations\": {\"checksum/configmap-a\": \"1f\"}, labels: {a: b}}\n", &adds, false)
+        .expect("a mapping created inside a flow mapping");
+    only_added_annotations("  annotations: {}\n", "  annotations: {\"checksum/configmap-a\": \"1f\"}\n", &adds, false).unwrap();
+    only_added_annotations("  annotations: ~\n", "  annotations: {\"checksum/configmap-a\": \"1f\"}\n", &adds, false).unwrap();
+    only_added_annotations("  annotations: {a: b}\n", "  annotations: {\"checksum/configmap-a\": \"1f\", a: b}\n", &adds, false).unwrap();
+    only_added_annotations("  annotations: ~\n", "  annotations: {\"checksum/configmap-a\": \"1f\", x: y}\n", &adds, false)
+        .expect_err("extra member");
+}
+
+#[test]
+fn helm4_variant_moves_sources_into_annotations() {
+    let helm3 = "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n---\n# Source: c/templates/b.yaml\nkind: Deployment\nmetadata:\n  annotations:\n    x: y\n  name: b\n";
+    let mut text = helm3.to_string();
+    for _ in 0..5 {
+        text.push_str("---\n# Source: c/templates/s.yaml\nkind: Service\nmetadata:\n  name: s\n");
+    }
+    let out = helm4_variant(&text);
+    assert!(out.starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: 'c/templates/a.yaml'\n  name: a\ndata:\n  k: v\n---\nkind: Deployment\nmetadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: 'c/templates/b.yaml'\n    x: y\n  name: b\n---\n"), "{out}");
+    assert!(!out.contains("# Source"));
 }
