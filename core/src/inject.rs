@@ -442,42 +442,26 @@ mod tests {
         assert_eq!(out, "metadata:\n  annotations:\n    k: \"new\"\n    z: y\n");
     }
 
+    fn error_of(text: &str) -> String {
+        let tree = Tree::parse(text, 0).unwrap();
+        let doc = Doc {
+            text,
+            tree: &tree,
+            newline: "\n",
+        };
+        let entries = [("k".to_string(), "v".to_string())];
+        ensure_string_entries(&doc, tree.root().unwrap(), None, ANN, &entries)
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn refuses_anchors_and_non_mappings() {
-        let text = "spec:\n  template: &t\n    metadata: {}\n";
-        let tree = Tree::parse(text, 0).unwrap();
-        let doc = Doc {
-            text,
-            tree: &tree,
-            newline: "\n",
-        };
-        let err = ensure_string_entries(
-            &doc,
-            tree.root().unwrap(),
-            None,
-            ANN,
-            &[("k".into(), "v".into())],
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("anchor"), "{err}");
-        let text = "spec:\n  template: 3\n";
-        let tree = Tree::parse(text, 0).unwrap();
-        let doc = Doc {
-            text,
-            tree: &tree,
-            newline: "\n",
-        };
-        let err = ensure_string_entries(
-            &doc,
-            tree.root().unwrap(),
-            None,
-            ANN,
-            &[("k".into(), "v".into())],
-        )
-        .unwrap_err();
+        let err = error_of("spec:\n  template: &t\n    metadata: {}\n");
+        assert!(err.contains("anchor"), "{err}");
+        let err = error_of("spec:\n  template: 3\n");
         assert!(
-            err.to_string()
-                .contains("spec.template: a scalar is not a mapping"),
+            err.contains("spec.template: a scalar is not a mapping"),
             "{err}"
         );
     }

@@ -797,7 +797,9 @@ fn first_difference(a: &str, b: &str) -> String {
 fn addition(key: &str, value: &str) -> Addition {
     Addition {
         path: "spec.template.metadata.annotations".into(),
-        names: ["spec", "template", "metadata", "annotations"].map(String::from).to_vec(),
+        names: ["spec", "template", "metadata", "annotations"]
+            .map(String::from)
+            .to_vec(),
         key: key.into(),
         value: value.into(),
     }
@@ -808,7 +810,14 @@ fn addition(key: &str, value: &str) -> Addition {
 fn diff_checker_accepts_only_added_annotations() {
     let before = "spec:\n  template:\n    metadata:\n      labels: {}\n";
     let adds = [addition("checksum/configmap-a", "1f")];
-    let ok = |after: &str, crlf: bool| only_added_annotations(&before.replace('\n', if crlf { "\r\n" } else { "\n" }), after, &adds, crlf);
+    let ok = |after: &str, crlf: bool| {
+        only_added_annotations(
+            &before.replace('\n', if crlf { "\r\n" } else { "\n" }),
+            after,
+            &adds,
+            crlf,
+        )
+    };
     ok("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: \"1f\"\n      labels: {}\n", false).unwrap();
     ok("spec:\r\n  template:\r\n    metadata:\r\n      annotations:\r\n        checksum/configmap-a: \"1f\"\r\n      labels: {}\r\n", true).unwrap();
     // A bare LF in a CRLF document, a wrong value, an unquoted value, a lost or extra line.
@@ -826,13 +835,41 @@ fn diff_checker_accepts_only_added_annotations() {
     }
     // Flow mappings and nulls filled in place.
     let flow = "metadata: {labels: {a: b}}\n";
-    only_added_annotations(flow, "metadata: {\"annotations\": {\"checksum/configmap-a\": \"1f\"}, labels: {a: b}}\n", &adds, false)
-        .expect("a mapping created inside a flow mapping");
-    only_added_annotations("  annotations: {}\n", "  annotations: {\"checksum/configmap-a\": \"1f\"}\n", &adds, false).unwrap();
-    only_added_annotations("  annotations: ~\n", "  annotations: {\"checksum/configmap-a\": \"1f\"}\n", &adds, false).unwrap();
-    only_added_annotations("  annotations: {a: b}\n", "  annotations: {\"checksum/configmap-a\": \"1f\", a: b}\n", &adds, false).unwrap();
-    only_added_annotations("  annotations: ~\n", "  annotations: {\"checksum/configmap-a\": \"1f\", x: y}\n", &adds, false)
-        .expect_err("extra member");
+    only_added_annotations(
+        flow,
+        "metadata: {\"annotations\": {\"checksum/configmap-a\": \"1f\"}, labels: {a: b}}\n",
+        &adds,
+        false,
+    )
+    .expect("a mapping created inside a flow mapping");
+    only_added_annotations(
+        "  annotations: {}\n",
+        "  annotations: {\"checksum/configmap-a\": \"1f\"}\n",
+        &adds,
+        false,
+    )
+    .unwrap();
+    only_added_annotations(
+        "  annotations: ~\n",
+        "  annotations: {\"checksum/configmap-a\": \"1f\"}\n",
+        &adds,
+        false,
+    )
+    .unwrap();
+    only_added_annotations(
+        "  annotations: {a: b}\n",
+        "  annotations: {\"checksum/configmap-a\": \"1f\", a: b}\n",
+        &adds,
+        false,
+    )
+    .unwrap();
+    only_added_annotations(
+        "  annotations: ~\n",
+        "  annotations: {\"checksum/configmap-a\": \"1f\", x: y}\n",
+        &adds,
+        false,
+    )
+    .expect_err("extra member");
 }
 
 #[test]

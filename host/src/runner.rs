@@ -92,8 +92,12 @@ impl Runner {
         // Without address maps and wasm backtraces the compiled module is a third smaller, and
         // every run loads it from the cache; plugin.wasm reports errors itself, not by trapping.
         let mut config = wasmtime::Config::new();
-        config.generate_address_map(false).wasm_backtrace_max_frames(None);
-        let mut builder = PluginBuilder::new(manifest).with_wasi(false).with_wasmtime_config(config);
+        config
+            .generate_address_map(false)
+            .wasm_backtrace_max_frames(None);
+        let mut builder = PluginBuilder::new(manifest)
+            .with_wasi(false)
+            .with_wasmtime_config(config);
         builder = match options.cache_dir.as_deref().and_then(cache_config) {
             Some(config) => builder.with_cache_config(config),
             None => builder.with_cache_disabled(),
