@@ -382,3 +382,65 @@ pub fn render_response(request: &RenderRequestV1) -> Result<RenderResponseV1> {
     let out = render(request)?;
     Ok(RenderResponseV1::new(out.manifests, out.report))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORKLOAD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: v\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      volumes:\n      - name: c\n        configMap:\n          name: c\n";
+
+    fn render_str(text: &str) -> RenderOutput {
+        render(&RenderRequestV1::new(text)).unwrap()
+    }
+
+    #[test]
+    fn keeps_bom_markers_empty_and_comment_only_documents() {
+        let input = format!("\u{feff}---\n# only a comment\n---\n---\n{WORKLOAD}...\n# trailing\n");
+        let out = render_str(&input);
+        assert!(out
+            .manifests
+            .starts_with("\u{feff}---\n# only a comment\n---\n---\napiVersion: v1"));
+        assert!(out
+            .manifests
+            .ends_with("          name: c\n...\n# trailing\n"));
+        assert!(out
+            .manifests
+            .contains("      annotations:\n        checksum/configmap-c: \""));
+        // Document numbers count only documents with content.
+        assert_eq!(out.report.summary.documents, 2);
+        assert_eq!(out.report.documents[0].document, 2);
+    }
+
+    #[test]
+    fn handles_very_long_lines_and_non_ascii() {
+        let long = "ü".repeat(1 << 20);
+        let input = WORKLOAD.replace("  k: v\n", &format!("  k: \"{long}\"\n  Ω: ✓\n"));
+        let out = render_str(&input);
+        let before = input.len();
+        assert_eq!(
+            out.manifests.len(),
+            before
+                + "    metadata:\n      annotations:\n        checksum/configmap-c: \"\"\n".len()
+                + 64
+        );
+        assert!(out.manifests.contains(&long));
+    }
+
+    #[test]
+    fn empty_and_comment_only_streams_pass_through() {
+        for input in ["", "\n", "# nothing here\n", "---\n", "---\n...\n"] {
+            let out = render_str(input);
+            assert_eq!(out.manifests, input);
+            assert_eq!(out.report.summary.documents, 0);
+        }
+    }
+
+    #[test]
+    fn unparsed_documents_keep_their_bytes_even_when_odd() {
+        // A CRD is never parsed: odd but valid formatting is kept exactly.
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:   {name: x}   # c\nspec:\n    versions: [ ]\n";
+        let input = format!("{crd}---\n{WORKLOAD}");
+        let out = render_str(&input);
+        assert!(out.manifests.starts_with(crd));
+    }
+}
