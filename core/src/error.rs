@@ -133,6 +133,14 @@ impl Error {
         self
     }
 
+    /// Attach a line without a column (kept if a position is already set).
+    pub fn at_line(mut self, line: usize) -> Self {
+        if self.line.is_none() {
+            self.line = Some(line);
+        }
+        self
+    }
+
     /// Attach a field path (kept if already set).
     pub fn with_path(mut self, path: impl Into<String>) -> Self {
         self.path.get_or_insert(path.into());

@@ -149,6 +149,44 @@ impl RenderResponseV1 {
     }
 }
 
+/// Read a message from JSON bytes; a malformed message is an [`ErrorKind::Wire`] error.
+fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Wire,
+            format!("cannot read the {what} message: {e}"),
+        )
+    })
+}
+
+impl HelmPostRendererInputV1 {
+    /// Read Helm's message. Helm 4.3.1 sends `"manifests": {}` (its `*bytes.Buffer` encodes as
+    /// an empty object, helm/helm#31832): that gets an error saying so, never an empty render.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        from_json(bytes, "Helm postrenderer/v1").map_err(|err| {
+            let manifests_is_object = serde_json::from_slice::<serde_json::Value>(bytes)
+                .is_ok_and(|v| v.get("manifests").is_some_and(serde_json::Value::is_object));
+            if manifests_is_object {
+                Error::new(
+                    ErrorKind::Wire,
+                    "Helm sent the manifests as a JSON object, not a string: this Helm's extism runtime \
+                     passes post-renderers no manifests (helm/helm#31832)",
+                )
+                .with_hint("use the subprocess plugin (helm-plugin/postwire) until Helm ships the fix")
+            } else {
+                err
+            }
+        })
+    }
+}
+
+impl RenderRequestV1 {
+    /// Read a render request.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        from_json(bytes, "RenderRequest")
+    }
+}
+
 impl HelmPostRendererOutputV1 {
     /// The JSON bytes, identical to serde_json's, written fast (see [`crate::json`]).
     pub fn to_json(&self) -> Vec<u8> {
@@ -294,6 +332,21 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&resp).unwrap(),
             r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderResponse","manifests":"a: 1\n","report":{"summary":{"documents":0,"changed":0,"removed":0},"documents":[]}}"#
+        );
+    }
+
+    #[test]
+    fn unreadable_messages_are_wire_errors() {
+        let err =
+            HelmPostRendererInputV1::from_json(br#"{"manifests":{},"extraArgs":[]}"#).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Wire);
+        assert!(err.to_string().contains("helm/helm#31832"), "{err}");
+        let err = RenderRequestV1::from_json(b"not json").unwrap_err();
+        assert_eq!(err.exit_code(), 6);
+        assert!(
+            err.to_string()
+                .starts_with("invalid request: cannot read the RenderRequest message"),
+            "{err}"
         );
     }
 

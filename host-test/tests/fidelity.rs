@@ -546,16 +546,16 @@ fn check_with_oracle(
 
 /// One predicted annotation.
 #[derive(Debug, Clone)]
-struct Addition {
+pub(crate) struct Addition {
     /// In the report's notation: `spec.template.metadata.annotations`, `items[0].spec...`.
-    path: String,
+    pub(crate) path: String,
     /// The mapping names along the path, which a wiring may have to create.
-    names: Vec<String>,
-    key: String,
-    value: String,
+    pub(crate) names: Vec<String>,
+    pub(crate) key: String,
+    pub(crate) value: String,
 }
 
-fn parse_expected(expected: &Value) -> BTreeMap<usize, Vec<Addition>> {
+pub(crate) fn parse_expected(expected: &Value) -> BTreeMap<usize, Vec<Addition>> {
     let mut out = BTreeMap::new();
     for (n, adds) in expected.as_object().expect("EXPECTED is an object") {
         let n: usize = n.parse().expect("document number");
@@ -652,7 +652,7 @@ fn key_spellings(key: &str) -> [String; 2] {
 
 /// Check that `after` is `before` plus exactly `adds`, written as new block lines or as members
 /// filled into a flow mapping, and nothing else.
-fn only_added_annotations(
+pub(crate) fn only_added_annotations(
     before: &str,
     after: &str,
     adds: &[Addition],
@@ -774,7 +774,7 @@ fn only_added_annotations(
 }
 
 /// Where two texts first differ, for messages.
-fn first_difference(a: &str, b: &str) -> String {
+pub(crate) fn first_difference(a: &str, b: &str) -> String {
     let (mut line, mut a_lines, mut b_lines) =
         (1, a.split_inclusive('\n'), b.split_inclusive('\n'));
     loop {

@@ -15,3 +15,10 @@ mod wasm_host;
 mod fidelity;
 /// YAML 1.1 trap strings keep their meaning when postwire edits around them or writes them.
 mod traps;
+
+/// The runner as a command-line tool: errors, report, schema, version, wasm, module cache.
+mod cli;
+/// Real Helm 3.17.3 running postwire with `--post-renderer <path>`.
+mod helm3;
+/// Real Helm 4.3.1 running postwire as a subprocess post-renderer plugin.
+mod helm4;

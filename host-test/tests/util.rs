@@ -220,3 +220,506 @@ impl Oracle {
             .unwrap_or_else(|e| panic!("{shown}: stdout is not JSON ({e}):\n{}", describe(&out)))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the Helm and CLI tests (helm4.rs, helm3.rs, cli.rs).
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Hex SHA-256 (FIPS 180-4), so tests can check digests without another crate.
+pub fn sha256_hex(data: &[u8]) -> String {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut msg = data.to_vec();
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 64];
+        for i in 0..16 {
+            w[i] = u32::from_be_bytes(chunk[i * 4..i * 4 + 4].try_into().unwrap());
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let mut v = h;
+        for i in 0..64 {
+            let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+            let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+            let t1 = v[7]
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+            let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+            let t2 = s0.wrapping_add(maj);
+            v = [
+                t1.wrapping_add(t2),
+                v[0],
+                v[1],
+                v[2],
+                v[3].wrapping_add(t1),
+                v[4],
+                v[5],
+                v[6],
+            ];
+        }
+        for i in 0..8 {
+            h[i] = h[i].wrapping_add(v[i]);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+/// Parse a YAML stream with PyYAML (an independent reader) into JSON values, one per
+/// non-empty document.
+pub fn yaml_docs(python: &Path, text: &str) -> Vec<Value> {
+    const SCRIPT: &str = "import sys, json, yaml\n\
+        Loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)\n\
+        docs = [d for d in yaml.load_all(sys.stdin.read(), Loader=Loader) if d is not None]\n\
+        json.dump(docs, sys.stdout, default=str)\n";
+    let out = run(Command::new(python).args(["-c", SCRIPT]), text.as_bytes());
+    assert!(
+        out.status.success(),
+        "PyYAML could not read the stream: {}\n--- stream\n{text}",
+        describe(&out)
+    );
+    match serde_json::from_slice(&out.stdout).unwrap() {
+        Value::Array(docs) => docs,
+        other => panic!("PyYAML gave {other}"),
+    }
+}
+
+/// Quote a word for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Run `shell_cmd` (sh syntax) under a pseudo-terminal with `script`, so that the command has
+/// a controlling terminal like a user's shell. stdout of the result is what the terminal
+/// showed. None (with a skip message) when `script` is not available.
+pub fn in_pty(test: &str, shell_cmd: &str, envs: &[(&str, &Path)]) -> Option<Output> {
+    if Command::new("script")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        skip(
+            test,
+            "`script` (util-linux) is not available to run a pseudo-terminal",
+        );
+        return None;
+    }
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", shell_cmd, "/dev/null"]);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Some(
+        cmd.stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("spawn script: {e}")),
+    )
+}
+
+/// Private Helm directories (plugins, data, config, cache, HOME) and a private postwire cache,
+/// so a test neither reads nor changes the user's Helm setup.
+pub struct HelmHome {
+    pub dir: TempDir,
+}
+
+impl HelmHome {
+    pub fn new(name: &str) -> HelmHome {
+        let dir = TempDir::new(name);
+        for d in [
+            "plugins",
+            "data",
+            "config",
+            "cache",
+            "home",
+            "postwire-cache",
+        ] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        HelmHome { dir }
+    }
+
+    /// `$HELM_PLUGINS`.
+    pub fn plugins(&self) -> PathBuf {
+        self.dir.join("plugins")
+    }
+
+    /// `$POSTWIRE_CACHE_DIR` of postwire runs under this Helm.
+    pub fn postwire_cache(&self) -> PathBuf {
+        self.dir.join("postwire-cache")
+    }
+
+    /// The environment variables of a Helm run.
+    pub fn envs(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("HOME", self.dir.join("home")),
+            ("HELM_PLUGINS", self.plugins()),
+            ("HELM_DATA_HOME", self.dir.join("data")),
+            ("HELM_CONFIG_HOME", self.dir.join("config")),
+            ("HELM_CACHE_HOME", self.dir.join("cache")),
+            ("POSTWIRE_CACHE_DIR", self.postwire_cache()),
+        ]
+    }
+
+    /// `helm` with a clean environment: PATH plus the private directories.
+    pub fn cmd(&self, helm: &Path) -> Command {
+        let mut cmd = Command::new(helm);
+        cmd.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        for (k, v) in self.envs() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+}
+
+/// host-test/charts/fixture
+pub fn fixture_chart() -> PathBuf {
+    workspace().join("host-test/charts/fixture")
+}
+
+/// A value at a path of JSON object keys.
+pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+/// `Kind/namespace/name` (or `Kind/name`) of a manifest.
+pub fn object_id(doc: &Value) -> String {
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("?");
+    let name = at(doc, &["metadata", "name"])
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    match at(doc, &["metadata", "namespace"]).and_then(Value::as_str) {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    }
+}
+
+/// The manifest with `Kind/.../name` `id`; panics with the list of ids when absent.
+pub fn find_object<'a>(docs: &'a [Value], id: &str) -> &'a Value {
+    docs.iter().find(|d| object_id(d) == id).unwrap_or_else(|| {
+        panic!(
+            "{id} not found; objects: {:?}",
+            docs.iter().map(object_id).collect::<Vec<_>>()
+        )
+    })
+}
+
+/// A Helm hook (`helm.sh/hook` annotation).
+pub fn is_hook(doc: &Value) -> bool {
+    at(doc, &["metadata", "annotations", "helm.sh/hook"]).is_some()
+}
+
+/// Where a kind keeps its pod template (the object holding `metadata` and `spec`).
+pub fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => Some(&["spec", "template"]),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template"]),
+        "Pod" => Some(&[]),
+        _ => None,
+    }
+}
+
+/// The pod template annotations of a workload (empty when it has none).
+pub fn template_annotations(doc: &Value) -> BTreeMap<String, String> {
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let Some(path) = pod_template_path(kind) else {
+        return BTreeMap::new();
+    };
+    let mut full: Vec<&str> = path.to_vec();
+    full.extend(["metadata", "annotations"]);
+    at(doc, &full)
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Per-object checksum keys (`checksum/configmap-*`, `checksum/secret-*`) of a pod template.
+pub fn per_object_checksums(doc: &Value) -> BTreeMap<String, String> {
+    template_annotations(doc)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("checksum/configmap-") || k.starts_with("checksum/secret-"))
+        .collect()
+}
+
+/// The ConfigMaps and Secrets a pod spec uses: (`configmap`|`secret`, name), read
+/// independently of postwire from volumes, projected volumes, envFrom and env valueFrom.
+pub fn pod_spec_refs(pod_spec: &Value) -> BTreeSet<(&'static str, String)> {
+    let mut refs = BTreeSet::new();
+    let mut add = |kind: &'static str, name: Option<&Value>| {
+        if let Some(n) = name.and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            refs.insert((kind, n.to_string()));
+        }
+    };
+    let items = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
+    for vol in items(pod_spec.get("volumes")) {
+        add("configmap", at(&vol, &["configMap", "name"]));
+        add("secret", at(&vol, &["secret", "secretName"]));
+        for src in items(at(&vol, &["projected", "sources"])) {
+            add("configmap", at(&src, &["configMap", "name"]));
+            add("secret", at(&src, &["secret", "name"]));
+        }
+    }
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        for c in items(pod_spec.get(list)) {
+            for e in items(c.get("envFrom")) {
+                add("configmap", at(&e, &["configMapRef", "name"]));
+                add("secret", at(&e, &["secretRef", "name"]));
+            }
+            for e in items(c.get("env")) {
+                add(
+                    "configmap",
+                    at(&e, &["valueFrom", "configMapKeyRef", "name"]),
+                );
+                add("secret", at(&e, &["valueFrom", "secretKeyRef", "name"]));
+            }
+        }
+    }
+    refs
+}
+
+/// postwire's documented content hash of a ConfigMap or Secret: SHA-256 of the JSON of its
+/// non-empty `binaryData`, `data` and `stringData` with sorted keys. None when a value is not a
+/// string (PyYAML then no longer tells what was written).
+pub fn content_hash(doc: &Value) -> Option<String> {
+    let mut content: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+    for field in ["binaryData", "data", "stringData"] {
+        match doc.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) if m.is_empty() => {}
+            Some(Value::Object(m)) => {
+                let mut entries = BTreeMap::new();
+                for (k, v) in m {
+                    entries.insert(k.clone(), v.as_str()?.to_string());
+                }
+                content.insert(field, entries);
+            }
+            Some(_) => return None,
+        }
+    }
+    Some(sha256_hex(
+        serde_json::to_string(&content).unwrap().as_bytes(),
+    ))
+}
+
+/// The annotation key postwire documents for a ConfigMap or Secret (`checksum/configmap-<name>`,
+/// shortened with a hash of the name past 63 characters).
+pub fn checksum_key(kind: &str, name: &str) -> String {
+    let mut suffix = format!("{kind}-{name}");
+    if suffix.len() > 63 {
+        let mut cut = 54;
+        while !suffix.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        suffix = format!("{}-{}", &suffix[..cut], &sha256_hex(name.as_bytes())[..8]);
+    }
+    format!("checksum/{suffix}")
+}
+
+/// Which documents the post-renderer saw: Helm 4 post-renders hooks, Helm 3 does not.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Hooks {
+    PostRendered,
+    NotPostRendered,
+}
+
+/// Check the per-object checksum annotations of a rendered stream against expectations
+/// computed here from the stream itself: every workload whose pod spec uses a ConfigMap or
+/// Secret that the post-renderer saw has exactly the matching `checksum/<kind>-<name>` keys
+/// (Jobs only when they are hooks), each a 64-hex value equal to the content hash of that
+/// object; no other object gets such keys. `raw` is the same render without post-renderer:
+/// keys the chart writes itself are not postwire's. Returns the keys found per object id.
+pub fn assert_checksums(
+    docs: &[Value],
+    raw: &[Value],
+    hooks: Hooks,
+    context: &str,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let seen = |d: &&Value| hooks == Hooks::PostRendered || !is_hook(d);
+    let contents: Vec<(&'static str, String, Option<String>, Option<String>)> = docs
+        .iter()
+        .filter(seen)
+        .filter_map(|d| {
+            let kind = match d.get("kind").and_then(Value::as_str)? {
+                "ConfigMap" => "configmap",
+                "Secret" => "secret",
+                _ => return None,
+            };
+            Some((
+                kind,
+                at(d, &["metadata", "name"])?.as_str()?.to_string(),
+                at(d, &["metadata", "namespace"])
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                content_hash(d),
+            ))
+        })
+        .collect();
+    let mut found = BTreeMap::new();
+    for doc in docs {
+        let id = object_id(doc);
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let chart_own: BTreeMap<String, String> = raw
+            .iter()
+            .find(|r| object_id(r) == id)
+            .map(per_object_checksums)
+            .unwrap_or_default();
+        let mut expected: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let wired =
+            pod_template_path(kind).is_some() && seen(&doc) && (kind != "Job" || is_hook(doc));
+        if wired {
+            let path = pod_template_path(kind).unwrap();
+            let mut spec_path = path.to_vec();
+            spec_path.push("spec");
+            let ns = at(doc, &["metadata", "namespace"]).and_then(Value::as_str);
+            if let Some(spec) = at(doc, &spec_path) {
+                for (rkind, rname) in pod_spec_refs(spec) {
+                    let target = contents.iter().find(|(k, n, cns, _)| {
+                        *k == rkind
+                            && *n == rname
+                            && match (cns.as_deref(), ns) {
+                                (Some(a), Some(b)) => a == b,
+                                _ => true,
+                            }
+                    });
+                    if let Some((_, _, _, hash)) = target {
+                        expected.insert(checksum_key(rkind, &rname), hash.clone());
+                    }
+                }
+            }
+        }
+        let actual: BTreeMap<String, String> = per_object_checksums(doc)
+            .into_iter()
+            .filter(|(k, v)| expected.contains_key(k) || chart_own.get(k) != Some(v))
+            .collect();
+        assert_eq!(
+            actual.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{context}: checksum keys of {id} (hooks {hooks:?})"
+        );
+        for (key, value) in &actual {
+            assert!(
+                value.len() == 64
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                "{context}: {id} {key}: `{value}` is not 64 lowercase hex digits"
+            );
+            if let Some(Some(hash)) = expected.get(key) {
+                assert_eq!(value, hash, "{context}: {id} {key} is not the content hash");
+            }
+        }
+        if !actual.is_empty() {
+            found.insert(id, actual);
+        }
+    }
+    found
+}
+
+/// Assert that `post` (a post-rendered stream) equals `raw` (the same render without
+/// post-renderer) except for the per-object checksum annotations postwire adds to pod
+/// templates: nothing else was changed, dropped or added.
+pub fn assert_only_checksums_added(post: &[Value], raw: &[Value], context: &str) {
+    let index = |docs: &[Value]| -> BTreeMap<String, Vec<Value>> {
+        let mut map: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for d in docs {
+            map.entry(object_id(d)).or_default().push(d.clone());
+        }
+        map
+    };
+    let (post_ix, raw_ix) = (index(post), index(raw));
+    assert_eq!(
+        post_ix.keys().collect::<Vec<_>>(),
+        raw_ix.keys().collect::<Vec<_>>(),
+        "{context}: objects differ from the render without post-renderer"
+    );
+    for (id, posts) in post_ix {
+        let raws = &raw_ix[&id];
+        assert_eq!(posts.len(), raws.len(), "{context}: number of {id}");
+        for (mut p, r) in posts.into_iter().zip(raws) {
+            let kind = p
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if let Some(path) = pod_template_path(&kind) {
+                let raw_meta = at(r, path).and_then(|t| t.get("metadata"));
+                let raw_ann = raw_meta
+                    .and_then(|m| m.get("annotations"))
+                    .and_then(Value::as_object);
+                let mut t = &mut p;
+                for k in path {
+                    t = t.get_mut(*k).unwrap();
+                }
+                if let Some(meta) = t.get_mut("metadata").and_then(Value::as_object_mut) {
+                    if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
+                        ann.retain(|k, _| {
+                            !((k.starts_with("checksum/configmap-")
+                                || k.starts_with("checksum/secret-"))
+                                && !raw_ann.is_some_and(|a| a.contains_key(k)))
+                        });
+                        if ann.is_empty() && raw_ann.is_none() {
+                            meta.remove("annotations");
+                        }
+                    }
+                }
+            }
+            assert!(
+                &p == r,
+                "{context}: {id} changed beyond checksum annotations\n--- post-rendered (checksums removed)\n{}\n--- without post-renderer\n{}",
+                serde_json::to_string_pretty(&p).unwrap(),
+                serde_json::to_string_pretty(r).unwrap()
+            );
+        }
+    }
+}

@@ -20,11 +20,21 @@ pub struct Options {
 }
 
 impl Default for Options {
+    /// A 60 s timeout and a 2 GiB memory cap, unless `POSTWIRE_TIMEOUT_SECONDS` or
+    /// `POSTWIRE_MAX_MEMORY_MIB` say otherwise.
     fn default() -> Self {
+        let env = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|&n| n > 0)
+        };
         Options {
             cache_dir: default_cache_dir(),
-            timeout: Duration::from_secs(60),
-            max_memory_pages: 32_768,
+            timeout: Duration::from_secs(env("POSTWIRE_TIMEOUT_SECONDS").unwrap_or(60)),
+            // 64 KiB pages; wasm32 addresses at most 4 GiB.
+            max_memory_pages: env("POSTWIRE_MAX_MEMORY_MIB")
+                .map_or(32_768, |mib| (mib * 16).min(65_536) as u32),
         }
     }
 }
@@ -61,6 +71,7 @@ impl std::error::Error for CallError {}
 /// A loaded plugin.
 pub struct Runner {
     plugin: Plugin,
+    limits: Options,
 }
 
 /// Write the wasmtime cache config for `dir`, or return None when the directory cannot hold
@@ -104,6 +115,7 @@ impl Runner {
         };
         Ok(Runner {
             plugin: builder.build()?,
+            limits: options.clone(),
         })
     }
 
@@ -118,10 +130,33 @@ impl Runner {
             .call_get_error_code::<&[u8], &[u8]>(function, input)
         {
             Ok(out) => Ok(out.to_vec()),
-            Err((err, code)) => Err(CallError {
+            // 3..=6 are postwire's own errors, already worded for the user.
+            Err((err, code)) if (3..=6).contains(&code) => Err(CallError {
                 message: err.to_string(),
-                code: if code == 0 { 1 } else { code },
+                code,
             }),
+            Err((err, _)) => Err(CallError {
+                message: self.describe_runtime_error(&err),
+                code: 1,
+            }),
+        }
+    }
+
+    /// Say which limit a runtime failure hit, and how to raise it.
+    fn describe_runtime_error(&self, err: &extism::Error) -> String {
+        let text = format!("{err:#}");
+        if text.contains("timeout") {
+            format!(
+                "plugin.wasm timed out after {:?} (POSTWIRE_TIMEOUT_SECONDS raises the limit)",
+                self.limits.timeout
+            )
+        } else if text.contains("oom") || text.contains("allocate") || text.contains("memory") {
+            format!(
+                "plugin.wasm ran out of memory at its {} MiB limit (POSTWIRE_MAX_MEMORY_MIB raises it): {text}",
+                u64::from(self.limits.max_memory_pages) * 64 / 1024
+            )
+        } else {
+            format!("plugin.wasm failed: {text}")
         }
     }
 

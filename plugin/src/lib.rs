@@ -8,7 +8,7 @@
 //! A failure sets the extism error to the one-line message and returns the error's exit code
 //! (3 config, 4 input, 5 wiring, 6 request).
 
-use extism_pdk::{plugin_fn, FnResult, Json, WithReturnCode};
+use extism_pdk::{plugin_fn, FnResult, WithReturnCode};
 use postwire_core::wire::{HelmPostRendererInputV1, HelmPostRendererOutputV1, RenderRequestV1};
 
 /// The core error as the plugin's error text (one line) and its exit code as the return code.
@@ -19,7 +19,8 @@ fn fail(err: postwire_core::Error) -> WithReturnCode<extism_pdk::Error> {
 
 /// Helm 4 `postrenderer/v1` entry point.
 #[plugin_fn]
-pub fn helm_plugin_main(Json(input): Json<HelmPostRendererInputV1>) -> FnResult<Vec<u8>> {
+pub fn helm_plugin_main(input: Vec<u8>) -> FnResult<Vec<u8>> {
+    let input = HelmPostRendererInputV1::from_json(&input).map_err(fail)?;
     let request = input.into_request().map_err(fail)?;
     let out = postwire_core::render(&request).map_err(fail)?;
     Ok(HelmPostRendererOutputV1 {
@@ -30,7 +31,8 @@ pub fn helm_plugin_main(Json(input): Json<HelmPostRendererInputV1>) -> FnResult<
 
 /// The general render entry point.
 #[plugin_fn]
-pub fn render(Json(request): Json<RenderRequestV1>) -> FnResult<Vec<u8>> {
+pub fn render(input: Vec<u8>) -> FnResult<Vec<u8>> {
+    let request = RenderRequestV1::from_json(&input).map_err(fail)?;
     Ok(postwire_core::render_response(&request)
         .map_err(fail)?
         .to_json())

@@ -18,6 +18,8 @@ pub struct DeError {
     pub source: Option<String>,
     /// 1-based line.
     pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
     /// What is wrong.
     pub message: String,
     /// A suggestion.
@@ -29,6 +31,7 @@ impl DeError {
         if self.source.is_none() {
             self.source = Some(v.origin.source.clone());
             self.line = v.origin.line;
+            self.column = v.origin.column;
         }
         self
     }
@@ -76,6 +79,7 @@ impl de::Error for DeError {
             path: Vec::new(),
             source: None,
             line: None,
+            column: None,
             message: msg.to_string(),
             hint: None,
         }
@@ -295,9 +299,12 @@ impl<'de, 'a> MapAccess<'de> for Map<'a> {
         };
         self.value = Some((key, value));
         let de: de::value::StrDeserializer<'_, DeError> = key.as_str().into_deserializer();
-        seed.deserialize(de)
-            .map(Some)
-            .map_err(|e| e.in_field(key).located(value))
+        // Keys carry no position of their own: name the line of their value, not a column.
+        seed.deserialize(de).map(Some).map_err(|e| {
+            let mut e = e.in_field(key).located(value);
+            e.column = None;
+            e
+        })
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> R<V::Value> {

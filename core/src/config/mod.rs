@@ -287,7 +287,10 @@ pub fn resolve(sources: Vec<Source>) -> Result<PostwireConfig> {
             err = err.with_origin(source);
         }
         if let Some(line) = e.line {
-            err = err.at(line, 1);
+            err = match e.column {
+                Some(column) => err.at(line, column),
+                None => err.at_line(line),
+            };
         }
         if !path.is_empty() {
             err = err.with_path(path);
@@ -405,7 +408,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "postwire.yaml line 5, column 1: invalid config: checksum.mdoe: unknown field `mdoe`, expected `enabled`, `mode`, `annotationPrefix`, `include`, `exclude` or `jobs` (did you mean `mode`?)"
+            "postwire.yaml line 5: invalid config: checksum.mdoe: unknown field `mdoe`, expected `enabled`, `mode`, `annotationPrefix`, `include`, `exclude` or `jobs` (did you mean `mode`?)"
         );
         let err = resolve_file(&format!("{HEAD}chekcsum: {{}}\n")).unwrap_err();
         assert!(
@@ -419,7 +422,7 @@ mod tests {
         let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: yes\n")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "postwire.yaml line 4, column 1: invalid config: checksum.enabled: expected a boolean (true or false), found `yes`"
+            "postwire.yaml line 4, column 12: invalid config: checksum.enabled: expected a boolean (true or false), found `yes`"
         );
         let err = resolve_file(&format!("{HEAD}checksum:\n  mode: agregate\n")).unwrap_err();
         assert!(err.to_string().contains("checksum.mode: unknown value `agregate`, expected `perObject` or `aggregate` (did you mean `aggregate`?)"), "{err}");

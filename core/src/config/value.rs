@@ -10,6 +10,8 @@ pub struct Origin {
     pub source: String,
     /// 1-based line, when the source has lines.
     pub line: Option<usize>,
+    /// 1-based column, with the line.
+    pub column: Option<usize>,
 }
 
 /// A config value as written, before typing.
@@ -47,6 +49,7 @@ impl Spanned {
             origin: Origin {
                 source: source.to_string(),
                 line: None,
+                column: None,
             },
         }
     }
@@ -57,6 +60,7 @@ impl Spanned {
         let origin = Origin {
             source: source.to_string(),
             line: Some(node.line),
+            column: Some(node.col + 1),
         };
         let value = match &node.kind {
             NodeKind::Scalar { .. } if tree.is_null(id) => Value::Null,
@@ -146,6 +150,7 @@ pub fn parse_set(set: &str) -> Result<Spanned> {
     let origin = Origin {
         source: source.clone(),
         line: None,
+        column: None,
     };
     let err =
         |msg: &str| Error::new(ErrorKind::Config, msg.to_string()).with_origin(source.clone());

@@ -1,0 +1,573 @@
+//! The runner as a command-line tool: what users (and Helm, Argo CD, CI scripts) rely on when
+//! they call `postwire` directly — error messages that point at the problem with a meaningful
+//! exit code, the JSON report, `schema`, `version`, `wasm`, empty input, and the compiled-module
+//! cache in good and bad conditions.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::util::{self, describe, TempDir};
+
+/// How the runner reads its input.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// `postwire [args] < file` (post-renderer mode).
+    Stdin,
+    /// `postwire render -f FILE [args]`.
+    RenderFile,
+}
+
+/// Run the runner on `input` in `mode` with extra `args`; the cache lives in `dir`.
+fn render(dir: &TempDir, mode: Mode, input: &str, args: &[&str]) -> Output {
+    let mut cmd = util::postwire(&dir.join("cache"));
+    match mode {
+        Mode::Stdin => {
+            cmd.args(args);
+            util::run(&mut cmd, input.as_bytes())
+        }
+        Mode::RenderFile => {
+            let file = dir.join("input.yaml");
+            std::fs::write(&file, input).unwrap();
+            cmd.args(["render", "-f", file.to_str().unwrap()])
+                .args(args);
+            util::run(&mut cmd, b"")
+        }
+    }
+}
+
+/// A failure: the exit code, nothing on stdout (a post-renderer must not emit half a
+/// stream), and stderr an `Error: ` line containing every `wants`.
+fn assert_fails(out: &Output, code: i32, wants: &[&str], context: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{context}: exit code\n{}",
+        describe(out)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{context}: stdout must be empty\n{}",
+        describe(out)
+    );
+    assert!(
+        stderr.starts_with("Error: "),
+        "{context}\n{}",
+        describe(out)
+    );
+    for want in wants {
+        assert!(
+            stderr.contains(want),
+            "{context}: stderr lacks `{want}`\n{}",
+            describe(out)
+        );
+    }
+}
+
+const CM_A: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n";
+
+/// Malformed YAML in document 2: exit 4, the message names `document 2` and the line (10,
+/// counted in the whole stream), nothing on stdout; the same through stdin and `render -f`.
+#[test]
+fn cli_malformed_yaml_names_document_and_line() {
+    let dir = TempDir::new("cli_malformed_yaml");
+    let input = format!(
+        "{CM_A}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: [x\n---\n{CM_A}"
+    );
+    // line 12 is `  labels: [x` (6 lines of CM_A, `---`, then 5 more)
+    assert_eq!(input.lines().nth(11), Some("  labels: [x"));
+    for mode in [Mode::Stdin, Mode::RenderFile] {
+        let out = render(&dir, mode, &input, &[]);
+        assert_fails(
+            &out,
+            4,
+            &["document 2", "line 12", "invalid YAML"],
+            &format!("{mode:?}"),
+        );
+    }
+}
+
+/// A list or a scalar where a Kubernetes object belongs: exit 4, names the document and says
+/// what it is; through stdin and `render -f`.
+#[test]
+fn cli_non_mapping_documents_are_rejected() {
+    let dir = TempDir::new("cli_non_mapping");
+    for (doc, what) in [
+        ("- a\n- b\n", "is a list"),
+        ("just a scalar\n", "is a scalar"),
+    ] {
+        let input = format!("{CM_A}---\n{CM_A}---\n{doc}");
+        for mode in [Mode::Stdin, Mode::RenderFile] {
+            let out = render(&dir, mode, &input, &[]);
+            assert_fails(
+                &out,
+                4,
+                &["document 3", "line 15", "invalid document", what],
+                &format!("{mode:?} {doc:?}"),
+            );
+        }
+    }
+}
+
+const HEAD: &str = "apiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\n";
+
+/// An unknown config key: exit 3; the message names the file, the line, `checksum.mdoe` and
+/// the closest key — from `--config` (stdin and `render -f`), an in-stream PostwireConfig and
+/// `--set`.
+#[test]
+fn cli_unknown_config_key_names_file_line_and_closest_key() {
+    let dir = TempDir::new("cli_unknown_key");
+    let config = dir.join("postwire.yaml");
+    std::fs::write(
+        &config,
+        format!("{HEAD}checksum:\n  enabled: true\n  mdoe: aggregate\n"),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let wants_key = [
+        "checksum.mdoe: unknown field `mdoe`",
+        "(did you mean `mode`?)",
+    ];
+    for mode in [Mode::Stdin, Mode::RenderFile] {
+        let out = render(&dir, mode, CM_A, &["--config", cfg]);
+        let mut wants = vec![cfg, "line 5", "invalid config"];
+        wants.extend(wants_key);
+        assert_fails(&out, 3, &wants, &format!("--config, {mode:?}"));
+    }
+    let in_stream = format!("{CM_A}---\n{HEAD}checksum:\n  mdoe: aggregate\n");
+    let out = render(&dir, Mode::Stdin, &in_stream, &[]);
+    let mut wants = vec!["document 2 (PostwireConfig)", "line 11"];
+    wants.extend(wants_key);
+    assert_fails(&out, 3, &wants, "in-stream PostwireConfig");
+    let out = render(
+        &dir,
+        Mode::Stdin,
+        CM_A,
+        &["--set", "checksum.mdoe=aggregate"],
+    );
+    let mut wants = vec!["--set checksum.mdoe=aggregate"];
+    wants.extend(wants_key);
+    assert_fails(&out, 3, &wants, "--set");
+}
+
+/// A wrong type (`checksum.enabled: maybe`): exit 3, names file, line, path and the value.
+#[test]
+fn cli_wrong_config_type_is_reported() {
+    let dir = TempDir::new("cli_wrong_type");
+    let config = dir.join("c.yaml");
+    std::fs::write(&config, format!("{HEAD}checksum:\n  enabled: maybe\n")).unwrap();
+    let cfg = config.to_str().unwrap();
+    for mode in [Mode::Stdin, Mode::RenderFile] {
+        let out = render(&dir, mode, CM_A, &["-c", cfg]);
+        assert_fails(
+            &out,
+            3,
+            &[
+                cfg,
+                "line 4",
+                "checksum.enabled: expected a boolean",
+                "`maybe`",
+            ],
+            &format!("{mode:?}"),
+        );
+    }
+    let out = render(
+        &dir,
+        Mode::Stdin,
+        CM_A,
+        &["--set", "checksum.enabled=maybe"],
+    );
+    assert_fails(
+        &out,
+        3,
+        &["checksum.enabled: expected a boolean", "`maybe`"],
+        "--set",
+    );
+}
+
+const SECRET_VALUE: &str = "Zebra-Sup3r-S3cret-77";
+
+fn wired_input() -> String {
+    let deployment = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+spec:
+  template:
+    spec:
+      containers:
+      - name: c
+        envFrom:
+        - secretRef: {name: db}
+      volumes:
+      - name: v
+        configMap: {name: a}
+"#;
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {SECRET_VALUE}\n---\n{CM_A}---\n{deployment}"
+    )
+}
+
+/// `--report FILE` writes JSON that lists each change (document number, object, path, key,
+/// action) and never a Secret's value; stderr does not carry it either, and `--report -`
+/// (stderr) neither.
+#[test]
+fn cli_report_lists_changes_without_secret_values() {
+    let dir = TempDir::new("cli_report");
+    let report_file = dir.join("report.json");
+    for mode in [Mode::Stdin, Mode::RenderFile] {
+        let _ = std::fs::remove_file(&report_file);
+        let out = render(
+            &dir,
+            mode,
+            &wired_input(),
+            &["--report", report_file.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{mode:?}\n{}", describe(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("checksum/secret-db: \""),
+            "{}",
+            describe(&out)
+        );
+        let text = std::fs::read_to_string(&report_file).unwrap();
+        assert!(
+            !text.contains(SECRET_VALUE),
+            "report leaks the Secret value:\n{text}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains(SECRET_VALUE),
+            "{}",
+            describe(&out)
+        );
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let docs = report["documents"].as_array().expect("documents list");
+        let deploy = docs
+            .iter()
+            .find(|d| d["object"] == "Deployment/prod/web")
+            .unwrap_or_else(|| panic!("no Deployment/prod/web in report:\n{text}"));
+        assert_eq!(deploy["document"], 3, "{text}");
+        let changes: Vec<(String, String, String)> = deploy["changes"]
+            .as_array()
+            .expect("changes list")
+            .iter()
+            .map(|c| {
+                (
+                    c["path"].as_str().unwrap().to_string(),
+                    c["key"].as_str().unwrap().to_string(),
+                    c["action"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String, String)> =
+            ["checksum/configmap-a", "checksum/secret-db"]
+                .iter()
+                .map(|k| {
+                    (
+                        "spec.template.metadata.annotations".to_string(),
+                        k.to_string(),
+                        "added".to_string(),
+                    )
+                })
+                .collect();
+        assert_eq!(changes, expected, "{text}");
+        assert!(
+            docs.iter().all(|d| d["object"] == "Deployment/prod/web"),
+            "only the Deployment changed:\n{text}"
+        );
+    }
+    let out = render(&dir, Mode::Stdin, &wired_input(), &["--report", "-"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"checksum/secret-db\""),
+        "{}",
+        describe(&out)
+    );
+    assert!(!stderr.contains(SECRET_VALUE), "{}", describe(&out));
+}
+
+/// `postwire schema` prints the JSON Schema of PostwireConfig; an independent validator
+/// (python jsonschema) accepts a real config with it and rejects an unknown key.
+#[test]
+fn cli_schema_validates_configs() {
+    let test = "cli_schema_validates_configs";
+    let dir = TempDir::new(test);
+    let out = util::run(util::postwire(&dir.join("cache")).arg("schema"), b"");
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\"title\": \"PostwireConfig\""), "{text}");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    let Some(python) = util::python(test) else {
+        return;
+    };
+    std::fs::write(dir.join("schema.json"), &text).unwrap();
+    const CHECK: &str = r#"
+import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.validators.validator_for(schema).check_schema(schema)
+v = jsonschema.validators.validator_for(schema)(schema)
+for path in sys.argv[2:]:
+    errors = [e.message for e in v.iter_errors(yaml.safe_load(open(path)))]
+    print(path.rsplit('/', 1)[-1], json.dumps(errors))
+"#;
+    let good = dir.join("good.yaml");
+    std::fs::write(
+        &good,
+        format!(
+            "{HEAD}metadata:\n  name: web\nworkloads:\n- group: apps.kruise.io\n  kind: CloneSet\n  podTemplatePath: spec.template\n\
+checksum:\n  enabled: true\n  mode: aggregate\n  annotationPrefix: checksum/\n  include: [\"configmap/web-*\"]\n  exclude: [\"secret/tls\"]\n  jobs: all\n"
+        ),
+    )
+    .unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, format!("{HEAD}checksum:\n  mdoe: aggregate\n")).unwrap();
+    let out = util::run(
+        Command::new(&python).args([
+            "-c",
+            CHECK,
+            dir.join("schema.json").to_str().unwrap(),
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ]),
+        b"",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        lines.contains("good.yaml []"),
+        "sample config rejected:\n{lines}"
+    );
+    assert!(
+        lines.contains(
+            "bad.yaml [\"Additional properties are not allowed ('mdoe' was unexpected)\"]"
+        ),
+        "unknown key accepted:\n{lines}"
+    );
+    // The same good config is accepted by postwire itself.
+    let out = render(
+        &dir,
+        Mode::Stdin,
+        CM_A,
+        &["--config", good.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(schema["type"], "object");
+}
+
+/// `postwire version` names the version and the sha256 of plugin.wasm; `postwire wasm -o FILE`
+/// writes that very module (wasm magic `\0asm`, same digest).
+#[test]
+fn cli_version_and_wasm_agree() {
+    let dir = TempDir::new("cli_version_wasm");
+    let out = util::run(util::postwire(&dir.join("cache")).arg("version"), b"");
+    assert!(out.status.success(), "{}", describe(&out));
+    let version = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        version.starts_with(&format!(
+            "postwire {} (plugin.wasm sha256:",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+    let file = dir.join("plugin.wasm");
+    let out = util::run(
+        util::postwire(&dir.join("cache")).args(["wasm", "-o", file.to_str().unwrap()]),
+        b"",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+    let wasm = std::fs::read(&file).unwrap();
+    assert_eq!(&wasm[..4], b"\0asm", "not a wasm module");
+    let digest = util::sha256_hex(&wasm);
+    assert!(
+        version.contains(&format!("sha256:{digest})")),
+        "version `{version}` does not show the digest {digest} of the written module"
+    );
+    // Without -o the module goes to stdout, byte for byte.
+    let out = util::run(util::postwire(&dir.join("cache")).arg("wasm"), b"");
+    assert!(out.status.success());
+    assert!(
+        out.stdout == wasm,
+        "`postwire wasm` differs from `postwire wasm -o`"
+    );
+}
+
+/// Empty input gives empty output and exit 0 (Helm 3 accepts it; a chart may render nothing).
+#[test]
+fn cli_empty_input_gives_empty_output() {
+    let dir = TempDir::new("cli_empty");
+    for mode in [Mode::Stdin, Mode::RenderFile] {
+        let out = render(&dir, mode, "", &[]);
+        assert!(out.status.success(), "{mode:?}\n{}", describe(&out));
+        assert!(out.stdout.is_empty(), "{mode:?}\n{}", describe(&out));
+        assert!(out.stderr.is_empty(), "{mode:?}\n{}", describe(&out));
+    }
+}
+
+/// The expected output of `wired_input()` must carry both checksums.
+fn assert_wired(out: &Output, context: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{context}\n{}", describe(out));
+    assert!(
+        stdout.contains("checksum/configmap-a: \"") && stdout.contains("checksum/secret-db: \""),
+        "{context}\n{}",
+        describe(out)
+    );
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The compiled-module cache: the first run fills POSTWIRE_CACHE_DIR, a second run with the
+/// same cache works and gives the same output.
+#[test]
+fn cli_module_cache_is_filled_and_reused() {
+    let dir = TempDir::new("cli_cache_reuse");
+    let cache = dir.join("cache");
+    assert!(!cache.exists());
+    let first = util::run(&mut util::postwire(&cache), wired_input().as_bytes());
+    assert_wired(&first, "first run");
+    let files = files_under(&cache);
+    assert!(
+        files.iter().any(|f| f == "wasmtime-cache.toml")
+            && files.iter().any(|f| f.starts_with("modules/")),
+        "cache not filled: {files:?}"
+    );
+    let second = util::run(&mut util::postwire(&cache), wired_input().as_bytes());
+    assert_wired(&second, "second run");
+    assert_eq!(first.stdout, second.stdout);
+    assert!(second.stderr.is_empty(), "{}", describe(&second));
+}
+
+/// A cache directory that cannot be created (under /dev/null) does not stop a render.
+#[test]
+fn cli_uncreatable_cache_dir_still_renders() {
+    let out = util::run(
+        &mut util::postwire(Path::new("/dev/null/postwire-cache")),
+        wired_input().as_bytes(),
+    );
+    assert_wired(&out, "POSTWIRE_CACHE_DIR=/dev/null/postwire-cache");
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+}
+
+/// A read-only cache (e.g. a cache baked into a CI image or mounted read-only into an Argo CD
+/// sidecar) that a previous run populated still renders. We run as root, so the directory is
+/// made read-only with a read-only bind mount in a private mount namespace.
+#[test]
+fn cli_read_only_populated_cache_still_renders() {
+    let test = "cli_read_only_populated_cache_still_renders";
+    let dir = TempDir::new(test);
+    let cache = dir.join("cache");
+    let first = util::run(&mut util::postwire(&cache), wired_input().as_bytes());
+    assert_wired(&first, "populating run");
+    let before = files_under(&cache);
+    let input = dir.join("input.yaml");
+    std::fs::write(&input, wired_input()).unwrap();
+    let c = util::sh_quote(cache.to_str().unwrap());
+    let script = format!(
+        "mount --bind {c} {c} && mount -o remount,bind,ro {c} || exit 99; \
+         if touch {c}/probe 2>/dev/null; then echo 'cache is writable' >&2; exit 98; fi; \
+         exec {} render -f {}",
+        util::sh_quote(util::postwire_bin().to_str().unwrap()),
+        util::sh_quote(input.to_str().unwrap()),
+    );
+    let out = util::run(
+        Command::new("unshare")
+            .args(["-m", "--", "sh", "-c", &script])
+            .env("POSTWIRE_CACHE_DIR", &cache),
+        b"",
+    );
+    // 99: the mounts failed; a failing `unshare` exits 1 with its own message and no output.
+    let unshare_failed = out.status.code() == Some(1)
+        && out.stdout.is_empty()
+        && String::from_utf8_lossy(&out.stderr).starts_with("unshare:");
+    if out.status.code() == Some(99) || unshare_failed || out.status.code().is_none() {
+        util::skip(
+            test,
+            &format!(
+                "cannot make a read-only bind mount here (needs unshare -m and mount):\n{}",
+                describe(&out)
+            ),
+        );
+        return;
+    }
+    assert_ne!(out.status.code(), Some(98), "{}", describe(&out));
+    assert_wired(&out, "read-only cache");
+    assert_eq!(out.stdout, first.stdout);
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+    assert_eq!(
+        files_under(&cache),
+        before,
+        "the read-only run changed the cache"
+    );
+}
+
+/// Error reporting to the terminal is only for Helm 4 plugins: with HELM_PLUGIN_NAME set and
+/// stderr captured (as Helm 4 does), the message reaches the terminal; run directly, it goes
+/// to stderr only (no duplicate on the terminal).
+#[test]
+fn cli_error_reaches_terminal_only_under_helm_plugin() {
+    let test = "cli_error_reaches_terminal_only_under_helm_plugin";
+    let dir = TempDir::new(test);
+    let cache = dir.join("cache");
+    let stderr_file = dir.join("stderr.txt");
+    let line = format!(
+        "{} --set checksum.mdoe=x </dev/null 2>{}",
+        util::sh_quote(util::postwire_bin().to_str().unwrap()),
+        util::sh_quote(stderr_file.to_str().unwrap())
+    );
+    let Some(direct) = util::in_pty(
+        test,
+        &format!("unset HELM_PLUGIN_NAME; {line}"),
+        &[("POSTWIRE_CACHE_DIR", &cache)],
+    ) else {
+        return;
+    };
+    let direct_err = std::fs::read_to_string(&stderr_file).unwrap();
+    assert_eq!(direct.status.code(), Some(3), "{}", describe(&direct));
+    assert!(
+        direct_err.contains("checksum.mdoe: unknown field"),
+        "{direct_err}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&direct.stdout).contains("checksum.mdoe"),
+        "written to the terminal outside Helm:\n{}",
+        describe(&direct)
+    );
+    let Some(plugin) = util::in_pty(
+        test,
+        &format!("HELM_PLUGIN_NAME=postwire {line}"),
+        &[("POSTWIRE_CACHE_DIR", &cache)],
+    ) else {
+        return;
+    };
+    assert_eq!(plugin.status.code(), Some(3), "{}", describe(&plugin));
+    let terminal = String::from_utf8_lossy(&plugin.stdout);
+    assert!(
+        terminal.contains("postwire: Error: --set checksum.mdoe=x: invalid config: checksum.mdoe: unknown field `mdoe`"),
+        "{}",
+        describe(&plugin)
+    );
+    // And always kept for later.
+    let kept = std::fs::read_to_string(cache.join("last-error.txt")).unwrap();
+    assert!(kept.contains("checksum.mdoe: unknown field"), "{kept}");
+}
