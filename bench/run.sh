@@ -247,7 +247,8 @@ kver = sh(kubectl, "version", "--client").replace("\n", ", ")
 print(f"## postwire benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}\n")
 print(f"- machine: {os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}; load average at start "
       f"{open(f'{work}/load-start').read().split()[0]}, at the end {os.getloadavg()[0]:.2f} (other work on the machine widens the spread)")
-print(f"- {sh('rustc', '--version')}; {sh(binary, 'version')}; git {sh('git', 'rev-parse', '--short', 'HEAD')}"
+rev = sh('git', 'rev-parse', '--short', 'HEAD') or "unknown (not a git checkout)"
+print(f"- {sh('rustc', '--version')}; {sh(binary, 'version')}; git {rev}"
       f"{' (dirty tree)' if sh('git', 'status', '--porcelain') else ''}")
 print(f"- kubectl: {kver}; {sh('hyperfine', '--version')}")
 print(f"- raw results: {work}\n")

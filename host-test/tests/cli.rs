@@ -469,31 +469,34 @@ fn cli_uncreatable_cache_dir_still_renders() {
     assert!(out.stderr.is_empty(), "{}", describe(&out));
 }
 
-/// A read-only cache (e.g. a cache baked into a CI image or mounted read-only into an Argo CD
-/// sidecar) that a previous run populated still renders. We run as root, so the directory is
-/// made read-only with a read-only bind mount in a private mount namespace.
-#[test]
-fn cli_read_only_populated_cache_still_renders() {
-    let test = "cli_read_only_populated_cache_still_renders";
-    let dir = TempDir::new(test);
-    let cache = dir.join("cache");
-    let first = util::run(&mut util::postwire(&cache), wired_input().as_bytes());
-    assert_wired(&first, "populating run");
-    let before = files_under(&cache);
+/// Run `postwire render -f <wired input>` with POSTWIRE_CACHE_DIR=`cache` while each of
+/// `read_only` is a read-only bind mount (a private mount namespace; we run as root). None,
+/// with a skip message, when unshare or mount are not permitted here.
+fn render_with_read_only_dirs(
+    test: &str,
+    dir: &TempDir,
+    cache: &Path,
+    read_only: &[&Path],
+) -> Option<Output> {
     let input = dir.join("input.yaml");
     std::fs::write(&input, wired_input()).unwrap();
-    let c = util::sh_quote(cache.to_str().unwrap());
-    let script = format!(
-        "mount --bind {c} {c} && mount -o remount,bind,ro {c} || exit 99; \
-         if touch {c}/probe 2>/dev/null; then echo 'cache is writable' >&2; exit 98; fi; \
-         exec {} render -f {}",
+    let mut script = String::new();
+    for ro in read_only {
+        let d = util::sh_quote(ro.to_str().unwrap());
+        script.push_str(&format!(
+            "mount --bind {d} {d} && mount -o remount,bind,ro {d} || exit 99; \
+             if touch {d}/probe 2>/dev/null; then echo '{d} is writable' >&2; exit 98; fi; "
+        ));
+    }
+    script.push_str(&format!(
+        "exec {} render -f {}",
         util::sh_quote(util::postwire_bin().to_str().unwrap()),
         util::sh_quote(input.to_str().unwrap()),
-    );
+    ));
     let out = util::run(
         Command::new("unshare")
             .args(["-m", "--", "sh", "-c", &script])
-            .env("POSTWIRE_CACHE_DIR", &cache),
+            .env("POSTWIRE_CACHE_DIR", cache),
         b"",
     );
     // 99: the mounts failed; a failing `unshare` exits 1 with its own message and no output.
@@ -508,9 +511,25 @@ fn cli_read_only_populated_cache_still_renders() {
                 describe(&out)
             ),
         );
-        return;
+        return None;
     }
     assert_ne!(out.status.code(), Some(98), "{}", describe(&out));
+    Some(out)
+}
+
+/// A read-only cache (e.g. a cache baked into a CI image or mounted read-only into an Argo CD
+/// sidecar) that a previous run populated still renders, and is left as it was.
+#[test]
+fn cli_read_only_populated_cache_still_renders() {
+    let test = "cli_read_only_populated_cache_still_renders";
+    let dir = TempDir::new(test);
+    let cache = dir.join("cache");
+    let first = util::run(&mut util::postwire(&cache), wired_input().as_bytes());
+    assert_wired(&first, "populating run");
+    let before = files_under(&cache);
+    let Some(out) = render_with_read_only_dirs(test, &dir, &cache, &[&cache]) else {
+        return;
+    };
     assert_wired(&out, "read-only cache");
     assert_eq!(out.stdout, first.stdout);
     assert!(out.stderr.is_empty(), "{}", describe(&out));
@@ -519,6 +538,73 @@ fn cli_read_only_populated_cache_still_renders() {
         before,
         "the read-only run changed the cache"
     );
+}
+
+/// A populated cache that was moved (restored by CI at another path, copied into an image for
+/// another HOME) is used where it now is: postwire must not read or write compiled modules at
+/// the directory the cache was first created in.
+#[test]
+fn cli_moved_cache_stays_in_its_directory() {
+    let dir = TempDir::new("cli_moved_cache");
+    let original = dir.join("original");
+    let moved = dir.join("moved");
+    let first = util::run(&mut util::postwire(&original), wired_input().as_bytes());
+    assert_wired(&first, "populating run");
+    std::fs::rename(&original, &moved).unwrap();
+    let out = util::run(&mut util::postwire(&moved), wired_input().as_bytes());
+    assert_wired(&out, "moved cache");
+    assert!(
+        !original.exists(),
+        "POSTWIRE_CACHE_DIR={} recreated the cache's old location {} (files {:?}); \
+         wasmtime-cache.toml there says:\n{}",
+        moved.display(),
+        original.display(),
+        files_under(&original),
+        std::fs::read_to_string(moved.join("wasmtime-cache.toml")).unwrap_or_default()
+    );
+}
+
+/// The same moved cache, read-only, on a system where its old location cannot be written
+/// either (readOnlyRootFilesystem containers): the render must still work, like it does when
+/// the cache directory cannot be created at all.
+#[test]
+fn cli_moved_read_only_cache_still_renders() {
+    let test = "cli_moved_read_only_cache_still_renders";
+    let dir = TempDir::new(test);
+    let old_parent = dir.join("image-build");
+    std::fs::create_dir_all(&old_parent).unwrap();
+    let original = old_parent.join("cache");
+    let moved = dir.join("moved");
+    let first = util::run(&mut util::postwire(&original), wired_input().as_bytes());
+    assert_wired(&first, "populating run");
+    std::fs::rename(&original, &moved).unwrap();
+    let Some(out) = render_with_read_only_dirs(test, &dir, &moved, &[&moved, &old_parent]) else {
+        return;
+    };
+    assert_wired(&out, "moved read-only cache, old location not writable");
+    assert_eq!(out.stdout, first.stdout);
+}
+
+/// Concurrent cold runs sharing one new cache directory (Argo CD runs generate concurrently)
+/// all succeed with the same output.
+#[test]
+fn cli_concurrent_runs_share_a_new_cache() {
+    let dir = TempDir::new("cli_concurrent_cache");
+    let cache = dir.join("cache");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let cache = cache.clone();
+            std::thread::spawn(move || {
+                util::run(&mut util::postwire(&cache), wired_input().as_bytes())
+            })
+        })
+        .collect();
+    let outs: Vec<Output> = children.into_iter().map(|c| c.join().unwrap()).collect();
+    for out in &outs {
+        assert_wired(out, "concurrent run");
+        assert!(out.stderr.is_empty(), "{}", describe(out));
+        assert_eq!(out.stdout, outs[0].stdout);
+    }
 }
 
 /// Error reporting to the terminal is only for Helm 4 plugins: with HELM_PLUGIN_NAME set and

@@ -229,7 +229,12 @@ fn helm4_fixture_gets_checksums_on_deployment_and_hook_job() {
     assert_eq!(changed["checksum/secret-fixture-creds"], secret_hash);
 }
 
-/// Third-party charts with vendored dependencies: every Deployment/StatefulSet/DaemonSet that
+/// Objects of a chart and checksum keys they must have.
+type Known = &'static [(&'static str, &'static [&'static str])];
+/// (chart, values that make the render deterministic, whether it then is, known keys)
+type CorpusCase = (&'static str, &'static [&'static str], bool, Known);
+
+/// Third-party charts with vendored dependencies (grafana, redis, kafka, argo-cd): every Deployment/StatefulSet/DaemonSet that
 /// uses a ConfigMap/Secret of the render gets exactly the matching keys, and (for the charts
 /// whose render is deterministic with the given values) nothing else changes.
 #[test]
@@ -239,8 +244,7 @@ fn helm4_corpus_charts_get_checksums_exactly_where_expected() {
         return;
     };
     let Some(h) = Helm4::new(test) else { return };
-    // (chart, values that make the render deterministic, whether it then is, known keys)
-    let cases: &[(&str, &[&str], bool, &[(&str, &[&str])])] = &[
+    let cases: &[CorpusCase] = &[
         (
             "grafana",
             &["--set", "adminPassword=test-admin-pw"],
@@ -282,6 +286,25 @@ fn helm4_corpus_charts_get_checksums_exactly_where_expected() {
                     "checksum/secret-kafka-kraft",
                 ],
             )],
+        ),
+        (
+            // A subchart (redis-ha), 18 checksum keys, large CRDs in templates/.
+            "argo-cd",
+            &[],
+            true,
+            &[
+                (
+                    "StatefulSet/default/argo-cd-argocd-application-controller",
+                    &[
+                        "checksum/configmap-argocd-cm",
+                        "checksum/configmap-argocd-cmd-params-cm",
+                    ],
+                ),
+                (
+                    "Deployment/default/argo-cd-argocd-redis",
+                    &["checksum/configmap-argo-cd-argocd-redis-health-configmap"],
+                ),
+            ],
         ),
     ];
     for (chart, values, deterministic, known) in cases {

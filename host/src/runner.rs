@@ -74,19 +74,23 @@ pub struct Runner {
     limits: Options,
 }
 
-/// Write the wasmtime cache config for `dir`, or return None when the directory cannot hold
-/// one. A read-only cache that already has its config still serves compiled modules.
+/// The wasmtime cache config for `dir`, or None when the directory cannot serve as a cache (the
+/// runner then compiles the module each run). The config names `dir/modules` by absolute path,
+/// so one copied or moved from elsewhere is rewritten, and a read-only cache is used only when
+/// its config already points at itself.
 fn cache_config(dir: &Path) -> Option<PathBuf> {
     let config = dir.join("wasmtime-cache.toml");
-    if config.is_file() {
-        return Some(config);
-    }
     let modules = dir.join("modules");
-    std::fs::create_dir_all(&modules).ok()?;
+    if !modules.is_dir() {
+        std::fs::create_dir_all(&modules).ok()?;
+    }
     let text = format!(
         "[cache]\ndirectory = {:?}\n",
         modules.canonicalize().ok()?.display().to_string()
     );
+    if std::fs::read_to_string(&config).is_ok_and(|existing| existing == text) {
+        return Some(config);
+    }
     // Write then rename, so a concurrent run never reads half a file.
     let tmp = dir.join(format!("wasmtime-cache.toml.{}", std::process::id()));
     std::fs::write(&tmp, text).ok()?;
