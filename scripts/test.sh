@@ -17,4 +17,8 @@ cargo fmt --all -- --check
 # One release build serves every test: the runner (with plugin.wasm embedded) and the test
 # binaries share all dependencies, so wasmtime is compiled once.
 cargo build --release --locked -p postwire
-cargo test --release --locked --workspace --exclude postwire-plugin
+log="$CARGO_TARGET_DIR/test-output.txt"
+cargo test --release --locked --workspace --exclude postwire-plugin --lib --tests 2>&1 | tee "$log"
+# One closing line over all test binaries (several of them hold no tests of their own).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
