@@ -14,8 +14,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("plugin.wasm");
     if let Ok(prebuilt) = env::var("POSTWIRE_PLUGIN_WASM") {
         println!("cargo:rerun-if-changed={prebuilt}");
-        std::fs::copy(&prebuilt, &out)
-            .unwrap_or_else(|e| panic!("POSTWIRE_PLUGIN_WASM={prebuilt}: {e}"));
+        std::fs::copy(&prebuilt, &out).unwrap_or_else(|e| panic!("POSTWIRE_PLUGIN_WASM={prebuilt}: {e}"));
         return;
     }
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -32,24 +31,11 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
     // OUT_DIR is <target>/<profile>/build/<pkg>/out: the nested build goes beside <profile>.
-    let target_dir = PathBuf::from(env::var("OUT_DIR").unwrap())
-        .ancestors()
-        .nth(4)
-        .unwrap()
-        .join("plugin-wasm");
+    let target_dir = PathBuf::from(env::var("OUT_DIR").unwrap()).ancestors().nth(4).unwrap().join("plugin-wasm");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&workspace)
-        .args([
-            "build",
-            "--profile",
-            "wasm",
-            "--locked",
-            "-p",
-            "postwire-plugin",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
+        .args(["build", "--profile", "wasm", "--locked", "-p", "postwire-plugin", "--target", "wasm32-unknown-unknown"])
         .arg("--target-dir")
         .arg(&target_dir)
         // Flags meant for the host build must not leak into the wasm build.

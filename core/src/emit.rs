@@ -20,10 +20,7 @@ pub fn is_plain_safe(s: &str) -> bool {
         return false;
     }
     let lower = s.to_ascii_lowercase();
-    !matches!(
-        lower.as_str(),
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-    )
+    !matches!(lower.as_str(), "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null")
 }
 
 /// `s` as a YAML double-quoted scalar, valid for YAML 1.1 and 1.2 readers and as JSON.
@@ -123,11 +120,7 @@ mod tests {
 
     #[test]
     fn ordinary_keys_stay_plain() {
-        for k in [
-            "checksum/config",
-            "app.kubernetes.io/name",
-            "checksum/secret-db-1",
-        ] {
+        for k in ["checksum/config", "app.kubernetes.io/name", "checksum/secret-db-1"] {
             assert_eq!(key(k, false), k);
             assert_eq!(key(k, true), format!("\"{k}\""));
         }

@@ -49,20 +49,10 @@ impl<'a> Workspace<'a> {
                 } else {
                     (Peek::default(), 0)
                 };
-                DocState {
-                    text: Cow::Borrowed(text),
-                    tree: None,
-                    peek,
-                    number: n,
-                    removed: false,
-                }
+                DocState { text: Cow::Borrowed(text), tree: None, peek, number: n, removed: false }
             })
             .collect();
-        Workspace {
-            stream,
-            docs,
-            config_docs: Vec::new(),
-        }
+        Workspace { stream, docs, config_docs: Vec::new() }
     }
 
     /// Number of non-empty documents.
@@ -77,11 +67,7 @@ impl<'a> Workspace<'a> {
 
     /// Where document `segment` is, for messages.
     pub fn location(&self, segment: usize, object: Option<String>) -> DocLocation {
-        DocLocation {
-            index: self.docs[segment].number,
-            object,
-            source: source_of(&self.docs[segment].text),
-        }
+        DocLocation { index: self.docs[segment].number, object, source: source_of(&self.docs[segment].text) }
     }
 
     fn parse(&mut self, segment: usize) -> Result<()> {
@@ -143,16 +129,13 @@ impl<'a> Workspace<'a> {
             let tree = self.docs[i].tree.as_ref().expect("parsed");
             let root = tree.root().expect("mapping");
             let is_config = tree.str_at(root, &["kind"]) == Some(config::KIND)
-                && tree
-                    .str_at(root, &["apiVersion"])
-                    .is_some_and(|v| resource::group_of(v) == "postwire.dev");
+                && tree.str_at(root, &["apiVersion"]).is_some_and(|v| resource::group_of(v) == "postwire.dev");
             if !is_config {
                 continue;
             }
             let name = format!("document {} (PostwireConfig)", self.docs[i].number);
             let loc = self.location(i, Some(config::KIND.to_string()));
-            let mut value =
-                Spanned::from_tree(tree, root, &name).map_err(|e| e.in_document(loc.clone()))?;
+            let mut value = Spanned::from_tree(tree, root, &name).map_err(|e| e.in_document(loc.clone()))?;
             // Helm 4 stamps every document with its filename; that is not config.
             strip_helm_annotation(&mut value);
             config::check_type_meta(&value, &name)?;
@@ -161,11 +144,7 @@ impl<'a> Workspace<'a> {
             self.docs[i].removed = true;
         }
         if self.config_docs.len() > 1 {
-            let numbers: Vec<String> = self
-                .config_docs
-                .iter()
-                .map(|&i| self.docs[i].number.to_string())
-                .collect();
+            let numbers: Vec<String> = self.config_docs.iter().map(|&i| self.docs[i].number.to_string()).collect();
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
@@ -188,10 +167,7 @@ impl<'a> Workspace<'a> {
             };
             let root = tree.root().expect("mapping");
             let mut places = vec![Place::Root];
-            if tree
-                .str_at(root, &["kind"])
-                .is_some_and(|k| k.ends_with("List"))
-            {
+            if tree.str_at(root, &["kind"]).is_some_and(|k| k.ends_with("List")) {
                 if let Some(items) = tree.get(root, "items") {
                     places = (0..tree.items(items).len()).map(Place::ListItem).collect();
                 }
@@ -200,10 +176,9 @@ impl<'a> Workspace<'a> {
                 let Some(node) = object_node(tree, place).filter(|&n| tree.is_mapping(n)) else {
                     continue;
                 };
-                let (Some(api_version), Some(kind)) = (
-                    tree.str_at(node, &["apiVersion"]),
-                    tree.str_at(node, &["kind"]),
-                ) else {
+                let (Some(api_version), Some(kind)) =
+                    (tree.str_at(node, &["apiVersion"]), tree.str_at(node, &["kind"]))
+                else {
                     continue;
                 };
                 out.push(Object {
@@ -212,13 +187,8 @@ impl<'a> Workspace<'a> {
                     place,
                     api_version: api_version.to_string(),
                     kind: kind.to_string(),
-                    name: tree
-                        .str_at(node, &["metadata", "name"])
-                        .unwrap_or_default()
-                        .to_string(),
-                    namespace: tree
-                        .str_at(node, &["metadata", "namespace"])
-                        .map(String::from),
+                    name: tree.str_at(node, &["metadata", "name"]).unwrap_or_default().to_string(),
+                    namespace: tree.str_at(node, &["metadata", "namespace"]).map(String::from),
                 });
             }
         }
@@ -269,11 +239,7 @@ impl<'a> Workspace<'a> {
                 }
             })
             .collect();
-        (
-            stream::join(&self.stream, &replacements, &[]),
-            changed,
-            self.config_docs.len(),
-        )
+        (stream::join(&self.stream, &replacements, &[]), changed, self.config_docs.len())
     }
 }
 
@@ -303,10 +269,7 @@ fn source_of(text: &str) -> Option<String> {
         if let Some(rest) = trimmed.strip_prefix("# Source: ") {
             return Some(rest.trim().to_string());
         }
-        if let Some(rest) = trimmed
-            .strip_prefix(FILENAME_ANNOTATION)
-            .and_then(|r| r.strip_prefix(':'))
-        {
+        if let Some(rest) = trimmed.strip_prefix(FILENAME_ANNOTATION).and_then(|r| r.strip_prefix(':')) {
             return Some(rest.trim().trim_matches(['\'', '"']).to_string());
         }
     }
@@ -332,10 +295,7 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
         sources.push(config::file_source(&file.name, &file.content)?);
     }
     for set in &request.set {
-        sources.push(Source {
-            name: format!("--set {set}"),
-            value: config::parse_set(set)?,
-        });
+        sources.push(Source { name: format!("--set {set}"), value: config::parse_set(set)? });
     }
     let config: PostwireConfig = config::resolve(sources)?;
 
@@ -353,22 +313,16 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
     }
 
     let documents = ws.document_count();
-    let removed_docs: Vec<(usize, Option<String>)> = ws
-        .config_docs
-        .iter()
-        .map(|&i| (ws.docs[i].number, ws.source(i)))
-        .collect();
+    let removed_docs: Vec<(usize, Option<String>)> =
+        ws.config_docs.iter().map(|&i| (ws.docs[i].number, ws.source(i))).collect();
     for (number, source) in removed_docs {
-        report
-            .document(number, "PostwireConfig", source.as_deref())
-            .changes
-            .push(Change {
-                wiring: "config".into(),
-                path: String::new(),
-                key: String::new(),
-                action: Action::Removed,
-                reason: "PostwireConfig is read by postwire and not applied to the cluster".into(),
-            });
+        report.document(number, "PostwireConfig", source.as_deref()).changes.push(Change {
+            wiring: "config".into(),
+            path: String::new(),
+            key: String::new(),
+            action: Action::Removed,
+            reason: "PostwireConfig is read by postwire and not applied to the cluster".into(),
+        });
     }
     let (manifests, changed, removed) = ws.finish();
     report.summary.documents = documents;
@@ -397,15 +351,9 @@ mod tests {
     fn keeps_bom_markers_empty_and_comment_only_documents() {
         let input = format!("\u{feff}---\n# only a comment\n---\n---\n{WORKLOAD}...\n# trailing\n");
         let out = render_str(&input);
-        assert!(out
-            .manifests
-            .starts_with("\u{feff}---\n# only a comment\n---\n---\napiVersion: v1"));
-        assert!(out
-            .manifests
-            .ends_with("          name: c\n...\n# trailing\n"));
-        assert!(out
-            .manifests
-            .contains("      annotations:\n        checksum/configmap-c: \""));
+        assert!(out.manifests.starts_with("\u{feff}---\n# only a comment\n---\n---\napiVersion: v1"));
+        assert!(out.manifests.ends_with("          name: c\n...\n# trailing\n"));
+        assert!(out.manifests.contains("      annotations:\n        checksum/configmap-c: \""));
         // Document numbers count only documents with content.
         assert_eq!(out.report.summary.documents, 2);
         assert_eq!(out.report.documents[0].document, 2);
@@ -419,9 +367,7 @@ mod tests {
         let before = input.len();
         assert_eq!(
             out.manifests.len(),
-            before
-                + "    metadata:\n      annotations:\n        checksum/configmap-c: \"\"\n".len()
-                + 64
+            before + "    metadata:\n      annotations:\n        checksum/configmap-c: \"\"\n".len() + 64
         );
         assert!(out.manifests.contains(&long));
     }

@@ -217,13 +217,11 @@ mod tests {
             err.to_string(),
             "postwire.yaml line 4, column 3: invalid config: checksum.mod: unknown field `mod` (did you mean `mode`?)"
         );
-        let err = Error::new(ErrorKind::Yaml, "did not find expected key")
-            .at(12, 5)
-            .in_document(DocLocation {
-                index: 3,
-                object: Some("Deployment/web".into()),
-                source: Some("chart/templates/deploy.yaml".into()),
-            });
+        let err = Error::new(ErrorKind::Yaml, "did not find expected key").at(12, 5).in_document(DocLocation {
+            index: 3,
+            object: Some("Deployment/web".into()),
+            source: Some("chart/templates/deploy.yaml".into()),
+        });
         assert_eq!(
             err.to_string(),
             "document 3 (Deployment/web) from chart/templates/deploy.yaml line 12, column 5: invalid YAML: did not find expected key"

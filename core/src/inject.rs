@@ -40,8 +40,7 @@ pub enum Outcome {
 pub fn apply(text: &str, splices: &[Splice]) -> String {
     let mut sorted: Vec<&Splice> = splices.iter().collect();
     sorted.sort_by_key(|s| (s.start, s.end));
-    let mut out =
-        String::with_capacity(text.len() + splices.iter().map(|s| s.text.len()).sum::<usize>());
+    let mut out = String::with_capacity(text.len() + splices.iter().map(|s| s.text.len()).sum::<usize>());
     let mut cursor = 0;
     for s in sorted {
         debug_assert!(s.start >= cursor, "overlapping splices");
@@ -89,12 +88,9 @@ pub fn ensure_string_entries(
             return Ok((vec![splice], vec![Outcome::Added; entries.len()]));
         }
         if !tree.is_mapping(value) {
-            return Err(Error::new(
-                ErrorKind::Wiring,
-                format!("{} is not a mapping", describe(tree, value)),
-            )
-            .with_path(here())
-            .at(tree.node(value).line, tree.node(value).col + 1));
+            return Err(Error::new(ErrorKind::Wiring, format!("{} is not a mapping", describe(tree, value)))
+                .with_path(here())
+                .at(tree.node(value).line, tree.node(value).col + 1));
         }
         owner_col = Some(tree.node(key).col);
         node = value;
@@ -106,9 +102,7 @@ pub fn ensure_string_entries(
     let mut missing = Vec::new();
     for (k, v) in entries {
         match find_entry(tree, node, k) {
-            Some((_, existing)) if tree.string(existing) == Some(v.as_str()) => {
-                outcomes.push(Outcome::Unchanged)
-            }
+            Some((_, existing)) if tree.string(existing) == Some(v.as_str()) => outcomes.push(Outcome::Unchanged),
             Some((key, existing)) => {
                 let old = tree.node(existing);
                 if !matches!(old.kind, NodeKind::Scalar { .. }) || old.decorated {
@@ -121,19 +115,11 @@ pub fn ensure_string_entries(
                 }
                 let mut text = emit::string_value(v);
                 let (mut start, mut end) = (old.start, old.end);
-                if matches!(
-                    old.kind,
-                    NodeKind::Scalar {
-                        style: Style::Literal | Style::Folded,
-                        ..
-                    }
-                ) {
+                if matches!(old.kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. }) {
                     // A block scalar's span covers its content lines only: start at the `|` or
                     // `>` indicator, and keep the line break that ends the span.
                     let key_end = tree.node(key).end;
-                    start = doc.text[key_end..old.start]
-                        .find(['|', '>'])
-                        .map_or(start, |i| key_end + i);
+                    start = doc.text[key_end..old.start].find(['|', '>']).map_or(start, |i| key_end + i);
                     if let Some(last_break) = doc.text[start..end].rfind('\n') {
                         end = start + last_break + 1;
                         text.push_str(doc.newline);
@@ -155,11 +141,7 @@ pub fn ensure_string_entries(
 }
 
 fn find_entry(tree: &Tree, map: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
-    tree.entries(map)
-        .iter()
-        .rev()
-        .find(|(k, _)| tree.scalar(*k) == Some(key))
-        .copied()
+    tree.entries(map).iter().rev().find(|(k, _)| tree.scalar(*k) == Some(key)).copied()
 }
 
 fn describe(tree: &Tree, id: NodeId) -> &'static str {
@@ -178,11 +160,7 @@ fn check_editable(tree: &Tree, node: NodeId, path: &str) -> Result<()> {
             ErrorKind::Wiring,
             "uses a YAML anchor, alias or tag; postwire does not edit shared or tagged nodes",
         )
-        .with_path(if path.is_empty() {
-            "(document root)".to_string()
-        } else {
-            path.to_string()
-        })
+        .with_path(if path.is_empty() { "(document root)".to_string() } else { path.to_string() })
         .at(n.line, n.col + 1));
     }
     Ok(())
@@ -200,20 +178,12 @@ fn flow_structure(path: &[&str], entries: &[(String, String)]) -> String {
         inner.push_str(&emit::string_value(v));
     }
     inner.push('}');
-    path.iter()
-        .rev()
-        .fold(inner, |acc, p| format!("{{{}: {acc}}}", emit::key(p, true)))
+    path.iter().rev().fold(inner, |acc, p| format!("{{{}: {acc}}}", emit::key(p, true)))
 }
 
 /// Block lines for `path` and `entries`, starting at column `col`, each line after the first
 /// preceded by a line break and indentation.
-fn block_lines(
-    path: &[&str],
-    entries: &[(String, String)],
-    col: usize,
-    step: usize,
-    nl: &str,
-) -> Vec<String> {
+fn block_lines(path: &[&str], entries: &[(String, String)], col: usize, step: usize, nl: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut indent = col;
     for p in path {
@@ -221,12 +191,7 @@ fn block_lines(
         indent += step;
     }
     for (k, v) in entries {
-        lines.push(format!(
-            "{}{}: {}",
-            " ".repeat(indent),
-            emit::key(k, false),
-            emit::string_value(v)
-        ));
+        lines.push(format!("{}{}: {}", " ".repeat(indent), emit::key(k, false), emit::string_value(v)));
     }
     let _ = nl;
     lines
@@ -242,11 +207,7 @@ fn insert_new(
 ) -> Result<Splice> {
     let tree = doc.tree;
     let node = tree.node(map);
-    let NodeKind::Mapping {
-        flow,
-        entries: existing,
-    } = &node.kind
-    else {
+    let NodeKind::Mapping { flow, entries: existing } = &node.kind else {
         unreachable!("callers pass mappings");
     };
     if *flow {
@@ -255,30 +216,23 @@ fn insert_new(
         return Ok(match existing.first() {
             Some(&(first_key, _)) => {
                 let at = tree.node(first_key).start;
-                Splice {
-                    start: at,
-                    end: at,
-                    text: format!("{body}, "),
-                }
+                Splice { start: at, end: at, text: format!("{body}, ") }
             }
-            None => Splice {
-                start: node.start,
-                end: node.end,
-                text: format!("{{{body}}}"),
-            },
+            None => Splice { start: node.start, end: node.end, text: format!("{{{body}}}") },
         });
     }
-    let &(first_key, _) = existing
-        .first()
-        .expect("a block mapping has at least one entry");
+    let &(first_key, _) = existing.first().expect("a block mapping has at least one entry");
     let key = tree.node(first_key);
     check_editable(tree, first_key, "")?;
     // Insert at the first key's column: only indentation or a sequence dash may precede it.
     let before = &doc.text[..key.start];
     let line_prefix = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     if !line_prefix.chars().all(|c| c == ' ' || c == '-') {
-        return Err(Error::new(ErrorKind::Wiring, "mapping layout is not supported for editing (explicit `?` keys or keys after other content)")
-            .at(key.line, key.col + 1));
+        return Err(Error::new(
+            ErrorKind::Wiring,
+            "mapping layout is not supported for editing (explicit `?` keys or keys after other content)",
+        )
+        .at(key.line, key.col + 1));
     }
     let col = key.col;
     let step = owner_col.filter(|&c| col > c).map_or(2, |c| col - c);
@@ -286,54 +240,30 @@ fn insert_new(
     let mut text = String::new();
     for (i, line) in lines.iter().enumerate() {
         // The first line reuses the indentation already in front of the first key.
-        text.push_str(if i == 0 {
-            line.trim_start_matches(' ')
-        } else {
-            line
-        });
+        text.push_str(if i == 0 { line.trim_start_matches(' ') } else { line });
         text.push_str(doc.newline);
     }
     text.push_str(&" ".repeat(col));
-    Ok(Splice {
-        start: key.start,
-        end: key.start,
-        text,
-    })
+    Ok(Splice { start: key.start, end: key.start, text })
 }
 
 /// Replace a null value (`key:`, `key: ~`, `key: null`) with a mapping.
-fn replace_null(
-    doc: &Doc<'_>,
-    key: NodeId,
-    value: NodeId,
-    path: &[&str],
-    entries: &[(String, String)],
-) -> Splice {
+fn replace_null(doc: &Doc<'_>, key: NodeId, value: NodeId, path: &[&str], entries: &[(String, String)]) -> Splice {
     let tree = doc.tree;
     let v = tree.node(value);
     let k = tree.node(key);
     let written = &doc.text[v.start..v.end];
     if written.trim().is_empty() {
         // `key:` with nothing after it: open a block on the following lines.
-        let line_end = doc.text[k.end..]
-            .find(['\r', '\n'])
-            .map_or(doc.text.len(), |i| k.end + i);
+        let line_end = doc.text[k.end..].find(['\r', '\n']).map_or(doc.text.len(), |i| k.end + i);
         let mut text = String::new();
         for line in block_lines(path, entries, k.col + 2, 2, doc.newline) {
             text.push_str(doc.newline);
             text.push_str(&line);
         }
-        return Splice {
-            start: line_end,
-            end: line_end,
-            text,
-        };
+        return Splice { start: line_end, end: line_end, text };
     }
-    Splice {
-        start: v.start,
-        end: v.end,
-        text: flow_structure(path, entries),
-    }
+    Splice { start: v.start, end: v.end, text: flow_structure(path, entries) }
 }
 
 #[cfg(test)]
@@ -343,17 +273,9 @@ mod tests {
     fn run(text: &str, path: &[&str], entries: &[(&str, &str)]) -> (String, Vec<Outcome>) {
         let tree = Tree::parse(text, 0).unwrap();
         let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-        let doc = Doc {
-            text,
-            tree: &tree,
-            newline: nl,
-        };
-        let entries: Vec<(String, String)> = entries
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let (splices, outcomes) =
-            ensure_string_entries(&doc, tree.root().unwrap(), None, path, &entries).unwrap();
+        let doc = Doc { text, tree: &tree, newline: nl };
+        let entries: Vec<(String, String)> = entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (splices, outcomes) = ensure_string_entries(&doc, tree.root().unwrap(), None, path, &entries).unwrap();
         (apply(text, &splices), outcomes)
     }
 
@@ -403,36 +325,29 @@ mod tests {
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
         let input = r#"{"spec":{"template":{"metadata":{"annotations":{}}}}}"#;
         let (out, _) = run(input, ANN, &[("k", "v")]);
-        assert_eq!(
-            out,
-            r#"{"spec":{"template":{"metadata":{"annotations":{"k": "v"}}}}}"#
-        );
+        assert_eq!(out, r#"{"spec":{"template":{"metadata":{"annotations":{"k": "v"}}}}}"#);
     }
 
     #[test]
     fn fills_null_values() {
-        let (out, _) = run(
-            "spec:\n  template:\n    metadata:\n      annotations: # none\n    spec: {}\n",
-            ANN,
-            &[("k", "v")],
-        );
-        assert_eq!(out, "spec:\n  template:\n    metadata:\n      annotations: # none\n        k: \"v\"\n    spec: {}\n");
-        let (out, _) = run(
-            "spec:\n  template:\n    metadata:\n      annotations: ~\n",
-            ANN,
-            &[("k", "v")],
-        );
+        let (out, _) =
+            run("spec:\n  template:\n    metadata:\n      annotations: # none\n    spec: {}\n", ANN, &[("k", "v")]);
         assert_eq!(
             out,
-            "spec:\n  template:\n    metadata:\n      annotations: {\"k\": \"v\"}\n"
+            "spec:\n  template:\n    metadata:\n      annotations: # none\n        k: \"v\"\n    spec: {}\n"
         );
+        let (out, _) = run("spec:\n  template:\n    metadata:\n      annotations: ~\n", ANN, &[("k", "v")]);
+        assert_eq!(out, "spec:\n  template:\n    metadata:\n      annotations: {\"k\": \"v\"}\n");
     }
 
     #[test]
     fn keeps_crlf_line_endings() {
         let input = "spec:\r\n  template:\r\n    metadata:\r\n      name: x\r\n";
         let (out, _) = run(input, ANN, &[("k", "v")]);
-        assert_eq!(out, "spec:\r\n  template:\r\n    metadata:\r\n      annotations:\r\n        k: \"v\"\r\n      name: x\r\n");
+        assert_eq!(
+            out,
+            "spec:\r\n  template:\r\n    metadata:\r\n      annotations:\r\n        k: \"v\"\r\n      name: x\r\n"
+        );
     }
 
     #[test]
@@ -444,15 +359,9 @@ mod tests {
 
     fn error_of(text: &str) -> String {
         let tree = Tree::parse(text, 0).unwrap();
-        let doc = Doc {
-            text,
-            tree: &tree,
-            newline: "\n",
-        };
+        let doc = Doc { text, tree: &tree, newline: "\n" };
         let entries = [("k".to_string(), "v".to_string())];
-        ensure_string_entries(&doc, tree.root().unwrap(), None, ANN, &entries)
-            .unwrap_err()
-            .to_string()
+        ensure_string_entries(&doc, tree.root().unwrap(), None, ANN, &entries).unwrap_err().to_string()
     }
 
     #[test]
@@ -460,9 +369,6 @@ mod tests {
         let err = error_of("spec:\n  template: &t\n    metadata: {}\n");
         assert!(err.contains("anchor"), "{err}");
         let err = error_of("spec:\n  template: 3\n");
-        assert!(
-            err.contains("spec.template: a scalar is not a mapping"),
-            "{err}"
-        );
+        assert!(err.contains("spec.template: a scalar is not a mapping"), "{err}");
     }
 }

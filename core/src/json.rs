@@ -14,8 +14,7 @@ fn needs_escape(word: u64) -> bool {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_0x20 = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    (below_0x20 | has_zero(word ^ (ONES * b'"' as u64)) | has_zero(word ^ (ONES * b'\\' as u64)))
-        != 0
+    (below_0x20 | has_zero(word ^ (ONES * b'"' as u64)) | has_zero(word ^ (ONES * b'\\' as u64))) != 0
 }
 
 /// Append `s` as a JSON string literal (with quotes), byte-identical to serde_json.
@@ -51,14 +50,7 @@ pub fn push_string(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&bytes[clean_from..i]);
         match escape {
             Some(e) => out.extend_from_slice(e),
-            None => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ]),
+            None => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
         }
         i += 1;
         clean_from = i;
@@ -74,11 +66,7 @@ mod tests {
     fn check(s: &str) {
         let mut ours = Vec::new();
         push_string(&mut ours, s);
-        assert_eq!(
-            String::from_utf8(ours).unwrap(),
-            serde_json::to_string(s).unwrap(),
-            "{s:?}"
-        );
+        assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
     }
 
     #[test]

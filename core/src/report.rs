@@ -96,16 +96,8 @@ pub struct Note {
 
 impl Report {
     /// The entry for a document, created on first use (kept in document order).
-    pub fn document(
-        &mut self,
-        document: usize,
-        object: &str,
-        source: Option<&str>,
-    ) -> &mut DocumentReport {
-        let pos = match self
-            .documents
-            .binary_search_by(|d| (d.document, d.object.as_str()).cmp(&(document, object)))
-        {
+    pub fn document(&mut self, document: usize, object: &str, source: Option<&str>) -> &mut DocumentReport {
+        let pos = match self.documents.binary_search_by(|d| (d.document, d.object.as_str()).cmp(&(document, object))) {
             Ok(pos) => pos,
             Err(pos) => {
                 self.documents.insert(
@@ -131,12 +123,7 @@ impl Report {
                 d.notes
                     .iter()
                     .filter(|n| n.level == Level::Warning)
-                    .map(move |n| {
-                        format!(
-                            "document {} ({}): {}: {}",
-                            d.document, d.object, n.wiring, n.message
-                        )
-                    })
+                    .map(move |n| format!("document {} ({}): {}: {}", d.document, d.object, n.wiring, n.message))
             })
             .collect()
     }

@@ -21,10 +21,7 @@ pub struct Peek {
 /// nested content is indented. Anything the scan does not understand makes it give up
 /// (`simple: false`), so the caller parses the document instead of guessing.
 pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
-    let mut peek = Peek {
-        simple: true,
-        ..Peek::default()
-    };
+    let mut peek = Peek { simple: true, ..Peek::default() };
     let mut kinds = 0;
     let mut versions = 0;
     let bytes = text.as_bytes();
@@ -88,9 +85,7 @@ fn split_plain_key(line: &str) -> Option<(&str, &str)> {
     let colon = line.find(':')?;
     let key = &line[..colon];
     let ok = key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'));
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'));
     let rest = &line[colon + 1..];
     let sep_ok = rest.is_empty() || rest.starts_with([' ', '\t', '\r']);
     (ok && sep_ok).then_some((key, rest))
@@ -104,17 +99,14 @@ fn simple_value(rest: &str) -> Option<&str> {
         None => rest,
     };
     let unquoted = if rest.len() >= 2
-        && ((rest.starts_with('"') && rest.ends_with('"'))
-            || (rest.starts_with('\'') && rest.ends_with('\'')))
+        && ((rest.starts_with('"') && rest.ends_with('"')) || (rest.starts_with('\'') && rest.ends_with('\'')))
     {
         &rest[1..rest.len() - 1]
     } else {
         rest
     };
     let ok = !unquoted.is_empty()
-        && unquoted
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b'_'));
+        && unquoted.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b'_'));
     ok.then_some(unquoted)
 }
 
@@ -180,9 +172,7 @@ pub fn object_node(tree: &Tree, place: Place) -> Option<NodeId> {
     let root = tree.root()?;
     match place {
         Place::Root => Some(root),
-        Place::ListItem(i) => tree
-            .get(root, "items")
-            .and_then(|items| tree.items(items).get(i).copied()),
+        Place::ListItem(i) => tree.get(root, "items").and_then(|items| tree.items(items).get(i).copied()),
     }
 }
 
@@ -207,11 +197,7 @@ pub fn builtin_workloads() -> Vec<WorkloadKind> {
         ("apps", "ReplicaSet", TEMPLATE),
         ("", "ReplicationController", TEMPLATE),
         ("batch", "Job", TEMPLATE),
-        (
-            "batch",
-            "CronJob",
-            &["spec", "jobTemplate", "spec", "template"],
-        ),
+        ("batch", "CronJob", &["spec", "jobTemplate", "spec", "template"]),
         ("argoproj.io", "Rollout", TEMPLATE),
         ("", "PodTemplate", &["template"]),
         ("", "Pod", &[]),
@@ -264,34 +250,18 @@ pub fn pod_references(tree: &Tree, pod_spec: NodeId) -> Vec<Reference> {
     let mut refs = Vec::new();
     let mut push = |kind, name: Option<&str>, via: String| {
         if let Some(name) = name.filter(|n| !n.is_empty()) {
-            refs.push(Reference {
-                kind,
-                name: name.to_string(),
-                via,
-            });
+            refs.push(Reference { kind, name: name.to_string(), via });
         }
     };
     if let Some(volumes) = tree.get(pod_spec, "volumes") {
         for &vol in tree.items(volumes) {
             let vol_name = tree.str_at(vol, &["name"]).unwrap_or("?");
-            push(
-                RefKind::ConfigMap,
-                tree.str_at(vol, &["configMap", "name"]),
-                format!("volume {vol_name}"),
-            );
-            push(
-                RefKind::Secret,
-                tree.str_at(vol, &["secret", "secretName"]),
-                format!("volume {vol_name}"),
-            );
+            push(RefKind::ConfigMap, tree.str_at(vol, &["configMap", "name"]), format!("volume {vol_name}"));
+            push(RefKind::Secret, tree.str_at(vol, &["secret", "secretName"]), format!("volume {vol_name}"));
             if let Some(sources) = tree.path(vol, &["projected", "sources"]) {
                 for &src in tree.items(sources) {
                     let via = format!("projected volume {vol_name}");
-                    push(
-                        RefKind::ConfigMap,
-                        tree.str_at(src, &["configMap", "name"]),
-                        via.clone(),
-                    );
+                    push(RefKind::ConfigMap, tree.str_at(src, &["configMap", "name"]), via.clone());
                     push(RefKind::Secret, tree.str_at(src, &["secret", "name"]), via);
                 }
             }
@@ -303,19 +273,11 @@ pub fn pod_references(tree: &Tree, pod_spec: NodeId) -> Vec<Reference> {
         };
         for &c in tree.items(containers) {
             let cname = tree.str_at(c, &["name"]).unwrap_or("?");
-            let what = if list == "containers" {
-                "container"
-            } else {
-                &list[..list.len() - 1]
-            };
+            let what = if list == "containers" { "container" } else { &list[..list.len() - 1] };
             if let Some(env_from) = tree.get(c, "envFrom") {
                 for &e in tree.items(env_from) {
                     let via = format!("envFrom of {what} {cname}");
-                    push(
-                        RefKind::ConfigMap,
-                        tree.str_at(e, &["configMapRef", "name"]),
-                        via.clone(),
-                    );
+                    push(RefKind::ConfigMap, tree.str_at(e, &["configMapRef", "name"]), via.clone());
                     push(RefKind::Secret, tree.str_at(e, &["secretRef", "name"]), via);
                 }
             }
@@ -323,16 +285,8 @@ pub fn pod_references(tree: &Tree, pod_spec: NodeId) -> Vec<Reference> {
                 for &e in tree.items(env) {
                     let var = tree.str_at(e, &["name"]).unwrap_or("?");
                     let via = format!("env {var} of {what} {cname}");
-                    push(
-                        RefKind::ConfigMap,
-                        tree.str_at(e, &["valueFrom", "configMapKeyRef", "name"]),
-                        via.clone(),
-                    );
-                    push(
-                        RefKind::Secret,
-                        tree.str_at(e, &["valueFrom", "secretKeyRef", "name"]),
-                        via,
-                    );
+                    push(RefKind::ConfigMap, tree.str_at(e, &["valueFrom", "configMapKeyRef", "name"]), via.clone());
+                    push(RefKind::Secret, tree.str_at(e, &["valueFrom", "secretKeyRef", "name"]), via);
                 }
             }
         }
@@ -346,22 +300,9 @@ mod tests {
 
     #[test]
     fn peek_reads_simple_documents() {
-        let p = peek(
-            "\n# Source: x\napiVersion: apps/v1\nkind: Deployment # c\nmetadata:\n  kind: nested\n",
-            true,
-        );
-        assert_eq!(
-            p,
-            Peek {
-                kind: Some("Deployment".into()),
-                api_version: Some("apps/v1".into()),
-                simple: true
-            }
-        );
-        assert_eq!(
-            peek("kind: 'Secret'\n", false).kind.as_deref(),
-            Some("Secret")
-        );
+        let p = peek("\n# Source: x\napiVersion: apps/v1\nkind: Deployment # c\nmetadata:\n  kind: nested\n", true);
+        assert_eq!(p, Peek { kind: Some("Deployment".into()), api_version: Some("apps/v1".into()), simple: true });
+        assert_eq!(peek("kind: 'Secret'\n", false).kind.as_deref(), Some("Secret"));
     }
 
     #[test]
@@ -413,10 +354,7 @@ containers:
 "#;
         let tree = Tree::parse(text, 0).unwrap();
         let refs = pod_references(&tree, tree.root().unwrap());
-        let got: Vec<(RefKind, &str, &str)> = refs
-            .iter()
-            .map(|r| (r.kind, r.name.as_str(), r.via.as_str()))
-            .collect();
+        let got: Vec<(RefKind, &str, &str)> = refs.iter().map(|r| (r.kind, r.name.as_str(), r.via.as_str())).collect();
         assert_eq!(
             got,
             vec![
@@ -424,11 +362,7 @@ containers:
                 (RefKind::Secret, "app-secret", "volume creds"),
                 (RefKind::ConfigMap, "proj-cm", "projected volume all"),
                 (RefKind::Secret, "proj-secret", "projected volume all"),
-                (
-                    RefKind::ConfigMap,
-                    "init-env",
-                    "envFrom of initContainer init"
-                ),
+                (RefKind::ConfigMap, "init-env", "envFrom of initContainer init"),
                 (RefKind::Secret, "app-env", "envFrom of container app"),
                 (RefKind::ConfigMap, "cm-key", "env A of container app"),
                 (RefKind::Secret, "sec-key", "env B of container app"),

@@ -45,10 +45,7 @@ fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
 fn has_content(text: &str) -> bool {
     text.lines().any(|line| {
         let trimmed = line.trim_start_matches([' ', '\t', '\u{feff}']);
-        !(trimmed.is_empty()
-            || trimmed == "\r"
-            || trimmed.starts_with('#')
-            || line.starts_with('%'))
+        !(trimmed.is_empty() || trimmed == "\r" || trimmed.starts_with('#') || line.starts_with('%'))
     })
 }
 
@@ -70,26 +67,12 @@ impl<'a> Stream<'a> {
             let line_end = next_newline.map_or(bytes.len(), |i| i + 1);
             let line = &bytes[line_start..line_end];
             if is_marker(line, b"---") {
-                push(
-                    &mut segments,
-                    text,
-                    seg_start,
-                    line_start,
-                    seg_line,
-                    after_marker,
-                );
+                push(&mut segments, text, seg_start, line_start, seg_line, after_marker);
                 seg_start = line_start + 3;
                 seg_line = line_no;
                 after_marker = true;
             } else if is_marker(line, b"...") {
-                push(
-                    &mut segments,
-                    text,
-                    seg_start,
-                    line_start,
-                    seg_line,
-                    after_marker,
-                );
+                push(&mut segments, text, seg_start, line_start, seg_line, after_marker);
                 seg_start = line_end;
                 seg_line = line_no + 1;
                 after_marker = false;
@@ -100,19 +83,8 @@ impl<'a> Stream<'a> {
             line_start = line_end;
             line_no += 1;
         }
-        push(
-            &mut segments,
-            text,
-            seg_start,
-            bytes.len(),
-            seg_line,
-            after_marker,
-        );
-        Stream {
-            text,
-            segments,
-            crlf: memchr::memchr(b'\n', bytes).is_some_and(|i| i > 0 && bytes[i - 1] == b'\r'),
-        }
+        push(&mut segments, text, seg_start, bytes.len(), seg_line, after_marker);
+        Stream { text, segments, crlf: memchr::memchr(b'\n', bytes).is_some_and(|i| i > 0 && bytes[i - 1] == b'\r') }
     }
 
     /// The text of segment `i`.
@@ -137,26 +109,13 @@ impl<'a> Stream<'a> {
     }
 }
 
-fn push(
-    segments: &mut Vec<Segment>,
-    text: &str,
-    start: usize,
-    end: usize,
-    line: usize,
-    after_marker: bool,
-) {
+fn push(segments: &mut Vec<Segment>, text: &str, start: usize, end: usize, line: usize, after_marker: bool) {
     // A stretch that is empty and not opened by a marker is just the gap between a `...` and the
     // next `---`; it is separator text, not a document.
     if start >= end && !after_marker {
         return;
     }
-    segments.push(Segment {
-        start,
-        end,
-        line,
-        after_marker,
-        has_content: has_content(&text[start..end]),
-    });
+    segments.push(Segment { start, end, line, after_marker, has_content: has_content(&text[start..end]) });
 }
 
 /// What to emit in place of a segment.
@@ -194,11 +153,7 @@ pub fn join(stream: &Stream<'_>, replacements: &[Replacement], appended: &[Strin
                 cursor = segment.end;
             }
             Replacement::Remove => {
-                let from = if segment.after_marker {
-                    segment.start - 3
-                } else {
-                    segment.start
-                };
+                let from = if segment.after_marker { segment.start - 3 } else { segment.start };
                 out.push_str(&stream.text[cursor..from]);
                 cursor = segment.end;
             }
@@ -223,22 +178,15 @@ mod tests {
 
     fn contents(text: &str) -> Vec<&str> {
         let s = Stream::split(text);
-        (0..s.segments.len())
-            .filter(|&i| s.segments[i].has_content)
-            .map(|i| s.segment_text(i))
-            .collect()
+        (0..s.segments.len()).filter(|&i| s.segments[i].has_content).map(|i| s.segment_text(i)).collect()
     }
 
     #[test]
     fn splits_helm3_style_stream() {
-        let text =
-            "---\n# Source: c/templates/a.yaml\na: 1\n---\n# Source: c/templates/b.yaml\nb: 2\n";
+        let text = "---\n# Source: c/templates/a.yaml\na: 1\n---\n# Source: c/templates/b.yaml\nb: 2\n";
         assert_eq!(
             contents(text),
-            vec![
-                "\n# Source: c/templates/a.yaml\na: 1\n",
-                "\n# Source: c/templates/b.yaml\nb: 2\n"
-            ]
+            vec!["\n# Source: c/templates/a.yaml\na: 1\n", "\n# Source: c/templates/b.yaml\nb: 2\n"]
         );
     }
 
@@ -251,10 +199,7 @@ mod tests {
     #[test]
     fn markers_need_a_break_after_them() {
         let text = "a: |\n  x\n----\nb: ---x\n--- # c\nc: 1\n";
-        assert_eq!(
-            contents(text),
-            vec!["a: |\n  x\n----\nb: ---x\n", " # c\nc: 1\n"]
-        );
+        assert_eq!(contents(text), vec!["a: |\n  x\n----\nb: ---x\n", " # c\nc: 1\n"]);
     }
 
     #[test]
@@ -284,24 +229,15 @@ mod tests {
     fn join_replaces_removes_and_appends() {
         let text = "---\na: 1\n---\nkind: PostwireConfig\n---\nb: 2";
         let s = Stream::split(text);
-        let reps = vec![
-            Replacement::Text("\na: 2\n".into()),
-            Replacement::Remove,
-            Replacement::Keep,
-        ];
-        assert_eq!(
-            join(&s, &reps, &["c: 3\n".into()]),
-            "---\na: 2\n---\nb: 2\n---\nc: 3\n"
-        );
+        let reps = vec![Replacement::Text("\na: 2\n".into()), Replacement::Remove, Replacement::Keep];
+        assert_eq!(join(&s, &reps, &["c: 3\n".into()]), "---\na: 2\n---\nb: 2\n---\nc: 3\n");
     }
 
     #[test]
     fn detects_crlf_and_filename_annotation() {
         let s = Stream::split("a: 1\r\n");
         assert!(s.crlf && s.newline() == "\r\n");
-        let s = Stream::split(
-            "metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: x\n",
-        );
+        let s = Stream::split("metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: x\n");
         assert!(s.uses_filename_annotation());
     }
 }

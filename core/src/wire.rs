@@ -140,23 +140,14 @@ pub struct RenderResponseV1 {
 impl RenderResponseV1 {
     /// Wrap a render result.
     pub fn new(manifests: String, report: Report) -> Self {
-        RenderResponseV1 {
-            api_version: API_VERSION.to_string(),
-            kind: "RenderResponse".to_string(),
-            manifests,
-            report,
-        }
+        RenderResponseV1 { api_version: API_VERSION.to_string(), kind: "RenderResponse".to_string(), manifests, report }
     }
 }
 
 /// Read a message from JSON bytes; a malformed message is an [`ErrorKind::Wire`] error.
 fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Wire,
-            format!("cannot read the {what} message: {e}"),
-        )
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::new(ErrorKind::Wire, format!("cannot read the {what} message: {e}")))
 }
 
 impl HelmPostRendererInputV1 {
@@ -245,8 +236,7 @@ impl HelmPostRendererInputV1 {
             };
             let mut value = |name: &str| {
                 inline.clone().or_else(|| args.next()).ok_or_else(|| {
-                    Error::new(ErrorKind::Wire, format!("{name} needs a value"))
-                        .with_origin("--post-renderer-args")
+                    Error::new(ErrorKind::Wire, format!("{name} needs a value")).with_origin("--post-renderer-args")
                 })
             };
             match flag.as_str() {
@@ -262,13 +252,9 @@ impl HelmPostRendererInputV1 {
                     .with_hint("put a PostwireConfig document in the chart, or use --set"))
                 }
                 other => {
-                    return Err(
-                        Error::new(ErrorKind::Wire, format!("unknown argument `{other}`"))
-                            .with_origin("--post-renderer-args")
-                            .with_hint(
-                                "supported: --set path=value, --namespace NS, --release NAME",
-                            ),
-                    )
+                    return Err(Error::new(ErrorKind::Wire, format!("unknown argument `{other}`"))
+                        .with_origin("--post-renderer-args")
+                        .with_hint("supported: --set path=value, --namespace NS, --release NAME"))
                 }
             }
         }
@@ -283,47 +269,28 @@ mod tests {
 
     #[test]
     fn helm_messages_carry_manifests_as_strings() {
-        let input: HelmPostRendererInputV1 = serde_json::from_value(
-            json!({"manifests": "a: 1\n", "extraArgs": ["--set", "checksum.mode=aggregate"]}),
-        )
-        .unwrap();
+        let input: HelmPostRendererInputV1 =
+            serde_json::from_value(json!({"manifests": "a: 1\n", "extraArgs": ["--set", "checksum.mode=aggregate"]}))
+                .unwrap();
         assert_eq!(input.manifests, "a: 1\n");
-        let output = HelmPostRendererOutputV1 {
-            manifests: "a: 1\n".into(),
-        };
-        assert_eq!(
-            serde_json::to_string(&output).unwrap(),
-            r#"{"manifests":"a: 1\n"}"#
-        );
+        let output = HelmPostRendererOutputV1 { manifests: "a: 1\n".into() };
+        assert_eq!(serde_json::to_string(&output).unwrap(), r#"{"manifests":"a: 1\n"}"#);
         // Helm 4.3.1 sends `{}` for the manifests; that must be an error, not an empty render.
-        assert!(serde_json::from_str::<HelmPostRendererInputV1>(
-            r#"{"manifests":{},"extraArgs":[]}"#
-        )
-        .is_err());
+        assert!(serde_json::from_str::<HelmPostRendererInputV1>(r#"{"manifests":{},"extraArgs":[]}"#).is_err());
     }
 
     #[test]
     fn render_request_golden_json() {
         let mut req = RenderRequestV1::new("kind: ConfigMap\n");
-        req.config = Some(ConfigFileV1 {
-            name: "postwire.yaml".into(),
-            content: "checksum: {}\n".into(),
-        });
+        req.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: "checksum: {}\n".into() });
         req.set = vec!["checksum.mode=aggregate".into()];
-        req.context = ContextV1 {
-            release_name: Some("web".into()),
-            namespace: Some("prod".into()),
-        };
+        req.context = ContextV1 { release_name: Some("web".into()), namespace: Some("prod".into()) };
         assert_eq!(
             serde_json::to_string(&req).unwrap(),
             r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":"kind: ConfigMap\n","config":{"name":"postwire.yaml","content":"checksum: {}\n"},"set":["checksum.mode=aggregate"],"context":{"releaseName":"web","namespace":"prod"}}"#
         );
-        let minimal =
-            r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":""}"#;
-        assert_eq!(
-            serde_json::from_str::<RenderRequestV1>(minimal).unwrap(),
-            RenderRequestV1::new("")
-        );
+        let minimal = r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":""}"#;
+        assert_eq!(serde_json::from_str::<RenderRequestV1>(minimal).unwrap(), RenderRequestV1::new(""));
     }
 
     #[test]
@@ -337,46 +304,32 @@ mod tests {
 
     #[test]
     fn unreadable_messages_are_wire_errors() {
-        let err =
-            HelmPostRendererInputV1::from_json(br#"{"manifests":{},"extraArgs":[]}"#).unwrap_err();
+        let err = HelmPostRendererInputV1::from_json(br#"{"manifests":{},"extraArgs":[]}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Wire);
         assert!(err.to_string().contains("helm/helm#31832"), "{err}");
         let err = RenderRequestV1::from_json(b"not json").unwrap_err();
         assert_eq!(err.exit_code(), 6);
-        assert!(
-            err.to_string()
-                .starts_with("invalid request: cannot read the RenderRequest message"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("invalid request: cannot read the RenderRequest message"), "{err}");
     }
 
     #[test]
     fn fast_encoders_match_serde_json() {
-        let manifests =
-            "---\n# Source: c/t.yaml\napiVersion: v1\r\nkind: \"ConfigMap\"\n\tdata: {a: \\}\n";
+        let manifests = "---\n# Source: c/t.yaml\napiVersion: v1\r\nkind: \"ConfigMap\"\n\tdata: {a: \\}\n";
         let mut req = RenderRequestV1::new(manifests);
         assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
-        req.config = Some(ConfigFileV1 {
-            name: "p.yaml".into(),
-            content: "a: \"b\"\n".into(),
-        });
+        req.config = Some(ConfigFileV1 { name: "p.yaml".into(), content: "a: \"b\"\n".into() });
         req.set = vec!["x=y".into()];
         req.context.namespace = Some("ns".into());
         assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
         let mut report = Report::default();
-        report
-            .document(1, "Deployment/web", Some("c/t.yaml"))
-            .notes
-            .push(crate::report::Note {
-                wiring: "checksum".into(),
-                level: crate::report::Level::Info,
-                message: "a \"quoted\" note".into(),
-            });
+        report.document(1, "Deployment/web", Some("c/t.yaml")).notes.push(crate::report::Note {
+            wiring: "checksum".into(),
+            level: crate::report::Level::Info,
+            message: "a \"quoted\" note".into(),
+        });
         let resp = RenderResponseV1::new(manifests.into(), report);
         assert_eq!(resp.to_json(), serde_json::to_vec(&resp).unwrap());
-        let out = HelmPostRendererOutputV1 {
-            manifests: manifests.into(),
-        };
+        let out = HelmPostRendererOutputV1 { manifests: manifests.into() };
         assert_eq!(out.to_json(), serde_json::to_vec(&out).unwrap());
     }
 
@@ -384,26 +337,13 @@ mod tests {
     fn extra_args_become_request_fields() {
         let input = HelmPostRendererInputV1 {
             manifests: String::new(),
-            extra_args: vec![
-                "--set".into(),
-                "a=b".into(),
-                "--namespace=prod".into(),
-                "--release".into(),
-                "web".into(),
-            ],
+            extra_args: vec!["--set".into(), "a=b".into(), "--namespace=prod".into(), "--release".into(), "web".into()],
         };
         let req = input.into_request().unwrap();
         assert_eq!(req.set, vec!["a=b".to_string()]);
         assert_eq!(req.context.namespace.as_deref(), Some("prod"));
         assert_eq!(req.context.release_name.as_deref(), Some("web"));
-        let bad = HelmPostRendererInputV1 {
-            manifests: String::new(),
-            extra_args: vec!["--frobnicate".into()],
-        };
-        assert!(bad
-            .into_request()
-            .unwrap_err()
-            .to_string()
-            .contains("unknown argument `--frobnicate`"));
+        let bad = HelmPostRendererInputV1 { manifests: String::new(), extra_args: vec!["--frobnicate".into()] };
+        assert!(bad.into_request().unwrap_err().to_string().contains("unknown argument `--frobnicate`"));
     }
 }

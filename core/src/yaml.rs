@@ -107,32 +107,19 @@ impl Tree {
             let end = span.end.byte_offset().unwrap_or(start);
             let line = span.start.line() + line_offset;
             let col = span.start.col();
-            let new_node = |kind, decorated| Node {
-                kind,
-                start,
-                end,
-                line,
-                col,
-                decorated,
-            };
+            let new_node = |kind, decorated| Node { kind, start, end, line, col, decorated };
             let id = match event {
                 Event::DocumentStart(..) => {
                     documents += 1;
                     if documents > 1 {
-                        return Err(Error::new(
-                            ErrorKind::Yaml,
-                            "more than one document where one was expected",
-                        )
-                        .at(line, col + 1));
+                        return Err(Error::new(ErrorKind::Yaml, "more than one document where one was expected")
+                            .at(line, col + 1));
                     }
                     continue;
                 }
                 Event::Scalar(value, style, anchor, tag) => {
                     tree.nodes.push(new_node(
-                        NodeKind::Scalar {
-                            value: value.into_owned(),
-                            style: style_of(style),
-                        },
+                        NodeKind::Scalar { value: value.into_owned(), style: style_of(style) },
                         anchor != 0 || tag.is_some(),
                     ));
                     tree.nodes.len() - 1
@@ -143,13 +130,8 @@ impl Tree {
                 }
                 Event::MappingStart(style, anchor, tag) => {
                     let flow = style == StructureStyle::Flow;
-                    tree.nodes.push(new_node(
-                        NodeKind::Mapping {
-                            flow,
-                            entries: Vec::new(),
-                        },
-                        anchor != 0 || tag.is_some(),
-                    ));
+                    tree.nodes
+                        .push(new_node(NodeKind::Mapping { flow, entries: Vec::new() }, anchor != 0 || tag.is_some()));
                     let id = tree.nodes.len() - 1;
                     stack.push(id);
                     pending_key.push(None);
@@ -158,13 +140,8 @@ impl Tree {
                 }
                 Event::SequenceStart(style, anchor, tag) => {
                     let flow = style == StructureStyle::Flow;
-                    tree.nodes.push(new_node(
-                        NodeKind::Sequence {
-                            flow,
-                            items: Vec::new(),
-                        },
-                        anchor != 0 || tag.is_some(),
-                    ));
+                    tree.nodes
+                        .push(new_node(NodeKind::Sequence { flow, items: Vec::new() }, anchor != 0 || tag.is_some()));
                     let id = tree.nodes.len() - 1;
                     stack.push(id);
                     pending_key.push(None);
@@ -241,11 +218,7 @@ impl Tree {
 
     /// The value node for `key` in a mapping (the last one if the key repeats).
     pub fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
-        self.entries(map)
-            .iter()
-            .rev()
-            .find(|(k, _)| self.scalar(*k) == Some(key))
-            .map(|&(_, v)| v)
+        self.entries(map).iter().rev().find(|(k, _)| self.scalar(*k) == Some(key)).map(|&(_, v)| v)
     }
 
     /// Follow a path of mapping keys.
@@ -259,12 +232,7 @@ impl Tree {
     }
 }
 
-fn continue_after_open(
-    tree: &mut Tree,
-    stack: &[NodeId],
-    pending_key: &mut [Option<NodeId>],
-    id: NodeId,
-) {
+fn continue_after_open(tree: &mut Tree, stack: &[NodeId], pending_key: &mut [Option<NodeId>], id: NodeId) {
     // Attach the new collection to its parent (the stack holds it on top now).
     let parent_stack = &stack[..stack.len() - 1];
     let len = pending_key.len();
@@ -276,9 +244,7 @@ fn attach(tree: &mut Tree, stack: &[NodeId], pending_key: &mut [Option<NodeId>],
         tree.root.get_or_insert(id);
         return;
     };
-    let pending = pending_key
-        .last_mut()
-        .expect("one pending slot per open collection");
+    let pending = pending_key.last_mut().expect("one pending slot per open collection");
     match &mut tree.nodes[parent].kind {
         NodeKind::Mapping { entries, .. } => match pending.take() {
             None => *pending = Some(id),
@@ -300,7 +266,8 @@ mod tests {
 
     #[test]
     fn builds_paths_and_spans() {
-        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"cfg\"\n  labels: {a: b}\ndata:\n  k: |\n    line\n";
+        let text =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"cfg\"\n  labels: {a: b}\ndata:\n  k: |\n    line\n";
         let tree = Tree::parse(text, 0).unwrap();
         let root = tree.root().unwrap();
         assert_eq!(tree.str_at(root, &["metadata", "name"]), Some("cfg"));

@@ -29,29 +29,17 @@ fn fixtures() {
     let bless = std::env::var("POSTWIRE_BLESS").as_deref() == Ok("1");
     let mut failures = Vec::new();
     for case in cases() {
-        let name = case
-            .strip_prefix(case.parent().unwrap().parent().unwrap())
-            .unwrap()
-            .display()
-            .to_string();
-        let input =
-            read(&case.join("input.yaml")).unwrap_or_else(|| panic!("{name}: input.yaml missing"));
+        let name = case.strip_prefix(case.parent().unwrap().parent().unwrap()).unwrap().display().to_string();
+        let input = read(&case.join("input.yaml")).unwrap_or_else(|| panic!("{name}: input.yaml missing"));
         let mut request = RenderRequestV1::new(input);
         if let Some(config) = read(&case.join("config.yaml")) {
-            request.config = Some(ConfigFileV1 {
-                name: "config.yaml".into(),
-                content: config,
-            });
+            request.config = Some(ConfigFileV1 { name: "config.yaml".into(), content: config });
         }
         if let Some(ns) = read(&case.join("namespace.txt")) {
             request.context.namespace = Some(ns.trim().to_string());
         }
         let result = postwire_core::render(&request);
-        let is_error_case = case
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("err_");
+        let is_error_case = case.file_name().unwrap().to_string_lossy().starts_with("err_");
         let (file, actual) = match (&result, is_error_case) {
             (Ok(out), false) => ("expected.yaml", out.manifests.clone()),
             (Err(e), true) => ("error.txt", format!("{e}\n")),
@@ -88,7 +76,8 @@ fn fixtures() {
                 std::fs::write(&report_path, &report).unwrap();
             } else if let Some(expected) = read(&report_path) {
                 if expected != report {
-                    failures.push(format!("{name}: report.json differs\n--- expected\n{expected}\n--- actual\n{report}"));
+                    failures
+                        .push(format!("{name}: report.json differs\n--- expected\n{expected}\n--- actual\n{report}"));
                 }
             }
         }

@@ -12,10 +12,7 @@ use postwire_core::wire::RenderRequestV1;
 fn corpus_files() -> Option<Vec<PathBuf>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
     if !root.is_dir() {
-        eprintln!(
-            "skipped: {} is absent (the shared corpus sits beside the repository)",
-            root.display()
-        );
+        eprintln!("skipped: {} is absent (the shared corpus sits beside the repository)", root.display());
         return None;
     }
     let mut files = Vec::new();
@@ -40,11 +37,7 @@ fn every_wiring_off_is_byte_identical() {
     for file in files {
         let input = std::fs::read_to_string(&file).unwrap();
         let out = render(&input, &["checksum.enabled=false"]);
-        assert!(
-            out.manifests == input,
-            "{} changed with every wiring off",
-            file.display()
-        );
+        assert!(out.manifests == input, "{} changed with every wiring off", file.display());
         assert_eq!(out.report.summary.changed, 0);
     }
 }
@@ -61,10 +54,7 @@ fn added_lines<'a>(before: &str, after: &'a str) -> Vec<&'a str> {
             i += 1;
         } else if i < b.len() && b[i].trim_end().ends_with("{}") && a[j].trim_end().ends_with('}') {
             let (old, new) = (b[i].trim_end(), a[j].trim_end());
-            assert!(
-                new.starts_with(&old[..old.len() - 2]),
-                "{old:?} replaced by {new:?}"
-            );
+            assert!(new.starts_with(&old[..old.len() - 2]), "{old:?} replaced by {new:?}");
             added.push(
                 a[j].trim_start()
                     .trim_start_matches(&old.trim_start()[..old.trim_start().len() - 2])
@@ -87,46 +77,21 @@ fn checksums_only_add_annotation_lines_to_workloads() {
         let input = std::fs::read_to_string(&file).unwrap();
         let first = render(&input, &[]);
         let second = render(&first.manifests, &[]);
-        assert!(
-            second.manifests == first.manifests,
-            "{}: not idempotent",
-            file.display()
-        );
+        assert!(second.manifests == first.manifests, "{}: not idempotent", file.display());
         let again = render(&input, &[]);
-        assert!(
-            again.manifests == first.manifests,
-            "{}: not deterministic",
-            file.display()
-        );
-        let workloads = [
-            "Deployment",
-            "StatefulSet",
-            "DaemonSet",
-            "ReplicaSet",
-            "Job",
-            "CronJob",
-            "Rollout",
-            "Pod",
-        ];
+        assert!(again.manifests == first.manifests, "{}: not deterministic", file.display());
+        let workloads = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout", "Pod"];
         for doc in &first.report.documents {
             if doc.changes.is_empty() {
                 continue;
             }
             let kind = doc.object.split('/').next().unwrap();
-            assert!(
-                workloads.contains(&kind),
-                "{}: {} changed",
-                file.display(),
-                doc.object
-            );
+            assert!(workloads.contains(&kind), "{}: {} changed", file.display(), doc.object);
         }
         for line in added_lines(&input, &first.manifests) {
             let t = line.trim_start();
             assert!(
-                t.starts_with("checksum/")
-                    || t.starts_with("\"checksum/")
-                    || t == "annotations:"
-                    || t == "metadata:",
+                t.starts_with("checksum/") || t.starts_with("\"checksum/") || t == "annotations:" || t == "metadata:",
                 "{}: unexpected added line {line:?}",
                 file.display()
             );

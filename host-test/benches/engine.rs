@@ -101,16 +101,8 @@ impl Stats {
     fn of(mut samples: Vec<Duration>) -> Stats {
         samples.sort();
         let n = samples.len();
-        let median = if n % 2 == 1 {
-            samples[n / 2]
-        } else {
-            (samples[n / 2 - 1] + samples[n / 2]) / 2
-        };
-        Stats {
-            median,
-            min: samples[0],
-            max: samples[n - 1],
-        }
+        let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2 };
+        Stats { median, min: samples[0], max: samples[n - 1] }
     }
 
     fn ms(d: Duration) -> f64 {
@@ -119,12 +111,7 @@ impl Stats {
 
     /// `median (min–max)` in ms.
     fn cell(&self) -> String {
-        format!(
-            "{} ({}–{})",
-            fmt_ms(Self::ms(self.median)),
-            fmt_ms(Self::ms(self.min)),
-            fmt_ms(Self::ms(self.max))
-        )
+        format!("{} ({}–{})", fmt_ms(Self::ms(self.median)), fmt_ms(Self::ms(self.min)), fmt_ms(Self::ms(self.max)))
     }
 
     fn json(&self) -> String {
@@ -148,10 +135,7 @@ fn fmt_ms(ms: f64) -> String {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 struct Plan {
@@ -192,38 +176,26 @@ struct Row {
 
 const FILES: [(&str, &str); 3] = [
     ("grafana.yaml", "corpus/rendered/grafana.yaml"),
-    (
-        "argo-cd-install.yaml",
-        "corpus/streams/argo-cd-install.yaml",
-    ),
-    (
-        "kube-prometheus-manifests.yaml",
-        "corpus/streams/kube-prometheus-manifests.yaml",
-    ),
+    ("argo-cd-install.yaml", "corpus/streams/argo-cd-install.yaml"),
+    ("kube-prometheus-manifests.yaml", "corpus/streams/kube-prometheus-manifests.yaml"),
 ];
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
     if !shared.join("corpus").is_dir() {
-        println!(
-            "engine bench skipped: {} is absent (the shared corpus sits beside the repository)",
-            shared.display()
-        );
+        println!("engine bench skipped: {} is absent (the shared corpus sits beside the repository)", shared.display());
         return;
     }
-    let plan = Plan {
-        warmup: env_usize("POSTWIRE_BENCH_WARMUP", 3),
-        iters: env_usize("POSTWIRE_BENCH_ITERS", 21).max(15),
-    };
+    let plan =
+        Plan { warmup: env_usize("POSTWIRE_BENCH_WARMUP", 3), iters: env_usize("POSTWIRE_BENCH_ITERS", 21).max(15) };
     let started = Instant::now();
 
     let inputs: Vec<(&str, String)> = FILES
         .iter()
         .map(|(name, rel)| {
             let path = shared.join(rel);
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
             (*name, text)
         })
         .collect();
@@ -233,10 +205,7 @@ fn main() {
     let native_peak = |text: &str| {
         let request = RenderRequestV1::new(text);
         black_box(postwire_core::render(&request).expect("native render"));
-        (0..3)
-            .map(|_| peak_heap(|| postwire_core::render(&request).expect("native render")))
-            .max()
-            .unwrap()
+        (0..3).map(|_| peak_heap(|| postwire_core::render(&request).expect("native render"))).max().unwrap()
     };
     let empty_peak = native_peak("");
     let peaks: Vec<usize> = inputs.iter().map(|(_, text)| native_peak(text)).collect();
@@ -252,21 +221,14 @@ fn main() {
     };
     let load = plan.time(|| Runner::embedded().expect("loading plugin.wasm"));
     let mut runner = Runner::embedded().expect("loading plugin.wasm");
-    let empty_call = plan.time(|| {
-        runner
-            .render(&RenderRequestV1::new(""))
-            .expect("empty render")
-    });
+    let empty_call = plan.time(|| runner.render(&RenderRequestV1::new("")).expect("empty render"));
 
     let mut rows = Vec::new();
     for ((name, text), peak_heap) in inputs.iter().zip(peaks) {
         let request = RenderRequestV1::new(text.clone());
         let native_out = postwire_core::render(&request).expect("native render");
         let wasm_out = runner.render(&request).expect("wasm render");
-        assert!(
-            native_out.manifests == wasm_out.manifests,
-            "{name}: native and wasm renders differ"
-        );
+        assert!(native_out.manifests == wasm_out.manifests, "{name}: native and wasm renders differ");
 
         let native = plan.time(|| postwire_core::render(&request).expect("native render"));
         // The same encoders and decoders as plugin/src/lib.rs (extism-pdk's `Json` input is
@@ -274,13 +236,9 @@ fn main() {
         let request_json = request.to_json();
         let native_plugin_equiv = plan.time(|| {
             let req: RenderRequestV1 = serde_json::from_slice(&request_json).unwrap();
-            postwire_core::render_response(&req)
-                .expect("native render")
-                .to_json()
+            postwire_core::render_response(&req).expect("native render").to_json()
         });
-        let response_json =
-            RenderResponseV1::new(native_out.manifests.clone(), native_out.report.clone())
-                .to_json();
+        let response_json = RenderResponseV1::new(native_out.manifests.clone(), native_out.report.clone()).to_json();
         let host_json = plan.time(|| {
             let encoded = request.to_json();
             let decoded: RenderResponseV1 = serde_json::from_slice(&response_json).unwrap();
@@ -336,23 +294,14 @@ fn main() {
         fmt_ms(Stats::ms(first_load)),
         load.cell()
     );
-    println!(
-        "Fixed cost of one call (`Runner::render` of an empty stream): median {}.",
-        empty_call.cell()
-    );
-    println!(
-        "Native peak heap of an empty stream (the fixed part): {:.1} KiB.",
-        empty_peak as f64 / 1024.0
-    );
+    println!("Fixed cost of one call (`Runner::render` of an empty stream): median {}.", empty_call.cell());
+    println!("Native peak heap of an empty stream (the fixed part): {:.1} KiB.", empty_peak as f64 / 1024.0);
     println!(
         "Columns: native, plugin-equivalent = request JSON decode + render_response + response JSON encode, natively; \
 host JSON = the runner's own request encode + response decode; wasm in-call = wasm − host JSON; \
 fresh runner = `Runner::embedded()` + first render on it."
     );
-    println!(
-        "Engine bench took {:.1} s.",
-        started.elapsed().as_secs_f64()
-    );
+    println!("Engine bench took {:.1} s.", started.elapsed().as_secs_f64());
 
     if let Ok(path) = std::env::var("POSTWIRE_BENCH_JSON") {
         let files: Vec<String> = rows

@@ -28,8 +28,7 @@ fn render(dir: &TempDir, mode: Mode, input: &str, args: &[&str]) -> Output {
         Mode::RenderFile => {
             let file = dir.join("input.yaml");
             std::fs::write(&file, input).unwrap();
-            cmd.args(["render", "-f", file.to_str().unwrap()])
-                .args(args);
+            cmd.args(["render", "-f", file.to_str().unwrap()]).args(args);
             util::run(&mut cmd, b"")
         }
     }
@@ -39,28 +38,11 @@ fn render(dir: &TempDir, mode: Mode, input: &str, args: &[&str]) -> Output {
 /// stream), and stderr an `Error: ` line containing every `wants`.
 fn assert_fails(out: &Output, code: i32, wants: &[&str], context: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{context}: exit code\n{}",
-        describe(out)
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "{context}: stdout must be empty\n{}",
-        describe(out)
-    );
-    assert!(
-        stderr.starts_with("Error: "),
-        "{context}\n{}",
-        describe(out)
-    );
+    assert_eq!(out.status.code(), Some(code), "{context}: exit code\n{}", describe(out));
+    assert!(out.stdout.is_empty(), "{context}: stdout must be empty\n{}", describe(out));
+    assert!(stderr.starts_with("Error: "), "{context}\n{}", describe(out));
     for want in wants {
-        assert!(
-            stderr.contains(want),
-            "{context}: stderr lacks `{want}`\n{}",
-            describe(out)
-        );
+        assert!(stderr.contains(want), "{context}: stderr lacks `{want}`\n{}", describe(out));
     }
 }
 
@@ -71,19 +53,12 @@ const CM_A: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:
 #[test]
 fn cli_malformed_yaml_names_document_and_line() {
     let dir = TempDir::new("cli_malformed_yaml");
-    let input = format!(
-        "{CM_A}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: [x\n---\n{CM_A}"
-    );
+    let input = format!("{CM_A}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: [x\n---\n{CM_A}");
     // line 12 is `  labels: [x` (6 lines of CM_A, `---`, then 5 more)
     assert_eq!(input.lines().nth(11), Some("  labels: [x"));
     for mode in [Mode::Stdin, Mode::RenderFile] {
         let out = render(&dir, mode, &input, &[]);
-        assert_fails(
-            &out,
-            4,
-            &["document 2", "line 12", "invalid YAML"],
-            &format!("{mode:?}"),
-        );
+        assert_fails(&out, 4, &["document 2", "line 12", "invalid YAML"], &format!("{mode:?}"));
     }
 }
 
@@ -92,19 +67,11 @@ fn cli_malformed_yaml_names_document_and_line() {
 #[test]
 fn cli_non_mapping_documents_are_rejected() {
     let dir = TempDir::new("cli_non_mapping");
-    for (doc, what) in [
-        ("- a\n- b\n", "is a list"),
-        ("just a scalar\n", "is a scalar"),
-    ] {
+    for (doc, what) in [("- a\n- b\n", "is a list"), ("just a scalar\n", "is a scalar")] {
         let input = format!("{CM_A}---\n{CM_A}---\n{doc}");
         for mode in [Mode::Stdin, Mode::RenderFile] {
             let out = render(&dir, mode, &input, &[]);
-            assert_fails(
-                &out,
-                4,
-                &["document 3", "line 15", "invalid document", what],
-                &format!("{mode:?} {doc:?}"),
-            );
+            assert_fails(&out, 4, &["document 3", "line 15", "invalid document", what], &format!("{mode:?} {doc:?}"));
         }
     }
 }
@@ -118,16 +85,9 @@ const HEAD: &str = "apiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\n";
 fn cli_unknown_config_key_names_file_line_and_closest_key() {
     let dir = TempDir::new("cli_unknown_key");
     let config = dir.join("postwire.yaml");
-    std::fs::write(
-        &config,
-        format!("{HEAD}checksum:\n  enabled: true\n  mdoe: aggregate\n"),
-    )
-    .unwrap();
+    std::fs::write(&config, format!("{HEAD}checksum:\n  enabled: true\n  mdoe: aggregate\n")).unwrap();
     let cfg = config.to_str().unwrap();
-    let wants_key = [
-        "checksum.mdoe: unknown field `mdoe`",
-        "(did you mean `mode`?)",
-    ];
+    let wants_key = ["checksum.mdoe: unknown field `mdoe`", "(did you mean `mode`?)"];
     for mode in [Mode::Stdin, Mode::RenderFile] {
         let out = render(&dir, mode, CM_A, &["--config", cfg]);
         let mut wants = vec![cfg, "line 5", "invalid config"];
@@ -139,12 +99,7 @@ fn cli_unknown_config_key_names_file_line_and_closest_key() {
     let mut wants = vec!["document 2 (PostwireConfig)", "line 11"];
     wants.extend(wants_key);
     assert_fails(&out, 3, &wants, "in-stream PostwireConfig");
-    let out = render(
-        &dir,
-        Mode::Stdin,
-        CM_A,
-        &["--set", "checksum.mdoe=aggregate"],
-    );
+    let out = render(&dir, Mode::Stdin, CM_A, &["--set", "checksum.mdoe=aggregate"]);
     let mut wants = vec!["--set checksum.mdoe=aggregate"];
     wants.extend(wants_key);
     assert_fails(&out, 3, &wants, "--set");
@@ -162,27 +117,12 @@ fn cli_wrong_config_type_is_reported() {
         assert_fails(
             &out,
             3,
-            &[
-                cfg,
-                "line 4",
-                "checksum.enabled: expected a boolean",
-                "`maybe`",
-            ],
+            &[cfg, "line 4", "checksum.enabled: expected a boolean", "`maybe`"],
             &format!("{mode:?}"),
         );
     }
-    let out = render(
-        &dir,
-        Mode::Stdin,
-        CM_A,
-        &["--set", "checksum.enabled=maybe"],
-    );
-    assert_fails(
-        &out,
-        3,
-        &["checksum.enabled: expected a boolean", "`maybe`"],
-        "--set",
-    );
+    let out = render(&dir, Mode::Stdin, CM_A, &["--set", "checksum.enabled=maybe"]);
+    assert_fails(&out, 3, &["checksum.enabled: expected a boolean", "`maybe`"], "--set");
 }
 
 const SECRET_VALUE: &str = "Zebra-Sup3r-S3cret-77";
@@ -218,29 +158,13 @@ fn cli_report_lists_changes_without_secret_values() {
     let report_file = dir.join("report.json");
     for mode in [Mode::Stdin, Mode::RenderFile] {
         let _ = std::fs::remove_file(&report_file);
-        let out = render(
-            &dir,
-            mode,
-            &wired_input(),
-            &["--report", report_file.to_str().unwrap()],
-        );
+        let out = render(&dir, mode, &wired_input(), &["--report", report_file.to_str().unwrap()]);
         assert!(out.status.success(), "{mode:?}\n{}", describe(&out));
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            stdout.contains("checksum/secret-db: \""),
-            "{}",
-            describe(&out)
-        );
+        assert!(stdout.contains("checksum/secret-db: \""), "{}", describe(&out));
         let text = std::fs::read_to_string(&report_file).unwrap();
-        assert!(
-            !text.contains(SECRET_VALUE),
-            "report leaks the Secret value:\n{text}"
-        );
-        assert!(
-            !String::from_utf8_lossy(&out.stderr).contains(SECRET_VALUE),
-            "{}",
-            describe(&out)
-        );
+        assert!(!text.contains(SECRET_VALUE), "report leaks the Secret value:\n{text}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET_VALUE), "{}", describe(&out));
         let report: serde_json::Value = serde_json::from_str(&text).unwrap();
         let docs = report["documents"].as_array().expect("documents list");
         let deploy = docs
@@ -260,31 +184,17 @@ fn cli_report_lists_changes_without_secret_values() {
                 )
             })
             .collect();
-        let expected: Vec<(String, String, String)> =
-            ["checksum/configmap-a", "checksum/secret-db"]
-                .iter()
-                .map(|k| {
-                    (
-                        "spec.template.metadata.annotations".to_string(),
-                        k.to_string(),
-                        "added".to_string(),
-                    )
-                })
-                .collect();
+        let expected: Vec<(String, String, String)> = ["checksum/configmap-a", "checksum/secret-db"]
+            .iter()
+            .map(|k| ("spec.template.metadata.annotations".to_string(), k.to_string(), "added".to_string()))
+            .collect();
         assert_eq!(changes, expected, "{text}");
-        assert!(
-            docs.iter().all(|d| d["object"] == "Deployment/prod/web"),
-            "only the Deployment changed:\n{text}"
-        );
+        assert!(docs.iter().all(|d| d["object"] == "Deployment/prod/web"), "only the Deployment changed:\n{text}");
     }
     let out = render(&dir, Mode::Stdin, &wired_input(), &["--report", "-"]);
     assert!(out.status.success(), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("\"checksum/secret-db\""),
-        "{}",
-        describe(&out)
-    );
+    assert!(stderr.contains("\"checksum/secret-db\""), "{}", describe(&out));
     assert!(!stderr.contains(SECRET_VALUE), "{}", describe(&out));
 }
 
@@ -335,23 +245,13 @@ checksum:\n  enabled: true\n  mode: aggregate\n  annotationPrefix: checksum/\n  
     );
     assert!(out.status.success(), "{}", describe(&out));
     let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(lines.contains("good.yaml []"), "sample config rejected:\n{lines}");
     assert!(
-        lines.contains("good.yaml []"),
-        "sample config rejected:\n{lines}"
-    );
-    assert!(
-        lines.contains(
-            "bad.yaml [\"Additional properties are not allowed ('mdoe' was unexpected)\"]"
-        ),
+        lines.contains("bad.yaml [\"Additional properties are not allowed ('mdoe' was unexpected)\"]"),
         "unknown key accepted:\n{lines}"
     );
     // The same good config is accepted by postwire itself.
-    let out = render(
-        &dir,
-        Mode::Stdin,
-        CM_A,
-        &["--config", good.to_str().unwrap()],
-    );
+    let out = render(&dir, Mode::Stdin, CM_A, &["--config", good.to_str().unwrap()]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(schema["type"], "object");
 }
@@ -364,18 +264,9 @@ fn cli_version_and_wasm_agree() {
     let out = util::run(util::postwire(&dir.join("cache")).arg("version"), b"");
     assert!(out.status.success(), "{}", describe(&out));
     let version = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        version.starts_with(&format!(
-            "postwire {} (plugin.wasm sha256:",
-            env!("CARGO_PKG_VERSION")
-        )),
-        "{version}"
-    );
+    assert!(version.starts_with(&format!("postwire {} (plugin.wasm sha256:", env!("CARGO_PKG_VERSION"))), "{version}");
     let file = dir.join("plugin.wasm");
-    let out = util::run(
-        util::postwire(&dir.join("cache")).args(["wasm", "-o", file.to_str().unwrap()]),
-        b"",
-    );
+    let out = util::run(util::postwire(&dir.join("cache")).args(["wasm", "-o", file.to_str().unwrap()]), b"");
     assert!(out.status.success(), "{}", describe(&out));
     assert!(out.stdout.is_empty(), "{}", describe(&out));
     let wasm = std::fs::read(&file).unwrap();
@@ -388,10 +279,7 @@ fn cli_version_and_wasm_agree() {
     // Without -o the module goes to stdout, byte for byte.
     let out = util::run(util::postwire(&dir.join("cache")).arg("wasm"), b"");
     assert!(out.status.success());
-    assert!(
-        out.stdout == wasm,
-        "`postwire wasm` differs from `postwire wasm -o`"
-    );
+    assert!(out.stdout == wasm, "`postwire wasm` differs from `postwire wasm -o`");
 }
 
 /// Empty input gives empty output and exit 0 (Helm 3 accepts it; a chart may render nothing).
@@ -448,8 +336,7 @@ fn cli_module_cache_is_filled_and_reused() {
     assert_wired(&first, "first run");
     let files = files_under(&cache);
     assert!(
-        files.iter().any(|f| f == "wasmtime-cache.toml")
-            && files.iter().any(|f| f.starts_with("modules/")),
+        files.iter().any(|f| f == "wasmtime-cache.toml") && files.iter().any(|f| f.starts_with("modules/")),
         "cache not filled: {files:?}"
     );
     let second = util::run(&mut util::postwire(&cache), wired_input().as_bytes());
@@ -461,10 +348,7 @@ fn cli_module_cache_is_filled_and_reused() {
 /// A cache directory that cannot be created (under /dev/null) does not stop a render.
 #[test]
 fn cli_uncreatable_cache_dir_still_renders() {
-    let out = util::run(
-        &mut util::postwire(Path::new("/dev/null/postwire-cache")),
-        wired_input().as_bytes(),
-    );
+    let out = util::run(&mut util::postwire(Path::new("/dev/null/postwire-cache")), wired_input().as_bytes());
     assert_wired(&out, "POSTWIRE_CACHE_DIR=/dev/null/postwire-cache");
     assert!(out.stderr.is_empty(), "{}", describe(&out));
 }
@@ -472,12 +356,7 @@ fn cli_uncreatable_cache_dir_still_renders() {
 /// Run `postwire render -f <wired input>` with POSTWIRE_CACHE_DIR=`cache` while each of
 /// `read_only` is a read-only bind mount (a private mount namespace; we run as root). None,
 /// with a skip message, when unshare or mount are not permitted here.
-fn render_with_read_only_dirs(
-    test: &str,
-    dir: &TempDir,
-    cache: &Path,
-    read_only: &[&Path],
-) -> Option<Output> {
+fn render_with_read_only_dirs(test: &str, dir: &TempDir, cache: &Path, read_only: &[&Path]) -> Option<Output> {
     let input = dir.join("input.yaml");
     std::fs::write(&input, wired_input()).unwrap();
     let mut script = String::new();
@@ -494,9 +373,7 @@ fn render_with_read_only_dirs(
         util::sh_quote(input.to_str().unwrap()),
     ));
     let out = util::run(
-        Command::new("unshare")
-            .args(["-m", "--", "sh", "-c", &script])
-            .env("POSTWIRE_CACHE_DIR", cache),
+        Command::new("unshare").args(["-m", "--", "sh", "-c", &script]).env("POSTWIRE_CACHE_DIR", cache),
         b"",
     );
     // 99: the mounts failed; a failing `unshare` exits 1 with its own message and no output.
@@ -506,10 +383,7 @@ fn render_with_read_only_dirs(
     if out.status.code() == Some(99) || unshare_failed || out.status.code().is_none() {
         util::skip(
             test,
-            &format!(
-                "cannot make a read-only bind mount here (needs unshare -m and mount):\n{}",
-                describe(&out)
-            ),
+            &format!("cannot make a read-only bind mount here (needs unshare -m and mount):\n{}", describe(&out)),
         );
         return None;
     }
@@ -533,11 +407,7 @@ fn cli_read_only_populated_cache_still_renders() {
     assert_wired(&out, "read-only cache");
     assert_eq!(out.stdout, first.stdout);
     assert!(out.stderr.is_empty(), "{}", describe(&out));
-    assert_eq!(
-        files_under(&cache),
-        before,
-        "the read-only run changed the cache"
-    );
+    assert_eq!(files_under(&cache), before, "the read-only run changed the cache");
 }
 
 /// A populated cache that was moved (restored by CI at another path, copied into an image for
@@ -594,9 +464,7 @@ fn cli_concurrent_runs_share_a_new_cache() {
     let children: Vec<_> = (0..4)
         .map(|_| {
             let cache = cache.clone();
-            std::thread::spawn(move || {
-                util::run(&mut util::postwire(&cache), wired_input().as_bytes())
-            })
+            std::thread::spawn(move || util::run(&mut util::postwire(&cache), wired_input().as_bytes()))
         })
         .collect();
     let outs: Vec<Output> = children.into_iter().map(|c| c.join().unwrap()).collect();
@@ -621,35 +489,29 @@ fn cli_error_reaches_terminal_only_under_helm_plugin() {
         util::sh_quote(util::postwire_bin().to_str().unwrap()),
         util::sh_quote(stderr_file.to_str().unwrap())
     );
-    let Some(direct) = util::in_pty(
-        test,
-        &format!("unset HELM_PLUGIN_NAME; {line}"),
-        &[("POSTWIRE_CACHE_DIR", &cache)],
-    ) else {
+    let Some(direct) =
+        util::in_pty(test, &format!("unset HELM_PLUGIN_NAME; {line}"), &[("POSTWIRE_CACHE_DIR", &cache)])
+    else {
         return;
     };
     let direct_err = std::fs::read_to_string(&stderr_file).unwrap();
     assert_eq!(direct.status.code(), Some(3), "{}", describe(&direct));
-    assert!(
-        direct_err.contains("checksum.mdoe: unknown field"),
-        "{direct_err}"
-    );
+    assert!(direct_err.contains("checksum.mdoe: unknown field"), "{direct_err}");
     assert!(
         !String::from_utf8_lossy(&direct.stdout).contains("checksum.mdoe"),
         "written to the terminal outside Helm:\n{}",
         describe(&direct)
     );
-    let Some(plugin) = util::in_pty(
-        test,
-        &format!("HELM_PLUGIN_NAME=postwire {line}"),
-        &[("POSTWIRE_CACHE_DIR", &cache)],
-    ) else {
+    let Some(plugin) =
+        util::in_pty(test, &format!("HELM_PLUGIN_NAME=postwire {line}"), &[("POSTWIRE_CACHE_DIR", &cache)])
+    else {
         return;
     };
     assert_eq!(plugin.status.code(), Some(3), "{}", describe(&plugin));
     let terminal = String::from_utf8_lossy(&plugin.stdout);
     assert!(
-        terminal.contains("postwire: Error: --set checksum.mdoe=x: invalid config: checksum.mdoe: unknown field `mdoe`"),
+        terminal
+            .contains("postwire: Error: --set checksum.mdoe=x: invalid config: checksum.mdoe: unknown field `mdoe`"),
         "{}",
         describe(&plugin)
     );

@@ -32,11 +32,8 @@ const TEST: &str = "fidelity";
 /// out here so the test does not trust the engine's constant).
 const HELM4_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
 /// Files that get CRLF and BOM variants.
-const VARIANT_FILES: &[&str] = &[
-    "rendered/grafana.yaml",
-    "streams/istio-bookinfo.yaml",
-    "rendered/postgresql-replication-metrics.yaml",
-];
+const VARIANT_FILES: &[&str] =
+    &["rendered/grafana.yaml", "streams/istio-bookinfo.yaml", "rendered/postgresql-replication-metrics.yaml"];
 
 /// One input to check.
 struct Case {
@@ -77,11 +74,7 @@ fn corpus_fidelity_through_plugin_wasm() {
     };
     let tmp = TempDir::new(TEST);
     let cases = cases(&shared, &tmp);
-    assert!(
-        cases.len() >= 18 + 7,
-        "corpus looks incomplete: {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 18 + 7, "corpus looks incomplete: {} cases", cases.len());
 
     // Phase 1: render every case through plugin.wasm, one runner for all.
     let mut runner = Runner::embedded().expect("plugin.wasm loads");
@@ -103,9 +96,7 @@ fn corpus_fidelity_through_plugin_wasm() {
     let render_time = started.elapsed();
 
     // Phase 2: the independent oracles, once per file, two at a time.
-    let mut order: Vec<usize> = (0..cases.len())
-        .filter(|&i| rendered[i].is_some())
-        .collect();
+    let mut order: Vec<usize> = (0..cases.len()).filter(|&i| rendered[i].is_some()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(cases[i].input.len()));
     let queue = Mutex::new(order.into_iter());
     let results: Mutex<BTreeMap<usize, Checked>> = Mutex::new(BTreeMap::new());
@@ -124,17 +115,9 @@ fn corpus_fidelity_through_plugin_wasm() {
     let results = results.into_inner().unwrap();
 
     // Variants must be predicted exactly like their base file: same documents, same hashes.
-    let by_name: BTreeMap<&str, &Checked> = results
-        .iter()
-        .map(|(&i, c)| (cases[i].name.as_str(), c))
-        .collect();
+    let by_name: BTreeMap<&str, &Checked> = results.iter().map(|(&i, c)| (cases[i].name.as_str(), c)).collect();
     for (&i, checked) in &results {
-        failures.extend(
-            checked
-                .failures
-                .iter()
-                .map(|f| format!("{}: {f}", cases[i].name)),
-        );
+        failures.extend(checked.failures.iter().map(|f| format!("{}: {f}", cases[i].name)));
         if let Some(base) = &cases[i].base {
             match by_name.get(base.as_str()) {
                 Some(b) if b.expected == checked.expected => {}
@@ -146,27 +129,15 @@ fn corpus_fidelity_through_plugin_wasm() {
             }
         }
     }
-    let changed_docs: usize = rendered
-        .iter()
-        .flatten()
-        .map(|r| r.report.summary.changed)
-        .sum();
+    let changed_docs: usize = rendered.iter().flatten().map(|r| r.report.summary.changed).sum();
     eprintln!(
         "fidelity: {} inputs, {changed_docs} changed documents; render {:.1?}, total {:.1?}",
         cases.len(),
         render_time,
         started.elapsed()
     );
-    assert!(
-        failures.is_empty(),
-        "{} fidelity failure(s):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-    assert!(
-        changed_docs > 20,
-        "the corpus should exercise the checksum wiring, got {changed_docs} changed documents"
-    );
+    assert!(failures.is_empty(), "{} fidelity failure(s):\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(changed_docs > 20, "the corpus should exercise the checksum wiring, got {changed_docs} changed documents");
 }
 
 /// Every corpus file, then the variants, written into `tmp`.
@@ -181,16 +152,8 @@ fn cases(shared: &Path, tmp: &TempDir) -> Vec<Case> {
         files.sort();
         for path in files {
             let name = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
-            let input = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            cases.push(Case {
-                crlf: input.contains("\r\n"),
-                name,
-                path,
-                input,
-                base: None,
-                helm4: false,
-            });
+            let input = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            cases.push(Case { crlf: input.contains("\r\n"), name, path, input, base: None, helm4: false });
         }
     }
     let mut variants = Vec::new();
@@ -207,39 +170,14 @@ fn cases(shared: &Path, tmp: &TempDir) -> Vec<Case> {
         });
     };
     for file in VARIANT_FILES {
-        let base = cases
-            .iter()
-            .find(|c| c.name == *file)
-            .unwrap_or_else(|| panic!("corpus file {file} is missing"));
-        assert!(
-            !base.input.contains('\r'),
-            "{file} already has CR characters"
-        );
-        write(
-            format!("{file} (CRLF)"),
-            file,
-            base.input.replace('\n', "\r\n"),
-            false,
-        );
-        write(
-            format!("{file} (BOM)"),
-            file,
-            format!("\u{feff}{}", base.input),
-            false,
-        );
+        let base = cases.iter().find(|c| c.name == *file).unwrap_or_else(|| panic!("corpus file {file} is missing"));
+        assert!(!base.input.contains('\r'), "{file} already has CR characters");
+        write(format!("{file} (CRLF)"), file, base.input.replace('\n', "\r\n"), false);
+        write(format!("{file} (BOM)"), file, format!("\u{feff}{}", base.input), false);
     }
-    let grafana = &cases
-        .iter()
-        .find(|c| c.name == "rendered/grafana.yaml")
-        .expect("grafana.yaml")
-        .input;
+    let grafana = &cases.iter().find(|c| c.name == "rendered/grafana.yaml").expect("grafana.yaml").input;
     let helm4 = helm4_variant(grafana);
-    write(
-        "rendered/grafana.yaml (Helm 4 filename annotations)".into(),
-        "rendered/grafana.yaml",
-        helm4.clone(),
-        true,
-    );
+    write("rendered/grafana.yaml (Helm 4 filename annotations)".into(), "rendered/grafana.yaml", helm4.clone(), true);
     write(
         "rendered/grafana.yaml (Helm 4, CRLF + BOM)".into(),
         "rendered/grafana.yaml",
@@ -271,15 +209,8 @@ fn helm4_variant(helm3: &str) -> String {
 }
 
 fn annotate(lines: &[&str]) -> String {
-    let source = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("# Source: "))
-        .map(|s| s.trim().to_string());
-    let mut out: Vec<String> = lines
-        .iter()
-        .filter(|l| !l.starts_with("# Source: "))
-        .map(|l| l.to_string())
-        .collect();
+    let source = lines.iter().find_map(|l| l.strip_prefix("# Source: ")).map(|s| s.trim().to_string());
+    let mut out: Vec<String> = lines.iter().filter(|l| !l.starts_with("# Source: ")).map(|l| l.to_string()).collect();
     let Some(source) = source else {
         return out.concat();
     };
@@ -289,32 +220,21 @@ fn annotate(lines: &[&str]) -> String {
         .position(|l| l.trim_end() == "metadata:")
         .unwrap_or_else(|| panic!("{source}: no top-level metadata"));
     let child_indent = indent_of(&out[meta + 1]);
-    assert!(
-        child_indent > 0,
-        "{source}: metadata is not a block mapping"
-    );
-    let children_end = (meta + 1..out.len())
-        .find(|&i| indent_of(&out[i]) == 0 && !out[i].trim().is_empty())
-        .unwrap_or(out.len());
+    assert!(child_indent > 0, "{source}: metadata is not a block mapping");
+    let children_end =
+        (meta + 1..out.len()).find(|&i| indent_of(&out[i]) == 0 && !out[i].trim().is_empty()).unwrap_or(out.len());
     let existing = (meta + 1..children_end).find(|&i| {
-        indent_of(&out[i]) == child_indent
-            && out[i].trim_end() == format!("{}annotations:", " ".repeat(child_indent))
+        indent_of(&out[i]) == child_indent && out[i].trim_end() == format!("{}annotations:", " ".repeat(child_indent))
     });
     match existing {
         Some(i) => {
             let indent = indent_of(&out[i + 1]);
-            assert!(
-                indent > child_indent,
-                "{source}: annotations is not a block mapping"
-            );
+            assert!(indent > child_indent, "{source}: annotations is not a block mapping");
             out.insert(i + 1, entry(indent));
         }
         None => {
             out.insert(meta + 1, entry(child_indent * 2));
-            out.insert(
-                meta + 1,
-                format!("{}annotations:\n", " ".repeat(child_indent)),
-            );
+            out.insert(meta + 1, format!("{}annotations:\n", " ".repeat(child_indent)));
         }
     }
     out.concat()
@@ -332,36 +252,20 @@ fn request(manifests: &str, set: &[&str]) -> RenderRequestV1 {
 
 /// Render a case four ways; returns the default render and the problems found, or the error
 /// of a render that failed outright.
-fn render_case(
-    runner: &mut Runner,
-    case: &Case,
-    output_path: &Path,
-) -> Result<(Rendered, Vec<String>), String> {
+fn render_case(runner: &mut Runner, case: &Case, output_path: &Path) -> Result<(Rendered, Vec<String>), String> {
     let mut problems = Vec::new();
     let render = |runner: &mut Runner, text: &str, set: &[&str], what: &str| {
-        runner
-            .render(&request(text, set))
-            .map_err(|e| format!("{what} failed (code {}): {}", e.code, e.message))
+        runner.render(&request(text, set)).map_err(|e| format!("{what} failed (code {}): {}", e.code, e.message))
     };
 
-    let disabled = render(
-        runner,
-        &case.input,
-        &["checksum.enabled=false"],
-        "render with checksum.enabled=false",
-    )?;
+    let disabled = render(runner, &case.input, &["checksum.enabled=false"], "render with checksum.enabled=false")?;
     if disabled.manifests != case.input {
         problems.push(format!(
             "with checksum.enabled=false the output differs from the input: {}",
             first_difference(&case.input, &disabled.manifests)
         ));
     }
-    if !disabled
-        .report
-        .documents
-        .iter()
-        .all(|d| d.changes.is_empty())
-    {
+    if !disabled.report.documents.iter().all(|d| d.changes.is_empty()) {
         problems.push(format!(
             "with checksum.enabled=false the report still lists changes: {:?}",
             disabled.report.documents
@@ -390,29 +294,15 @@ fn render_case(
         .report
         .documents
         .iter()
-        .flat_map(|d| {
-            d.changes
-                .iter()
-                .map(move |c| format!("document {} {}: {}", d.document, c.path, c.key))
-        })
+        .flat_map(|d| d.changes.iter().map(move |c| format!("document {} {}: {}", d.document, c.path, c.key)))
         .collect();
     if !changes_again.is_empty() {
-        problems.push(format!(
-            "not idempotent: rendering the output reports changes: {changes_again:?}"
-        ));
+        problems.push(format!("not idempotent: rendering the output reports changes: {changes_again:?}"));
     }
 
     let out = &first.manifests;
-    if case.crlf
-        && out
-            .match_indices('\n')
-            .any(|(i, _)| i == 0 || out.as_bytes()[i - 1] != b'\r')
-    {
-        let line = out[..out
-            .match_indices('\n')
-            .find(|&(i, _)| i == 0 || out.as_bytes()[i - 1] != b'\r')
-            .unwrap()
-            .0]
+    if case.crlf && out.match_indices('\n').any(|(i, _)| i == 0 || out.as_bytes()[i - 1] != b'\r') {
+        let line = out[..out.match_indices('\n').find(|&(i, _)| i == 0 || out.as_bytes()[i - 1] != b'\r').unwrap().0]
             .matches('\n')
             .count()
             + 1;
@@ -426,10 +316,8 @@ fn render_case(
     }
     if case.helm4 {
         for doc in &first.report.documents {
-            let annotated = doc
-                .source
-                .as_ref()
-                .is_some_and(|s| case.input.contains(&format!("{HELM4_ANNOTATION}: '{s}'")));
+            let annotated =
+                doc.source.as_ref().is_some_and(|s| case.input.contains(&format!("{HELM4_ANNOTATION}: '{s}'")));
             if !annotated {
                 problems.push(format!(
                     "report document {} ({}) should name its source from the {HELM4_ANNOTATION} annotation, got {:?}",
@@ -439,32 +327,16 @@ fn render_case(
         }
     }
     std::fs::write(output_path, out).unwrap();
-    Ok((
-        Rendered {
-            output_path: output_path.to_path_buf(),
-            output: first.manifests,
-            report: first.report,
-        },
-        problems,
-    ))
+    Ok((Rendered { output_path: output_path.to_path_buf(), output: first.manifests, report: first.report }, problems))
 }
 
 /// The oracle checks of one case.
-fn check_with_oracle(
-    oracle: &Oracle,
-    tmp: &TempDir,
-    i: usize,
-    case: &Case,
-    r: &Rendered,
-) -> Checked {
+fn check_with_oracle(oracle: &Oracle, tmp: &TempDir, i: usize, case: &Case, r: &Rendered) -> Checked {
     let mut failures = Vec::new();
     let out = oracle.run([Path::new("expect"), &case.path]);
     if !out.status.success() {
         failures.push(format!("oracle.py expect failed:\n{}", describe(&out)));
-        return Checked {
-            expected: Value::Null,
-            failures,
-        };
+        return Checked { expected: Value::Null, failures };
     }
     let expected_path = tmp.join(format!("{i}.expected.json"));
     std::fs::write(&expected_path, &out.stdout).unwrap();
@@ -472,10 +344,8 @@ fn check_with_oracle(
     let additions = parse_expected(&expected);
 
     // The report's changes against the oracle's prediction.
-    let mut predicted: Vec<(usize, String, String)> = additions
-        .iter()
-        .flat_map(|(&n, adds)| adds.iter().map(move |a| (n, a.path.clone(), a.key.clone())))
-        .collect();
+    let mut predicted: Vec<(usize, String, String)> =
+        additions.iter().flat_map(|(&n, adds)| adds.iter().map(move |a| (n, a.path.clone(), a.key.clone()))).collect();
     predicted.sort();
     let mut reported: Vec<(usize, String, String)> = Vec::new();
     for d in &r.report.documents {
@@ -518,10 +388,7 @@ fn check_with_oracle(
         failures.push(format!("oracle.py compare failed:\n{}", describe(&cmp)));
     } else {
         // "oracle: N documents, M changed, both readers agree"
-        let counts: Vec<usize> = stdout
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|w| w.parse().ok())
-            .collect();
+        let counts: Vec<usize> = stdout.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
         if counts.first() != Some(&r.report.summary.documents) {
             failures.push(format!(
                 "the readers count other documents than the report ({}): {stdout}",
@@ -533,10 +400,8 @@ fn check_with_oracle(
     // The text: unchanged files byte-identical, changed documents only gain annotation lines.
     if additions.is_empty() {
         if r.output != case.input {
-            failures.push(format!(
-                "nothing to wire, yet the output differs: {}",
-                first_difference(&case.input, &r.output)
-            ));
+            failures
+                .push(format!("nothing to wire, yet the output differs: {}", first_difference(&case.input, &r.output)));
         }
     } else {
         failures.extend(check_text_diff(oracle, case, r, &additions));
@@ -597,11 +462,7 @@ pub(crate) fn parse_expected(expected: &Value) -> BTreeMap<usize, Vec<Addition>>
 fn split(oracle: &Oracle, path: &Path) -> Result<Vec<(usize, usize)>, String> {
     let out = oracle.run([Path::new("split"), path]);
     if !out.status.success() {
-        return Err(format!(
-            "oracle.py split {} failed:\n{}",
-            path.display(),
-            describe(&out)
-        ));
+        return Err(format!("oracle.py split {} failed:\n{}", path.display(), describe(&out)));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("oracle.py split: {e}"))
 }
@@ -618,11 +479,7 @@ fn check_text_diff(
         (a, b) => return [a.err(), b.err()].into_iter().flatten().collect(),
     };
     if ins.len() != outs.len() {
-        return vec![format!(
-            "input has {} documents, output {}",
-            ins.len(),
-            outs.len()
-        )];
+        return vec![format!("input has {} documents, output {}", ins.len(), outs.len())];
     }
     let (input, output) = (case.input.as_bytes(), r.output.as_bytes());
     for (k, (&(a0, a1), &(b0, b1))) in ins.iter().zip(&outs).enumerate() {
@@ -652,28 +509,16 @@ fn key_spellings(key: &str) -> [String; 2] {
 
 /// Check that `after` is `before` plus exactly `adds`, written as new block lines or as members
 /// filled into a flow mapping, and nothing else.
-pub(crate) fn only_added_annotations(
-    before: &str,
-    after: &str,
-    adds: &[Addition],
-    crlf: bool,
-) -> Result<(), String> {
+pub(crate) fn only_added_annotations(before: &str, after: &str, adds: &[Addition], crlf: bool) -> Result<(), String> {
     let nl = if crlf { "\r\n" } else { "\n" };
     let a: Vec<&str> = before.split_inclusive('\n').collect();
     let b: Vec<&str> = after.split_inclusive('\n').collect();
     // Each addition must be written exactly once.
     let mut pending: Vec<&Addition> = adds.iter().collect();
     let take = |key: &str, value: &str, pending: &mut Vec<&Addition>| {
-        pending
-            .iter()
-            .position(|p| p.key == key && p.value == value)
-            .map(|i| pending.remove(i))
-            .is_some()
+        pending.iter().position(|p| p.key == key && p.value == value).map(|i| pending.remove(i)).is_some()
     };
-    let names: Vec<&str> = adds
-        .iter()
-        .flat_map(|a| a.names.iter().map(String::as_str))
-        .collect();
+    let names: Vec<&str> = adds.iter().flat_map(|a| a.names.iter().map(String::as_str)).collect();
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         if i < a.len() && j < b.len() && a[i] == b[j] {
@@ -698,25 +543,18 @@ pub(crate) fn only_added_annotations(
             let body = body.trim_start_matches(' ');
             {
                 let added = adds.iter().find(|add| {
-                    key_spellings(&add.key).iter().any(|k| {
-                        body == format!("{k}: {}", serde_json::to_string(&add.value).unwrap())
-                    })
+                    key_spellings(&add.key)
+                        .iter()
+                        .any(|k| body == format!("{k}: {}", serde_json::to_string(&add.value).unwrap()))
                 });
                 if let Some(add) = added {
                     if !take(&add.key, &add.value, &mut pending) {
-                        return Err(format!(
-                            "annotation {} written twice: {}",
-                            add.key,
-                            context()
-                        ));
+                        return Err(format!("annotation {} written twice: {}", add.key, context()));
                     }
                     j += 1;
                     continue;
                 }
-                if names
-                    .iter()
-                    .any(|n| key_spellings(n).iter().any(|k| body == format!("{k}:")))
-                {
+                if names.iter().any(|n| key_spellings(n).iter().any(|k| body == format!("{k}:"))) {
                     j += 1;
                     continue;
                 }
@@ -747,8 +585,7 @@ pub(crate) fn only_added_annotations(
             }
             let null_filled = ["~", "null", "Null", "NULL"].iter().any(|null| {
                 old.trim_end().strip_suffix(null).is_some_and(|head| {
-                    stripped.trim_end() == format!("{head}{{}}")
-                        && old.ends_with(nl) == stripped.ends_with(nl)
+                    stripped.trim_end() == format!("{head}{{}}") && old.ends_with(nl) == stripped.ends_with(nl)
                 })
             });
             if !filled.is_empty() && (stripped == *old || null_filled) {
@@ -775,8 +612,7 @@ pub(crate) fn only_added_annotations(
 
 /// Where two texts first differ, for messages.
 pub(crate) fn first_difference(a: &str, b: &str) -> String {
-    let (mut line, mut a_lines, mut b_lines) =
-        (1, a.split_inclusive('\n'), b.split_inclusive('\n'));
+    let (mut line, mut a_lines, mut b_lines) = (1, a.split_inclusive('\n'), b.split_inclusive('\n'));
     loop {
         match (a_lines.next(), b_lines.next()) {
             (Some(x), Some(y)) if x == y => line += 1,
@@ -797,9 +633,7 @@ pub(crate) fn first_difference(a: &str, b: &str) -> String {
 fn addition(key: &str, value: &str) -> Addition {
     Addition {
         path: "spec.template.metadata.annotations".into(),
-        names: ["spec", "template", "metadata", "annotations"]
-            .map(String::from)
-            .to_vec(),
+        names: ["spec", "template", "metadata", "annotations"].map(String::from).to_vec(),
         key: key.into(),
         value: value.into(),
     }
@@ -811,12 +645,7 @@ fn diff_checker_accepts_only_added_annotations() {
     let before = "spec:\n  template:\n    metadata:\n      labels: {}\n";
     let adds = [addition("checksum/configmap-a", "1f")];
     let ok = |after: &str, crlf: bool| {
-        only_added_annotations(
-            &before.replace('\n', if crlf { "\r\n" } else { "\n" }),
-            after,
-            &adds,
-            crlf,
-        )
+        only_added_annotations(&before.replace('\n', if crlf { "\r\n" } else { "\n" }), after, &adds, crlf)
     };
     ok("spec:\n  template:\n    metadata:\n      annotations:\n        checksum/configmap-a: \"1f\"\n      labels: {}\n", false).unwrap();
     ok("spec:\r\n  template:\r\n    metadata:\r\n      annotations:\r\n        checksum/configmap-a: \"1f\"\r\n      labels: {}\r\n", true).unwrap();
@@ -842,20 +671,10 @@ fn diff_checker_accepts_only_added_annotations() {
         false,
     )
     .expect("a mapping created inside a flow mapping");
-    only_added_annotations(
-        "  annotations: {}\n",
-        "  annotations: {\"checksum/configmap-a\": \"1f\"}\n",
-        &adds,
-        false,
-    )
-    .unwrap();
-    only_added_annotations(
-        "  annotations: ~\n",
-        "  annotations: {\"checksum/configmap-a\": \"1f\"}\n",
-        &adds,
-        false,
-    )
-    .unwrap();
+    only_added_annotations("  annotations: {}\n", "  annotations: {\"checksum/configmap-a\": \"1f\"}\n", &adds, false)
+        .unwrap();
+    only_added_annotations("  annotations: ~\n", "  annotations: {\"checksum/configmap-a\": \"1f\"}\n", &adds, false)
+        .unwrap();
     only_added_annotations(
         "  annotations: {a: b}\n",
         "  annotations: {\"checksum/configmap-a\": \"1f\", a: b}\n",

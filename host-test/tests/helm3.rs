@@ -28,17 +28,12 @@ impl Helm3 {
     fn new(test: &str) -> Option<Helm3> {
         let helm = util::helm3(test)?;
         let python = util::python(test)?;
-        Some(Helm3 {
-            helm,
-            python,
-            home: HelmHome::new(test),
-        })
+        Some(Helm3 { helm, python, home: HelmHome::new(test) })
     }
 
     fn template(&self, release: &str, chart: &Path, args: &[&str]) -> Output {
         let mut cmd = self.home.cmd(&self.helm);
-        cmd.args(["template", release, chart.to_str().unwrap()])
-            .args(args);
+        cmd.args(["template", release, chart.to_str().unwrap()]).args(args);
         util::run(&mut cmd, b"")
     }
 
@@ -52,11 +47,7 @@ impl Helm3 {
             describe(&out)
         );
         // Quiet success: no plugin-loading noise, no postwire warnings for these charts.
-        assert!(
-            out.stderr.is_empty(),
-            "helm3 template {release} {args:?} wrote to stderr:\n{}",
-            describe(&out)
-        );
+        assert!(out.stderr.is_empty(), "helm3 template {release} {args:?} wrote to stderr:\n{}", describe(&out));
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -67,10 +58,7 @@ impl Helm3 {
 
 /// `--post-renderer <runner>` plus extra args.
 fn with_pr(args: &[&str]) -> Vec<String> {
-    let mut all = vec![
-        "--post-renderer".to_string(),
-        util::postwire_bin().display().to_string(),
-    ];
+    let mut all = vec!["--post-renderer".to_string(), util::postwire_bin().display().to_string()];
     all.extend(args.iter().map(|s| s.to_string()));
     all
 }
@@ -81,9 +69,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 /// `# Source: <path>` lines of a render, in order.
 fn sources(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| l.starts_with("# Source: "))
-        .collect()
+    text.lines().filter(|l| l.starts_with("# Source: ")).collect()
 }
 
 /// The fixture chart under Helm 3: checksums on the Deployment; the `# Source:` comments
@@ -98,30 +84,17 @@ fn helm3_fixture_keeps_sources_and_leaves_hooks_alone() {
     let raw_text = h.template_ok("fixture", &chart, &[]);
     let ctx = format!("helm3 template fixture\n--- output\n{text}");
     assert_eq!(sources(&text), sources(&raw_text), "{ctx}");
-    assert!(
-        text.contains("# Source: fixture/templates/deployment.yaml"),
-        "{ctx}"
-    );
-    assert!(
-        text.contains("# The app's settings and its Service, in one template file."),
-        "{ctx}"
-    );
+    assert!(text.contains("# Source: fixture/templates/deployment.yaml"), "{ctx}");
+    assert!(text.contains("# The app's settings and its Service, in one template file."), "{ctx}");
 
     let docs = h.docs(&text);
     let raw = h.docs(&raw_text);
     let found = util::assert_checksums(&docs, &raw, Hooks::NotPostRendered, &ctx);
     util::assert_only_checksums_added(&docs, &raw, &ctx);
-    assert_eq!(
-        found.keys().collect::<Vec<_>>(),
-        ["Deployment/fixture"],
-        "{ctx}"
-    );
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["Deployment/fixture"], "{ctx}");
     assert_eq!(
         found["Deployment/fixture"].keys().collect::<Vec<_>>(),
-        [
-            "checksum/configmap-fixture",
-            "checksum/secret-fixture-creds"
-        ],
+        ["checksum/configmap-fixture", "checksum/secret-fixture-creds"],
         "{ctx}"
     );
     let job = util::find_object(&docs, "Job/fixture-migrate");
@@ -130,13 +103,7 @@ fn helm3_fixture_keeps_sources_and_leaves_hooks_alone() {
 }
 
 /// (chart, values that make the render deterministic, whether it then is, an object, its keys)
-type CorpusCase = (
-    &'static str,
-    &'static [&'static str],
-    bool,
-    &'static str,
-    &'static [&'static str],
-);
+type CorpusCase = (&'static str, &'static [&'static str], bool, &'static str, &'static [&'static str]);
 
 /// Third-party charts under Helm 3: `# Source:` comments kept one for one, checksums exactly
 /// where expected, nothing else changed (for renders that are deterministic).
@@ -160,10 +127,7 @@ fn helm3_corpus_charts_keep_sources_and_get_checksums() {
             &["--set", "auth.password=test-redis-pw"],
             true,
             "StatefulSet/default/redis-master",
-            &[
-                "checksum/configmap-redis-configuration",
-                "checksum/secret-redis",
-            ],
+            &["checksum/configmap-redis-configuration", "checksum/secret-redis"],
         ),
         (
             "kafka",
@@ -178,22 +142,13 @@ fn helm3_corpus_charts_keep_sources_and_get_checksums() {
         let text = h.template_ok(chart, &dir, &strs(&with_pr(values)));
         let raw_text = h.template_ok(chart, &dir, values);
         let ctx = format!("helm3 template {chart}");
-        assert_eq!(
-            sources(&text),
-            sources(&raw_text),
-            "{ctx}: # Source: comments"
-        );
+        assert_eq!(sources(&text), sources(&raw_text), "{ctx}: # Source: comments");
         let docs = h.docs(&text);
         let raw = h.docs(&raw_text);
         let found = util::assert_checksums(&docs, &raw, Hooks::NotPostRendered, &ctx);
-        let got = found
-            .get(*id)
-            .unwrap_or_else(|| panic!("{ctx}: {id} has no checksums; found {found:#?}"));
+        let got = found.get(*id).unwrap_or_else(|| panic!("{ctx}: {id} has no checksums; found {found:#?}"));
         for key in *keys {
-            assert!(
-                got.contains_key(*key),
-                "{ctx}: {id} lacks {key}; has {got:#?}"
-            );
+            assert!(got.contains_key(*key), "{ctx}: {id} lacks {key}; has {got:#?}");
         }
         if *deterministic {
             util::assert_only_checksums_added(&docs, &raw, &ctx);
@@ -210,20 +165,11 @@ fn helm3_post_renderer_args_reach_postwire() {
     let text = h.template_ok(
         "fixture",
         &util::fixture_chart(),
-        &strs(&with_pr(&[
-            "--post-renderer-args",
-            "--set",
-            "--post-renderer-args",
-            "checksum.mode=aggregate",
-        ])),
+        &strs(&with_pr(&["--post-renderer-args", "--set", "--post-renderer-args", "checksum.mode=aggregate"])),
     );
     let docs = h.docs(&text);
     let deploy = util::template_annotations(util::find_object(&docs, "Deployment/fixture"));
-    assert_eq!(
-        deploy.keys().collect::<Vec<_>>(),
-        ["checksum/config", "checksum/secret"],
-        "{text}"
-    );
+    assert_eq!(deploy.keys().collect::<Vec<_>>(), ["checksum/config", "checksum/secret"], "{text}");
     let job = util::find_object(&docs, "Job/fixture-migrate");
     assert!(util::template_annotations(job).is_empty(), "{text}");
 }
@@ -237,12 +183,7 @@ fn helm3_invalid_config_message_is_in_helm_error() {
     let out = h.template(
         "fixture",
         &util::fixture_chart(),
-        &strs(&with_pr(&[
-            "--post-renderer-args",
-            "--set",
-            "--post-renderer-args",
-            "checksum.mdoe=x",
-        ])),
+        &strs(&with_pr(&["--post-renderer-args", "--set", "--post-renderer-args", "checksum.mdoe=x"])),
     );
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(out.stdout.is_empty(), "{}", describe(&out));
@@ -267,11 +208,8 @@ fn helm3_output_dir_files_are_not_post_rendered() {
         return;
     };
     let out_dir = h.home.dir.join("out");
-    let stdout = h.template_ok(
-        "fixture",
-        &util::fixture_chart(),
-        &strs(&with_pr(&["--output-dir", out_dir.to_str().unwrap()])),
-    );
+    let stdout =
+        h.template_ok("fixture", &util::fixture_chart(), &strs(&with_pr(&["--output-dir", out_dir.to_str().unwrap()])));
     let deployment = std::fs::read_to_string(out_dir.join("fixture/templates/deployment.yaml"))
         .unwrap_or_else(|e| panic!("deployment.yaml: {e}\nhelm printed:\n{stdout}"));
     assert!(deployment.contains("kind: Deployment"), "{deployment}");
@@ -279,10 +217,5 @@ fn helm3_output_dir_files_are_not_post_rendered() {
         !deployment.contains("checksum/"),
         "Helm 3 now post-renders --output-dir files; update the README (Helm 3 section):\n{deployment}"
     );
-    assert!(
-        stdout
-            .lines()
-            .all(|l| l.starts_with("wrote ") || l.trim().is_empty()),
-        "{stdout}"
-    );
+    assert!(stdout.lines().all(|l| l.starts_with("wrote ") || l.trim().is_empty()), "{stdout}");
 }

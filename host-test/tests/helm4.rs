@@ -68,12 +68,7 @@ impl Helm4 {
         let mut all = vec!["template", release, chart.to_str().unwrap()];
         all.extend(args);
         let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "helm {} failed:\n{}",
-            all.join(" "),
-            describe(&out)
-        );
+        assert!(out.status.success(), "helm {} failed:\n{}", all.join(" "), describe(&out));
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -104,16 +99,8 @@ fn helm4_plugin_install_ignores_helm_plugins_so_we_copy() {
     std::fs::create_dir_all(src.parent().unwrap()).unwrap();
     install_plugin_by_copy(src.parent().unwrap());
 
-    let install = util::run(
-        home.cmd(&helm)
-            .args(["plugin", "install", src.to_str().unwrap()]),
-        b"",
-    );
-    assert!(
-        install.status.success(),
-        "helm plugin install: {}",
-        describe(&install)
-    );
+    let install = util::run(home.cmd(&helm).args(["plugin", "install", src.to_str().unwrap()]), b"");
+    assert!(install.status.success(), "helm plugin install: {}", describe(&install));
     let list = util::run(home.cmd(&helm).args(["plugin", "list"]), b"");
     assert!(list.status.success(), "{}", describe(&list));
     assert!(
@@ -134,8 +121,7 @@ fn helm4_plugin_install_ignores_helm_plugins_so_we_copy() {
     );
     assert!(!template.status.success(), "{}", describe(&template));
     assert!(
-        String::from_utf8_lossy(&template.stderr)
-            .contains("plugin: {Name:postwire Type:postrenderer/v1} not found"),
+        String::from_utf8_lossy(&template.stderr).contains("plugin: {Name:postwire Type:postrenderer/v1} not found"),
         "{}",
         describe(&template)
     );
@@ -145,8 +131,7 @@ fn helm4_plugin_install_ignores_helm_plugins_so_we_copy() {
     let list = util::run(home.cmd(&helm).args(["plugin", "list"]), b"");
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("postwire") && l.contains("postrenderer/v1")),
+        text.lines().any(|l| l.starts_with("postwire") && l.contains("postrenderer/v1")),
         "copied plugin not listed:\n{}",
         describe(&list)
     );
@@ -175,46 +160,22 @@ fn helm4_fixture_gets_checksums_on_deployment_and_hook_job() {
     let secret_hash = util::sha256_hex(br#"{"stringData":{"PASSWORD":"fixture-password"}}"#);
     let deploy = &found["Deployment/fixture"];
     assert_eq!(
-        deploy
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect::<Vec<_>>(),
-        vec![
-            ("checksum/configmap-fixture", cm_hash.as_str()),
-            ("checksum/secret-fixture-creds", secret_hash.as_str()),
-        ],
+        deploy.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+        vec![("checksum/configmap-fixture", cm_hash.as_str()), ("checksum/secret-fixture-creds", secret_hash.as_str()),],
         "{ctx}"
     );
     // Helm 4 post-renders hooks, so the hook Job gets the checksum of the ConfigMap it reads.
     assert_eq!(
-        found
-            .get("Job/fixture-migrate")
-            .map(|m| m.keys().cloned().collect::<Vec<_>>()),
+        found.get("Job/fixture-migrate").map(|m| m.keys().cloned().collect::<Vec<_>>()),
         Some(vec!["checksum/configmap-fixture".to_string()]),
         "{ctx}"
     );
-    assert_eq!(
-        found.len(),
-        2,
-        "only the Deployment and the hook Job: {found:?}\n{ctx}"
-    );
+    assert_eq!(found.len(), 2, "only the Deployment and the hook Job: {found:?}\n{ctx}");
     // Values are double-quoted strings, as documented.
-    assert!(
-        text.contains(&format!("checksum/configmap-fixture: \"{cm_hash}\"")),
-        "{ctx}"
-    );
-    assert!(
-        text.contains("# The app's settings and its Service, in one template file."),
-        "{ctx}"
-    );
-    assert!(
-        text.contains("# Source: fixture/templates/deployment.yaml"),
-        "{ctx}"
-    );
-    assert!(
-        text.contains("# Source: fixture/crds/widget-crd.yaml"),
-        "{ctx}"
-    );
+    assert!(text.contains(&format!("checksum/configmap-fixture: \"{cm_hash}\"")), "{ctx}");
+    assert!(text.contains("# The app's settings and its Service, in one template file."), "{ctx}");
+    assert!(text.contains("# Source: fixture/templates/deployment.yaml"), "{ctx}");
+    assert!(text.contains("# Source: fixture/crds/widget-crd.yaml"), "{ctx}");
     assert!(!text.contains("postrender-filename"), "{ctx}");
     util::find_object(&docs, "Pod/fixture-test");
 
@@ -249,10 +210,7 @@ fn helm4_corpus_charts_get_checksums_exactly_where_expected() {
             "grafana",
             &["--set", "adminPassword=test-admin-pw"],
             true,
-            &[(
-                "Deployment/default/grafana",
-                &["checksum/configmap-grafana", "checksum/secret-grafana"],
-            )],
+            &[("Deployment/default/grafana", &["checksum/configmap-grafana", "checksum/secret-grafana"])],
         ),
         (
             "redis",
@@ -268,10 +226,7 @@ fn helm4_corpus_charts_get_checksums_exactly_where_expected() {
                         "checksum/secret-redis",
                     ],
                 ),
-                (
-                    "StatefulSet/default/redis-replicas",
-                    &["checksum/secret-redis"],
-                ),
+                ("StatefulSet/default/redis-replicas", &["checksum/secret-redis"]),
             ],
         ),
         (
@@ -281,10 +236,7 @@ fn helm4_corpus_charts_get_checksums_exactly_where_expected() {
             false,
             &[(
                 "StatefulSet/default/kafka-controller",
-                &[
-                    "checksum/configmap-kafka-controller-configuration",
-                    "checksum/secret-kafka-kraft",
-                ],
+                &["checksum/configmap-kafka-controller-configuration", "checksum/secret-kafka-kraft"],
             )],
         ),
         (
@@ -295,10 +247,7 @@ fn helm4_corpus_charts_get_checksums_exactly_where_expected() {
             &[
                 (
                     "StatefulSet/default/argo-cd-argocd-application-controller",
-                    &[
-                        "checksum/configmap-argocd-cm",
-                        "checksum/configmap-argocd-cmd-params-cm",
-                    ],
+                    &["checksum/configmap-argocd-cm", "checksum/configmap-argocd-cmd-params-cm"],
                 ),
                 (
                     "Deployment/default/argo-cd-argocd-redis",
@@ -315,24 +264,16 @@ fn helm4_corpus_charts_get_checksums_exactly_where_expected() {
         let ctx = format!("helm4 template {chart}");
         let found = util::assert_checksums(&docs, &raw, Hooks::PostRendered, &ctx);
         for (id, keys) in *known {
-            let got = found
-                .get(*id)
-                .unwrap_or_else(|| panic!("{ctx}: {id} has no checksums; found {found:#?}"));
+            let got = found.get(*id).unwrap_or_else(|| panic!("{ctx}: {id} has no checksums; found {found:#?}"));
             for key in *keys {
-                assert!(
-                    got.contains_key(*key),
-                    "{ctx}: {id} lacks {key}; has {got:#?}"
-                );
+                assert!(got.contains_key(*key), "{ctx}: {id} lacks {key}; has {got:#?}");
             }
         }
         if *deterministic {
             util::assert_only_checksums_added(&docs, &raw, &ctx);
         }
         assert!(!text.contains("postrender-filename"), "{ctx}");
-        assert!(
-            !text.contains("generated-by-postrender"),
-            "{ctx}: documents lost their file:\n{text}"
-        );
+        assert!(!text.contains("generated-by-postrender"), "{ctx}: documents lost their file:\n{text}");
     }
 }
 
@@ -349,19 +290,11 @@ fn helm4_output_dir_writes_post_rendered_files_under_template_paths() {
         &with_pr(&["--include-crds", "--output-dir", out_dir.to_str().unwrap()]),
     );
     let root = out_dir.join("fixture");
-    let read = |p: &str| {
-        std::fs::read_to_string(root.join(p))
-            .unwrap_or_else(|e| panic!("{p}: {e}\nhelm printed:\n{stdout}"))
-    };
+    let read =
+        |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}\nhelm printed:\n{stdout}"));
     let deployment = read("templates/deployment.yaml");
-    assert!(
-        deployment.contains("checksum/configmap-fixture: \""),
-        "{deployment}"
-    );
-    assert!(
-        deployment.contains("checksum/secret-fixture-creds: \""),
-        "{deployment}"
-    );
+    assert!(deployment.contains("checksum/configmap-fixture: \""), "{deployment}");
+    assert!(deployment.contains("checksum/secret-fixture-creds: \""), "{deployment}");
     let configmap = h.docs(&read("templates/configmap.yaml"));
     assert_eq!(
         configmap.iter().map(util::object_id).collect::<Vec<_>>(),
@@ -404,25 +337,13 @@ fn helm4_output_dir_writes_post_rendered_files_under_template_paths() {
 fn helm4_show_only_prints_the_annotated_template() {
     let test = "helm4_show_only_prints_the_annotated_template";
     let Some(h) = Helm4::new(test) else { return };
-    let text = h.template_ok(
-        "fixture",
-        &util::fixture_chart(),
-        &with_pr(&["--show-only", "templates/deployment.yaml"]),
-    );
+    let text =
+        h.template_ok("fixture", &util::fixture_chart(), &with_pr(&["--show-only", "templates/deployment.yaml"]));
     let docs = h.docs(&text);
+    assert_eq!(docs.iter().map(util::object_id).collect::<Vec<_>>(), ["Deployment/fixture"], "{text}");
     assert_eq!(
-        docs.iter().map(util::object_id).collect::<Vec<_>>(),
-        ["Deployment/fixture"],
-        "{text}"
-    );
-    assert_eq!(
-        util::per_object_checksums(&docs[0])
-            .into_keys()
-            .collect::<Vec<_>>(),
-        [
-            "checksum/configmap-fixture",
-            "checksum/secret-fixture-creds"
-        ],
+        util::per_object_checksums(&docs[0]).into_keys().collect::<Vec<_>>(),
+        ["checksum/configmap-fixture", "checksum/secret-fixture-creds"],
         "{text}"
     );
 }
@@ -436,12 +357,7 @@ fn helm4_post_renderer_args_switch_to_aggregate_mode() {
     let text = h.template_ok(
         "fixture",
         &util::fixture_chart(),
-        &with_pr(&[
-            "--post-renderer-args",
-            "--set",
-            "--post-renderer-args",
-            "checksum.mode=aggregate",
-        ]),
+        &with_pr(&["--post-renderer-args", "--set", "--post-renderer-args", "checksum.mode=aggregate"]),
     );
     assert_aggregate(&h.docs(&text), &text);
 }
@@ -453,14 +369,8 @@ fn assert_aggregate(docs: &[Value], text: &str) {
     let secret = util::sha256_hex(br#"{"stringData":{"PASSWORD":"fixture-password"}}"#);
     let deploy = util::template_annotations(util::find_object(docs, "Deployment/fixture"));
     let want = [
-        (
-            "checksum/config".to_string(),
-            util::sha256_hex(format!("fixture={cm}\n").as_bytes()),
-        ),
-        (
-            "checksum/secret".to_string(),
-            util::sha256_hex(format!("fixture-creds={secret}\n").as_bytes()),
-        ),
+        ("checksum/config".to_string(), util::sha256_hex(format!("fixture={cm}\n").as_bytes())),
+        ("checksum/secret".to_string(), util::sha256_hex(format!("fixture-creds={secret}\n").as_bytes())),
     ];
     assert_eq!(deploy, want.iter().cloned().collect(), "{text}");
     let job = util::template_annotations(util::find_object(docs, "Job/fixture-migrate"));
@@ -479,11 +389,7 @@ fn helm4_postwire_config_in_chart_applies_and_is_removed() {
     let raw = h.template_ok("fixture", &chart, &["--set", "postwireConfig.enabled=true"]);
     assert!(raw.contains("kind: PostwireConfig"), "{raw}");
 
-    let text = h.template_ok(
-        "fixture",
-        &chart,
-        &with_pr(&["--set", "postwireConfig.enabled=true"]),
-    );
+    let text = h.template_ok("fixture", &chart, &with_pr(&["--set", "postwireConfig.enabled=true"]));
     assert!(!text.contains("PostwireConfig"), "{text}");
     assert!(!text.contains("postwire-config.yaml"), "{text}");
     assert_aggregate(&h.docs(&text), &text);
@@ -492,20 +398,13 @@ fn helm4_postwire_config_in_chart_applies_and_is_removed() {
     h.template_ok(
         "fixture",
         &chart,
-        &with_pr(&[
-            "--set",
-            "postwireConfig.enabled=true",
-            "--output-dir",
-            out_dir.to_str().unwrap(),
-        ]),
+        &with_pr(&["--set", "postwireConfig.enabled=true", "--output-dir", out_dir.to_str().unwrap()]),
     );
     let templates = out_dir.join("fixture/templates");
     assert!(templates.join("deployment.yaml").is_file());
     assert!(!templates.join("postwire-config.yaml").exists());
-    let names: Vec<_> = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names: Vec<_> =
+        std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["fixture"], "no generated-by-postrender files");
 }
 
@@ -530,8 +429,7 @@ fn helm4_invalid_config_reaches_the_user() {
         "checksum.mdoe=x",
     ];
     let wants = ["checksum.mdoe: unknown field", "did you mean `mode`?"];
-    let helm_says =
-        "failed to invoke post-renderer plugin \"postwire\": plugin \"postwire\" exited with error";
+    let helm_says = "failed to invoke post-renderer plugin \"postwire\": plugin \"postwire\" exited with error";
     let last_error = h.home.postwire_cache().join("last-error.txt");
     assert!(!last_error.exists());
 
@@ -547,10 +445,7 @@ fn helm4_invalid_config_reaches_the_user() {
     // (b) the last error is kept for runs without a terminal.
     let kept = std::fs::read_to_string(&last_error)
         .unwrap_or_else(|e| panic!("{}: {e}\n{}", last_error.display(), describe(&out)));
-    assert!(
-        kept.starts_with("Error: --set checksum.mdoe=x: invalid config:"),
-        "{kept}"
-    );
+    assert!(kept.starts_with("Error: --set checksum.mdoe=x: invalid config:"), "{kept}");
     for want in wants {
         assert!(kept.contains(want), "last-error.txt: {kept}");
     }
@@ -561,11 +456,7 @@ fn helm4_invalid_config_reaches_the_user() {
     let out = h.run(&debug);
     assert!(!out.status.success(), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("exitCode=3") && stderr.contains("stderr=\"\""),
-        "{}",
-        describe(&out)
-    );
+    assert!(stderr.contains("exitCode=3") && stderr.contains("stderr=\"\""), "{}", describe(&out));
 
     // (a) Under a terminal. Helm's stderr goes to a file, so whatever the terminal shows was
     // written to /dev/tty by postwire.
@@ -573,10 +464,7 @@ fn helm4_invalid_config_reaches_the_user() {
     let line = format!(
         "{} {} 2>{}",
         util::sh_quote(h.helm.to_str().unwrap()),
-        args.iter()
-            .map(|a| util::sh_quote(a))
-            .collect::<Vec<_>>()
-            .join(" "),
+        args.iter().map(|a| util::sh_quote(a)).collect::<Vec<_>>().join(" "),
         util::sh_quote(helm_stderr.to_str().unwrap())
     );
     let envs: Vec<(&str, PathBuf)> = h.home.envs();
@@ -589,15 +477,9 @@ fn helm4_invalid_config_reaches_the_user() {
     let context = format!("{}\n--- helm stderr\n{helm_err}", describe(&out));
     assert!(!out.status.success(), "{context}");
     for want in wants {
-        assert!(
-            terminal.contains(want),
-            "terminal lacks `{want}`:\n{context}"
-        );
+        assert!(terminal.contains(want), "terminal lacks `{want}`:\n{context}");
     }
-    assert!(
-        terminal.contains("postwire: Error: --set checksum.mdoe=x"),
-        "{context}"
-    );
+    assert!(terminal.contains("postwire: Error: --set checksum.mdoe=x"), "{context}");
     assert!(helm_err.contains(helm_says), "{context}");
     assert!(!helm_err.contains(wants[0]), "{context}");
 }

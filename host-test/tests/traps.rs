@@ -120,36 +120,24 @@ fn sq(s: &str) -> String {
 /// The brief's traps that can be plain keys of one mapping: `<<` is the merge key, and `~`
 /// and `null` are both the null key.
 fn plain_keys() -> impl Iterator<Item = &'static str> {
-    TRAPS
-        .iter()
-        .copied()
-        .filter(|t| !matches!(*t, "<<" | "~" | "null"))
+    TRAPS.iter().copied().filter(|t| !matches!(*t, "<<" | "~" | "null"))
 }
 
 /// A chart-like stream with trap keys and values around every place the checksum wiring writes.
 fn trap_stream() -> Vec<String> {
     let block = |indent: usize, quote: &dyn Fn(&str) -> String| {
-        TRAPS
-            .iter()
-            .map(|t| format!("{}{}: {}\n", " ".repeat(indent), quote(t), quote(t)))
-            .collect::<String>()
+        TRAPS.iter().map(|t| format!("{}{}: {}\n", " ".repeat(indent), quote(t), quote(t))).collect::<String>()
     };
     let config = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: traps\ndata:\n{}{}",
         block(2, &|t| dq(t)),
         plain_keys()
-            .map(|t| format!(
-                "  plain-{}: {t}\n",
-                t.replace(['~', '=', '<', ':', '+', '.'], "x")
-            ))
+            .map(|t| format!("  plain-{}: {t}\n", t.replace(['~', '=', '<', ':', '+', '.'], "x")))
             .collect::<String>()
     );
-    let secret = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: traps\nstringData:\n{}",
-        block(2, &|t| sq(t))
-    );
-    let volume =
-        "    spec:\n      volumes:\n      - name: c\n        configMap:\n          name: traps\n";
+    let secret =
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: traps\nstringData:\n{}", block(2, &|t| sq(t)));
+    let volume = "    spec:\n      volumes:\n      - name: c\n        configMap:\n          name: traps\n";
     let env_from = "    spec:\n      containers:\n      - name: c\n        envFrom:\n        - secretRef:\n            name: traps\n        - configMapRef: {name: traps}\n";
     let deployment = |name: &str, template_metadata: &str, spec: &str| {
         format!(
@@ -157,11 +145,7 @@ fn trap_stream() -> Vec<String> {
         )
     };
     let flow_members = |quote: &dyn Fn(&str) -> String| {
-        TRAPS
-            .iter()
-            .map(|t| format!("{}: {}", quote(t), quote(t)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        TRAPS.iter().map(|t| format!("{}: {}", quote(t), quote(t))).collect::<Vec<_>>().join(", ")
     };
     vec![
         config,
@@ -245,11 +229,7 @@ fn trap_keys_and_values_survive_checksum_edits() {
 
     // The independent prediction, then both readers on input vs output.
     let expected_out = oracle.run([std::path::Path::new("expect"), &input_path]);
-    assert!(
-        expected_out.status.success(),
-        "oracle expect:\n{}",
-        describe(&expected_out)
-    );
+    assert!(expected_out.status.success(), "oracle expect:\n{}", describe(&expected_out));
     let expected_path = tmp.join("expected.json");
     std::fs::write(&expected_path, &expected_out.stdout).unwrap();
     let expected: Value = serde_json::from_slice(&expected_out.stdout).unwrap();
@@ -279,12 +259,7 @@ fn trap_keys_and_values_survive_checksum_edits() {
     for (k, (before, after)) in docs.iter().zip(&outputs).enumerate() {
         let n = k + 1;
         match additions.get(&n) {
-            None => assert_eq!(
-                before,
-                after,
-                "document {n} should be untouched: {}",
-                first_difference(before, after)
-            ),
+            None => assert_eq!(before, after, "document {n} should be untouched: {}", first_difference(before, after)),
             Some(adds) if before.contains("checksum/configmap-traps: yes") => {
                 assert_eq!(adds.len(), 1, "document {n}: {expected}");
                 let want = before.replace(
@@ -299,8 +274,11 @@ fn trap_keys_and_values_survive_checksum_edits() {
                 );
                 let report_doc = response.report.documents.iter().find(|d| d.document == n);
                 assert!(
-                    report_doc.is_some_and(|d| d.changes.iter().any(|c| c.key == "checksum/configmap-traps"
-                        && c.action == postwire_core::report::Action::Updated)),
+                    report_doc.is_some_and(|d| d
+                        .changes
+                        .iter()
+                        .any(|c| c.key == "checksum/configmap-traps"
+                            && c.action == postwire_core::report::Action::Updated)),
                     "document {n}: the report should say the stale checksum was updated: {report_doc:?}"
                 );
             }
@@ -341,44 +319,23 @@ fn emit_cases() -> Vec<EmitCase> {
         let entries = vec![(trap.to_string(), trap.to_string())];
         let mut edit = |label: &str, input: &str, path: Vec<&'static str>, outcome: Outcome| {
             let tree = Tree::parse(input, 0).unwrap_or_else(|e| panic!("{label}: {e}\n{input}"));
-            let doc = Doc {
-                text: input,
-                tree: &tree,
-                newline: "\n",
-            };
-            let (splices, outcomes) =
-                inject::ensure_string_entries(&doc, tree.root().unwrap(), None, &path, &entries)
-                    .unwrap_or_else(|e| panic!("{label} with trap {trap:?}: {e}\n{input}"));
-            assert_eq!(
-                outcomes,
-                vec![outcome.clone()],
-                "{label} with trap {trap:?}"
-            );
+            let doc = Doc { text: input, tree: &tree, newline: "\n" };
+            let (splices, outcomes) = inject::ensure_string_entries(&doc, tree.root().unwrap(), None, &path, &entries)
+                .unwrap_or_else(|e| panic!("{label} with trap {trap:?}: {e}\n{input}"));
+            assert_eq!(outcomes, vec![outcome.clone()], "{label} with trap {trap:?}");
             let text = inject::apply(input, &splices);
             // postwire's own parser reads back what it wrote: a second edit changes nothing.
             let again = Tree::parse(&text, 0).unwrap_or_else(|e| {
-                panic!(
-                    "{label} with trap {trap:?}: postwire cannot re-read its output: {e}\n{text}"
-                )
+                panic!("{label} with trap {trap:?}: postwire cannot re-read its output: {e}\n{text}")
             });
-            let doc2 = Doc {
-                text: &text,
-                tree: &again,
-                newline: "\n",
-            };
+            let doc2 = Doc { text: &text, tree: &again, newline: "\n" };
             let (splices2, outcomes2) =
-                inject::ensure_string_entries(&doc2, again.root().unwrap(), None, &path, &entries)
-                    .unwrap();
+                inject::ensure_string_entries(&doc2, again.root().unwrap(), None, &path, &entries).unwrap();
             assert!(
                 splices2.is_empty() && outcomes2 == vec![Outcome::Unchanged],
                 "{label} with trap {trap:?}: not idempotent, postwire reads its own output differently:\n{text}"
             );
-            cases.push(EmitCase {
-                label: label.to_string(),
-                trap,
-                text,
-                at: path,
-            });
+            cases.push(EmitCase { label: label.to_string(), trap, text, at: path });
         };
         let ann = vec!["metadata", "annotations"];
         edit(
@@ -387,79 +344,28 @@ fn emit_cases() -> Vec<EmitCase> {
             ann.clone(),
             Outcome::Added,
         );
-        edit(
-            "new block mappings along the path",
-            "metadata:\n  name: n\n",
-            ann.clone(),
-            Outcome::Added,
-        );
-        edit(
-            "empty flow mapping",
-            "metadata:\n  annotations: {}\n",
-            ann.clone(),
-            Outcome::Added,
-        );
-        edit(
-            "flow mapping with members",
-            "metadata: {annotations: {x: y}, name: n}\n",
-            ann.clone(),
-            Outcome::Added,
-        );
-        edit(
-            "new mappings inside a flow mapping",
-            "metadata: {name: n}\n",
-            ann.clone(),
-            Outcome::Added,
-        );
-        edit(
-            "null value `~`",
-            "metadata:\n  annotations: ~\n",
-            ann.clone(),
-            Outcome::Added,
-        );
-        edit(
-            "empty value",
-            "metadata:\n  annotations:\n  name: n\n",
-            ann.clone(),
-            Outcome::Added,
-        );
-        edit(
-            "JSON document",
-            "{\"metadata\": {\"annotations\": {\"x\": \"y\"}}}\n",
-            ann.clone(),
-            Outcome::Added,
-        );
+        edit("new block mappings along the path", "metadata:\n  name: n\n", ann.clone(), Outcome::Added);
+        edit("empty flow mapping", "metadata:\n  annotations: {}\n", ann.clone(), Outcome::Added);
+        edit("flow mapping with members", "metadata: {annotations: {x: y}, name: n}\n", ann.clone(), Outcome::Added);
+        edit("new mappings inside a flow mapping", "metadata: {name: n}\n", ann.clone(), Outcome::Added);
+        edit("null value `~`", "metadata:\n  annotations: ~\n", ann.clone(), Outcome::Added);
+        edit("empty value", "metadata:\n  annotations:\n  name: n\n", ann.clone(), Outcome::Added);
+        edit("JSON document", "{\"metadata\": {\"annotations\": {\"x\": \"y\"}}}\n", ann.clone(), Outcome::Added);
         edit(
             "stale plain value replaced",
-            &format!(
-                "metadata:\n  annotations:\n    {}: 1\n",
-                emit::key(trap, false)
-            ),
+            &format!("metadata:\n  annotations:\n    {}: 1\n", emit::key(trap, false)),
             ann.clone(),
             Outcome::Updated,
         );
         edit(
             "stale block scalar replaced",
-            &format!(
-                "metadata:\n  annotations:\n    {}: |\n      old\n    z: y\n",
-                emit::key(trap, false)
-            ),
+            &format!("metadata:\n  annotations:\n    {}: |\n      old\n    z: y\n", emit::key(trap, false)),
             ann.clone(),
             Outcome::Updated,
         );
         // The trap as a mapping name on the path, too.
-        edit(
-            "trap as a created path key (block)",
-            "metadata:\n  name: n\n",
-            vec!["metadata", trap],
-            Outcome::Added,
-        );
-        edit(
-            "trap as a created path key (flow)",
-            "metadata: {name: n}\n",
-            vec!["metadata", trap],
-            Outcome::Added,
-        );
+        edit("trap as a created path key (block)", "metadata:\n  name: n\n", vec!["metadata", trap], Outcome::Added);
+        edit("trap as a created path key (flow)", "metadata: {name: n}\n", vec!["metadata", trap], Outcome::Added);
     }
     cases
 }
@@ -503,10 +409,7 @@ fn emitter_writes_traps_as_strings_for_both_yaml_1_1_readers() {
     let mut check = |label: &str, trap: &str, doc: &str, row: &Value, path: &[&str]| {
         for reader in ["pyyaml", "yamlv2"] {
             let Some(mut node) = row[reader].get("ok") else {
-                failures.push(format!(
-                    "{label}, trap {trap:?}, {reader}: does not load: {}\n{doc}",
-                    row[reader]
-                ));
+                failures.push(format!("{label}, trap {trap:?}, {reader}: does not load: {}\n{doc}", row[reader]));
                 continue;
             };
             for p in path {
@@ -514,10 +417,7 @@ fn emitter_writes_traps_as_strings_for_both_yaml_1_1_readers() {
             }
             let got = &node[format!("str:{trap}")];
             if *got != json!({ "!str": trap }) {
-                let keys: Vec<&String> = node
-                    .as_object()
-                    .map(|m| m.keys().collect())
-                    .unwrap_or_default();
+                let keys: Vec<&String> = node.as_object().map(|m| m.keys().collect()).unwrap_or_default();
                 failures.push(format!(
                     "{label}, trap {trap:?}, {reader}: expected string key and value {trap:?}, got value {got} among keys {keys:?}\n{doc}"
                 ));
@@ -526,20 +426,8 @@ fn emitter_writes_traps_as_strings_for_both_yaml_1_1_readers() {
     };
     let direct_docs = split_docs(&direct);
     for (i, t) in all_traps().enumerate() {
-        check(
-            "emit::key/string_value, block",
-            t,
-            direct_docs[i],
-            &rows[i],
-            &["block"],
-        );
-        check(
-            "emit::key/string_value, flow",
-            t,
-            direct_docs[i],
-            &rows[i],
-            &["flow"],
-        );
+        check("emit::key/string_value, block", t, direct_docs[i], &rows[i], &["block"]);
+        check("emit::key/string_value, flow", t, direct_docs[i], &rows[i], &["flow"]);
     }
     for (c, row) in cases.iter().zip(&rows[n_direct..]) {
         let label = format!("inject ({})", c.label);
@@ -549,12 +437,7 @@ fn emitter_writes_traps_as_strings_for_both_yaml_1_1_readers() {
         *m.entry(c.label.as_str()).or_default() += 1;
         m
     });
-    assert!(
-        failures.is_empty(),
-        "{} trap(s) not read back as strings:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} trap(s) not read back as strings:\n\n{}", failures.len(), failures.join("\n\n"));
     eprintln!(
         "traps: {} traps x ({} inject shapes + 2 direct) read back as strings by PyYAML and yaml.v2",
         n_direct,

@@ -7,10 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// `../shared` beside the repository, or None (with a skip message) when it is absent.
@@ -19,13 +16,7 @@ pub fn shared(test: &str) -> Option<PathBuf> {
     if dir.join("corpus").is_dir() {
         Some(dir.canonicalize().unwrap())
     } else {
-        skip(
-            test,
-            &format!(
-                "{} is absent (the shared corpus sits beside the repository)",
-                dir.display()
-            ),
-        );
+        skip(test, &format!("{} is absent (the shared corpus sits beside the repository)", dir.display()));
         None
     }
 }
@@ -55,27 +46,17 @@ pub fn postwire_bin() -> PathBuf {
 pub fn tools_dir() -> PathBuf {
     std::env::var_os("POSTWIRE_TOOLS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/postwire/tools")
-        })
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/postwire/tools"))
 }
 
 /// A tool by its `POSTWIRE_*` variable or its default location; None (with a skip message)
 /// when it is not installed.
 pub fn tool(test: &str, var: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| tools_dir().join(default));
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| tools_dir().join(default));
     if path.is_file() {
         Some(path)
     } else {
-        skip(
-            test,
-            &format!(
-                "{} not found (set {var} or run scripts/install-tools.sh)",
-                path.display()
-            ),
-        );
+        skip(test, &format!("{} not found (set {var} or run scripts/install-tools.sh)", path.display()));
         None
     }
 }
@@ -111,8 +92,7 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     /// Create one named after the test.
     pub fn new(name: &str) -> TempDir {
-        let base =
-            std::env::temp_dir().join(format!("postwire-test-{}-{name}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("postwire-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).unwrap();
         TempDir(base)
@@ -178,10 +158,7 @@ pub struct Oracle {
 impl Oracle {
     /// The oracle, or None (with a skip message) when Python or yaml.v2 is not installed.
     pub fn find(test: &str) -> Option<Oracle> {
-        Some(Oracle {
-            python: python(test)?,
-            yamlv2: yamlv2(test)?,
-        })
+        Some(Oracle { python: python(test)?, yamlv2: yamlv2(test)? })
     }
 
     /// `oracle.py ARGS`, with `POSTWIRE_YAMLV2` pointing at the Go reader.
@@ -191,9 +168,7 @@ impl Oracle {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut cmd = Command::new(&self.python);
-        cmd.arg(oracle_py())
-            .args(args)
-            .env("POSTWIRE_YAMLV2", &self.yamlv2);
+        cmd.arg(oracle_py()).args(args).env("POSTWIRE_YAMLV2", &self.yamlv2);
         cmd
     }
 
@@ -230,21 +205,17 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Hex SHA-256 (FIPS 180-4), so tests can check digests without another crate.
 pub fn sha256_hex(data: &[u8]) -> String {
     const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
         0xc67178f2,
     ];
-    let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
+    let mut h: [u32; 8] =
+        [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
     let mut msg = data.to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -260,33 +231,17 @@ pub fn sha256_hex(data: &[u8]) -> String {
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
+            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
         }
         let mut v = h;
         for i in 0..64 {
             let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
             let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
-            let t1 = v[7]
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K[i])
-                .wrapping_add(w[i]);
+            let t1 = v[7].wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
             let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
             let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
             let t2 = s0.wrapping_add(maj);
-            v = [
-                t1.wrapping_add(t2),
-                v[0],
-                v[1],
-                v[2],
-                v[3].wrapping_add(t1),
-                v[4],
-                v[5],
-                v[6],
-            ];
+            v = [t1.wrapping_add(t2), v[0], v[1], v[2], v[3].wrapping_add(t1), v[4], v[5], v[6]];
         }
         for i in 0..8 {
             h[i] = h[i].wrapping_add(v[i]);
@@ -303,11 +258,7 @@ pub fn yaml_docs(python: &Path, text: &str) -> Vec<Value> {
         docs = [d for d in yaml.load_all(sys.stdin.read(), Loader=Loader) if d is not None]\n\
         json.dump(docs, sys.stdout, default=str)\n";
     let out = run(Command::new(python).args(["-c", SCRIPT]), text.as_bytes());
-    assert!(
-        out.status.success(),
-        "PyYAML could not read the stream: {}\n--- stream\n{text}",
-        describe(&out)
-    );
+    assert!(out.status.success(), "PyYAML could not read the stream: {}\n--- stream\n{text}", describe(&out));
     match serde_json::from_slice(&out.stdout).unwrap() {
         Value::Array(docs) => docs,
         other => panic!("PyYAML gave {other}"),
@@ -331,10 +282,7 @@ pub fn in_pty(test: &str, shell_cmd: &str, envs: &[(&str, &Path)]) -> Option<Out
         .map(|s| !s.success())
         .unwrap_or(true)
     {
-        skip(
-            test,
-            "`script` (util-linux) is not available to run a pseudo-terminal",
-        );
+        skip(test, "`script` (util-linux) is not available to run a pseudo-terminal");
         return None;
     }
     let mut cmd = Command::new("script");
@@ -342,11 +290,7 @@ pub fn in_pty(test: &str, shell_cmd: &str, envs: &[(&str, &Path)]) -> Option<Out
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    Some(
-        cmd.stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("spawn script: {e}")),
-    )
+    Some(cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("spawn script: {e}")))
 }
 
 /// Private Helm directories (plugins, data, config, cache, HOME) and a private postwire cache,
@@ -358,14 +302,7 @@ pub struct HelmHome {
 impl HelmHome {
     pub fn new(name: &str) -> HelmHome {
         let dir = TempDir::new(name);
-        for d in [
-            "plugins",
-            "data",
-            "config",
-            "cache",
-            "home",
-            "postwire-cache",
-        ] {
+        for d in ["plugins", "data", "config", "cache", "home", "postwire-cache"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         HelmHome { dir }
@@ -420,9 +357,7 @@ pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 /// `Kind/namespace/name` (or `Kind/name`) of a manifest.
 pub fn object_id(doc: &Value) -> String {
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("?");
-    let name = at(doc, &["metadata", "name"])
-        .and_then(Value::as_str)
-        .unwrap_or("?");
+    let name = at(doc, &["metadata", "name"]).and_then(Value::as_str).unwrap_or("?");
     match at(doc, &["metadata", "namespace"]).and_then(Value::as_str) {
         Some(ns) => format!("{kind}/{ns}/{name}"),
         None => format!("{kind}/{name}"),
@@ -431,12 +366,9 @@ pub fn object_id(doc: &Value) -> String {
 
 /// The manifest with `Kind/.../name` `id`; panics with the list of ids when absent.
 pub fn find_object<'a>(docs: &'a [Value], id: &str) -> &'a Value {
-    docs.iter().find(|d| object_id(d) == id).unwrap_or_else(|| {
-        panic!(
-            "{id} not found; objects: {:?}",
-            docs.iter().map(object_id).collect::<Vec<_>>()
-        )
-    })
+    docs.iter()
+        .find(|d| object_id(d) == id)
+        .unwrap_or_else(|| panic!("{id} not found; objects: {:?}", docs.iter().map(object_id).collect::<Vec<_>>()))
 }
 
 /// A Helm hook (`helm.sh/hook` annotation).
@@ -447,12 +379,9 @@ pub fn is_hook(doc: &Value) -> bool {
 /// Where a kind keeps its pod template (the object holding `metadata` and `spec`).
 pub fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "ReplicationController"
-        | "Job" => Some(&["spec", "template"]),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => {
+            Some(&["spec", "template"])
+        }
         "CronJob" => Some(&["spec", "jobTemplate", "spec", "template"]),
         "Pod" => Some(&[]),
         _ => None,
@@ -470,16 +399,7 @@ pub fn template_annotations(doc: &Value) -> BTreeMap<String, String> {
     at(doc, &full)
         .and_then(Value::as_object)
         .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
+            m.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect()
         })
         .unwrap_or_default()
 }
@@ -517,10 +437,7 @@ pub fn pod_spec_refs(pod_spec: &Value) -> BTreeSet<(&'static str, String)> {
                 add("secret", at(&e, &["secretRef", "name"]));
             }
             for e in items(c.get("env")) {
-                add(
-                    "configmap",
-                    at(&e, &["valueFrom", "configMapKeyRef", "name"]),
-                );
+                add("configmap", at(&e, &["valueFrom", "configMapKeyRef", "name"]));
                 add("secret", at(&e, &["valueFrom", "secretKeyRef", "name"]));
             }
         }
@@ -547,9 +464,7 @@ pub fn content_hash(doc: &Value) -> Option<String> {
             Some(_) => return None,
         }
     }
-    Some(sha256_hex(
-        serde_json::to_string(&content).unwrap().as_bytes(),
-    ))
+    Some(sha256_hex(serde_json::to_string(&content).unwrap().as_bytes()))
 }
 
 /// The annotation key postwire documents for a ConfigMap or Secret (`checksum/configmap-<name>`,
@@ -598,9 +513,7 @@ pub fn assert_checksums(
             Some((
                 kind,
                 at(d, &["metadata", "name"])?.as_str()?.to_string(),
-                at(d, &["metadata", "namespace"])
-                    .and_then(Value::as_str)
-                    .map(String::from),
+                at(d, &["metadata", "namespace"]).and_then(Value::as_str).map(String::from),
                 content_hash(d),
             ))
         })
@@ -609,14 +522,10 @@ pub fn assert_checksums(
     for doc in docs {
         let id = object_id(doc);
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let chart_own: BTreeMap<String, String> = raw
-            .iter()
-            .find(|r| object_id(r) == id)
-            .map(per_object_checksums)
-            .unwrap_or_default();
+        let chart_own: BTreeMap<String, String> =
+            raw.iter().find(|r| object_id(r) == id).map(per_object_checksums).unwrap_or_default();
         let mut expected: BTreeMap<String, Option<String>> = BTreeMap::new();
-        let wired =
-            pod_template_path(kind).is_some() && seen(&doc) && (kind != "Job" || is_hook(doc));
+        let wired = pod_template_path(kind).is_some() && seen(&doc) && (kind != "Job" || is_hook(doc));
         if wired {
             let path = pod_template_path(kind).unwrap();
             let mut spec_path = path.to_vec();
@@ -649,10 +558,7 @@ pub fn assert_checksums(
         );
         for (key, value) in &actual {
             assert!(
-                value.len() == 64
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
                 "{context}: {id} {key}: `{value}` is not 64 lowercase hex digits"
             );
             if let Some(Some(hash)) = expected.get(key) {
@@ -687,16 +593,10 @@ pub fn assert_only_checksums_added(post: &[Value], raw: &[Value], context: &str)
         let raws = &raw_ix[&id];
         assert_eq!(posts.len(), raws.len(), "{context}: number of {id}");
         for (mut p, r) in posts.into_iter().zip(raws) {
-            let kind = p
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let kind = p.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
             if let Some(path) = pod_template_path(&kind) {
                 let raw_meta = at(r, path).and_then(|t| t.get("metadata"));
-                let raw_ann = raw_meta
-                    .and_then(|m| m.get("annotations"))
-                    .and_then(Value::as_object);
+                let raw_ann = raw_meta.and_then(|m| m.get("annotations")).and_then(Value::as_object);
                 let mut t = &mut p;
                 for k in path {
                     t = t.get_mut(*k).unwrap();
@@ -704,8 +604,7 @@ pub fn assert_only_checksums_added(post: &[Value], raw: &[Value], context: &str)
                 if let Some(meta) = t.get_mut("metadata").and_then(Value::as_object_mut) {
                     if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
                         ann.retain(|k, _| {
-                            !((k.starts_with("checksum/configmap-")
-                                || k.starts_with("checksum/secret-"))
+                            !((k.starts_with("checksum/configmap-") || k.starts_with("checksum/secret-"))
                                 && !raw_ann.is_some_and(|a| a.contains_key(k)))
                         });
                         if ann.is_empty() && raw_ann.is_none() {

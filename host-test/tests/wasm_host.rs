@@ -97,10 +97,7 @@ fn annotated(lines: &[(&str, &str)]) -> String {
     }
     let anchor = "    metadata:\n      labels:\n        app: web\n    spec:\n";
     assert_eq!(CHART.matches(anchor).count(), 1);
-    CHART.replace(
-        anchor,
-        &format!("    metadata:\n{block}      labels:\n        app: web\n    spec:\n"),
-    )
+    CHART.replace(anchor, &format!("    metadata:\n{block}      labels:\n        app: web\n    spec:\n"))
 }
 
 fn runner() -> Runner {
@@ -116,56 +113,27 @@ fn request(manifests: &str, set: &[&str]) -> RenderRequestV1 {
 #[test]
 fn render_annotates_a_chart_and_reports_why() {
     let mut runner = runner();
-    let out = runner
-        .render(&request(CHART, &[]))
-        .unwrap_or_else(|e| panic!("render failed (code {}): {e}", e.code));
-    let want = annotated(&[
-        ("checksum/configmap-web-config", CONFIG_HASH),
-        ("checksum/secret-web-secret", SECRET_HASH),
-    ]);
-    assert_eq!(
-        out.manifests, want,
-        "--- got\n{}\n--- want\n{want}",
-        out.manifests
-    );
+    let out = runner.render(&request(CHART, &[])).unwrap_or_else(|e| panic!("render failed (code {}): {e}", e.code));
+    let want =
+        annotated(&[("checksum/configmap-web-config", CONFIG_HASH), ("checksum/secret-web-secret", SECRET_HASH)]);
+    assert_eq!(out.manifests, want, "--- got\n{}\n--- want\n{want}", out.manifests);
     assert_eq!(out.api_version, "postwire.dev/v1alpha1");
     assert_eq!(out.kind, "RenderResponse");
 
     let report = &out.report;
-    assert_eq!(
-        (
-            report.summary.documents,
-            report.summary.changed,
-            report.summary.removed
-        ),
-        (3, 1, 0),
-        "{report:#?}"
-    );
+    assert_eq!((report.summary.documents, report.summary.changed, report.summary.removed), (3, 1, 0), "{report:#?}");
     assert_eq!(report.documents.len(), 1, "{report:#?}");
     let doc = &report.documents[0];
     assert_eq!(doc.document, 3);
     assert_eq!(doc.object, "Deployment/web");
     assert_eq!(doc.source.as_deref(), Some("web/templates/deployment.yaml"));
-    let changes: Vec<(&str, &str, &str, Action)> = doc
-        .changes
-        .iter()
-        .map(|c| (c.wiring.as_str(), c.path.as_str(), c.key.as_str(), c.action))
-        .collect();
+    let changes: Vec<(&str, &str, &str, Action)> =
+        doc.changes.iter().map(|c| (c.wiring.as_str(), c.path.as_str(), c.key.as_str(), c.action)).collect();
     assert_eq!(
         changes,
         vec![
-            (
-                "checksum",
-                "spec.template.metadata.annotations",
-                "checksum/configmap-web-config",
-                Action::Added
-            ),
-            (
-                "checksum",
-                "spec.template.metadata.annotations",
-                "checksum/secret-web-secret",
-                Action::Added
-            ),
+            ("checksum", "spec.template.metadata.annotations", "checksum/configmap-web-config", Action::Added),
+            ("checksum", "spec.template.metadata.annotations", "checksum/secret-web-secret", Action::Added),
         ],
         "{report:#?}"
     );
@@ -175,10 +143,7 @@ fn render_annotates_a_chart_and_reports_why() {
         doc.changes[0].reason
     );
     let json = serde_json::to_string(report).unwrap();
-    assert!(
-        !json.contains("hunter2"),
-        "secret values must never reach the report: {json}"
-    );
+    assert!(!json.contains("hunter2"), "secret values must never reach the report: {json}");
 
     // Aggregate mode via --set, on the same loaded module.
     let out = runner
@@ -186,40 +151,27 @@ fn render_annotates_a_chart_and_reports_why() {
         .unwrap_or_else(|e| panic!("aggregate render failed (code {}): {e}", e.code));
     assert_eq!(
         out.manifests,
-        annotated(&[
-            ("checksum/config", AGGREGATE_CONFIG),
-            ("checksum/secret", AGGREGATE_SECRET)
-        ])
+        annotated(&[("checksum/config", AGGREGATE_CONFIG), ("checksum/secret", AGGREGATE_SECRET)])
     );
 }
 
 /// Render `manifests` with `set`, expecting an error; returns it.
 fn render_err(runner: &mut Runner, manifests: &str, set: &[&str]) -> CallError {
     match runner.render(&request(manifests, set)) {
-        Ok(out) => panic!(
-            "expected an error, got output:\n{}\nfor input:\n{manifests}",
-            out.manifests
-        ),
+        Ok(out) => panic!("expected an error, got output:\n{}\nfor input:\n{manifests}", out.manifests),
         Err(e) => e,
     }
 }
 
 fn assert_error(err: &CallError, code: i32, parts: &[&str], input: &str) {
-    let missing: Vec<&&str> = parts
-        .iter()
-        .filter(|p| !err.message.contains(**p))
-        .collect();
+    let missing: Vec<&&str> = parts.iter().filter(|p| !err.message.contains(**p)).collect();
     assert!(
         err.code == code && missing.is_empty(),
         "expected code {code} and a message naming {parts:?}\ngot code {}: {}\nmissing: {missing:?}\n--- input\n{input}",
         err.code,
         err.message
     );
-    assert!(
-        !err.message.contains('\n'),
-        "the message should be one line: {:?}",
-        err.message
-    );
+    assert!(!err.message.contains('\n'), "the message should be one line: {:?}", err.message);
 }
 
 #[test]
@@ -228,30 +180,14 @@ fn render_errors_name_where_and_carry_the_exit_code() {
 
     // 3: config, from --set, with the config path and a suggestion.
     let err = render_err(&mut runner, CHART, &["checksum.mod=aggregate"]);
-    assert_error(
-        &err,
-        3,
-        &["--set checksum.mod=aggregate", "checksum.mod", "mode"],
-        CHART,
-    );
+    assert_error(&err, 3, &["--set checksum.mod=aggregate", "checksum.mod", "mode"], CHART);
 
     // 3: config, from an in-stream PostwireConfig document, with its line.
-    let stream = format!(
-        "{CHART}---\napiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\nchecksum:\n  mode: sometimes\n"
-    );
+    let stream =
+        format!("{CHART}---\napiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\nchecksum:\n  mode: sometimes\n");
     let line = stream.lines().count(); // `mode: sometimes` is the last line
     let err = render_err(&mut runner, &stream, &[]);
-    assert_error(
-        &err,
-        3,
-        &[
-            "document 4",
-            &format!("line {line}"),
-            "checksum.mode",
-            "sometimes",
-        ],
-        &stream,
-    );
+    assert_error(&err, 3, &["document 4", &format!("line {line}"), "checksum.mode", "sometimes"], &stream);
 
     // 3: config, from a workload's own postwire.dev/checksum annotation.
     let stream = CHART.replace(
@@ -262,23 +198,13 @@ fn render_errors_name_where_and_carry_the_exit_code() {
     assert_error(
         &err,
         3,
-        &[
-            "document 3",
-            "Deployment/web",
-            "web/templates/deployment.yaml",
-            "postwire.dev/checksum",
-            "maybe",
-        ],
+        &["document 3", "Deployment/web", "web/templates/deployment.yaml", "postwire.dev/checksum", "maybe"],
         &stream,
     );
 
     // 4: YAML, with the document and the line in the stream.
     let stream = CHART.replace("    matchLabels:\n", "    matchLabels: [app: web\n");
-    let line = stream
-        .lines()
-        .position(|l| l.contains("matchLabels: ["))
-        .unwrap()
-        + 1;
+    let line = stream.lines().position(|l| l.contains("matchLabels: [")).unwrap() + 1;
     let err = render_err(&mut runner, &stream, &[]);
     assert_error(&err, 4, &["document 3", "invalid YAML", "line "], &stream);
     let reported: usize = err.message["document 3".len()..]
@@ -304,17 +230,7 @@ fn render_errors_name_where_and_carry_the_exit_code() {
         "    metadata: &meta\n      labels:\n        app: web\n    spec:",
     );
     let err = render_err(&mut runner, &stream, &[]);
-    assert_error(
-        &err,
-        5,
-        &[
-            "document 3",
-            "Deployment/web",
-            "spec.template.metadata",
-            "anchor",
-        ],
-        &stream,
-    );
+    assert_error(&err, 5, &["document 3", "Deployment/web", "spec.template.metadata", "anchor"], &stream);
 
     // 5: the annotations are not a mapping.
     let stream = CHART.replace(
@@ -322,16 +238,7 @@ fn render_errors_name_where_and_carry_the_exit_code() {
         "    metadata:\n      annotations: none\n      labels:\n        app: web\n    spec:",
     );
     let err = render_err(&mut runner, &stream, &[]);
-    assert_error(
-        &err,
-        5,
-        &[
-            "document 3",
-            "spec.template.metadata.annotations",
-            "not a mapping",
-        ],
-        &stream,
-    );
+    assert_error(&err, 5, &["document 3", "spec.template.metadata.annotations", "not a mapping"], &stream);
 
     // 6: a request from another postwire version.
     let mut req = request(CHART, &[]);
@@ -340,9 +247,7 @@ fn render_errors_name_where_and_carry_the_exit_code() {
     assert_error(&err, 6, &["postwire.dev/v0", "apiVersion"], CHART);
 
     // The runner is still good after errors.
-    runner
-        .render(&request(CHART, &[]))
-        .expect("render after errors");
+    runner.render(&request(CHART, &[])).expect("render after errors");
 }
 
 /// plugin.yaml's `runtimeConfig`, read with postwire's own YAML tree.
@@ -359,28 +264,17 @@ fn helm_runtime_config() -> HelmRuntimeConfig {
     let tree = Tree::parse(&text, 0).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let root = tree.root().expect("plugin.yaml is not empty");
     let get = |keys: &[&str]| -> &str {
-        tree.str_at(root, keys)
-            .unwrap_or_else(|| panic!("{}: {} is missing", path.display(), keys.join(".")))
+        tree.str_at(root, keys).unwrap_or_else(|| panic!("{}: {} is missing", path.display(), keys.join(".")))
     };
     assert_eq!(get(&["type"]), "postrenderer/v1");
     assert_eq!(get(&["runtime"]), "extism/v1");
     let number = |keys: &[&str]| -> u64 {
-        get(keys).parse().unwrap_or_else(|e| {
-            panic!(
-                "{}: {} is not a number: {e}",
-                path.display(),
-                keys.join(".")
-            )
-        })
+        get(keys).parse().unwrap_or_else(|e| panic!("{}: {} is not a number: {e}", path.display(), keys.join(".")))
     };
     let max_var_bytes = number(&["runtimeConfig", "memory", "maxVarBytes"]);
-    assert!(
-        max_var_bytes > 0,
-        "Helm passes 0 when unset, which disables extism vars"
-    );
+    assert!(max_var_bytes > 0, "Helm passes 0 when unset, which disables extism vars");
     HelmRuntimeConfig {
-        max_pages: u32::try_from(number(&["runtimeConfig", "memory", "maxPages"]))
-            .expect("maxPages fits a u32"),
+        max_pages: u32::try_from(number(&["runtimeConfig", "memory", "maxPages"])).expect("maxPages fits a u32"),
         max_var_bytes,
         timeout_ms: number(&["runtimeConfig", "timeout"]),
         entry: get(&["runtimeConfig", "entryFuncName"]).to_string(),
@@ -416,11 +310,7 @@ fn helm_plugin_main_speaks_helms_message_under_a_helm_like_host() {
     let rc = helm_runtime_config();
     assert_eq!(rc.entry, "helm_plugin_main");
     let mut plugin = helm_like_plugin(&rc);
-    assert!(
-        plugin.function_exists(&rc.entry),
-        "plugin.wasm must export {}",
-        rc.entry
-    );
+    assert!(plugin.function_exists(&rc.entry), "plugin.wasm must export {}", rc.entry);
 
     // Helm's message, with manifests as a string (the fix for helm/helm#31832) and the user's
     // --post-renderer-args.
@@ -438,11 +328,7 @@ fn helm_plugin_main_speaks_helms_message_under_a_helm_like_host() {
         ])
     })
     .to_string();
-    assert_eq!(
-        String::from_utf8_lossy(&out),
-        want,
-        "the output must be exactly Helm's {{\"manifests\": \"...\"}}"
-    );
+    assert_eq!(String::from_utf8_lossy(&out), want, "the output must be exactly Helm's {{\"manifests\": \"...\"}}");
 
     // An unknown --post-renderer-args flag is a request error (code 6) that names it.
     let input = json!({"manifests": CHART, "extraArgs": ["--frobnicate"]}).to_string();
@@ -458,9 +344,7 @@ fn helm_plugin_main_speaks_helms_message_under_a_helm_like_host() {
     let input = json!({"manifests": CHART, "extraArgs": []}).to_string();
     let out = call_raw(&mut plugin, &rc.entry, input.as_bytes()).expect("a good call after errors");
     let out: Value = serde_json::from_slice(&out).unwrap();
-    assert!(out["manifests"]
-        .as_str()
-        .is_some_and(|m| m.contains(CONFIG_HASH)));
+    assert!(out["manifests"].as_str().is_some_and(|m| m.contains(CONFIG_HASH)));
 }
 
 #[test]
@@ -472,10 +356,7 @@ fn helm_4_3_1_empty_manifests_message_is_a_clear_error() {
     let mut plugin = helm_like_plugin(&rc);
     let buggy = br#"{"manifests":{},"extraArgs":[]}"#;
     match call_raw(&mut plugin, &rc.entry, buggy) {
-        Ok(out) => panic!(
-            "Helm 4.3.1's message must be an error, got output {:?}",
-            String::from_utf8_lossy(&out)
-        ),
+        Ok(out) => panic!("Helm 4.3.1's message must be an error, got output {:?}", String::from_utf8_lossy(&out)),
         Err((message, code)) => {
             assert_ne!(code, 0, "a failed call must return non-zero: {message}");
             assert!(
@@ -494,10 +375,7 @@ fn unreadable_requests_fail_with_the_request_exit_code() {
     let mut plugin = helm_like_plugin(&rc);
     let cases: [(&str, &[u8]); 4] = [
         ("render", b"not json"),
-        (
-            "render",
-            br#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":{}}"#,
-        ),
+        ("render", br#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":{}}"#),
         ("helm_plugin_main", b"not json"),
         ("helm_plugin_main", br#"{"manifests":{},"extraArgs":[]}"#),
     ];
@@ -522,17 +400,11 @@ fn unreadable_requests_fail_with_the_request_exit_code() {
 /// kube-prometheus, the largest stream of the corpus (5.6 MB), or None when absent.
 fn big_stream(test: &str) -> Option<String> {
     let shared = util::shared(test)?;
-    Some(
-        std::fs::read_to_string(shared.join("corpus/streams/kube-prometheus-manifests.yaml"))
-            .unwrap(),
-    )
+    Some(std::fs::read_to_string(shared.join("corpus/streams/kube-prometheus-manifests.yaml")).unwrap())
 }
 
 /// The error of a call that must fail, without printing megabytes of output when it does not.
-fn must_fail(
-    result: Result<postwire_core::wire::RenderResponseV1, CallError>,
-    what: &str,
-) -> CallError {
+fn must_fail(result: Result<postwire_core::wire::RenderResponseV1, CallError>, what: &str) -> CallError {
     match result {
         Ok(out) => panic!(
             "{what}: expected an error, got {} bytes of manifests and report summary {:?}",
@@ -545,9 +417,7 @@ fn must_fail(
 
 fn mentions_memory(message: &str) -> bool {
     let lower = message.to_lowercase();
-    ["memory", "oom", "out of bounds", "pages", "limit", "alloc"]
-        .iter()
-        .any(|w| lower.contains(w))
+    ["memory", "oom", "out of bounds", "pages", "limit", "alloc"].iter().any(|w| lower.contains(w))
 }
 
 #[test]
@@ -556,20 +426,13 @@ fn a_memory_cap_is_an_error_not_a_crash() {
         return;
     };
     // One 64 KiB page cannot even hold the module's stack and data.
-    let options = Options {
-        cache_dir: None,
-        max_memory_pages: 1,
-        ..Options::default()
-    };
+    let options = Options { cache_dir: None, max_memory_pages: 1, ..Options::default() };
     let started = Instant::now();
     let message = match Runner::new(PLUGIN_WASM, &options) {
         Err(e) => format!("{e:#}"),
         Ok(mut runner) => must_fail(runner.render(&request(&big, &[])), "1-page module").message,
     };
-    assert!(
-        mentions_memory(&message),
-        "the error should say memory ran out: {message:?}"
-    );
+    assert!(mentions_memory(&message), "the error should say memory ran out: {message:?}");
 
     // A cap that fits the module but not the input: the call fails, the host lives on.
     let options = Options {
@@ -586,16 +449,12 @@ fn a_memory_cap_is_an_error_not_a_crash() {
             err.code,
             err.message
         );
-        let small = runner.render(&request(CHART, &[])).unwrap_or_else(|e| {
-            panic!("attempt {attempt}: the runner is unusable after running out of memory: {e}")
-        });
+        let small = runner
+            .render(&request(CHART, &[]))
+            .unwrap_or_else(|e| panic!("attempt {attempt}: the runner is unusable after running out of memory: {e}"));
         assert!(small.manifests.contains(CONFIG_HASH));
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
 }
 
 #[test]
@@ -610,18 +469,11 @@ fn a_timeout_is_an_error_not_a_hang() {
     // on a loaded two-core machine about one such 40 ms call in five finished despite the
     // 1 ms limit.)
     let stream = big.repeat(4);
-    let options = Options {
-        cache_dir: None,
-        timeout: Duration::from_millis(10),
-        ..Options::default()
-    };
+    let options = Options { cache_dir: None, timeout: Duration::from_millis(10), ..Options::default() };
     let mut runner = Runner::new(PLUGIN_WASM, &options).expect("loads");
     for attempt in 1..=3 {
         let started = Instant::now();
-        let err = must_fail(
-            runner.render(&request(&stream, &[])),
-            "22 MB with a 10 ms limit",
-        );
+        let err = must_fail(runner.render(&request(&stream, &[])), "22 MB with a 10 ms limit");
         let elapsed = started.elapsed();
         let lower = err.message.to_lowercase();
         assert!(
@@ -630,14 +482,11 @@ fn a_timeout_is_an_error_not_a_hang() {
             err.code,
             err.message
         );
-        assert!(
-            elapsed < Duration::from_secs(10),
-            "attempt {attempt}: a 10 ms timeout took {elapsed:?} to fire"
-        );
+        assert!(elapsed < Duration::from_secs(10), "attempt {attempt}: a 10 ms timeout took {elapsed:?} to fire");
         // The host lives on: the same runner renders a small chart correctly.
-        let small = runner.render(&request(CHART, &[])).unwrap_or_else(|e| {
-            panic!("attempt {attempt}: the runner is unusable after a timeout: {e}")
-        });
+        let small = runner
+            .render(&request(CHART, &[]))
+            .unwrap_or_else(|e| panic!("attempt {attempt}: the runner is unusable after a timeout: {e}"));
         assert!(small.manifests.contains(CONFIG_HASH));
     }
 }
@@ -646,29 +495,19 @@ fn a_timeout_is_an_error_not_a_hang() {
 fn plugin_wasm_imports_only_the_extism_host_environment() {
     let engine = wasmtime::Engine::default();
     let module = wasmtime::Module::new(&engine, PLUGIN_WASM).expect("plugin.wasm compiles");
-    let imports: Vec<(String, String)> = module
-        .imports()
-        .map(|i| (i.module().to_string(), i.name().to_string()))
-        .collect();
-    let foreign: Vec<&(String, String)> = imports
-        .iter()
-        .filter(|(m, _)| m != "extism:host/env")
-        .collect();
+    let imports: Vec<(String, String)> =
+        module.imports().map(|i| (i.module().to_string(), i.name().to_string())).collect();
+    let foreign: Vec<&(String, String)> = imports.iter().filter(|(m, _)| m != "extism:host/env").collect();
     assert!(
         foreign.is_empty(),
         "plugin.wasm must import only extism:host/env (no WASI: no files, sockets, clocks or randomness), also imports {foreign:?}"
     );
     assert!(
-        imports
-            .iter()
-            .any(|(_, n)| n == "input_load_u8" || n == "input_length"),
+        imports.iter().any(|(_, n)| n == "input_load_u8" || n == "input_length"),
         "plugin.wasm should read its input through extism: {imports:?}"
     );
     let exports: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
     for wanted in ["helm_plugin_main", "render"] {
-        assert!(
-            exports.iter().any(|e| e == wanted),
-            "plugin.wasm must export {wanted}: {exports:?}"
-        );
+        assert!(exports.iter().any(|e| e == wanted), "plugin.wasm must export {wanted}: {exports:?}");
     }
 }

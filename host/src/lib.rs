@@ -13,8 +13,5 @@ pub static PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/plugin
 /// Hex SHA-256 of [`PLUGIN_WASM`].
 pub fn plugin_sha256() -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(PLUGIN_WASM)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha2::Sha256::digest(PLUGIN_WASM).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -76,10 +76,7 @@ struct Failure {
 
 impl Failure {
     fn other(message: impl Into<String>) -> Self {
-        Failure {
-            message: message.into(),
-            code: exit::OTHER,
-        }
+        Failure { message: message.into(), code: exit::OTHER }
     }
 }
 
@@ -88,22 +85,11 @@ fn read_input(file: &str) -> Result<String, Failure> {
     let result = if file == "-" {
         std::io::stdin().read_to_end(&mut bytes).map(|_| ())
     } else {
-        std::fs::File::open(file)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map(|_| ())
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes)).map(|_| ())
     };
-    result.map_err(|e| {
-        Failure::other(format!(
-            "reading {}: {e}",
-            if file == "-" { "stdin" } else { file }
-        ))
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
-        Failure::other(format!(
-            "{}: not UTF-8 text: {e}",
-            if file == "-" { "stdin" } else { file }
-        ))
-    })
+    result.map_err(|e| Failure::other(format!("reading {}: {e}", if file == "-" { "stdin" } else { file })))?;
+    String::from_utf8(bytes)
+        .map_err(|e| Failure::other(format!("{}: not UTF-8 text: {e}", if file == "-" { "stdin" } else { file })))
 }
 
 fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {
@@ -112,40 +98,27 @@ fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {
     if let Some(path) = &args.config {
         let content = std::fs::read_to_string(path)
             .map_err(|e| Failure::other(format!("reading config {}: {e}", path.display())))?;
-        request.config = Some(ConfigFileV1 {
-            name: path.display().to_string(),
-            content,
-        });
+        request.config = Some(ConfigFileV1 { name: path.display().to_string(), content });
     }
     request.set = args.set;
     request.context.namespace = args.namespace;
     request.context.release_name = args.release;
 
-    let mut runner =
-        Runner::embedded().map_err(|e| Failure::other(format!("loading plugin.wasm: {e:#}")))?;
-    let response = runner.render(&request).map_err(|e| Failure {
-        message: e.message,
-        code: e.code.clamp(1, 125) as u8,
-    })?;
+    let mut runner = Runner::embedded().map_err(|e| Failure::other(format!("loading plugin.wasm: {e:#}")))?;
+    let response =
+        runner.render(&request).map_err(|e| Failure { message: e.message, code: e.code.clamp(1, 125) as u8 })?;
 
     for warning in response.report.warnings() {
         eprintln!("postwire: warning: {warning}");
     }
     if let Some(target) = &args.report {
-        let json =
-            serde_json::to_string_pretty(&response.report).expect("report serializes") + "\n";
-        let written = if target == "-" {
-            std::io::stderr().write_all(json.as_bytes())
-        } else {
-            std::fs::write(target, json)
-        };
+        let json = serde_json::to_string_pretty(&response.report).expect("report serializes") + "\n";
+        let written =
+            if target == "-" { std::io::stderr().write_all(json.as_bytes()) } else { std::fs::write(target, json) };
         written.map_err(|e| Failure::other(format!("writing report {target}: {e}")))?;
     }
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(response.manifests.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
+    match stdout.write_all(response.manifests.as_bytes()).and_then(|_| stdout.flush()) {
         Ok(()) => Ok(()),
         // A closed pipe (`postwire | head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -162,11 +135,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Some(Command::Version) => {
-            println!(
-                "postwire {} (plugin.wasm sha256:{})",
-                postwire_core::VERSION,
-                postwire::plugin_sha256()
-            );
+            println!("postwire {} (plugin.wasm sha256:{})", postwire_core::VERSION, postwire::plugin_sha256());
             Ok(())
         }
         Some(Command::Wasm { output }) => {

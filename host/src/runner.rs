@@ -4,9 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use extism::{Manifest, Plugin, PluginBuilder, Wasm};
-use postwire_core::wire::{
-    HelmPostRendererInputV1, HelmPostRendererOutputV1, RenderRequestV1, RenderResponseV1,
-};
+use postwire_core::wire::{HelmPostRendererInputV1, HelmPostRendererOutputV1, RenderRequestV1, RenderResponseV1};
 
 /// Limits and cache settings.
 #[derive(Debug, Clone)]
@@ -23,29 +21,19 @@ impl Default for Options {
     /// A 60 s timeout and a 2 GiB memory cap, unless `POSTWIRE_TIMEOUT_SECONDS` or
     /// `POSTWIRE_MAX_MEMORY_MIB` say otherwise.
     fn default() -> Self {
-        let env = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|&n| n > 0)
-        };
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|&n| n > 0);
         Options {
             cache_dir: default_cache_dir(),
             timeout: Duration::from_secs(env("POSTWIRE_TIMEOUT_SECONDS").unwrap_or(60)),
             // 64 KiB pages; wasm32 addresses at most 4 GiB.
-            max_memory_pages: env("POSTWIRE_MAX_MEMORY_MIB")
-                .map_or(32_768, |mib| (mib * 16).min(65_536) as u32),
+            max_memory_pages: env("POSTWIRE_MAX_MEMORY_MIB").map_or(32_768, |mib| (mib * 16).min(65_536) as u32),
         }
     }
 }
 
 /// `$POSTWIRE_CACHE_DIR`, else `$XDG_CACHE_HOME/postwire`, else `$HOME/.cache/postwire`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let var = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     var("POSTWIRE_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("postwire")))
         .or_else(|| var("HOME").map(|d| d.join(".cache/postwire")))
@@ -84,10 +72,7 @@ fn cache_config(dir: &Path) -> Option<PathBuf> {
     if !modules.is_dir() {
         std::fs::create_dir_all(&modules).ok()?;
     }
-    let text = format!(
-        "[cache]\ndirectory = {:?}\n",
-        modules.canonicalize().ok()?.display().to_string()
-    );
+    let text = format!("[cache]\ndirectory = {:?}\n", modules.canonicalize().ok()?.display().to_string());
     if std::fs::read_to_string(&config).is_ok_and(|existing| existing == text) {
         return Some(config);
     }
@@ -107,20 +92,13 @@ impl Runner {
         // Without address maps and wasm backtraces the compiled module is a third smaller, and
         // every run loads it from the cache; plugin.wasm reports errors itself, not by trapping.
         let mut config = wasmtime::Config::new();
-        config
-            .generate_address_map(false)
-            .wasm_backtrace_max_frames(None);
-        let mut builder = PluginBuilder::new(manifest)
-            .with_wasi(false)
-            .with_wasmtime_config(config);
+        config.generate_address_map(false).wasm_backtrace_max_frames(None);
+        let mut builder = PluginBuilder::new(manifest).with_wasi(false).with_wasmtime_config(config);
         builder = match options.cache_dir.as_deref().and_then(cache_config) {
             Some(config) => builder.with_cache_config(config),
             None => builder.with_cache_disabled(),
         };
-        Ok(Runner {
-            plugin: builder.build()?,
-            limits: options.clone(),
-        })
+        Ok(Runner { plugin: builder.build()?, limits: options.clone() })
     }
 
     /// Load the embedded module with default options.
@@ -129,20 +107,11 @@ impl Runner {
     }
 
     fn call(&mut self, function: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
-        match self
-            .plugin
-            .call_get_error_code::<&[u8], &[u8]>(function, input)
-        {
+        match self.plugin.call_get_error_code::<&[u8], &[u8]>(function, input) {
             Ok(out) => Ok(out.to_vec()),
             // 3..=6 are postwire's own errors, already worded for the user.
-            Err((err, code)) if (3..=6).contains(&code) => Err(CallError {
-                message: err.to_string(),
-                code,
-            }),
-            Err((err, _)) => Err(CallError {
-                message: self.describe_runtime_error(&err),
-                code: 1,
-            }),
+            Err((err, code)) if (3..=6).contains(&code) => Err(CallError { message: err.to_string(), code }),
+            Err((err, _)) => Err(CallError { message: self.describe_runtime_error(&err), code: 1 }),
         }
     }
 
@@ -150,10 +119,7 @@ impl Runner {
     fn describe_runtime_error(&self, err: &extism::Error) -> String {
         let text = format!("{err:#}");
         if text.contains("timeout") {
-            format!(
-                "plugin.wasm timed out after {:?} (POSTWIRE_TIMEOUT_SECONDS raises the limit)",
-                self.limits.timeout
-            )
+            format!("plugin.wasm timed out after {:?} (POSTWIRE_TIMEOUT_SECONDS raises the limit)", self.limits.timeout)
         } else if text.contains("oom") || text.contains("allocate") || text.contains("memory") {
             format!(
                 "plugin.wasm ran out of memory at its {} MiB limit (POSTWIRE_MAX_MEMORY_MIB raises it): {text}",
@@ -168,22 +134,15 @@ impl Runner {
     pub fn render(&mut self, request: &RenderRequestV1) -> Result<RenderResponseV1, CallError> {
         let input = request.to_json();
         let out = self.call("render", &input)?;
-        serde_json::from_slice(&out).map_err(|e| CallError {
-            message: format!("unreadable response from plugin.wasm: {e}"),
-            code: 1,
-        })
+        serde_json::from_slice(&out)
+            .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 })
     }
 
     /// Call `helm_plugin_main` with Helm 4's message.
-    pub fn helm_plugin_main(
-        &mut self,
-        input: &HelmPostRendererInputV1,
-    ) -> Result<HelmPostRendererOutputV1, CallError> {
+    pub fn helm_plugin_main(&mut self, input: &HelmPostRendererInputV1) -> Result<HelmPostRendererOutputV1, CallError> {
         let input = serde_json::to_vec(input).expect("input serializes");
         let out = self.call("helm_plugin_main", &input)?;
-        serde_json::from_slice(&out).map_err(|e| CallError {
-            message: format!("unreadable response from plugin.wasm: {e}"),
-            code: 1,
-        })
+        serde_json::from_slice(&out)
+            .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 })
     }
 }

@@ -7,6 +7,9 @@
 //!
 //! A failure sets the extism error to the one-line message and returns the error's exit code
 //! (3 config, 4 input, 5 wiring, 6 request).
+//!
+//! Each copy of a large stream is fresh wasm memory the host must fault in, so buffers are freed
+//! as soon as they are read and the next copy reuses their pages.
 
 use extism_pdk::{plugin_fn, FnResult, WithReturnCode};
 use postwire_core::wire::{HelmPostRendererInputV1, HelmPostRendererOutputV1, RenderRequestV1};
@@ -20,20 +23,20 @@ fn fail(err: postwire_core::Error) -> WithReturnCode<extism_pdk::Error> {
 /// Helm 4 `postrenderer/v1` entry point.
 #[plugin_fn]
 pub fn helm_plugin_main(input: Vec<u8>) -> FnResult<Vec<u8>> {
-    let input = HelmPostRendererInputV1::from_json(&input).map_err(fail)?;
-    let request = input.into_request().map_err(fail)?;
+    let message = HelmPostRendererInputV1::from_json(&input).map_err(fail)?;
+    drop(input);
+    let request = message.into_request().map_err(fail)?;
     let out = postwire_core::render(&request).map_err(fail)?;
-    Ok(HelmPostRendererOutputV1 {
-        manifests: out.manifests,
-    }
-    .to_json())
+    drop(request);
+    Ok(HelmPostRendererOutputV1 { manifests: out.manifests }.to_json())
 }
 
 /// The general render entry point.
 #[plugin_fn]
 pub fn render(input: Vec<u8>) -> FnResult<Vec<u8>> {
     let request = RenderRequestV1::from_json(&input).map_err(fail)?;
-    Ok(postwire_core::render_response(&request)
-        .map_err(fail)?
-        .to_json())
+    drop(input);
+    let response = postwire_core::render_response(&request).map_err(fail)?;
+    drop(request);
+    Ok(response.to_json())
 }

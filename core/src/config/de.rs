@@ -3,9 +3,7 @@
 
 use std::fmt;
 
-use serde::de::{
-    self, DeserializeSeed, Error as _, IntoDeserializer, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, DeserializeSeed, Error as _, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
 use super::value::{plain_kind, PlainKind, Spanned, Value};
 
@@ -53,12 +51,7 @@ impl std::error::Error for DeError {}
 fn closest(word: &str, candidates: &[&str]) -> Option<String> {
     candidates
         .iter()
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
-                c,
-            )
-        })
+        .map(|c| (strsim::jaro_winkler(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
@@ -75,30 +68,17 @@ fn one_of(expected: &[&str]) -> String {
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            path: Vec::new(),
-            source: None,
-            line: None,
-            column: None,
-            message: msg.to_string(),
-            hint: None,
-        }
+        DeError { path: Vec::new(), source: None, line: None, column: None, message: msg.to_string(), hint: None }
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let mut e = DeError::custom(format!(
-            "unknown field `{field}`, expected {}",
-            one_of(expected)
-        ));
+        let mut e = DeError::custom(format!("unknown field `{field}`, expected {}", one_of(expected)));
         e.hint = closest(field, expected);
         e
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let mut e = DeError::custom(format!(
-            "unknown value `{variant}`, expected {}",
-            one_of(expected)
-        ));
+        let mut e = DeError::custom(format!("unknown value `{variant}`, expected {}", one_of(expected)));
         e.hint = closest(variant, expected);
         e
     }
@@ -147,14 +127,8 @@ impl<'de, 'a> de::Deserializer<'de> for Deserializer<'a> {
                 PlainKind::Float => visitor.visit_f64(text.parse().expect("checked")),
                 PlainKind::Str => visitor.visit_str(text),
             },
-            Value::Seq(items) => visitor.visit_seq(Seq {
-                items: items.iter(),
-                index: 0,
-            }),
-            Value::Map(entries) => visitor.visit_map(Map {
-                entries: entries.iter(),
-                value: None,
-            }),
+            Value::Seq(items) => visitor.visit_seq(Seq { items: items.iter(), index: 0 }),
+            Value::Map(entries) => visitor.visit_map(Map { entries: entries.iter(), value: None }),
         };
         result.map_err(|e| e.located(v))
     }
@@ -181,9 +155,7 @@ impl<'de, 'a> de::Deserializer<'de> for Deserializer<'a> {
         // Any scalar is a string where a string is wanted: `--set x=true` or `exclude: [no]`
         // must not turn into a bool on the way.
         match &self.0.value {
-            Value::Scalar { text, .. } => visitor
-                .visit_str(text)
-                .map_err(|e: DeError| e.located(self.0)),
+            Value::Scalar { text, .. } => visitor.visit_str(text).map_err(|e: DeError| e.located(self.0)),
             _ => Err(self.invalid("a string")),
         }
     }
@@ -201,28 +173,16 @@ impl<'de, 'a> de::Deserializer<'de> for Deserializer<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> R<V::Value> {
         match &self.0.value {
-            Value::Seq(items) => visitor.visit_seq(Seq {
-                items: items.iter(),
-                index: 0,
-            }),
-            Value::Null => visitor.visit_seq(Seq {
-                items: [].iter(),
-                index: 0,
-            }),
+            Value::Seq(items) => visitor.visit_seq(Seq { items: items.iter(), index: 0 }),
+            Value::Null => visitor.visit_seq(Seq { items: [].iter(), index: 0 }),
             _ => Err(self.invalid("a list")),
         }
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> R<V::Value> {
         match &self.0.value {
-            Value::Map(entries) => visitor.visit_map(Map {
-                entries: entries.iter(),
-                value: None,
-            }),
-            Value::Null => visitor.visit_map(Map {
-                entries: [].iter(),
-                value: None,
-            }),
+            Value::Map(entries) => visitor.visit_map(Map { entries: entries.iter(), value: None }),
+            Value::Null => visitor.visit_map(Map { entries: [].iter(), value: None }),
             _ => Err(self.invalid("a mapping")),
         }
     }
@@ -279,9 +239,7 @@ impl<'de, 'a> SeqAccess<'de> for Seq<'a> {
         };
         let index = self.index;
         self.index += 1;
-        seed.deserialize(Deserializer(item))
-            .map(Some)
-            .map_err(|e| e.in_field(&format!("[{index}]")))
+        seed.deserialize(Deserializer(item)).map(Some).map_err(|e| e.in_field(&format!("[{index}]")))
     }
 }
 
@@ -309,7 +267,6 @@ impl<'de, 'a> MapAccess<'de> for Map<'a> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> R<V::Value> {
         let (key, value) = self.value.take().expect("value after key");
-        seed.deserialize(Deserializer(value))
-            .map_err(|e| e.in_field(key))
+        seed.deserialize(Deserializer(value)).map_err(|e| e.in_field(key))
     }
 }

@@ -182,12 +182,7 @@ impl PostwireConfig {
             kinds.push(WorkloadKind {
                 group: w.group.clone(),
                 kind: w.kind.clone(),
-                template_path: w
-                    .pod_template_path
-                    .split('.')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
+                template_path: w.pod_template_path.split('.').filter(|s| !s.is_empty()).map(String::from).collect(),
             });
         }
         kinds
@@ -215,22 +210,14 @@ pub fn file_source(name: &str, text: &str) -> Result<Source> {
     let Some(root) = tree.root().filter(|&r| !tree.is_null(r)) else {
         return Err(Error::new(ErrorKind::Config, "the config file is empty")
             .with_origin(name.to_string())
-            .with_hint(format!(
-                "start it with `apiVersion: {API_VERSION}` and `kind: {KIND}`"
-            )));
+            .with_hint(format!("start it with `apiVersion: {API_VERSION}` and `kind: {KIND}`")));
     };
     if !tree.is_mapping(root) {
-        return Err(
-            Error::new(ErrorKind::Config, "the config must be a mapping")
-                .with_origin(name.to_string()),
-        );
+        return Err(Error::new(ErrorKind::Config, "the config must be a mapping").with_origin(name.to_string()));
     }
     let value = Spanned::from_tree(&tree, root, name)?;
     check_type_meta(&value, name)?;
-    Ok(Source {
-        name: name.to_string(),
-        value,
-    })
+    Ok(Source { name: name.to_string(), value })
 }
 
 /// Check `apiVersion` and `kind` of a file or in-stream config.
@@ -239,32 +226,24 @@ pub fn check_type_meta(value: &Spanned, name: &str) -> Result<()> {
     match value.top_str("kind") {
         Some(KIND) => {}
         Some(other) => {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("kind is `{other}`, expected `{KIND}`"),
-            )
-            .with_origin(name.to_string())
-            .with_hint(hint))
-        }
-        None => {
-            return Err(Error::new(ErrorKind::Config, "missing `kind`")
+            return Err(Error::new(ErrorKind::Config, format!("kind is `{other}`, expected `{KIND}`"))
                 .with_origin(name.to_string())
                 .with_hint(hint))
+        }
+        None => {
+            return Err(Error::new(ErrorKind::Config, "missing `kind`").with_origin(name.to_string()).with_hint(hint))
         }
     }
     match value.top_str("apiVersion") {
         Some(API_VERSION) => Ok(()),
         Some(other) => Err(Error::new(
             ErrorKind::Config,
-            format!(
-                "unsupported apiVersion `{other}`; this postwire ({}) reads `{API_VERSION}`",
-                crate::VERSION
-            ),
+            format!("unsupported apiVersion `{other}`; this postwire ({}) reads `{API_VERSION}`", crate::VERSION),
         )
         .with_origin(name.to_string())),
-        None => Err(Error::new(ErrorKind::Config, "missing `apiVersion`")
-            .with_origin(name.to_string())
-            .with_hint(hint)),
+        None => {
+            Err(Error::new(ErrorKind::Config, "missing `apiVersion`").with_origin(name.to_string()).with_hint(hint))
+        }
     }
 }
 
@@ -306,28 +285,18 @@ pub fn resolve(sources: Vec<Source>) -> Result<PostwireConfig> {
 
 fn validate(config: &PostwireConfig) -> Result<()> {
     let prefix = &config.checksum.annotation_prefix;
-    let valid_prefix = prefix.strip_suffix('/').is_some_and(|domain| {
-        !domain.is_empty() && domain.len() <= 253 && domain.split('.').all(is_dns_label)
-    });
+    let valid_prefix = prefix
+        .strip_suffix('/')
+        .is_some_and(|domain| !domain.is_empty() && domain.len() <= 253 && domain.split('.').all(is_dns_label));
     if !valid_prefix {
-        return Err(Error::new(
-            ErrorKind::Config,
-            format!("`{prefix}` is not an annotation key prefix"),
-        )
-        .with_path("checksum.annotationPrefix")
-        .with_hint(
-            "use a DNS subdomain followed by `/`, e.g. `checksum/` or `checksum.example.com/`",
-        ));
+        return Err(Error::new(ErrorKind::Config, format!("`{prefix}` is not an annotation key prefix"))
+            .with_path("checksum.annotationPrefix")
+            .with_hint("use a DNS subdomain followed by `/`, e.g. `checksum/` or `checksum.example.com/`"));
     }
-    for (field, patterns) in [
-        ("include", &config.checksum.include),
-        ("exclude", &config.checksum.exclude),
-    ] {
+    for (field, patterns) in [("include", &config.checksum.include), ("exclude", &config.checksum.exclude)] {
         for (i, p) in patterns.iter().enumerate() {
             let (kind, name) = p.split_once('/').unwrap_or(("", p));
-            if !(kind.is_empty()
-                || kind.eq_ignore_ascii_case("configmap")
-                || kind.eq_ignore_ascii_case("secret"))
+            if !(kind.is_empty() || kind.eq_ignore_ascii_case("configmap") || kind.eq_ignore_ascii_case("secret"))
                 || name.is_empty()
             {
                 return Err(Error::new(ErrorKind::Config, format!("`{p}` is not a name pattern"))
@@ -337,9 +306,7 @@ fn validate(config: &PostwireConfig) -> Result<()> {
         }
     }
     for (i, w) in config.workloads.iter().enumerate() {
-        if w.kind.is_empty()
-            || w.pod_template_path.split('.').any(str::is_empty) && !w.pod_template_path.is_empty()
-        {
+        if w.kind.is_empty() || w.pod_template_path.split('.').any(str::is_empty) && !w.pod_template_path.is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,
                 "needs a kind and a dotted podTemplatePath such as `spec.template`",
@@ -353,8 +320,7 @@ fn validate(config: &PostwireConfig) -> Result<()> {
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -365,17 +331,13 @@ pub fn pattern_matches(pattern: &str, kind: &str, name: &str) -> bool {
         Some((k, g)) => (Some(k), g),
         None => (None, pattern),
     };
-    want_kind.is_none_or(|k| k.eq_ignore_ascii_case(kind))
-        && glob_matches(glob.as_bytes(), name.as_bytes())
+    want_kind.is_none_or(|k| k.eq_ignore_ascii_case(kind)) && glob_matches(glob.as_bytes(), name.as_bytes())
 }
 
 fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
     match (pattern.first(), text.first()) {
         (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_matches(&pattern[1..], text)
-                || (!text.is_empty() && glob_matches(pattern, &text[1..]))
-        }
+        (Some(b'*'), _) => glob_matches(&pattern[1..], text) || (!text.is_empty() && glob_matches(pattern, &text[1..])),
         (Some(b'?'), Some(_)) => glob_matches(&pattern[1..], &text[1..]),
         (Some(p), Some(t)) if p == t => glob_matches(&pattern[1..], &text[1..]),
         _ => false,
@@ -402,19 +364,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_the_path_line_and_closest_key() {
-        let err = resolve_file(&format!(
-            "{HEAD}checksum:\n  enabled: true\n  mdoe: aggregate\n"
-        ))
-        .unwrap_err();
+        let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: true\n  mdoe: aggregate\n")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "postwire.yaml line 5: invalid config: checksum.mdoe: unknown field `mdoe`, expected `enabled`, `mode`, `annotationPrefix`, `include`, `exclude` or `jobs` (did you mean `mode`?)"
         );
         let err = resolve_file(&format!("{HEAD}chekcsum: {{}}\n")).unwrap_err();
-        assert!(
-            err.to_string().contains("(did you mean `checksum`?)"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("(did you mean `checksum`?)"), "{err}");
     }
 
     #[test]
@@ -427,53 +383,27 @@ mod tests {
         let err = resolve_file(&format!("{HEAD}checksum:\n  mode: agregate\n")).unwrap_err();
         assert!(err.to_string().contains("checksum.mode: unknown value `agregate`, expected `perObject` or `aggregate` (did you mean `aggregate`?)"), "{err}");
         let err = resolve_file(&format!("{HEAD}checksum:\n  exclude: {{a: b}}\n")).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("checksum.exclude: expected a list, found a mapping"),
-            "{err}"
-        );
-        let err = resolve_file(&format!(
-            "{HEAD}checksum:\n  annotationPrefix: Bad_Prefix\n"
-        ))
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("checksum.annotationPrefix"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("checksum.exclude: expected a list, found a mapping"), "{err}");
+        let err = resolve_file(&format!("{HEAD}checksum:\n  annotationPrefix: Bad_Prefix\n")).unwrap_err();
+        assert!(err.to_string().contains("checksum.annotationPrefix"), "{err}");
     }
 
     #[test]
     fn type_meta_is_required_and_checked() {
-        assert!(resolve_file("checksum: {}\n")
-            .unwrap_err()
-            .to_string()
-            .contains("missing `kind`"));
+        assert!(resolve_file("checksum: {}\n").unwrap_err().to_string().contains("missing `kind`"));
         let err = resolve_file("apiVersion: postwire.dev/v9\nkind: PostwireConfig\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("unsupported apiVersion `postwire.dev/v9`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unsupported apiVersion `postwire.dev/v9`"), "{err}");
     }
 
     #[test]
     fn set_overrides_file_and_strings_stay_strings() {
-        let file = file_source(
-            "postwire.yaml",
-            &format!("{HEAD}checksum:\n  mode: aggregate\n  exclude: [no]\n"),
-        )
-        .unwrap();
-        let set = Source {
-            name: "--set".into(),
-            value: parse_set("checksum.mode=perObject").unwrap(),
-        };
+        let file =
+            file_source("postwire.yaml", &format!("{HEAD}checksum:\n  mode: aggregate\n  exclude: [no]\n")).unwrap();
+        let set = Source { name: "--set".into(), value: parse_set("checksum.mode=perObject").unwrap() };
         let c = resolve(vec![file, set]).unwrap();
         assert_eq!(c.checksum.mode, ChecksumMode::PerObject);
         assert_eq!(c.checksum.exclude, vec!["no".to_string()]);
-        let bad = Source {
-            name: "--set".into(),
-            value: parse_set("checksum.enabled=maybe").unwrap(),
-        };
+        let bad = Source { name: "--set".into(), value: parse_set("checksum.enabled=maybe").unwrap() };
         let err = resolve(vec![bad]).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -483,11 +413,7 @@ mod tests {
 
     #[test]
     fn patterns_match_kind_and_glob() {
-        assert!(pattern_matches(
-            "grafana*",
-            "ConfigMap",
-            "grafana-dashboards"
-        ));
+        assert!(pattern_matches("grafana*", "ConfigMap", "grafana-dashboards"));
         assert!(pattern_matches("secret/db-?", "Secret", "db-1"));
         assert!(!pattern_matches("secret/db-?", "ConfigMap", "db-1"));
         assert!(!pattern_matches("a*c", "Secret", "abd"));

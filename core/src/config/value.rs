@@ -46,63 +46,41 @@ impl Spanned {
     pub fn empty_map(source: &str) -> Spanned {
         Spanned {
             value: Value::Map(Vec::new()),
-            origin: Origin {
-                source: source.to_string(),
-                line: None,
-                column: None,
-            },
+            origin: Origin { source: source.to_string(), line: None, column: None },
         }
     }
 
     /// Convert a parsed YAML node.
     pub fn from_tree(tree: &Tree, id: NodeId, source: &str) -> Result<Spanned> {
         let node = tree.node(id);
-        let origin = Origin {
-            source: source.to_string(),
-            line: Some(node.line),
-            column: Some(node.col + 1),
-        };
+        let origin = Origin { source: source.to_string(), line: Some(node.line), column: Some(node.col + 1) };
         let value = match &node.kind {
             NodeKind::Scalar { .. } if tree.is_null(id) => Value::Null,
-            NodeKind::Scalar { value, style } => Value::Scalar {
-                text: value.clone(),
-                plain: *style == Style::Plain,
-            },
-            NodeKind::Sequence { items, .. } => Value::Seq(
-                items
-                    .iter()
-                    .map(|&i| Spanned::from_tree(tree, i, source))
-                    .collect::<Result<_>>()?,
-            ),
+            NodeKind::Scalar { value, style } => Value::Scalar { text: value.clone(), plain: *style == Style::Plain },
+            NodeKind::Sequence { items, .. } => {
+                Value::Seq(items.iter().map(|&i| Spanned::from_tree(tree, i, source)).collect::<Result<_>>()?)
+            }
             NodeKind::Mapping { entries, .. } => {
                 let mut map: Vec<(String, Spanned)> = Vec::with_capacity(entries.len());
                 for &(k, v) in entries {
                     let Some(key) = tree.scalar(k) else {
-                        return Err(
-                            Error::new(ErrorKind::Config, "mapping keys must be strings")
-                                .with_origin(source)
-                                .at(tree.node(k).line, tree.node(k).col + 1),
-                        );
+                        return Err(Error::new(ErrorKind::Config, "mapping keys must be strings")
+                            .with_origin(source)
+                            .at(tree.node(k).line, tree.node(k).col + 1));
                     };
                     if map.iter().any(|(existing, _)| existing == key) {
-                        return Err(Error::new(
-                            ErrorKind::Config,
-                            format!("duplicate key `{key}`"),
-                        )
-                        .with_origin(source)
-                        .at(tree.node(k).line, tree.node(k).col + 1));
+                        return Err(Error::new(ErrorKind::Config, format!("duplicate key `{key}`"))
+                            .with_origin(source)
+                            .at(tree.node(k).line, tree.node(k).col + 1));
                     }
                     map.push((key.to_string(), Spanned::from_tree(tree, v, source)?));
                 }
                 Value::Map(map)
             }
             NodeKind::Alias => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    "YAML aliases are not supported in config",
-                )
-                .with_origin(source)
-                .at(node.line, node.col + 1))
+                return Err(Error::new(ErrorKind::Config, "YAML aliases are not supported in config")
+                    .with_origin(source)
+                    .at(node.line, node.col + 1))
             }
         };
         Ok(Spanned { value, origin })
@@ -129,15 +107,10 @@ impl Spanned {
     /// The string at a top-level key, if it is a scalar.
     pub fn top_str(&self, key: &str) -> Option<&str> {
         match &self.value {
-            Value::Map(entries) => {
-                entries
-                    .iter()
-                    .find(|(k, _)| k == key)
-                    .and_then(|(_, v)| match &v.value {
-                        Value::Scalar { text, .. } => Some(text.as_str()),
-                        _ => None,
-                    })
-            }
+            Value::Map(entries) => entries.iter().find(|(k, _)| k == key).and_then(|(_, v)| match &v.value {
+                Value::Scalar { text, .. } => Some(text.as_str()),
+                _ => None,
+            }),
             _ => None,
         }
     }
@@ -147,48 +120,25 @@ impl Spanned {
 /// `\.` keeps a dot inside a key.
 pub fn parse_set(set: &str) -> Result<Spanned> {
     let source = format!("--set {set}");
-    let origin = Origin {
-        source: source.clone(),
-        line: None,
-        column: None,
-    };
-    let err =
-        |msg: &str| Error::new(ErrorKind::Config, msg.to_string()).with_origin(source.clone());
+    let origin = Origin { source: source.clone(), line: None, column: None };
+    let err = |msg: &str| Error::new(ErrorKind::Config, msg.to_string()).with_origin(source.clone());
     let Some((path, raw)) = split_unescaped(set, '=') else {
-        return Err(err(
-            "expected path=value, e.g. --set checksum.mode=aggregate",
-        ));
+        return Err(err("expected path=value, e.g. --set checksum.mode=aggregate"));
     };
     let value = if raw == "null" {
         Value::Null
     } else if let Some(inner) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-        let items = if inner.is_empty() {
-            Vec::new()
-        } else {
-            inner.split(',').collect()
-        };
+        let items = if inner.is_empty() { Vec::new() } else { inner.split(',').collect() };
         Value::Seq(
             items
                 .into_iter()
-                .map(|s| Spanned {
-                    value: Value::Scalar {
-                        text: s.to_string(),
-                        plain: true,
-                    },
-                    origin: origin.clone(),
-                })
+                .map(|s| Spanned { value: Value::Scalar { text: s.to_string(), plain: true }, origin: origin.clone() })
                 .collect(),
         )
     } else {
-        Value::Scalar {
-            text: raw.to_string(),
-            plain: true,
-        }
+        Value::Scalar { text: raw.to_string(), plain: true }
     };
-    let mut node = Spanned {
-        value,
-        origin: origin.clone(),
-    };
+    let mut node = Spanned { value, origin: origin.clone() };
     let segments = split_path(path);
     if segments.iter().any(|s| s.is_empty()) {
         return Err(err("empty key in path"));
@@ -196,31 +146,19 @@ pub fn parse_set(set: &str) -> Result<Spanned> {
     for segment in segments.into_iter().rev() {
         let (key, index) = match segment.strip_suffix(']').and_then(|s| s.split_once('[')) {
             Some((key, idx)) => {
-                let idx: usize = idx
-                    .parse()
-                    .map_err(|_| err("list index must be a number, e.g. exclude[0]=name"))?;
+                let idx: usize = idx.parse().map_err(|_| err("list index must be a number, e.g. exclude[0]=name"))?;
                 (key.to_string(), Some(idx))
             }
             None => (segment, None),
         };
         if let Some(idx) = index {
-            let mut items: Vec<Spanned> = (0..idx)
-                .map(|_| Spanned {
-                    value: Value::Null,
-                    origin: origin.clone(),
-                })
-                .collect();
+            let mut items: Vec<Spanned> =
+                (0..idx).map(|_| Spanned { value: Value::Null, origin: origin.clone() }).collect();
             items.push(node);
-            node = Spanned {
-                value: Value::Seq(items),
-                origin: origin.clone(),
-            };
+            node = Spanned { value: Value::Seq(items), origin: origin.clone() };
             // Indexed lists merge item by item only in Helm; here the index fills a new list.
         }
-        node = Spanned {
-            value: Value::Map(vec![(key, node)]),
-            origin: origin.clone(),
-        };
+        node = Spanned { value: Value::Map(vec![(key, node)]), origin: origin.clone() };
     }
     Ok(node)
 }
@@ -242,9 +180,7 @@ fn split_path(path: &str) -> Vec<String> {
     let mut chars = path.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' if chars.peek() == Some(&'.') => {
-                out.last_mut().unwrap().push(chars.next().unwrap())
-            }
+            '\\' if chars.peek() == Some(&'.') => out.last_mut().unwrap().push(chars.next().unwrap()),
             '.' => out.push(String::new()),
             c => out.last_mut().unwrap().push(c),
         }
@@ -258,9 +194,7 @@ pub fn plain_kind(text: &str) -> PlainKind {
         "" | "~" | "null" | "Null" | "NULL" => PlainKind::Null,
         "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => PlainKind::Bool,
         _ if text.parse::<i64>().is_ok() => PlainKind::Int,
-        _ if text.parse::<f64>().is_ok() && text.bytes().any(|b| b.is_ascii_digit()) => {
-            PlainKind::Float
-        }
+        _ if text.parse::<f64>().is_ok() && text.bytes().any(|b| b.is_ascii_digit()) => PlainKind::Float,
         _ => PlainKind::Str,
     }
 }
@@ -304,9 +238,7 @@ mod tests {
         let v = parse_set("checksum.mode=aggregate").unwrap();
         assert_eq!(scalar(keys(keys(&v)["checksum"])["mode"]), "aggregate");
         let v = parse_set("checksum.exclude={a,b}").unwrap();
-        let Value::Seq(items) = &keys(keys(&v)["checksum"])["exclude"].value else {
-            panic!()
-        };
+        let Value::Seq(items) = &keys(keys(&v)["checksum"])["exclude"].value else { panic!() };
         assert_eq!(items.len(), 2);
         let v = parse_set(r"a\.b.c=x=y").unwrap();
         assert_eq!(scalar(keys(keys(&v)["a.b"])["c"]), "x=y");

@@ -72,17 +72,8 @@ impl Checksum {
 
     fn counts(&self, kind: RefKind, name: &str) -> bool {
         let k = kind.kind();
-        (self.config.include.is_empty()
-            || self
-                .config
-                .include
-                .iter()
-                .any(|p| pattern_matches(p, k, name)))
-            && !self
-                .config
-                .exclude
-                .iter()
-                .any(|p| pattern_matches(p, k, name))
+        (self.config.include.is_empty() || self.config.include.iter().any(|p| pattern_matches(p, k, name)))
+            && !self.config.exclude.iter().any(|p| pattern_matches(p, k, name))
     }
 
     fn annotation_key(&self, kind: RefKind, name: &str) -> String {
@@ -118,12 +109,7 @@ fn canonical(tree: &Tree, id: NodeId) -> serde_json::Value {
         NodeKind::Mapping { entries, .. } => {
             let map: serde_json::Map<String, serde_json::Value> = entries
                 .iter()
-                .map(|&(k, v)| {
-                    (
-                        tree.scalar(k).unwrap_or_default().to_string(),
-                        canonical(tree, v),
-                    )
-                })
+                .map(|&(k, v)| (tree.scalar(k).unwrap_or_default().to_string(), canonical(tree, v)))
                 .collect();
             serde_json::Value::Object(map)
         }
@@ -143,16 +129,12 @@ pub fn content_hash(tree: &Tree, object: NodeId) -> String {
         }
         content.insert(field.to_string(), canonical(tree, node));
     }
-    let json = serde_json::to_string(&serde_json::Value::Object(content))
-        .expect("JSON of strings serializes");
+    let json = serde_json::to_string(&serde_json::Value::Object(content)).expect("JSON of strings serializes");
     sha256_hex(json.as_bytes())
 }
 
 fn aggregate_hash(used: &[(&Content, Vec<String>)]) -> String {
-    let mut lines: Vec<String> = used
-        .iter()
-        .map(|(c, _)| format!("{}={}\n", c.name, c.hash))
-        .collect();
+    let mut lines: Vec<String> = used.iter().map(|(c, _)| format!("{}={}\n", c.name, c.hash)).collect();
     lines.sort();
     sha256_hex(lines.concat().as_bytes())
 }
@@ -189,11 +171,7 @@ impl Wiring for Checksum {
 
         let mut edits: BTreeMap<usize, Vec<Splice>> = BTreeMap::new();
         for obj in &objects {
-            let Some(workload) = self
-                .workloads
-                .iter()
-                .find(|w| w.kind == obj.kind && w.group == obj.group())
-            else {
+            let Some(workload) = self.workloads.iter().find(|w| w.kind == obj.kind && w.group == obj.group()) else {
                 continue;
             };
             let splices = self.wire_workload(ws, obj, workload, &objects, &contents, report)?;
@@ -221,14 +199,11 @@ impl Checksum {
         let display = obj.display();
         let source = ws.source(obj.segment);
         let note = |report: &mut Report, level, message: String| {
-            report
-                .document(obj.doc_number, &display, source.as_deref())
-                .notes
-                .push(Note {
-                    wiring: NAME.into(),
-                    level,
-                    message,
-                });
+            report.document(obj.doc_number, &display, source.as_deref()).notes.push(Note {
+                wiring: NAME.into(),
+                level,
+                message,
+            });
         };
 
         let opt = tree.path(node, &["metadata", "annotations", OPT_ANNOTATION]);
@@ -236,23 +211,16 @@ impl Checksum {
             None => false,
             Some("true") => true,
             Some("false") => {
-                note(
-                    report,
-                    Level::Info,
-                    format!("skipped: annotation {OPT_ANNOTATION}: \"false\""),
-                );
+                note(report, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\""));
                 return Ok(Vec::new());
             }
             Some(other) => {
                 let n = tree.node(opt.expect("present"));
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!("`{other}` is not a valid value"),
-                )
-                .with_path(format!("metadata.annotations.{OPT_ANNOTATION}"))
-                .with_hint("use \"true\" or \"false\"")
-                .at(n.line, n.col + 1)
-                .in_document(ws.location(obj.segment, Some(display.clone()))));
+                return Err(Error::new(ErrorKind::Config, format!("`{other}` is not a valid value"))
+                    .with_path(format!("metadata.annotations.{OPT_ANNOTATION}"))
+                    .with_hint("use \"true\" or \"false\"")
+                    .at(n.line, n.col + 1)
+                    .in_document(ws.location(obj.segment, Some(display.clone()))));
             }
         };
 
@@ -278,11 +246,15 @@ impl Checksum {
                 let kind = tree.str_at(target, &["kind"]).unwrap_or("Deployment");
                 let name = tree.str_at(target, &["name"]).unwrap_or_default();
                 let ns = self.namespace_of(obj);
-                let found = objects.iter().any(|o| {
-                    o.kind == kind && o.name == name && namespaces_match(self.namespace_of(o), ns)
-                });
+                let found = objects
+                    .iter()
+                    .any(|o| o.kind == kind && o.name == name && namespaces_match(self.namespace_of(o), ns));
                 if found {
-                    note(report, Level::Info, format!("pod template comes from workloadRef {kind}/{name}; its checksums are set there"));
+                    note(
+                        report,
+                        Level::Info,
+                        format!("pod template comes from workloadRef {kind}/{name}; its checksums are set there"),
+                    );
                 } else {
                     note(report, Level::Warning, format!("workloadRef {kind}/{name} is not part of this render, so no checksum can be set on its pod template"));
                 }
@@ -300,17 +272,11 @@ impl Checksum {
             if !self.counts(r.kind, &r.name) {
                 continue;
             }
-            let candidates = contents
-                .iter()
-                .filter(|c| c.kind == r.kind && c.name == r.name);
-            let exact = candidates
-                .clone()
-                .find(|c| c.namespace.is_some() && c.namespace.as_deref() == ns);
-            let Some(content) = exact.or_else(|| {
-                candidates
-                    .clone()
-                    .find(|c| namespaces_match(c.namespace.as_deref(), ns))
-            }) else {
+            let candidates = contents.iter().filter(|c| c.kind == r.kind && c.name == r.name);
+            let exact = candidates.clone().find(|c| c.namespace.is_some() && c.namespace.as_deref() == ns);
+            let Some(content) =
+                exact.or_else(|| candidates.clone().find(|c| namespaces_match(c.namespace.as_deref(), ns)))
+            else {
                 continue;
             };
             match used.iter_mut().find(|(c, _)| std::ptr::eq(*c, content)) {
@@ -328,26 +294,14 @@ impl Checksum {
                 for (c, vias) in &used {
                     wanted.insert(
                         self.annotation_key(c.kind, &c.name),
-                        (
-                            c.hash.clone(),
-                            format!(
-                                "{} {} is used by {}",
-                                c.kind.kind(),
-                                c.name,
-                                vias.join(", ")
-                            ),
-                        ),
+                        (c.hash.clone(), format!("{} {} is used by {}", c.kind.kind(), c.name, vias.join(", "))),
                     );
                 }
             }
             ChecksumMode::Aggregate => {
-                for (kind, suffix) in [(RefKind::ConfigMap, "config"), (RefKind::Secret, "secret")]
-                {
-                    let of_kind: Vec<(&Content, Vec<String>)> = used
-                        .iter()
-                        .filter(|(c, _)| c.kind == kind)
-                        .cloned()
-                        .collect();
+                for (kind, suffix) in [(RefKind::ConfigMap, "config"), (RefKind::Secret, "secret")] {
+                    let of_kind: Vec<(&Content, Vec<String>)> =
+                        used.iter().filter(|(c, _)| c.kind == kind).cloned().collect();
                     if of_kind.is_empty() {
                         continue;
                     }
@@ -356,31 +310,19 @@ impl Checksum {
                         format!("{}{suffix}", self.config.annotation_prefix),
                         (
                             aggregate_hash(&of_kind),
-                            format!(
-                                "hash of {} {} used by the pod",
-                                kind.kind(),
-                                names.join(", ")
-                            ),
+                            format!("hash of {} {} used by the pod", kind.kind(), names.join(", ")),
                         ),
                     );
                 }
             }
         }
 
-        let entries: Vec<(String, String)> = wanted
-            .iter()
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
-            .collect();
+        let entries: Vec<(String, String)> = wanted.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect();
         let mut full_path = path.clone();
         full_path.extend(["metadata", "annotations"]);
-        let doc = Doc {
-            text,
-            tree,
-            newline: ws.newline(),
-        };
-        let (splices, outcomes) =
-            inject::ensure_string_entries(&doc, node, None, &full_path, &entries)
-                .map_err(|e| e.in_document(ws.location(obj.segment, Some(display.clone()))))?;
+        let doc = Doc { text, tree, newline: ws.newline() };
+        let (splices, outcomes) = inject::ensure_string_entries(&doc, node, None, &full_path, &entries)
+            .map_err(|e| e.in_document(ws.location(obj.segment, Some(display.clone()))))?;
         let mut prefix = match obj.place {
             Place::Root => String::new(),
             Place::ListItem(i) => format!("items[{i}]."),
@@ -392,16 +334,13 @@ impl Checksum {
                 Outcome::Added => Action::Added,
                 Outcome::Updated => Action::Updated,
             };
-            report
-                .document(obj.doc_number, &display, source.as_deref())
-                .changes
-                .push(Change {
-                    wiring: NAME.into(),
-                    path: prefix.clone(),
-                    key: key.clone(),
-                    action,
-                    reason: reason.clone(),
-                });
+            report.document(obj.doc_number, &display, source.as_deref()).changes.push(Change {
+                wiring: NAME.into(),
+                path: prefix.clone(),
+                key: key.clone(),
+                action,
+                reason: reason.clone(),
+            });
         }
         Ok(splices)
     }
