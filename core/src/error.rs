@@ -42,9 +42,13 @@ pub struct DocLocation {
     pub source: Option<String>,
 }
 
-/// An engine error. `Display` gives one line a user can act on.
+/// An engine error. `Display` gives one line a user can act on. The representation is boxed
+/// so that `Result<T, Error>` stays small on the happy path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Repr>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Repr {
     kind: ErrorKind,
     message: String,
     document: Option<DocLocation>,
@@ -62,7 +66,7 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Repr {
             kind,
             message: message.into(),
             document: None,
@@ -71,12 +75,12 @@ impl Error {
             column: None,
             path: None,
             hint: None,
-        }
+        }))
     }
 
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The process exit code hosts use for this error, so that a caller that only sees the
@@ -84,7 +88,7 @@ impl Error {
     /// 3 invalid config, 4 invalid input (YAML or document), 5 a wiring cannot do what the
     /// config asks, 6 an unreadable request.
     pub fn exit_code(&self) -> u8 {
-        match self.kind {
+        match self.0.kind {
             ErrorKind::Config => 3,
             ErrorKind::Yaml | ErrorKind::Document => 4,
             ErrorKind::Wiring => 5,
@@ -94,62 +98,62 @@ impl Error {
 
     /// The message without location or hint.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The document the error is about, if any.
     pub fn document(&self) -> Option<&DocLocation> {
-        self.document.as_ref()
+        self.0.document.as_ref()
     }
 
     /// The 1-based line, if known.
     pub fn line(&self) -> Option<usize> {
-        self.line
+        self.0.line
     }
 
     /// The field path, if known.
     pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
+        self.0.path.as_deref()
     }
 
     /// Attach the document (kept if already set).
     pub fn in_document(mut self, doc: DocLocation) -> Self {
-        self.document.get_or_insert(doc);
+        self.0.document.get_or_insert(doc);
         self
     }
 
     /// Attach the origin (a config file name, `--set`, `in-stream PostwireConfig`).
     pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin.get_or_insert(origin.into());
+        self.0.origin.get_or_insert(origin.into());
         self
     }
 
     /// Attach a position (kept if already set).
     pub fn at(mut self, line: usize, column: usize) -> Self {
-        if self.line.is_none() {
-            self.line = Some(line);
-            self.column = Some(column);
+        if self.0.line.is_none() {
+            self.0.line = Some(line);
+            self.0.column = Some(column);
         }
         self
     }
 
     /// Attach a line without a column (kept if a position is already set).
     pub fn at_line(mut self, line: usize) -> Self {
-        if self.line.is_none() {
-            self.line = Some(line);
+        if self.0.line.is_none() {
+            self.0.line = Some(line);
         }
         self
     }
 
     /// Attach a field path (kept if already set).
     pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path.get_or_insert(path.into());
+        self.0.path.get_or_insert(path.into());
         self
     }
 
     /// Attach a hint that says how to fix the problem.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 }
@@ -157,7 +161,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut wrote_where = false;
-        if let Some(doc) = &self.document {
+        if let Some(doc) = &self.0.document {
             write!(f, "document {}", doc.index)?;
             if let Some(object) = &doc.object {
                 write!(f, " ({object})")?;
@@ -167,17 +171,17 @@ impl fmt::Display for Error {
             }
             wrote_where = true;
         }
-        if let Some(origin) = &self.origin {
+        if let Some(origin) = &self.0.origin {
             if wrote_where {
                 f.write_str(", ")?;
             }
             f.write_str(origin)?;
             wrote_where = true;
         }
-        if let Some(line) = self.line {
+        if let Some(line) = self.0.line {
             f.write_str(if wrote_where { " " } else { "" })?;
             write!(f, "line {line}")?;
-            if let Some(column) = self.column {
+            if let Some(column) = self.0.column {
                 write!(f, ", column {column}")?;
             }
             wrote_where = true;
@@ -185,12 +189,12 @@ impl fmt::Display for Error {
         if wrote_where {
             f.write_str(": ")?;
         }
-        write!(f, "{}: ", self.kind.describe())?;
-        if let Some(path) = &self.path {
+        write!(f, "{}: ", self.0.kind.describe())?;
+        if let Some(path) = &self.0.path {
             write!(f, "{path}: ")?;
         }
-        f.write_str(&self.message)?;
-        if let Some(hint) = &self.hint {
+        f.write_str(&self.0.message)?;
+        if let Some(hint) = &self.0.hint {
             write!(f, " ({hint})")?;
         }
         Ok(())

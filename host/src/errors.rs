@@ -36,9 +36,9 @@ pub fn report(message: &str) {
     let under_helm_plugin = std::env::var_os("HELM_PLUGIN_NAME").is_some();
     if under_helm_plugin && !std::io::stderr().is_terminal() {
         if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-            let _ = write!(
+            let _ = writeln!(
                 tty,
-                "postwire: {line}postwire: (Helm hides post-renderer output; this was written to your terminal)\n"
+                "postwire: {line}postwire: (Helm hides post-renderer output; this was written to your terminal)"
             );
         }
     }
