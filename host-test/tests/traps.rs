@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use crate::fidelity::{first_difference, only_added_annotations, parse_expected};
 use crate::util::{describe, Oracle, TempDir};
 
-/// The traps of the brief: YAML 1.1 booleans, null, the value tag, octal, floats, sexagesimal,
+/// The YAML 1.1 traps postwire must keep as strings: YAML 1.1 booleans, null, the value tag, octal, floats, sexagesimal,
 /// hex, signed and underscored numbers, timestamps and the merge key.
 const TRAPS: &[&str] = &[
     "on",
@@ -107,7 +107,7 @@ fn all_traps() -> impl Iterator<Item = &'static str> {
     TRAPS.iter().chain(MORE).copied()
 }
 
-/// `s` double-quoted for the test's own inputs (the brief's traps are plain ASCII).
+/// `s` double-quoted for the test's own inputs (the traps are plain ASCII).
 fn dq(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
@@ -117,7 +117,7 @@ fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The brief's traps that can be plain keys of one mapping: `<<` is the merge key, and `~`
+/// The traps that can be plain keys of one mapping: `<<` is the merge key, and `~`
 /// and `null` are both the null key.
 fn plain_keys() -> impl Iterator<Item = &'static str> {
     TRAPS.iter().copied().filter(|t| !matches!(*t, "<<" | "~" | "null"))
