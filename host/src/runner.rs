@@ -106,9 +106,12 @@ impl Runner {
         Runner::new(crate::PLUGIN_WASM, &Options::default())
     }
 
-    fn call(&mut self, function: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
+    /// Call `function` and read its JSON answer straight from the plugin's output (a copy of a
+    /// multi-megabyte stream costs fresh pages).
+    fn call<T: serde::de::DeserializeOwned>(&mut self, function: &str, input: &[u8]) -> Result<T, CallError> {
         match self.plugin.call_get_error_code::<&[u8], &[u8]>(function, input) {
-            Ok(out) => Ok(out.to_vec()),
+            Ok(out) => serde_json::from_slice(out)
+                .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 }),
             // 3..=6 are postwire's own errors, already worded for the user.
             Err((err, code)) if (3..=6).contains(&code) => Err(CallError { message: err.to_string(), code }),
             Err((err, _)) => Err(CallError { message: self.describe_runtime_error(&err), code: 1 }),
@@ -132,17 +135,11 @@ impl Runner {
 
     /// Call `render`.
     pub fn render(&mut self, request: &RenderRequestV1) -> Result<RenderResponseV1, CallError> {
-        let input = request.to_json();
-        let out = self.call("render", &input)?;
-        serde_json::from_slice(&out)
-            .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 })
+        self.call("render", &request.to_json())
     }
 
     /// Call `helm_plugin_main` with Helm 4's message.
     pub fn helm_plugin_main(&mut self, input: &HelmPostRendererInputV1) -> Result<HelmPostRendererOutputV1, CallError> {
-        let input = serde_json::to_vec(input).expect("input serializes");
-        let out = self.call("helm_plugin_main", &input)?;
-        serde_json::from_slice(&out)
-            .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 })
+        self.call("helm_plugin_main", &serde_json::to_vec(input).expect("input serializes"))
     }
 }
