@@ -11,7 +11,7 @@ TOOLS="${POSTWIRE_TOOLS:-$HOME/.cache/postwire/tools}"
 HELM="$TOOLS/bin/helm4"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-echo "building the postwire runner (the first build compiles wasmtime: about 15 minutes on 2 cores)..."
+echo "building the postwire runner (the first build compiles wasmtime: about 7 minutes on 2 cores)..."
 cargo build --release --locked -p postwire
 POSTWIRE="$CARGO_TARGET_DIR/release/postwire"
 
