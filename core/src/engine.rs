@@ -224,22 +224,20 @@ impl<'a> Workspace<'a> {
     }
 
     fn finish(self) -> (String, usize, usize) {
+        let Workspace { stream, docs, config_docs } = self;
         let mut changed = 0;
-        let replacements: Vec<Replacement> = self
-            .docs
-            .iter()
-            .map(|d| {
-                if d.removed {
-                    Replacement::Remove
-                } else if let Cow::Owned(text) = &d.text {
+        let replacements: Vec<Replacement> = docs
+            .into_iter()
+            .map(|d| match d.text {
+                _ if d.removed => Replacement::Remove,
+                Cow::Owned(text) => {
                     changed += 1;
-                    Replacement::Text(text.clone())
-                } else {
-                    Replacement::Keep
+                    Replacement::Text(text)
                 }
+                Cow::Borrowed(_) => Replacement::Keep,
             })
             .collect();
-        (stream::join(&self.stream, &replacements, &[]), changed, self.config_docs.len())
+        (stream::join(&stream, &replacements, &[]), changed, config_docs.len())
     }
 }
 

@@ -183,7 +183,7 @@ fn flow_structure(path: &[&str], entries: &[(String, String)]) -> String {
 
 /// Block lines for `path` and `entries`, starting at column `col`, each line after the first
 /// preceded by a line break and indentation.
-fn block_lines(path: &[&str], entries: &[(String, String)], col: usize, step: usize, nl: &str) -> Vec<String> {
+fn block_lines(path: &[&str], entries: &[(String, String)], col: usize, step: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut indent = col;
     for p in path {
@@ -193,7 +193,6 @@ fn block_lines(path: &[&str], entries: &[(String, String)], col: usize, step: us
     for (k, v) in entries {
         lines.push(format!("{}{}: {}", " ".repeat(indent), emit::key(k, false), emit::string_value(v)));
     }
-    let _ = nl;
     lines
 }
 
@@ -236,7 +235,7 @@ fn insert_new(
     }
     let col = key.col;
     let step = owner_col.filter(|&c| col > c).map_or(2, |c| col - c);
-    let lines = block_lines(path, entries, col, step, doc.newline);
+    let lines = block_lines(path, entries, col, step);
     let mut text = String::new();
     for (i, line) in lines.iter().enumerate() {
         // The first line reuses the indentation already in front of the first key.
@@ -257,7 +256,7 @@ fn replace_null(doc: &Doc<'_>, key: NodeId, value: NodeId, path: &[&str], entrie
         // `key:` with nothing after it: open a block on the following lines.
         let line_end = doc.text[k.end..].find(['\r', '\n']).map_or(doc.text.len(), |i| k.end + i);
         let mut text = String::new();
-        for line in block_lines(path, entries, k.col + 2, 2, doc.newline) {
+        for line in block_lines(path, entries, k.col + 2, 2) {
             text.push_str(doc.newline);
             text.push_str(&line);
         }

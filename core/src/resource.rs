@@ -31,28 +31,19 @@ pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
         if start >= bytes.len() {
             break;
         }
-        if i > 0 && matches!(bytes[start], b' ' | b'\t' | b'\n' | b'#') {
+        let after_marker = i == 0 && starts_after_marker;
+        if !after_marker && !may_be_top_level_key(&bytes[start..]) {
             continue;
         }
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |e| start + e);
         let line = &text[start..end];
-        if i == 0 && starts_after_marker {
+        if after_marker {
             // The rest of the `---` line: only a comment may follow the marker.
             let rest = line.trim();
             if !(rest.is_empty() || rest.starts_with('#')) {
                 peek.simple = false;
             }
             continue;
-        }
-        let Some(first) = line.bytes().next() else {
-            continue;
-        };
-        match first {
-            // Indented content, comments, and block sequence entries of the key above (a
-            // sequence may sit at the same indentation as its key: `subjects:\n- kind: User`).
-            b' ' | b'\t' | b'#' | b'\r' => continue,
-            b'-' if matches!(line.as_bytes().get(1), None | Some(b' ' | b'\t' | b'\r')) => continue,
-            _ => {}
         }
         let Some((key, rest)) = split_plain_key(line) else {
             peek.simple = false;
@@ -78,6 +69,13 @@ pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
         peek.simple = false;
     }
     peek
+}
+
+/// Whether a line (given from its first byte) can hold a top-level key. Skipped: blank lines,
+/// indented content, comments, and block sequence entries of the key above (a sequence may sit
+/// at the same indentation as its key: `subjects:\n- kind: User`).
+fn may_be_top_level_key(line: &[u8]) -> bool {
+    !matches!(line, [] | [b' ' | b'\t' | b'\r' | b'\n' | b'#', ..] | [b'-'] | [b'-', b' ' | b'\t' | b'\r' | b'\n', ..])
 }
 
 /// `key: rest` where key is a plain word; None for anything else.
@@ -156,14 +154,14 @@ impl Object {
             None => format!("{}/{}", self.kind, self.name),
         }
     }
+}
 
-    /// Whether two objects can be in the same namespace. An object without a namespace takes
-    /// the release namespace, which a post-renderer is not always told, so it matches any.
-    pub fn same_namespace(&self, other_ns: Option<&str>) -> bool {
-        match (self.namespace.as_deref(), other_ns) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        }
+/// Whether two objects can be in the same namespace. An object without a namespace takes the
+/// release namespace, which a post-renderer is not always told, so it matches any.
+pub fn namespaces_match(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
     }
 }
 

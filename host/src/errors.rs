@@ -12,10 +12,9 @@ use std::path::PathBuf;
 
 /// Exit codes, documented in the README.
 pub mod exit {
-    /// Anything else (I/O, runtime limits).
+    /// Anything else (I/O, runtime limits). Bad usage exits 2 (clap); postwire's own errors
+    /// carry their code from plugin.wasm (3 config, 4 input, 5 wiring, 6 request).
     pub const OTHER: u8 = 1;
-    /// Bad command-line usage (clap's own code).
-    pub const USAGE: u8 = 2;
 }
 
 /// Where the last error is kept.

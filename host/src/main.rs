@@ -81,15 +81,14 @@ impl Failure {
 }
 
 fn read_input(file: &str) -> Result<String, Failure> {
-    let mut bytes = Vec::new();
+    let (name, mut bytes) = (if file == "-" { "stdin" } else { file }, Vec::new());
     let result = if file == "-" {
-        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+        std::io::stdin().read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes)).map(|_| ())
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes))
     };
-    result.map_err(|e| Failure::other(format!("reading {}: {e}", if file == "-" { "stdin" } else { file })))?;
-    String::from_utf8(bytes)
-        .map_err(|e| Failure::other(format!("{}: not UTF-8 text: {e}", if file == "-" { "stdin" } else { file })))
+    result.map_err(|e| Failure::other(format!("reading {name}: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Failure::other(format!("{name}: not UTF-8 text: {e}")))
 }
 
 fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {

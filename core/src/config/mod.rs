@@ -27,8 +27,6 @@ use crate::yaml::Tree;
 pub const API_VERSION: &str = "postwire.dev/v1alpha1";
 /// The config kind.
 pub const KIND: &str = "PostwireConfig";
-/// Per-object opt-out/opt-in annotations live under this prefix.
-pub const ANNOTATION_PREFIX: &str = "postwire.dev/";
 
 fn default_api_version() -> String {
     API_VERSION.to_string()

@@ -30,7 +30,7 @@ use crate::engine::Workspace;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inject::{self, Doc, Outcome, Splice};
 use crate::report::{Action, Change, Level, Note, Report};
-use crate::resource::{object_node, pod_references, Object, Place, RefKind, WorkloadKind};
+use crate::resource::{namespaces_match, object_node, pod_references, Object, Place, RefKind, WorkloadKind};
 use crate::wire::ContextV1;
 use crate::yaml::{NodeId, NodeKind, Tree};
 
@@ -343,12 +343,5 @@ impl Checksum {
             });
         }
         Ok(splices)
-    }
-}
-
-fn namespaces_match(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => a == b,
-        _ => true,
     }
 }
