@@ -294,8 +294,7 @@ impl<'a> Workspace<'a> {
             let edited = plan
                 .render(doc, newline)
                 .and_then(|splices| edit::apply_splices(&d.text, &splices))
-                .and_then(|text| edit::verify(tree, &text).map(|_| text))
-                .and_then(|text| Tree::parse(&text, d.line_offset).map(|tree| (text, tree)));
+                .and_then(|text| edit::verify(tree, &text, d.line_offset).map(|tree| (text, tree)));
             match edited {
                 Ok((text, tree)) => {
                     d.text = Cow::Owned(text);

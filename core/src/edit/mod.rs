@@ -874,7 +874,7 @@ pub fn edit_document(text: &str, ops: &[Op], on_uneditable: Uneditable) -> Resul
         let outcomes = ops.iter().map(|op| plan.apply(doc, root, op)).collect::<Result<Vec<_>>>()?;
         let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
         let out = apply_splices(text, &plan.render(doc, newline)?)?;
-        verify(&tree, &out)?;
+        verify(&tree, &out, 0)?;
         Ok((out, outcomes))
     })();
     match edited {
@@ -885,9 +885,12 @@ pub fn edit_document(text: &str, ops: &[Op], on_uneditable: Uneditable) -> Resul
     }
 }
 
-/// Check an edited document: it parses, and it repeats no key more often than before.
-pub fn verify(before: &Tree, after: &str) -> Result<Tree> {
-    let tree = Tree::parse(after, 0).map_err(|e| internal(&format!("an edit produced invalid YAML ({e})")))?;
+/// Check an edited document: it parses, and it repeats no key more often than before (two
+/// keys of one mapping would make both YAML readers silently keep only the last). Returns the
+/// new tree, its lines counted from `line_offset`.
+pub fn verify(before: &Tree, after: &str, line_offset: usize) -> Result<Tree> {
+    let tree =
+        Tree::parse(after, line_offset).map_err(|e| internal(&format!("an edit produced invalid YAML ({e})")))?;
     if tree.duplicate_keys() > before.duplicate_keys() {
         return Err(internal("an edit produced a duplicate key"));
     }

@@ -48,6 +48,9 @@ pub struct Checksum {
     namespace: Option<String>,
 }
 
+/// The ConfigMaps and Secrets of the render by kind and name.
+type Contents<'c> = BTreeMap<(RefKind, &'c str), Vec<&'c Content>>;
+
 /// A ConfigMap or Secret of the render and its content hash.
 #[derive(Debug, Clone)]
 struct Content {
@@ -185,8 +188,12 @@ impl Wiring for Checksum {
                 hash: content_hash(ws.tree(obj.segment), obj.node),
             });
         }
+        let mut by_name: Contents<'_> = BTreeMap::new();
+        for c in &contents {
+            by_name.entry((c.kind, c.name.as_str())).or_default().push(c);
+        }
         for (workload, kind) in workload::find(ws, &objects, &self.workloads) {
-            self.wire_workload(ws, &workload, &kind, &objects, &contents, report)?;
+            self.wire_workload(ws, &workload, &kind, &objects, &by_name, report)?;
         }
         Ok(())
     }
@@ -195,12 +202,12 @@ impl Wiring for Checksum {
 impl Checksum {
     /// The ConfigMaps or Secrets of the render a reference can mean: the one in the workload's
     /// namespace, or, when that namespace is not known, every namespace's (all of them are hashed).
-    fn candidates<'c>(&self, contents: &'c [Content], kind: RefKind, name: &str, ns: Option<&str>) -> Vec<&'c Content> {
-        let same: Vec<&Content> = contents.iter().filter(|c| c.kind == kind && c.name == name).collect();
+    fn candidates<'c>(&self, contents: &Contents<'c>, kind: RefKind, name: &str, ns: Option<&str>) -> Vec<&'c Content> {
+        let same: &[&Content] = contents.get(&(kind, name)).map_or(&[], Vec::as_slice);
         if let Some(exact) = same.iter().find(|c| c.namespace.is_some() && c.namespace.as_deref() == ns) {
             return vec![exact];
         }
-        same.into_iter().filter(|c| namespaces_match(c.namespace.as_deref(), ns)).collect()
+        same.iter().copied().filter(|c| namespaces_match(c.namespace.as_deref(), ns)).collect()
     }
 
     fn wire_workload(
@@ -209,7 +216,7 @@ impl Checksum {
         workload: &Workload,
         kind: &WorkloadKind,
         objects: &[Object],
-        contents: &[Content],
+        contents: &Contents<'_>,
         report: &mut Report,
     ) -> Result<()> {
         let obj = &workload.object;
