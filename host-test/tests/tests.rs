@@ -11,6 +11,8 @@ mod util;
 /// `helm_plugin_main` and `render` of the built plugin.wasm under an extism host.
 mod wasm_host;
 
+/// Shapes that once broke the edit layer, through the runner, checked by both YAML 1.1 readers.
+mod edit_defects;
 /// Every corpus file (and CRLF, BOM, Helm 4 variants) through plugin.wasm, checked by PyYAML and yaml.v2.
 mod fidelity;
 /// YAML 1.1 trap strings keep their meaning when postwire edits around them or writes them.

@@ -315,7 +315,7 @@ impl Walk<'_, '_> {
         if let Some(tag) = n.tag.as_deref().filter(|t| !t.starts_with(CORE_TAG_PREFIX)) {
             return Err(self.uneditable_at(id, path, &format!("has the tag `{tag}`")));
         }
-        if tree.entries(id).iter().any(|&(k, _)| tree.scalar(k) == Some("<<") && is_plain(tree, k)) {
+        if tree.entries(id).iter().any(|&(k, _)| tree.is_merge_key(k)) {
             return Err(self.uneditable_at(
                 id,
                 path,
@@ -810,10 +810,6 @@ fn remove_in_value(v: &mut Value, seg: &PathSeg) -> Outcome {
     }
 }
 
-fn is_plain(tree: &Tree, id: NodeId) -> bool {
-    matches!(tree.node(id).kind, NodeKind::Scalar { style: Style::Plain, .. })
-}
-
 fn describe(tree: &Tree, id: NodeId) -> &'static str {
     match tree.node(id).kind {
         NodeKind::Scalar { .. } if tree.is_null(id) => "null",
@@ -853,7 +849,7 @@ pub fn node_equals(tree: &Tree, id: NodeId, value: &Value) -> bool {
             want_keys.dedup();
             keys == want_keys
                 && want.iter().all(|(k, w)| tree.get(id, k).is_some_and(|v| node_equals(tree, v, w)))
-                && !entries.iter().any(|&(k, _)| tree.scalar(k) == Some("<<"))
+                && !entries.iter().any(|&(k, _)| tree.is_merge_key(k))
         }
         _ => false,
     }

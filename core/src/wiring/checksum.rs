@@ -115,7 +115,7 @@ fn canonical(tree: &Tree, id: NodeId) -> serde_json::Value {
         NodeKind::Mapping { entries, .. } => {
             let mut map = serde_json::Map::new();
             for &(k, v) in entries {
-                if tree.scalar(k) == Some("<<") {
+                if tree.is_merge_key(k) {
                     let sources = match &tree.node(tree.resolved(v)).kind {
                         NodeKind::Sequence { items, .. } => items.clone(),
                         _ => vec![v],
