@@ -30,8 +30,19 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
-    // OUT_DIR is <target>/<profile>/build/<pkg>/out: the nested build goes beside <profile>.
-    let target_dir = PathBuf::from(env::var("OUT_DIR").unwrap()).ancestors().nth(4).unwrap().join("plugin-wasm");
+    // OUT_DIR is <target>/<profile>/build/<pkg>/out: the nested build goes beside <profile>, in
+    // a directory of this checkout's own. Checkouts sharing one CARGO_TARGET_DIR get the same
+    // artifact names for their path crates, so a shared nested directory would hand one
+    // checkout the plugin.wasm another one built.
+    let checkout: u64 = workspace.to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3) // FNV-1a
+    });
+    let target_dir = PathBuf::from(env::var("OUT_DIR").unwrap())
+        .ancestors()
+        .nth(4)
+        .unwrap()
+        .join("plugin-wasm")
+        .join(format!("{checkout:016x}"));
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&workspace)
