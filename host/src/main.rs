@@ -215,7 +215,7 @@ fn runner() -> Result<Runner, Failure> {
     Runner::new(postwire::PLUGIN_WASM, &options).map_err(|e| Failure::other(format!("loading plugin.wasm: {e:#}")))
 }
 
-fn read_config(path: &PathBuf) -> Result<ConfigFileV1, Failure> {
+fn read_config(path: &std::path::Path) -> Result<ConfigFileV1, Failure> {
     let content = std::fs::read_to_string(path).map_err(|e| Failure {
         message: format!("{}: invalid config: cannot read the --config file: {e}", path.display()),
         code: exit::CONFIG,
@@ -296,9 +296,9 @@ fn diff(file: &str, context: usize, args: RenderArgs) -> Result<bool, Failure> {
     Ok(true)
 }
 
-fn validate(config: &PathBuf, set: Vec<String>) -> Result<(), Failure> {
+fn validate(config: &std::path::Path, set: Vec<String>) -> Result<(), Failure> {
     // The same code path as a render: plugin.wasm resolves the config of an empty stream.
-    let args = RenderArgs { config: Some(config.clone()), set, ..RenderArgs::default() };
+    let args = RenderArgs { config: Some(config.to_path_buf()), set, ..RenderArgs::default() };
     render_text(String::new(), &args)?;
     write_stdout(format!("{}: valid PostwireConfig\n", config.display()).as_bytes())
 }

@@ -432,8 +432,8 @@ enum PathSegment {
 fn validate(config: &PostwireConfig) -> std::result::Result<(), (Error, Vec<PathSegment>)> {
     use PathSegment::{Index, Key};
     let prefix = &config.checksum.annotation_prefix;
-    let valid_prefix = prefix.len() <= patterns::ANNOTATION_PREFIX_MAX
-        && prefix.strip_suffix('/').is_some_and(|domain| is_dns_subdomain(domain));
+    let valid_prefix =
+        prefix.len() <= patterns::ANNOTATION_PREFIX_MAX && prefix.strip_suffix('/').is_some_and(is_dns_subdomain);
     if !valid_prefix {
         return Err((
             Error::new(ErrorKind::Config, format!("`{prefix}` is not an annotation key prefix"))
