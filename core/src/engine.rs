@@ -30,13 +30,14 @@ fn take_config_documents(ws: &mut Workspace<'_>) -> Result<(Vec<usize>, Vec<Sour
         if !is_config {
             continue;
         }
-        let name = format!("document {} (PostwireConfig)", ws.number(i));
-        let loc = ws.location(i, Some(config::KIND.to_string()));
-        let mut value = Spanned::from_tree(tree, root, &name).map_err(|e| e.in_document(loc.clone()))?;
+        // Errors name the chart template and count lines in it, as the chart author sees it.
+        let template = ws.source(i);
+        let mut source =
+            config::document_source(tree, root, ws.number(i), template.as_deref(), ws.template_first_line(i))?;
         // Helm 4 stamps every document with its filename; that is not config.
-        strip_helm_annotation(&mut value);
-        config::check_type_meta(&value, &name)?;
-        sources.push(Source { name, value });
+        strip_helm_annotation(&mut source.value);
+        config::check_type_meta(&source.value, &source.name)?;
+        sources.push(source);
         segments.push(i);
         ws.remove(i);
     }
@@ -320,5 +321,38 @@ mod tests {
         assert_eq!(changed, 1);
         assert!(out.contains("checksum/configmap-generated: \""), "{out}");
         assert!(out.ends_with("---\napiVersion: \"v1\"\nkind: \"ConfigMap\"\nmetadata:\n  name: \"generated\"\n  annotations:\n    postwire.dev/generated-by: \"test\"\n    postrenderer.helm.sh/postrender-filename: \"postwire/test.yaml\"\ndata:\n  k: \"on\"\n"), "{out}");
+    }
+
+    #[test]
+    fn charts_with_their_own_checksums_can_be_left_alone() {
+        let own = WORKLOAD.replace(
+            "  template:\n    spec:\n",
+            "  template:\n    metadata:\n      annotations:\n        checksum/config: abc\n    spec:\n",
+        );
+        let added = render_str(&own);
+        assert!(
+            added.manifests.contains("checksum/configmap-c: \"") && added.manifests.contains("checksum/config: abc")
+        );
+        let skipped = render_with(&own, &["checksum.onExisting=skip"]).unwrap();
+        assert_eq!(skipped.manifests, own);
+        let note = &skipped.report.documents[0].notes[0].message;
+        assert!(note.contains("checksum/config") && note.contains("onExisting"), "{note}");
+        // postwire's own annotations from an earlier run do not count as the chart's.
+        let again =
+            render_with(&added.manifests.replace("        checksum/config: abc\n", ""), &["checksum.onExisting=skip"])
+                .unwrap();
+        assert_eq!(again.report.summary.changed, 0);
+        assert!(again.report.documents.is_empty());
+    }
+
+    #[test]
+    fn chart_config_errors_name_the_template_and_its_line() {
+        let input = format!("---\n# Source: app/templates/postwire.yaml\napiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\nchecksum:\n  mode: sometimes\n---\n{WORKLOAD}");
+        let err = render_str_err(&input);
+        assert!(err.starts_with("app/templates/postwire.yaml (document 1, PostwireConfig) line 4"), "{err}");
+    }
+
+    fn render_str_err(text: &str) -> String {
+        render(&RenderRequestV1::new(text)).unwrap_err().to_string()
     }
 }

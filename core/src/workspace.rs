@@ -333,6 +333,21 @@ impl<'a> Workspace<'a> {
         self.docs[segment].generated
     }
 
+    /// The stream line where the document's chart template starts: the line after Helm 3's
+    /// `# Source:` comment, else the document's first line.
+    pub fn template_first_line(&self, segment: usize) -> usize {
+        let first = self.docs[segment].line_offset + 1;
+        let text = &self.docs[segment].text;
+        let after_marker = self.stream.segments.get(segment).is_some_and(|s| s.after_marker);
+        for (i, line) in text.lines().enumerate().take(8) {
+            if line.trim_start().starts_with("# Source: ") {
+                return first + i + 1;
+            }
+        }
+        // The rest of a `---` line is not part of the template.
+        first + usize::from(after_marker && text.starts_with(['\n', '\r']))
+    }
+
     /// The source template of a document, for reports (computed once per document).
     pub fn source(&self, segment: usize) -> Option<String> {
         let d = &self.docs[segment];

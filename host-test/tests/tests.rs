@@ -24,3 +24,8 @@ mod cli;
 mod helm3;
 /// Real Helm 4.3.1 running postwire as a subprocess post-renderer plugin.
 mod helm4;
+/// Installing the Helm plugins (`postwire install-plugin`, `helm plugin install`, release
+/// archives) on machines with Helm 3, Helm 4 or both sharing one plugins directory.
+mod plugins;
+/// The README's runnable command blocks, run as written in a fresh HOME.
+mod readme;

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{pattern_matches, ChecksumConfig, ChecksumMode, JobPolicy, PostwireConfig};
+use crate::config::{pattern_matches, ChecksumConfig, ChecksumMode, JobPolicy, OnExisting, PostwireConfig};
 use crate::edit::{Op, Outcome, Value};
 use crate::error::Result;
 use crate::report::{Action, Change, Level, Note, Report};
@@ -361,6 +361,20 @@ impl Checksum {
         }
 
         let annotations = workload.template_child(&["metadata", "annotations"]);
+        if self.config.on_existing == OnExisting::Skip {
+            let own: Vec<&str> = tree
+                .resolve(node, &annotations)
+                .map(|ann| tree.entries(ann).iter().filter_map(|&(k, _)| tree.scalar(k)).collect())
+                .unwrap_or_default();
+            let own: Vec<&str> = own
+                .into_iter()
+                .filter(|k| k.starts_with(&self.config.annotation_prefix) && !wanted.contains_key(*k))
+                .collect();
+            if !own.is_empty() {
+                note(report, Level::Info, format!("skipped: the pod template already has checksum annotations of its own ({}); checksum.onExisting: add adds postwire's too", own.join(", ")));
+                return Ok(());
+            }
+        }
         let ops: Vec<Op> = wanted
             .iter()
             .map(|(key, (hash, _))| {
