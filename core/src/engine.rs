@@ -309,9 +309,11 @@ mod tests {
             ("metadata", Value::map([("name", Value::str("generated"))])),
             ("data", Value::map([("k", Value::str("on"))])),
         ]);
-        crate::generate::generate(&mut ws, "test", cm.clone()).unwrap();
-        let dup = crate::generate::generate(&mut ws, "test", cm).unwrap_err();
+        use crate::generate::{generate, OnConflict};
+        generate(&mut ws, "test", cm.clone(), OnConflict::Error).unwrap();
+        let dup = generate(&mut ws, "other", cm.clone(), OnConflict::Error).unwrap_err();
         assert!(dup.to_string().contains("already defines"), "{dup}");
+        assert_eq!(generate(&mut ws, "other", cm, OnConflict::Skip).unwrap(), None);
         ws.parse_needed(&["Pod".to_string()].into_iter().collect()).unwrap();
         let mut report = Report::default();
         use crate::wiring::Wiring;
@@ -354,5 +356,27 @@ mod tests {
 
     fn render_str_err(text: &str) -> String {
         render(&RenderRequestV1::new(text)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn generated_documents_are_regenerated_on_a_second_run() {
+        use crate::edit::Value;
+        use crate::generate::{generate, OnConflict};
+        let run = |text: &str| {
+            let mut ws = Workspace::new(text);
+            ws.parse_needed(&["ConfigMap".to_string()].into_iter().collect()).unwrap();
+            let cm = Value::map([
+                ("apiVersion", Value::str("v1")),
+                ("kind", Value::str("ConfigMap")),
+                ("metadata", Value::map([("name", Value::str("made"))])),
+            ]);
+            generate(&mut ws, "test", cm, OnConflict::Error).unwrap();
+            let (out, _, removed) = ws.finish();
+            assert_eq!(removed, 0);
+            out
+        };
+        let once = run(WORKLOAD);
+        assert!(once.contains("name: \"made\""));
+        assert_eq!(run(&once), once);
     }
 }

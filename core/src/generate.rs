@@ -4,7 +4,7 @@
 
 use crate::emit::{block_entries, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::resource::group_of;
+use crate::resource::{group_of, Place};
 use crate::stream::FILENAME_ANNOTATION;
 use crate::workspace::Workspace;
 
@@ -27,8 +27,25 @@ pub fn is_dns_subdomain(name: &str) -> bool {
         })
 }
 
-/// Append `object` to the stream as a new document; returns its segment.
-pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value) -> Result<usize> {
+/// What to do when the render already has an object that a wiring would generate (same group,
+/// kind, namespace and name) and postwire did not generate it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Stop with an error naming both (default).
+    #[default]
+    Error,
+    /// Keep the chart's object and generate nothing.
+    Skip,
+    /// Drop the chart's object in favour of the generated one.
+    Replace,
+}
+
+/// Append `object` to the stream as a new document; returns its segment, or None when a
+/// conflicting chart object is kept (`OnConflict::Skip`).
+///
+/// An object this wiring generated in an earlier run (it carries [`GENERATED_ANNOTATION`]) is
+/// regenerated in place of the old one, so running postwire over its own output changes nothing.
+pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value, on_conflict: OnConflict) -> Result<Option<usize>> {
     let Value::Map(mut entries) = object else {
         return Err(invalid(wiring, "not a mapping".into()));
     };
@@ -52,11 +69,24 @@ pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value) -> Result<u
         .into_iter()
         .find(|o| o.group() == group && o.kind == kind && o.name == name && (o.namespace == namespace))
     {
-        return Err(Error::new(
-            ErrorKind::Wiring,
-            format!("{wiring} would generate {kind}/{name}, which document {} already defines", existing.doc_number),
-        )
-        .with_hint("remove the chart's object or the config that generates it"));
+        let tree = ws.tree(existing.segment);
+        let ours = tree.str_at(existing.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(wiring);
+        let whole_document = existing.place == Place::Root;
+        match (ours, on_conflict) {
+            (true, _) if whole_document => ws.regenerate(existing.segment),
+            (false, OnConflict::Skip) => return Ok(None),
+            (false, OnConflict::Replace) if whole_document => ws.regenerate(existing.segment),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Wiring,
+                    format!(
+                        "{wiring} would generate {kind}/{name}, which document {} already defines",
+                        existing.doc_number
+                    ),
+                )
+                .with_hint("remove the chart's object, or choose what to do on conflicts (skip or replace)"))
+            }
+        }
     }
     let annotations = match metadata.iter_mut().find(|(k, _)| k == "annotations") {
         Some((_, Value::Map(a))) => a,
@@ -73,5 +103,5 @@ pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value) -> Result<u
     let newline = ws.newline();
     let mut text = block_entries(&entries, 0, 2).join(newline);
     text.push_str(newline);
-    ws.append(text)
+    ws.append(text).map(Some)
 }

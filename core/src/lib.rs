@@ -34,6 +34,7 @@ pub mod generate;
 pub mod json;
 pub mod report;
 pub mod resource;
+pub mod select;
 pub mod stream;
 pub mod wire;
 pub mod wiring;

@@ -26,6 +26,8 @@ struct DocState<'a> {
     removed: bool,
     /// A document postwire added (appended after the input's documents).
     generated: bool,
+    /// Removed because a generated document takes its place.
+    regenerated: bool,
     plan: Plan,
     /// Why the document is left unchanged (`onUneditable: skip`).
     skipped: Option<String>,
@@ -45,6 +47,7 @@ impl<'a> DocState<'a> {
             number,
             removed: false,
             generated: false,
+            regenerated: false,
             plan: Plan::default(),
             skipped: None,
             warned: false,
@@ -179,6 +182,13 @@ impl<'a> Workspace<'a> {
     /// Drop a document from the output (an in-stream `PostwireConfig`).
     pub fn remove(&mut self, segment: usize) {
         self.docs[segment].removed = true;
+    }
+
+    /// Drop a document that a generated one takes the place of (postwire's own from an earlier
+    /// run, or a chart object under a `replace` conflict policy); not counted as removed.
+    pub fn regenerate(&mut self, segment: usize) {
+        self.docs[segment].removed = true;
+        self.docs[segment].regenerated = true;
     }
 
     /// The objects of all parsed documents (items of `*List` documents included), in stream order.
@@ -367,7 +377,7 @@ impl<'a> Workspace<'a> {
             }
             replacements.push(match d.text {
                 _ if d.removed => {
-                    removed += 1;
+                    removed += usize::from(!d.regenerated);
                     Replacement::Remove
                 }
                 Cow::Owned(text) => {

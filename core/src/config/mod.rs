@@ -529,7 +529,8 @@ pub fn pattern_matches(pattern: &str, kind: &str, name: &str) -> bool {
     want_kind.is_none_or(|k| k.eq_ignore_ascii_case(kind)) && glob_matches(glob.as_bytes(), name.as_bytes())
 }
 
-fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+/// Whether `text` matches a glob with `*` (any run) and `?` (any one byte).
+pub fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
     match (pattern.first(), text.first()) {
         (None, None) => true,
         (Some(b'*'), _) => glob_matches(&pattern[1..], text) || (!text.is_empty() && glob_matches(pattern, &text[1..])),
