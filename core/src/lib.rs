@@ -32,6 +32,7 @@ pub mod json;
 pub mod report;
 pub mod resource;
 pub mod stream;
+pub mod testing;
 pub mod wire;
 pub mod wiring;
 pub mod yaml;
