@@ -98,8 +98,8 @@ mod tests {
     #[test]
     fn double_quoted_escapes_what_yaml_forbids_or_breaks_on() {
         let must_escape = |c: char| {
-            let printable = matches!(c, '\t' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
-                || c >= '\u{10000}';
+            let printable =
+                matches!(c, '\t' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}') || c >= '\u{10000}';
             !printable || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
         };
         let chars = (0u32..0x110000).filter_map(char::from_u32).filter(|&c| must_escape(c) && c != '\n');

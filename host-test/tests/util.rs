@@ -26,7 +26,7 @@ pub fn skip(test: &str, why: &str) {
     if std::env::var("POSTWIRE_REQUIRE_ALL").as_deref() == Ok("1") {
         panic!("{test}: required but cannot run: {why}");
     }
-    eprintln!("skipped {test}: {why}");
+    eprintln!("skipped {test} because {why}");
 }
 
 /// The built runner beside this test binary (`target/<profile>/postwire`).
