@@ -61,6 +61,8 @@ struct Repr {
     /// Dotted field path, e.g. `checksum.mode` or `spec.template.metadata`.
     path: Option<String>,
     hint: Option<String>,
+    /// A document the edit layer refuses to change (see [`Error::uneditable`]).
+    uneditable: bool,
 }
 
 impl Error {
@@ -75,7 +77,23 @@ impl Error {
             column: None,
             path: None,
             hint: None,
+            uneditable: false,
         }))
+    }
+
+    /// A document that cannot be edited safely: both YAML 1.1 readers would not see exactly the
+    /// intended change. The `onUneditable` setting decides whether this stops the render.
+    pub fn uneditable(reason: impl Into<String>) -> Self {
+        let mut e = Error::new(ErrorKind::Wiring, format!("cannot be edited safely: {}", reason.into())).with_hint(
+            "set onUneditable: skip to leave such documents unchanged with a warning, or rewrite the template without it",
+        );
+        e.0.uneditable = true;
+        e
+    }
+
+    /// Whether the edit layer refused to change a document (see [`Error::uneditable`]).
+    pub fn is_uneditable(&self) -> bool {
+        self.0.uneditable
     }
 
     /// The kind of error.

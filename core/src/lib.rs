@@ -13,21 +13,24 @@
 //! 1. [`stream`] splits the input into documents, keeping every byte (separators, comments, BOM).
 //! 2. [`resource`] peeks at each document cheaply and parses only those a wiring needs.
 //! 3. [`config`] resolves the `PostwireConfig` from a file, an in-stream document and `--set`.
-//! 4. The [`wiring`]s run in a fixed order; each edits documents in place through [`inject`].
+//! 4. The [`wiring`]s run in a fixed order. Each finds its objects through [`workload`] and
+//!    plans edits in the [`workspace`]: one [`edit::Plan`] per document, carried out once per
+//!    wiring; new documents come from [`generate`].
 //! 5. Untouched documents are emitted as their original bytes; edited ones as edited text.
 //!
 //! ## Fidelity
 //!
-//! Edits are splices into the original text (see [`inject`]): the diff of a changed document is
-//! exactly the lines a wiring adds or replaces. New scalar text comes from [`emit`], which quotes
+//! Edits are splices into the original text (see [`edit`]): the diff of a changed document is
+//! exactly the lines a wiring adds or replaces. New text comes from [`emit`], which quotes
 //! every string a YAML 1.1 or 1.2 reader could take for something else.
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod edit;
 pub mod emit;
 pub mod engine;
 pub mod error;
-pub mod inject;
+pub mod generate;
 pub mod json;
 pub mod report;
 pub mod resource;
@@ -35,6 +38,8 @@ pub mod stream;
 pub mod testing;
 pub mod wire;
 pub mod wiring;
+pub mod workload;
+pub mod workspace;
 pub mod yaml;
 
 pub use engine::{render, render_response, RenderOutput};

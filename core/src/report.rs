@@ -1,6 +1,8 @@
 //! What a render changed and why, per document and field path. Serialized as JSON by hosts
 //! (`postwire render --report FILE`). Secret values never appear in it.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The report of one render.
@@ -11,6 +13,9 @@ pub struct Report {
     pub summary: Summary,
     /// Documents a wiring changed or has something to say about, in stream order.
     pub documents: Vec<DocumentReport>,
+    /// Where each (document, object) entry is in `documents`, while a render builds the report.
+    #[serde(skip)]
+    index: HashMap<(usize, String), usize>,
 }
 
 /// Counts over the whole stream.
@@ -95,24 +100,42 @@ pub struct Note {
 }
 
 impl Report {
-    /// The entry for a document, created on first use (kept in document order).
+    /// The entry for a document's object, created on first use. Entries are put in document
+    /// order by [`Report::finish`].
     pub fn document(&mut self, document: usize, object: &str, source: Option<&str>) -> &mut DocumentReport {
-        let pos = match self.documents.binary_search_by(|d| (d.document, d.object.as_str()).cmp(&(document, object))) {
-            Ok(pos) => pos,
-            Err(pos) => {
-                self.documents.insert(
-                    pos,
-                    DocumentReport {
-                        document,
-                        object: object.to_string(),
-                        source: source.map(String::from),
-                        ..DocumentReport::default()
-                    },
-                );
-                pos
+        let key = (document, object.to_string());
+        let pos = match self.index.get(&key) {
+            Some(&pos) => pos,
+            None => {
+                self.documents.push(DocumentReport {
+                    document,
+                    object: object.to_string(),
+                    source: source.map(String::from),
+                    ..DocumentReport::default()
+                });
+                self.index.insert(key, self.documents.len() - 1);
+                self.documents.len() - 1
             }
         };
         &mut self.documents[pos]
+    }
+
+    /// Drop the changes recorded for a document (it was left unchanged after all); whether
+    /// there were any.
+    pub fn forget_changes(&mut self, document: usize) -> bool {
+        let mut any = false;
+        for d in self.documents.iter_mut().filter(|d| d.document == document) {
+            any |= !d.changes.is_empty();
+            d.changes.clear();
+        }
+        any
+    }
+
+    /// Sort the entries into document order (stable within a document) and drop empty ones.
+    pub fn finish(&mut self) {
+        self.index.clear();
+        self.documents.retain(|d| !d.changes.is_empty() || !d.notes.is_empty());
+        self.documents.sort_by_key(|d| d.document);
     }
 
     /// All warnings, as `document N (object): message` lines.

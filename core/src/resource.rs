@@ -22,6 +22,16 @@ pub struct Peek {
 /// (`simple: false`), so the caller parses the document instead of guessing.
 pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
     let mut peek = Peek { simple: true, ..Peek::default() };
+    // A lone CR is a line break to the parser but not to this scan: let the parser decide.
+    let bytes = text.as_bytes();
+    // NEL, LS and PS are line breaks to YAML 1.1 readers only: such a document is parsed, and
+    // the edit layer refuses to change it.
+    let yaml11_breaks =
+        ["\u{85}", "\u{2028}", "\u{2029}"].iter().any(|b| memchr::memmem::find(bytes, b.as_bytes()).is_some());
+    if yaml11_breaks || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
+        peek.simple = false;
+        return peek;
+    }
     let mut kinds = 0;
     let mut versions = 0;
     let bytes = text.as_bytes();
@@ -131,6 +141,8 @@ pub struct Object {
     pub doc_number: usize,
     /// Where in the document.
     pub place: Place,
+    /// Its mapping node in the document's tree.
+    pub node: NodeId,
     /// `apiVersion`.
     pub api_version: String,
     /// `kind`.
@@ -145,6 +157,11 @@ impl Object {
     /// The API group.
     pub fn group(&self) -> &str {
         group_of(&self.api_version)
+    }
+
+    /// Whether the object is of `group` and `kind` (`""` is the core group).
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.kind == kind && self.group() == group
     }
 
     /// `Kind/name` or `Kind/namespace/name`, as kubectl prints references.

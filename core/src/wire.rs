@@ -92,6 +92,25 @@ pub struct RenderRequestV1 {
     /// Where the manifests go.
     #[serde(default)]
     pub context: ContextV1,
+    /// What to do with a `PostwireConfig` document inside the manifests: `merge` it (default)
+    /// or `ignore` it (the document is still removed from the output).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub chart_config: ChartConfig,
+}
+
+/// Whether a chart's own `PostwireConfig` document counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChartConfig {
+    /// Merge it under the config file and `--set` values.
+    #[default]
+    Merge,
+    /// Do not read it; warn that it was ignored.
+    Ignore,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl RenderRequestV1 {
@@ -104,6 +123,7 @@ impl RenderRequestV1 {
             config: None,
             set: Vec::new(),
             context: ContextV1::default(),
+            chart_config: ChartConfig::default(),
         }
     }
 
@@ -204,6 +224,9 @@ impl RenderRequestV1 {
             push_field(&mut out, false, "set", &self.set);
         }
         push_field(&mut out, false, "context", &self.context);
+        if self.chart_config != ChartConfig::default() {
+            push_field(&mut out, false, "chartConfig", &self.chart_config);
+        }
         out.push(b'}');
         out
     }
@@ -243,6 +266,17 @@ impl HelmPostRendererInputV1 {
                 "--set" => request.set.push(value("--set")?),
                 "--namespace" | "-n" => request.context.namespace = Some(value("--namespace")?),
                 "--release" => request.context.release_name = Some(value("--release")?),
+                "--chart-config" => {
+                    request.chart_config = match value("--chart-config")?.as_str() {
+                        "merge" => ChartConfig::Merge,
+                        "ignore" => ChartConfig::Ignore,
+                        other => {
+                            return Err(Error::new(ErrorKind::Wire, format!("--chart-config `{other}` is not valid"))
+                                .with_origin("--post-renderer-args")
+                                .with_hint("use merge or ignore"))
+                        }
+                    }
+                }
                 "--config" | "-c" => {
                     return Err(Error::new(
                         ErrorKind::Wire,
@@ -254,7 +288,9 @@ impl HelmPostRendererInputV1 {
                 other => {
                     return Err(Error::new(ErrorKind::Wire, format!("unknown argument `{other}`"))
                         .with_origin("--post-renderer-args")
-                        .with_hint("supported: --set path=value, --namespace NS, --release NAME"))
+                        .with_hint(
+                            "supported: --set path=value, --namespace NS, --release NAME, --chart-config merge|ignore",
+                        ))
                 }
             }
         }

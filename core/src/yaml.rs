@@ -67,8 +67,61 @@ pub struct Node {
     pub line: usize,
     /// 0-based column of `start` (in characters).
     pub col: usize,
-    /// Whether the node has an anchor or an explicit tag (edits avoid such nodes).
-    pub decorated: bool,
+    /// The anchor id defined on the node (`&name`), 0 for none.
+    pub anchor: usize,
+    /// The resolved tag written on the node (`!!map` is `tag:yaml.org,2002:map`), if any.
+    pub tag: Option<String>,
+    /// The collection that holds the node (None for the root and for mapping keys' owners' keys).
+    pub parent: Option<NodeId>,
+    /// For a mapping value: its key node.
+    pub key: Option<NodeId>,
+}
+
+/// One step of a path into a tree: a mapping key or a sequence index (a JSON pointer token).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathSeg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+impl From<&str> for PathSeg {
+    fn from(key: &str) -> Self {
+        PathSeg::Key(key.to_string())
+    }
+}
+
+impl From<usize> for PathSeg {
+    fn from(index: usize) -> Self {
+        PathSeg::Index(index)
+    }
+}
+
+impl std::fmt::Display for PathSeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathSeg::Key(k) => f.write_str(k),
+            PathSeg::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// A path as users read it: `spec.template.spec.containers[0].env`.
+pub fn display_path(path: &[PathSeg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
 }
 
 /// The tree of one document.
@@ -76,6 +129,10 @@ pub struct Node {
 pub struct Tree {
     nodes: Vec<Node>,
     root: Option<NodeId>,
+    /// For each alias node, the node it refers to.
+    alias_targets: Vec<(NodeId, NodeId)>,
+    /// Anchor ids some alias refers to (an anchored node no alias uses is an ordinary node).
+    used_anchors: Vec<usize>,
 }
 
 fn style_of(s: ScalarStyle) -> Style {
@@ -107,7 +164,17 @@ impl Tree {
             let end = span.end.byte_offset().unwrap_or(start);
             let line = span.start.line() + line_offset;
             let col = span.start.col();
-            let new_node = |kind, decorated| Node { kind, start, end, line, col, decorated };
+            let new_node = |kind, anchor: usize, tag: Option<String>| Node {
+                kind,
+                start,
+                end,
+                line,
+                col,
+                anchor,
+                tag,
+                parent: None,
+                key: None,
+            };
             let id = match event {
                 Event::DocumentStart(..) => {
                     documents += 1;
@@ -120,18 +187,30 @@ impl Tree {
                 Event::Scalar(value, style, anchor, tag) => {
                     tree.nodes.push(new_node(
                         NodeKind::Scalar { value: value.into_owned(), style: style_of(style) },
-                        anchor != 0 || tag.is_some(),
+                        anchor,
+                        tag_text(tag.as_deref()),
                     ));
                     tree.nodes.len() - 1
                 }
-                Event::Alias(_) => {
-                    tree.nodes.push(new_node(NodeKind::Alias, false));
-                    tree.nodes.len() - 1
+                Event::Alias(anchor) => {
+                    tree.nodes.push(new_node(NodeKind::Alias, 0, None));
+                    let id = tree.nodes.len() - 1;
+                    // Aliases refer to the most recent definition of their anchor.
+                    if let Some(target) = tree.nodes[..id].iter().rposition(|n| n.anchor == anchor) {
+                        tree.alias_targets.push((id, target));
+                    }
+                    if !tree.used_anchors.contains(&anchor) {
+                        tree.used_anchors.push(anchor);
+                    }
+                    id
                 }
                 Event::MappingStart(style, anchor, tag) => {
                     let flow = style == StructureStyle::Flow;
-                    tree.nodes
-                        .push(new_node(NodeKind::Mapping { flow, entries: Vec::new() }, anchor != 0 || tag.is_some()));
+                    tree.nodes.push(new_node(
+                        NodeKind::Mapping { flow, entries: Vec::new() },
+                        anchor,
+                        tag_text(tag.as_deref()),
+                    ));
                     let id = tree.nodes.len() - 1;
                     stack.push(id);
                     pending_key.push(None);
@@ -140,8 +219,11 @@ impl Tree {
                 }
                 Event::SequenceStart(style, anchor, tag) => {
                     let flow = style == StructureStyle::Flow;
-                    tree.nodes
-                        .push(new_node(NodeKind::Sequence { flow, items: Vec::new() }, anchor != 0 || tag.is_some()));
+                    tree.nodes.push(new_node(
+                        NodeKind::Sequence { flow, items: Vec::new() },
+                        anchor,
+                        tag_text(tag.as_deref()),
+                    ));
                     let id = tree.nodes.len() - 1;
                     stack.push(id);
                     pending_key.push(None);
@@ -212,7 +294,10 @@ impl Tree {
 
     /// Whether a node is a YAML null (an empty node, `~` or `null` written plain).
     pub fn is_null(&self, id: NodeId) -> bool {
-        matches!(&self.nodes[id].kind,
+        let n = &self.nodes[id];
+        let untagged = n.tag.as_deref().is_none_or(|t| t == "tag:yaml.org,2002:null");
+        untagged
+            && matches!(&n.kind,
             NodeKind::Scalar { value, style: Style::Plain } if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
     }
 
@@ -230,6 +315,83 @@ impl Tree {
     pub fn str_at(&self, from: NodeId, keys: &[&str]) -> Option<&str> {
         self.path(from, keys).and_then(|id| self.string(id))
     }
+
+    /// Follow a path of mapping keys and sequence indices (a JSON pointer).
+    pub fn resolve(&self, from: NodeId, path: &[PathSeg]) -> Option<NodeId> {
+        path.iter().try_fold(from, |node, seg| match seg {
+            PathSeg::Key(k) => self.get(node, k),
+            PathSeg::Index(i) => self.items(node).get(*i).copied(),
+        })
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the tree has no nodes (an empty document).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node an alias refers to; other nodes are themselves.
+    pub fn resolved(&self, id: NodeId) -> NodeId {
+        match self.nodes[id].kind {
+            NodeKind::Alias => self.alias_targets.iter().find(|(a, _)| *a == id).map_or(id, |&(_, t)| t),
+            _ => id,
+        }
+    }
+
+    /// Whether an alias elsewhere refers to this node, so an edit of it would show up there too.
+    pub fn is_shared(&self, id: NodeId) -> bool {
+        let anchor = self.nodes[id].anchor;
+        anchor != 0 && self.used_anchors.contains(&anchor)
+    }
+
+    /// Whether the document uses aliases at all.
+    pub fn has_aliases(&self) -> bool {
+        !self.alias_targets.is_empty()
+    }
+
+    /// The nodes of the subtree at `id` (itself first).
+    pub fn subtree(&self, id: NodeId) -> Vec<NodeId> {
+        let mut out = vec![id];
+        let mut i = 0;
+        while i < out.len() {
+            let n = out[i];
+            match &self.nodes[n].kind {
+                NodeKind::Mapping { entries, .. } => {
+                    for &(k, v) in entries {
+                        out.push(k);
+                        out.push(v);
+                    }
+                }
+                NodeKind::Sequence { items, .. } => out.extend(items),
+                _ => {}
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Whether an empty plain scalar (`key:` with nothing after it) is what `id` is.
+    pub fn is_empty_scalar(&self, id: NodeId) -> bool {
+        let n = &self.nodes[id];
+        matches!(n.kind, NodeKind::Scalar { style: Style::Plain, .. }) && n.start == n.end
+    }
+
+    /// The number of repeated keys in the document's mappings (same scalar key twice in one mapping).
+    pub fn duplicate_keys(&self) -> usize {
+        let mut count = 0;
+        for node in &self.nodes {
+            if let NodeKind::Mapping { entries, .. } = &node.kind {
+                let mut keys: Vec<&str> = entries.iter().filter_map(|&(k, _)| self.scalar(k)).collect();
+                keys.sort_unstable();
+                count += keys.windows(2).filter(|w| w[0] == w[1]).count();
+            }
+        }
+        count
+    }
 }
 
 fn continue_after_open(tree: &mut Tree, stack: &[NodeId], pending_key: &mut [Option<NodeId>], id: NodeId) {
@@ -245,15 +407,28 @@ fn attach(tree: &mut Tree, stack: &[NodeId], pending_key: &mut [Option<NodeId>],
         return;
     };
     let pending = pending_key.last_mut().expect("one pending slot per open collection");
+    let mut key_of = None;
     match &mut tree.nodes[parent].kind {
         NodeKind::Mapping { entries, .. } => match pending.take() {
             None => *pending = Some(id),
-            Some(key) => entries.push((key, id)),
+            Some(key) => {
+                entries.push((key, id));
+                key_of = Some(key);
+            }
         },
         NodeKind::Sequence { items, .. } => items.push(id),
         _ => unreachable!("only collections are on the stack"),
     }
+    tree.nodes[id].parent = Some(parent);
+    tree.nodes[id].key = key_of;
 }
+
+fn tag_text(tag: Option<&granit_parser::Tag>) -> Option<String> {
+    tag.map(|t| format!("{}{}", t.handle(), t.suffix()))
+}
+
+/// The YAML core schema's tags, which every reader resolves the same way as the untagged node.
+pub const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
 #[cfg(test)]
 mod tests {

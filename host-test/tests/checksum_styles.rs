@@ -31,7 +31,7 @@ fn configmap(nl: &str) -> String {
 
 /// Whether `e` is the engine's documented refusal to edit a document.
 fn is_refusal(e: &postwire_core::Error) -> bool {
-    e.kind() == postwire_core::ErrorKind::Wiring
+    e.is_uneditable()
 }
 
 struct Case {

@@ -6,22 +6,21 @@
 //!   double-quoted, plain) have trap keys and values get checksum annotations added; the trap
 //!   text survives byte for byte and both readers load every output document to the input plus
 //!   exactly the predicted annotations.
-//! The trap list is the engine's own test list, `postwire_core::testing::{TRAPS, MORE}`.
-//!
 //! - The emitter: `postwire_core::emit::{key, string_value}` and
-//!   `postwire_core::inject::ensure_string_entries` write each trap as a key and as a value in
+//!   `postwire_core::edit::edit_document` write each trap as a key and as a value in
 //!   every shape an edit can take (new line in a block mapping, new nested block mappings,
 //!   flow members, filled nulls, JSON, replaced values); both readers must read back a string
 //!   key and a string value with the same text.
+//!
+//! The traps are the engine's one test list, `postwire_core::testing::{TRAPS, MORE}`.
 
 use std::collections::BTreeMap;
 
 use postwire::runner::Runner;
+use postwire_core::edit::{edit_document, Op, Outcome, PathSeg, Uneditable, Value as EditValue};
 use postwire_core::emit;
-use postwire_core::inject::{self, Doc, Outcome};
 use postwire_core::testing::{all_traps, TRAPS};
 use postwire_core::wire::RenderRequestV1;
-use postwire_core::yaml::Tree;
 use serde_json::{json, Value};
 
 use crate::fidelity::{first_difference, only_added_annotations, parse_expected};
@@ -236,23 +235,19 @@ struct EmitCase {
 fn emit_cases() -> Vec<EmitCase> {
     let mut cases = Vec::new();
     for trap in all_traps() {
-        let entries = vec![(trap.to_string(), trap.to_string())];
         let mut edit = |label: &str, input: &str, path: Vec<&'static str>, outcome: Outcome| {
-            let tree = Tree::parse(input, 0).unwrap_or_else(|e| panic!("{label}: {e}\n{input}"));
-            let doc = Doc { text: input, tree: &tree, newline: "\n" };
-            let (splices, outcomes) = inject::ensure_string_entries(&doc, tree.root().unwrap(), None, &path, &entries)
+            let mut full: Vec<PathSeg> = path.iter().map(|&k| PathSeg::from(k)).collect();
+            full.push(PathSeg::from(trap));
+            let ops = [Op::Set { path: full, value: EditValue::str(trap) }];
+            let (text, outcomes) = edit_document(input, &ops, Uneditable::Error)
                 .unwrap_or_else(|e| panic!("{label} with trap {trap:?}: {e}\n{input}"));
-            assert_eq!(outcomes, vec![outcome.clone()], "{label} with trap {trap:?}");
-            let text = inject::apply(input, &splices);
+            assert_eq!(outcomes, vec![outcome], "{label} with trap {trap:?}");
             // postwire's own parser reads back what it wrote: a second edit changes nothing.
-            let again = Tree::parse(&text, 0).unwrap_or_else(|e| {
+            let (again, outcomes2) = edit_document(&text, &ops, Uneditable::Error).unwrap_or_else(|e| {
                 panic!("{label} with trap {trap:?}: postwire cannot re-read its output: {e}\n{text}")
             });
-            let doc2 = Doc { text: &text, tree: &again, newline: "\n" };
-            let (splices2, outcomes2) =
-                inject::ensure_string_entries(&doc2, again.root().unwrap(), None, &path, &entries).unwrap();
             assert!(
-                splices2.is_empty() && outcomes2 == vec![Outcome::Unchanged],
+                again == text && outcomes2 == vec![Outcome::Unchanged],
                 "{label} with trap {trap:?}: not idempotent, postwire reads its own output differently:\n{text}"
             );
             cases.push(EmitCase { label: label.to_string(), trap, text, at: path });

@@ -63,6 +63,23 @@ pub struct PostwireConfig {
     /// Checksum annotations that roll pods when the ConfigMaps and Secrets they use change.
     #[serde(default)]
     pub checksum: ChecksumConfig,
+    /// What to do with a document that cannot be edited so that every YAML reader sees exactly
+    /// the intended change (a node shared through YAML aliases, merge keys on the edited path,
+    /// explicit `? key` layouts, YAML 1.1-only line breaks): `error` (default) stops the render
+    /// naming the document; `skip` leaves it byte-identical and warns.
+    #[serde(default)]
+    pub on_uneditable: OnUneditable,
+}
+
+/// What to do with a document that cannot be edited safely.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnUneditable {
+    /// Stop the render with an error that names the document and why.
+    #[default]
+    Error,
+    /// Leave the document unchanged and warn.
+    Skip,
 }
 
 impl Default for PostwireConfig {
@@ -73,6 +90,7 @@ impl Default for PostwireConfig {
             metadata: None,
             workloads: Vec::new(),
             checksum: ChecksumConfig::default(),
+            on_uneditable: OnUneditable::default(),
         }
     }
 }

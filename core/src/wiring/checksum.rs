@@ -26,12 +26,13 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::{pattern_matches, ChecksumConfig, ChecksumMode, JobPolicy, PostwireConfig};
-use crate::engine::Workspace;
-use crate::error::{Error, ErrorKind, Result};
-use crate::inject::{self, Doc, Outcome, Splice};
+use crate::edit::{Op, Outcome, Value};
+use crate::error::Result;
 use crate::report::{Action, Change, Level, Note, Report};
-use crate::resource::{namespaces_match, object_node, pod_references, Object, Place, RefKind, WorkloadKind};
+use crate::resource::{namespaces_match, pod_references, Object, RefKind, WorkloadKind};
 use crate::wire::ContextV1;
+use crate::workload::{self, report_path, Workload};
+use crate::workspace::Workspace;
 use crate::yaml::{NodeId, NodeKind, Tree};
 
 use super::Wiring;
@@ -101,18 +102,36 @@ fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// The canonical JSON of a node: mappings with sorted keys, scalars as their written value.
+/// The canonical JSON of a node: mappings with sorted keys, scalars as their written value,
+/// aliases as the node they refer to, merge keys (`<<`) merged (explicit keys win).
 fn canonical(tree: &Tree, id: NodeId) -> serde_json::Value {
+    let id = tree.resolved(id);
     match &tree.node(id).kind {
         NodeKind::Scalar { value, .. } => serde_json::Value::String(value.clone()),
         NodeKind::Sequence { items, .. } => items.iter().map(|&i| canonical(tree, i)).collect(),
         NodeKind::Mapping { entries, .. } => {
-            let map: serde_json::Map<String, serde_json::Value> = entries
-                .iter()
-                .map(|&(k, v)| (tree.scalar(k).unwrap_or_default().to_string(), canonical(tree, v)))
-                .collect();
+            let mut map = serde_json::Map::new();
+            for &(k, v) in entries {
+                if tree.scalar(k) == Some("<<") {
+                    let sources = match &tree.node(tree.resolved(v)).kind {
+                        NodeKind::Sequence { items, .. } => items.clone(),
+                        _ => vec![v],
+                    };
+                    for src in sources {
+                        if let serde_json::Value::Object(merged) = canonical(tree, src) {
+                            for (mk, mv) in merged {
+                                map.entry(mk).or_insert(mv);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                map.insert(tree.scalar(k).unwrap_or_default().to_string(), canonical(tree, v));
+            }
             serde_json::Value::Object(map)
         }
+        // An alias whose anchor is not in the document cannot be parsed, so this is unreachable
+        // in practice; null keeps the hash defined.
         NodeKind::Alias => serde_json::Value::Null,
     }
 }
@@ -159,43 +178,41 @@ impl Wiring for Checksum {
                 "Secret" => RefKind::Secret,
                 _ => continue,
             };
-            let (tree, _) = ws.doc(obj.segment);
-            let node = object_node(tree, obj.place).expect("object node");
             contents.push(Content {
                 kind,
                 name: obj.name.clone(),
                 namespace: self.namespace_of(obj).map(String::from),
-                hash: content_hash(tree, node),
+                hash: content_hash(ws.tree(obj.segment), obj.node),
             });
         }
-
-        let mut edits: BTreeMap<usize, Vec<Splice>> = BTreeMap::new();
-        for obj in &objects {
-            let Some(workload) = self.workloads.iter().find(|w| w.kind == obj.kind && w.group == obj.group()) else {
-                continue;
-            };
-            let splices = self.wire_workload(ws, obj, workload, &objects, &contents, report)?;
-            edits.entry(obj.segment).or_default().extend(splices);
-        }
-        for (segment, splices) in edits {
-            ws.edit(segment, &splices)?;
+        for (workload, kind) in workload::find(ws, &objects, &self.workloads) {
+            self.wire_workload(ws, &workload, &kind, &objects, &contents, report)?;
         }
         Ok(())
     }
 }
 
 impl Checksum {
+    /// The ConfigMaps or Secrets of the render a reference can mean: the one in the workload's
+    /// namespace, or, when that namespace is not known, every namespace's (all of them are hashed).
+    fn candidates<'c>(&self, contents: &'c [Content], kind: RefKind, name: &str, ns: Option<&str>) -> Vec<&'c Content> {
+        let same: Vec<&Content> = contents.iter().filter(|c| c.kind == kind && c.name == name).collect();
+        if let Some(exact) = same.iter().find(|c| c.namespace.is_some() && c.namespace.as_deref() == ns) {
+            return vec![exact];
+        }
+        same.into_iter().filter(|c| namespaces_match(c.namespace.as_deref(), ns)).collect()
+    }
+
     fn wire_workload(
         &self,
-        ws: &Workspace<'_>,
-        obj: &Object,
-        workload: &WorkloadKind,
+        ws: &mut Workspace<'_>,
+        workload: &Workload,
+        kind: &WorkloadKind,
         objects: &[Object],
         contents: &[Content],
         report: &mut Report,
-    ) -> Result<Vec<Splice>> {
-        let (tree, text) = ws.doc(obj.segment);
-        let node = object_node(tree, obj.place).expect("object node");
+    ) -> Result<()> {
+        let obj = &workload.object;
         let display = obj.display();
         let source = ws.source(obj.segment);
         let note = |report: &mut Report, level, message: String| {
@@ -206,25 +223,18 @@ impl Checksum {
             });
         };
 
-        let opt = tree.path(node, &["metadata", "annotations", OPT_ANNOTATION]);
-        let forced = match opt.map(|id| tree.scalar(id).unwrap_or_default()) {
-            None => false,
-            Some("true") => true,
-            Some("false") => {
+        let forced = match workload::switch(ws, obj, OPT_ANNOTATION)? {
+            Some(false) => {
                 note(report, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\""));
-                return Ok(Vec::new());
+                return Ok(());
             }
-            Some(other) => {
-                let n = tree.node(opt.expect("present"));
-                return Err(Error::new(ErrorKind::Config, format!("`{other}` is not a valid value"))
-                    .with_path(format!("metadata.annotations.{OPT_ANNOTATION}"))
-                    .with_hint("use \"true\" or \"false\"")
-                    .at(n.line, n.col + 1)
-                    .in_document(ws.location(obj.segment, Some(display.clone()))));
-            }
+            Some(true) => true,
+            None => false,
         };
+        let tree = ws.tree(obj.segment);
+        let node = obj.node;
 
-        if obj.kind == "Job" && obj.group() == "batch" && !forced {
+        if obj.is("batch", "Job") && !forced {
             let is_hook = ["helm.sh/hook", "argocd.argoproj.io/hook"]
                 .iter()
                 .any(|k| tree.path(node, &["metadata", "annotations", k]).is_some());
@@ -236,66 +246,91 @@ impl Checksum {
             };
             if let Some(why) = skip {
                 note(report, Level::Info, format!("skipped: {why}"));
-                return Ok(Vec::new());
+                return Ok(());
             }
         }
 
-        let path: Vec<&str> = workload.template_path.iter().map(String::as_str).collect();
-        let Some(template) = tree.path(node, &path) else {
+        if workload.template.is_none() && !kind.template_path.is_empty() {
             if let Some(target) = tree.path(node, &["spec", "workloadRef"]) {
-                let kind = tree.str_at(target, &["kind"]).unwrap_or("Deployment");
-                let name = tree.str_at(target, &["name"]).unwrap_or_default();
+                let ref_kind = tree.str_at(target, &["kind"]).unwrap_or("Deployment").to_string();
+                let name = tree.str_at(target, &["name"]).unwrap_or_default().to_string();
                 let ns = self.namespace_of(obj);
                 let found = objects
                     .iter()
-                    .any(|o| o.kind == kind && o.name == name && namespaces_match(self.namespace_of(o), ns));
+                    .any(|o| o.kind == ref_kind && o.name == name && namespaces_match(self.namespace_of(o), ns));
                 if found {
                     note(
                         report,
                         Level::Info,
-                        format!("pod template comes from workloadRef {kind}/{name}; its checksums are set there"),
+                        format!("pod template comes from workloadRef {ref_kind}/{name}; its checksums are set there"),
                     );
                 } else {
-                    note(report, Level::Warning, format!("workloadRef {kind}/{name} is not part of this render, so no checksum can be set on its pod template"));
+                    note(report, Level::Warning, format!("workloadRef {ref_kind}/{name} is not part of this render, so no checksum can be set on its pod template"));
                 }
             }
-            return Ok(Vec::new());
-        };
-        let Some(pod_spec) = tree.get(template, "spec").filter(|&s| tree.is_mapping(s)) else {
-            return Ok(Vec::new());
+            return Ok(());
+        }
+        let Some(pod_spec) = workload.pod_spec else {
+            return Ok(());
         };
 
         // Every referenced object of the render, once, with every way the pod uses it.
         let ns = self.namespace_of(obj);
         let mut used: Vec<(&Content, Vec<String>)> = Vec::new();
+        let mut ambiguous: Vec<String> = Vec::new();
         for r in pod_references(tree, pod_spec) {
             if !self.counts(r.kind, &r.name) {
                 continue;
             }
-            let candidates = contents.iter().filter(|c| c.kind == r.kind && c.name == r.name);
-            let exact = candidates.clone().find(|c| c.namespace.is_some() && c.namespace.as_deref() == ns);
-            let Some(content) =
-                exact.or_else(|| candidates.clone().find(|c| namespaces_match(c.namespace.as_deref(), ns)))
-            else {
-                continue;
-            };
-            match used.iter_mut().find(|(c, _)| std::ptr::eq(*c, content)) {
-                Some((_, vias)) => vias.push(r.via),
-                None => used.push((content, vec![r.via])),
+            let candidates = self.candidates(contents, r.kind, &r.name, ns);
+            if candidates.len() > 1 {
+                let mut namespaces: Vec<&str> =
+                    candidates.iter().map(|c| c.namespace.as_deref().unwrap_or("(none)")).collect();
+                namespaces.dedup();
+                let what = format!("{} {} is in namespaces {}", r.kind.kind(), r.name, namespaces.join(", "));
+                if !ambiguous.contains(&what) {
+                    ambiguous.push(what);
+                }
+            }
+            for content in candidates {
+                match used.iter_mut().find(|(c, _)| std::ptr::eq(*c, content)) {
+                    Some((_, vias)) => {
+                        if !vias.contains(&r.via) {
+                            vias.push(r.via.clone());
+                        }
+                    }
+                    None => used.push((content, vec![r.via.clone()])),
+                }
             }
         }
+        for what in ambiguous {
+            note(report, Level::Warning, format!("{what} and the namespace of {display} is not known (pass --namespace); the checksum covers all of them"));
+        }
         if used.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
 
         let mut wanted: BTreeMap<String, (String, String)> = BTreeMap::new();
         match self.config.mode {
             ChecksumMode::PerObject => {
-                for (c, vias) in &used {
-                    wanted.insert(
-                        self.annotation_key(c.kind, &c.name),
-                        (c.hash.clone(), format!("{} {} is used by {}", c.kind.kind(), c.name, vias.join(", "))),
-                    );
+                // One annotation per name; the same name in several namespaces is hashed together.
+                let mut by_key: BTreeMap<String, Vec<&(&Content, Vec<String>)>> = BTreeMap::new();
+                for u in &used {
+                    by_key.entry(self.annotation_key(u.0.kind, &u.0.name)).or_default().push(u);
+                }
+                for (key, group) in by_key {
+                    let (c, vias) = (group[0].0, &group[0].1);
+                    let hash = if group.len() == 1 {
+                        c.hash.clone()
+                    } else {
+                        let mut lines: Vec<String> = group
+                            .iter()
+                            .map(|(c, _)| format!("{}/{}={}\n", c.namespace.as_deref().unwrap_or(""), c.name, c.hash))
+                            .collect();
+                        lines.sort();
+                        sha256_hex(lines.concat().as_bytes())
+                    };
+                    wanted.insert(key, (hash, format!("{} {} is used by {}", c.kind.kind(), c.name, vias.join(", "))));
                 }
             }
             ChecksumMode::Aggregate => {
@@ -305,7 +340,8 @@ impl Checksum {
                     if of_kind.is_empty() {
                         continue;
                     }
-                    let names: Vec<&str> = of_kind.iter().map(|(c, _)| c.name.as_str()).collect();
+                    let mut names: Vec<&str> = of_kind.iter().map(|(c, _)| c.name.as_str()).collect();
+                    names.dedup();
                     wanted.insert(
                         format!("{}{suffix}", self.config.annotation_prefix),
                         (
@@ -317,31 +353,31 @@ impl Checksum {
             }
         }
 
-        let entries: Vec<(String, String)> = wanted.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect();
-        let mut full_path = path.clone();
-        full_path.extend(["metadata", "annotations"]);
-        let doc = Doc { text, tree, newline: ws.newline() };
-        let (splices, outcomes) = inject::ensure_string_entries(&doc, node, None, &full_path, &entries)
-            .map_err(|e| e.in_document(ws.location(obj.segment, Some(display.clone()))))?;
-        let mut prefix = match obj.place {
-            Place::Root => String::new(),
-            Place::ListItem(i) => format!("items[{i}]."),
-        };
-        prefix.push_str(&full_path.join("."));
+        let annotations = workload.template_child(&["metadata", "annotations"]);
+        let ops: Vec<Op> = wanted
+            .iter()
+            .map(|(key, (hash, _))| {
+                let mut path = annotations.clone();
+                path.push(key.as_str().into());
+                Op::Set { path, value: Value::str(hash) }
+            })
+            .collect();
+        let outcomes = ws.edit(obj.segment, node, &ops, &display)?;
+        let path = report_path(obj, &annotations);
         for ((key, (_, reason)), outcome) in wanted.iter().zip(outcomes) {
             let action = match outcome {
-                Outcome::Unchanged => continue,
+                Outcome::Unchanged | Outcome::Removed => continue,
                 Outcome::Added => Action::Added,
                 Outcome::Updated => Action::Updated,
             };
             report.document(obj.doc_number, &display, source.as_deref()).changes.push(Change {
                 wiring: NAME.into(),
-                path: prefix.clone(),
+                path: path.clone(),
                 key: key.clone(),
                 action,
                 reason: reason.clone(),
             });
         }
-        Ok(splices)
+        Ok(())
     }
 }

@@ -4,10 +4,10 @@
 pub mod checksum;
 
 use crate::config::PostwireConfig;
-use crate::engine::Workspace;
 use crate::error::Result;
 use crate::report::Report;
 use crate::wire::ContextV1;
+use crate::workspace::Workspace;
 
 /// One wiring.
 pub trait Wiring {
@@ -15,7 +15,7 @@ pub trait Wiring {
     fn name(&self) -> &'static str;
     /// The document kinds it needs parsed (everything else stays unparsed bytes).
     fn kinds(&self) -> Vec<String>;
-    /// Edit the workspace and record what it did.
+    /// Plan edits in the workspace and record what it did (the engine commits them).
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()>;
 }
 

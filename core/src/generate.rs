@@ -1,0 +1,77 @@
+//! New documents: validated, marked as generated, appended after the input in the order the
+//! wirings generate them, with Helm 4's filename annotation when the input uses it (so
+//! `helm template --output-dir` and `--show-only` see them as files of their own).
+
+use crate::emit::{block_entries, Value};
+use crate::error::{Error, ErrorKind, Result};
+use crate::resource::group_of;
+use crate::stream::FILENAME_ANNOTATION;
+use crate::workspace::Workspace;
+
+/// The annotation every generated object carries: the wiring that made it.
+pub const GENERATED_ANNOTATION: &str = "postwire.dev/generated-by";
+
+fn invalid(wiring: &str, what: String) -> Error {
+    Error::new(ErrorKind::Wiring, format!("{wiring} would generate an invalid object: {what}"))
+}
+
+/// Whether `name` is a DNS-1123 subdomain, as Kubernetes requires of most object names.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// Append `object` to the stream as a new document; returns its segment.
+pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value) -> Result<usize> {
+    let Value::Map(mut entries) = object else {
+        return Err(invalid(wiring, "not a mapping".into()));
+    };
+    let field = |entries: &[(String, Value)], key: &str| match entries.iter().find(|(k, _)| k == key) {
+        Some((_, Value::Str(s))) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let api_version = field(&entries, "apiVersion").ok_or_else(|| invalid(wiring, "no apiVersion".into()))?;
+    let kind = field(&entries, "kind").ok_or_else(|| invalid(wiring, "no kind".into()))?;
+    let Some((_, Value::Map(metadata))) = entries.iter_mut().find(|(k, _)| k == "metadata") else {
+        return Err(invalid(wiring, format!("{kind} has no metadata")));
+    };
+    let name = field(metadata, "name").ok_or_else(|| invalid(wiring, format!("{kind} has no metadata.name")))?;
+    if !is_dns_subdomain(&name) {
+        return Err(invalid(wiring, format!("{kind} name `{name}` is not a DNS-1123 subdomain")));
+    }
+    let namespace = field(metadata, "namespace");
+    let group = group_of(&api_version).to_string();
+    if let Some(existing) = ws
+        .objects()
+        .into_iter()
+        .find(|o| o.group() == group && o.kind == kind && o.name == name && (o.namespace == namespace))
+    {
+        return Err(Error::new(
+            ErrorKind::Wiring,
+            format!("{wiring} would generate {kind}/{name}, which document {} already defines", existing.doc_number),
+        )
+        .with_hint("remove the chart's object or the config that generates it"));
+    }
+    let annotations = match metadata.iter_mut().find(|(k, _)| k == "annotations") {
+        Some((_, Value::Map(a))) => a,
+        _ => {
+            metadata.push(("annotations".into(), Value::Map(Vec::new())));
+            let Some((_, Value::Map(a))) = metadata.last_mut() else { unreachable!("just pushed") };
+            a
+        }
+    };
+    annotations.push((GENERATED_ANNOTATION.into(), Value::str(wiring)));
+    if ws.uses_filename_annotation() {
+        annotations.push((FILENAME_ANNOTATION.into(), Value::str(format!("postwire/{wiring}.yaml"))));
+    }
+    let newline = ws.newline();
+    let mut text = block_entries(&entries, 0, 2).join(newline);
+    text.push_str(newline);
+    ws.append(text)
+}

@@ -1,0 +1,132 @@
+//! Shared workload traversal: kind table → pod template → pod spec → containers, the
+//! per-object switch annotations, and the paths reports and errors name.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::resource::{Object, Place, WorkloadKind};
+use crate::workspace::Workspace;
+use crate::yaml::{display_path, NodeId, PathSeg, Tree};
+
+/// A workload object and where its pod lives.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The object.
+    pub object: Object,
+    /// Path from the object to its pod template (empty for a Pod).
+    pub template_path: Vec<PathSeg>,
+    /// The pod template node, when the object has one.
+    pub template: Option<NodeId>,
+    /// The pod spec (`<template>.spec`), when it is a mapping.
+    pub pod_spec: Option<NodeId>,
+}
+
+impl Workload {
+    /// A path under the pod template (`metadata`, `annotations` → `spec.template.metadata.annotations`).
+    pub fn template_child(&self, keys: &[&str]) -> Vec<PathSeg> {
+        let mut path = self.template_path.clone();
+        path.extend(keys.iter().map(|&k| PathSeg::from(k)));
+        path
+    }
+
+    /// A path under the pod spec.
+    pub fn pod_spec_child(&self, rest: &[PathSeg]) -> Vec<PathSeg> {
+        let mut path = self.template_path.clone();
+        path.push(PathSeg::from("spec"));
+        path.extend(rest.iter().cloned());
+        path
+    }
+}
+
+/// The workloads of the stream: objects whose group and kind are in `kinds`, in stream order.
+pub fn find(ws: &Workspace<'_>, objects: &[Object], kinds: &[WorkloadKind]) -> Vec<(Workload, WorkloadKind)> {
+    let mut out = Vec::new();
+    for obj in objects {
+        let Some(kind) = kinds.iter().find(|w| w.kind == obj.kind && w.group == obj.group()) else {
+            continue;
+        };
+        let tree = ws.tree(obj.segment);
+        let template_path: Vec<PathSeg> = kind.template_path.iter().map(|s| PathSeg::from(s.as_str())).collect();
+        let template = tree.resolve(obj.node, &template_path).filter(|&t| tree.is_mapping(t));
+        let pod_spec = template.and_then(|t| tree.get(t, "spec")).filter(|&s| tree.is_mapping(s));
+        out.push((Workload { object: obj.clone(), template_path, template, pod_spec }, kind.clone()));
+    }
+    out
+}
+
+/// The container lists of a pod spec, in the order Kubernetes starts them.
+pub const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
+
+/// One container of a pod spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// `initContainers`, `containers` or `ephemeralContainers`.
+    pub list: &'static str,
+    /// Its index in that list.
+    pub index: usize,
+    /// Its mapping node.
+    pub node: NodeId,
+    /// Its `name`.
+    pub name: String,
+}
+
+impl Container {
+    /// `container app`, `initContainer migrate`, for reports.
+    pub fn describe(&self) -> String {
+        let what = if self.list == "containers" { "container" } else { &self.list[..self.list.len() - 1] };
+        format!("{what} {}", self.name)
+    }
+
+    /// The path of the container under the pod spec (`containers[0]`).
+    pub fn path(&self) -> Vec<PathSeg> {
+        vec![PathSeg::from(self.list), PathSeg::Index(self.index)]
+    }
+}
+
+/// Every container of a pod spec: init, regular, then ephemeral.
+pub fn containers(tree: &Tree, pod_spec: NodeId) -> Vec<Container> {
+    let mut out = Vec::new();
+    for list in CONTAINER_LISTS {
+        let Some(items) = tree.get(pod_spec, list) else {
+            continue;
+        };
+        for (index, &node) in tree.items(items).iter().enumerate() {
+            let node = tree.resolved(node);
+            if !tree.is_mapping(node) {
+                continue;
+            }
+            let name = tree.str_at(node, &["name"]).unwrap_or("?").to_string();
+            out.push(Container { list, index, node, name });
+        }
+    }
+    out
+}
+
+/// The value of a per-object switch annotation (`postwire.dev/checksum: "false"`): None when
+/// absent; an error naming the document and line for anything but `"true"` or `"false"`.
+pub fn switch(ws: &Workspace<'_>, obj: &Object, annotation: &str) -> Result<Option<bool>> {
+    let tree = ws.tree(obj.segment);
+    let Some(id) = tree.path(obj.node, &["metadata", "annotations", annotation]) else {
+        return Ok(None);
+    };
+    match tree.scalar(id) {
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        other => {
+            let n = tree.node(id);
+            Err(Error::new(ErrorKind::Config, format!("`{}` is not a valid value", other.unwrap_or("(not a string)")))
+                .with_path(format!("metadata.annotations.{annotation}"))
+                .with_hint("use \"true\" or \"false\"")
+                .at(n.line, n.col + 1)
+                .in_document(ws.location(obj.segment, Some(obj.display()))))
+        }
+    }
+}
+
+/// The path a report names for `path` under an object (`items[3].spec.template…` in a List).
+pub fn report_path(obj: &Object, path: &[PathSeg]) -> String {
+    let inner = display_path(path);
+    match obj.place {
+        Place::Root => inner,
+        Place::ListItem(i) if inner.is_empty() => format!("items[{i}]"),
+        Place::ListItem(i) => format!("items[{i}].{inner}"),
+    }
+}
