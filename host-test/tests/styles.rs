@@ -1632,10 +1632,11 @@ impl Edit {
     /// Whether the style's layout makes this edit one to refuse.
     ///
     /// Refused: any edit of a document with YAML 1.1-only line breaks or lone CRs; an edit
-    /// whose path leads *through* an alias, a node shared through aliases, a mapping with a
-    /// merge key, or an explicit `? key` entry (the node the edit writes into, or any node above
-    /// it). Either edited or refused: an edit that only *targets* such a node (replacing or
-    /// removing it).
+    /// whose path leads *through* an alias, a node shared through aliases or a mapping with a
+    /// merge key (the node the edit writes into, or any node above it). Either edited or
+    /// refused: an edit through an explicit `? key` entry (the layer edits inside its value but
+    /// cannot put new lines in front of the `?`), and an edit that only *targets* an alias,
+    /// shared or merged node (replacing or removing it).
     pub fn expect(&self, styled: &Styled) -> Expect {
         if styled.style.refuse_all().is_some() {
             return Expect::Refuse;
@@ -1646,12 +1647,12 @@ impl Edit {
             Edit::Set { .. } | Edit::Remove { .. } => path.len() - 1,
             Edit::Insert { .. } | Edit::Merge { .. } => path.len(),
         };
-        let bad =
-            |p: &[Seg]| styled.nodes.get(&p.to_vec()).is_some_and(|i| i.alias || i.shared || i.merge || i.explicit);
-        if (0..=through).any(|n| bad(&path[..n])) {
+        let info = |p: &[Seg]| styled.nodes.get(&p.to_vec()).cloned().unwrap_or_default();
+        let shared = |i: &NodeInfo| i.alias || i.shared || i.merge;
+        if (0..=through).any(|n| shared(&info(&path[..n]))) {
             return Expect::Refuse;
         }
-        if through < path.len() && bad(path) {
+        if (0..=path.len()).any(|n| info(&path[..n]).explicit) || (through < path.len() && shared(&info(path))) {
             return Expect::EditOrRefuse;
         }
         Expect::Edit

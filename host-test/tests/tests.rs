@@ -13,6 +13,8 @@ mod wasm_host;
 
 /// The checksum wiring on every generated style, judged by PyYAML and yaml.v2.
 mod checksum_styles;
+/// The edit layer's every op on every generated style, judged by PyYAML and yaml.v2.
+mod edit_styles;
 /// Every corpus file (and CRLF, BOM, Helm 4 variants) through plugin.wasm, checked by PyYAML and yaml.v2.
 mod fidelity;
 /// Deployments and Pods in many YAML styles: the generator every wiring's property test uses.
