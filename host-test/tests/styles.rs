@@ -1647,7 +1647,7 @@ impl Edit {
             Edit::Set { .. } | Edit::Remove { .. } => path.len() - 1,
             Edit::Insert { .. } | Edit::Merge { .. } => path.len(),
         };
-        let info = |p: &[Seg]| styled.nodes.get(&p.to_vec()).cloned().unwrap_or_default();
+        let info = |p: &[Seg]| styled.nodes.get(p).cloned().unwrap_or_default();
         let shared = |i: &NodeInfo| i.alias || i.shared || i.merge;
         if (0..=through).any(|n| shared(&info(&path[..n]))) {
             return Expect::Refuse;
