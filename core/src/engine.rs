@@ -30,13 +30,14 @@ fn take_config_documents(ws: &mut Workspace<'_>) -> Result<(Vec<usize>, Vec<Sour
         if !is_config {
             continue;
         }
-        let name = format!("document {} (PostwireConfig)", ws.number(i));
-        let loc = ws.location(i, Some(config::KIND.to_string()));
-        let mut value = Spanned::from_tree(tree, root, &name).map_err(|e| e.in_document(loc.clone()))?;
+        // Errors name the chart template and count lines in it, as the chart author sees it.
+        let template = ws.source(i);
+        let mut source =
+            config::document_source(tree, root, ws.number(i), template.as_deref(), ws.template_first_line(i))?;
         // Helm 4 stamps every document with its filename; that is not config.
-        strip_helm_annotation(&mut value);
-        config::check_type_meta(&value, &name)?;
-        sources.push(Source { name, value });
+        strip_helm_annotation(&mut source.value);
+        config::check_type_meta(&source.value, &source.name)?;
+        sources.push(source);
         segments.push(i);
         ws.remove(i);
     }
@@ -201,5 +202,157 @@ mod tests {
         let input = format!("{crd}---\n{WORKLOAD}");
         let out = render_str(&input);
         assert!(out.manifests.starts_with(crd));
+    }
+
+    fn render_with(text: &str, set: &[&str]) -> Result<RenderOutput> {
+        let mut request = RenderRequestV1::new(text);
+        request.set = set.iter().map(|s| s.to_string()).collect();
+        render(&request)
+    }
+
+    #[test]
+    fn null_documents_pass_through() {
+        // Helm renders `{{ toYaml .Values.x }}` with x nil as `null`; kubectl and Helm skip it.
+        for doc in ["~\n", "null\n", "--- ~\n", "---\nnull\n"] {
+            let input = format!("{doc}---\n{WORKLOAD}");
+            let out = render_str(&input);
+            assert!(out.manifests.starts_with(doc), "{doc:?}");
+            assert_eq!(out.report.summary.changed, 1);
+            let off = render_with(&input, &["checksum.enabled=false"]).unwrap();
+            assert_eq!(off.manifests, input);
+        }
+    }
+
+    #[test]
+    fn every_typed_list_counts_in_any_style() {
+        let block = "apiVersion: v1\nkind: ConfigMapList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  data:\n    k: v\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: c\n    configMap:\n      name: c\n";
+        let json = "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMapList\", \"items\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c\"}, \"data\": {\"k\": \"v\"}}]}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: c\n    configMap:\n      name: c\n";
+        let a = render_str(block);
+        let b = render_str(json);
+        let hash =
+            |out: &RenderOutput| out.manifests.split("checksum/configmap-c: ").nth(1).map(|r| r[..66].to_string());
+        assert!(hash(&a).is_some());
+        assert_eq!(hash(&a), hash(&b));
+    }
+
+    #[test]
+    fn ambiguous_references_are_hashed_together_and_warned_about() {
+        let cm = |ns: &str, v: &str| {
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: {ns}\ndata:\n  k: {v}\n---\n")
+        };
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: c\n    configMap:\n      name: c\n";
+        let input = format!("{}{}{pod}", cm("a", "1"), cm("b", "2"));
+        let out = render_str(&input);
+        let warnings = out.report.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("ConfigMap c is in namespaces a, b") && warnings[0].contains("--namespace"));
+        // Changing either candidate rolls the pod.
+        let changed = render_str(&format!("{}{}{pod}", cm("a", "1"), cm("b", "3")));
+        assert_ne!(out.manifests, changed.manifests);
+        // With the namespace known, only that one counts and nothing is ambiguous.
+        let mut request = RenderRequestV1::new(input.clone());
+        request.context.namespace = Some("a".into());
+        let known = render(&request).unwrap();
+        assert!(known.report.warnings().is_empty());
+    }
+
+    #[test]
+    fn config_map_data_aliases_are_resolved() {
+        let input = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: &l {k: one}\ndata: *l\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: c\n    configMap:\n      name: c\n";
+        let plain = input.replace("  labels: &l {k: one}\ndata: *l\n", "data: {k: one}\n");
+        let hash = |text: &str| {
+            let out = render_str(text);
+            out.manifests.split("checksum/configmap-c: ").nth(1).unwrap()[..66].to_string()
+        };
+        assert_eq!(hash(input), hash(&plain));
+    }
+
+    #[test]
+    fn on_uneditable_skip_leaves_the_document_and_warns() {
+        let shared = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations: &a {team: x}\nspec:\n  template:\n    metadata:\n      annotations: *a\n    spec:\n      volumes:\n      - name: c\n        configMap:\n          name: c\n";
+        let input = format!("{}---\n{shared}", WORKLOAD.split("---\n").next().unwrap());
+        let err = render_with(&input, &[]).unwrap_err();
+        assert!(err.is_uneditable(), "{err}");
+        assert!(err.to_string().contains("document 2 (Deployment/d)"), "{err}");
+        let out = render_with(&input, &["onUneditable=skip"]).unwrap();
+        assert_eq!(out.manifests, input);
+        let warnings = out.report.warnings();
+        assert!(warnings.len() == 1 && warnings[0].contains("onUneditable: skip"), "{warnings:?}");
+        assert_eq!(out.report.summary.changed, 0);
+    }
+
+    #[test]
+    fn chart_config_can_be_ignored() {
+        let chart = "apiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\nchecksum:\n  enabled: false\n---\n";
+        let input = format!("{chart}{WORKLOAD}");
+        let merged = render_str(&input);
+        assert_eq!(merged.report.summary.changed, 0);
+        let mut request = RenderRequestV1::new(input);
+        request.chart_config = ChartConfig::Ignore;
+        let ignored = render(&request).unwrap();
+        assert_eq!(ignored.report.summary.changed, 1);
+        assert_eq!(ignored.report.summary.removed, 1);
+        assert!(!ignored.manifests.contains("PostwireConfig"));
+        assert!(ignored.report.warnings()[0].contains("--chart-config=ignore"));
+    }
+
+    #[test]
+    fn generated_config_maps_are_hashed_by_the_checksum_wiring() {
+        use crate::edit::Value;
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    postrenderer.helm.sh/postrender-filename: c/templates/pod.yaml\nspec:\n  volumes:\n  - name: g\n    configMap:\n      name: generated\n";
+        let mut ws = Workspace::new(pod);
+        let config = PostwireConfig::default();
+        let checksum = crate::wiring::checksum::Checksum::new(&config, &Default::default());
+        let cm = Value::map([
+            ("apiVersion", Value::str("v1")),
+            ("kind", Value::str("ConfigMap")),
+            ("metadata", Value::map([("name", Value::str("generated"))])),
+            ("data", Value::map([("k", Value::str("on"))])),
+        ]);
+        crate::generate::generate(&mut ws, "test", cm.clone()).unwrap();
+        let dup = crate::generate::generate(&mut ws, "test", cm).unwrap_err();
+        assert!(dup.to_string().contains("already defines"), "{dup}");
+        ws.parse_needed(&["Pod".to_string()].into_iter().collect()).unwrap();
+        let mut report = Report::default();
+        use crate::wiring::Wiring;
+        checksum.apply(&mut ws, &mut report).unwrap();
+        ws.commit(&mut report).unwrap();
+        let (out, changed, _) = ws.finish();
+        assert_eq!(changed, 1);
+        assert!(out.contains("checksum/configmap-generated: \""), "{out}");
+        assert!(out.ends_with("---\napiVersion: \"v1\"\nkind: \"ConfigMap\"\nmetadata:\n  name: \"generated\"\n  annotations:\n    postwire.dev/generated-by: \"test\"\n    postrenderer.helm.sh/postrender-filename: \"postwire/test.yaml\"\ndata:\n  k: \"on\"\n"), "{out}");
+    }
+
+    #[test]
+    fn charts_with_their_own_checksums_can_be_left_alone() {
+        let own = WORKLOAD.replace(
+            "  template:\n    spec:\n",
+            "  template:\n    metadata:\n      annotations:\n        checksum/config: abc\n    spec:\n",
+        );
+        let added = render_str(&own);
+        assert!(
+            added.manifests.contains("checksum/configmap-c: \"") && added.manifests.contains("checksum/config: abc")
+        );
+        let skipped = render_with(&own, &["checksum.onExisting=skip"]).unwrap();
+        assert_eq!(skipped.manifests, own);
+        let note = &skipped.report.documents[0].notes[0].message;
+        assert!(note.contains("checksum/config") && note.contains("onExisting"), "{note}");
+        // postwire's own annotations from an earlier run do not count as the chart's.
+        let again =
+            render_with(&added.manifests.replace("        checksum/config: abc\n", ""), &["checksum.onExisting=skip"])
+                .unwrap();
+        assert_eq!(again.report.summary.changed, 0);
+        assert!(again.report.documents.is_empty());
+    }
+
+    #[test]
+    fn chart_config_errors_name_the_template_and_its_line() {
+        let input = format!("---\n# Source: app/templates/postwire.yaml\napiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\nchecksum:\n  mode: sometimes\n---\n{WORKLOAD}");
+        let err = render_str_err(&input);
+        assert!(err.starts_with("app/templates/postwire.yaml (document 1, PostwireConfig) line 4"), "{err}");
+    }
+
+    fn render_str_err(text: &str) -> String {
+        render(&RenderRequestV1::new(text)).unwrap_err().to_string()
     }
 }

@@ -1,7 +1,7 @@
 //! Kubernetes objects in the stream: a cheap peek at each document, the objects of parsed
 //! documents, where each workload kind keeps its pod template, and what a pod spec references.
 
-use crate::yaml::{NodeId, Tree};
+use crate::yaml::{NodeId, PathSeg, Tree};
 
 /// What a cheap line scan learned about a document without parsing it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -257,6 +257,54 @@ pub struct Reference {
     pub via: String,
 }
 
+/// The container lists of a pod spec, in the order Kubernetes starts them.
+pub const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
+
+/// One container of a pod spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// `initContainers`, `containers` or `ephemeralContainers`.
+    pub list: &'static str,
+    /// Its index in that list.
+    pub index: usize,
+    /// Its mapping node.
+    pub node: NodeId,
+    /// Its `name`.
+    pub name: String,
+}
+
+impl Container {
+    /// `container app`, `initContainer migrate`, for reports.
+    pub fn describe(&self) -> String {
+        let what = if self.list == "containers" { "container" } else { &self.list[..self.list.len() - 1] };
+        format!("{what} {}", self.name)
+    }
+
+    /// The path of the container under the pod spec (`containers[0]`).
+    pub fn path(&self) -> Vec<PathSeg> {
+        vec![PathSeg::from(self.list), PathSeg::Index(self.index)]
+    }
+}
+
+/// Every container of a pod spec: init, regular, then ephemeral.
+pub fn containers(tree: &Tree, pod_spec: NodeId) -> Vec<Container> {
+    let mut out = Vec::new();
+    for list in CONTAINER_LISTS {
+        let Some(items) = tree.get(pod_spec, list) else {
+            continue;
+        };
+        for (index, &node) in tree.items(items).iter().enumerate() {
+            let node = tree.resolved(node);
+            if !tree.is_mapping(node) {
+                continue;
+            }
+            let name = tree.str_at(node, &["name"]).unwrap_or("?").to_string();
+            out.push(Container { list, index, node, name });
+        }
+    }
+    out
+}
+
 /// Every ConfigMap and Secret a pod spec uses for its content (what kubelet mounts or injects):
 /// volumes (also projected sources), `envFrom` and `env[].valueFrom` of all containers, init
 /// containers and ephemeral containers. Image pull secrets and volume-plugin credentials are not
@@ -282,27 +330,21 @@ pub fn pod_references(tree: &Tree, pod_spec: NodeId) -> Vec<Reference> {
             }
         }
     }
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        let Some(containers) = tree.get(pod_spec, list) else {
-            continue;
-        };
-        for &c in tree.items(containers) {
-            let cname = tree.str_at(c, &["name"]).unwrap_or("?");
-            let what = if list == "containers" { "container" } else { &list[..list.len() - 1] };
-            if let Some(env_from) = tree.get(c, "envFrom") {
-                for &e in tree.items(env_from) {
-                    let via = format!("envFrom of {what} {cname}");
-                    push(RefKind::ConfigMap, tree.str_at(e, &["configMapRef", "name"]), via.clone());
-                    push(RefKind::Secret, tree.str_at(e, &["secretRef", "name"]), via);
-                }
+    for c in containers(tree, pod_spec) {
+        let what = c.describe();
+        if let Some(env_from) = tree.get(c.node, "envFrom") {
+            for &e in tree.items(env_from) {
+                let via = format!("envFrom of {what}");
+                push(RefKind::ConfigMap, tree.str_at(e, &["configMapRef", "name"]), via.clone());
+                push(RefKind::Secret, tree.str_at(e, &["secretRef", "name"]), via);
             }
-            if let Some(env) = tree.get(c, "env") {
-                for &e in tree.items(env) {
-                    let var = tree.str_at(e, &["name"]).unwrap_or("?");
-                    let via = format!("env {var} of {what} {cname}");
-                    push(RefKind::ConfigMap, tree.str_at(e, &["valueFrom", "configMapKeyRef", "name"]), via.clone());
-                    push(RefKind::Secret, tree.str_at(e, &["valueFrom", "secretKeyRef", "name"]), via);
-                }
+        }
+        if let Some(env) = tree.get(c.node, "env") {
+            for &e in tree.items(env) {
+                let var = tree.str_at(e, &["name"]).unwrap_or("?");
+                let via = format!("env {var} of {what}");
+                push(RefKind::ConfigMap, tree.str_at(e, &["valueFrom", "configMapKeyRef", "name"]), via.clone());
+                push(RefKind::Secret, tree.str_at(e, &["valueFrom", "secretKeyRef", "name"]), via);
             }
         }
     }

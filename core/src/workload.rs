@@ -2,9 +2,10 @@
 //! per-object switch annotations, and the paths reports and errors name.
 
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::resource::{containers, Container, CONTAINER_LISTS};
 use crate::resource::{Object, Place, WorkloadKind};
 use crate::workspace::Workspace;
-use crate::yaml::{display_path, NodeId, PathSeg, Tree};
+use crate::yaml::{display_path, NodeId, PathSeg};
 
 /// A workload object and where its pod lives.
 #[derive(Debug, Clone)]
@@ -48,54 +49,6 @@ pub fn find(ws: &Workspace<'_>, objects: &[Object], kinds: &[WorkloadKind]) -> V
         let template = tree.resolve(obj.node, &template_path).filter(|&t| tree.is_mapping(t));
         let pod_spec = template.and_then(|t| tree.get(t, "spec")).filter(|&s| tree.is_mapping(s));
         out.push((Workload { object: obj.clone(), template_path, template, pod_spec }, kind.clone()));
-    }
-    out
-}
-
-/// The container lists of a pod spec, in the order Kubernetes starts them.
-pub const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
-
-/// One container of a pod spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Container {
-    /// `initContainers`, `containers` or `ephemeralContainers`.
-    pub list: &'static str,
-    /// Its index in that list.
-    pub index: usize,
-    /// Its mapping node.
-    pub node: NodeId,
-    /// Its `name`.
-    pub name: String,
-}
-
-impl Container {
-    /// `container app`, `initContainer migrate`, for reports.
-    pub fn describe(&self) -> String {
-        let what = if self.list == "containers" { "container" } else { &self.list[..self.list.len() - 1] };
-        format!("{what} {}", self.name)
-    }
-
-    /// The path of the container under the pod spec (`containers[0]`).
-    pub fn path(&self) -> Vec<PathSeg> {
-        vec![PathSeg::from(self.list), PathSeg::Index(self.index)]
-    }
-}
-
-/// Every container of a pod spec: init, regular, then ephemeral.
-pub fn containers(tree: &Tree, pod_spec: NodeId) -> Vec<Container> {
-    let mut out = Vec::new();
-    for list in CONTAINER_LISTS {
-        let Some(items) = tree.get(pod_spec, list) else {
-            continue;
-        };
-        for (index, &node) in tree.items(items).iter().enumerate() {
-            let node = tree.resolved(node);
-            if !tree.is_mapping(node) {
-                continue;
-            }
-            let name = tree.str_at(node, &["name"]).unwrap_or("?").to_string();
-            out.push(Container { list, index, node, name });
-        }
     }
     out
 }

@@ -374,6 +374,13 @@ impl Tree {
         out
     }
 
+    /// Whether a mapping key is YAML's merge key: `<<` written plain and untagged (a quoted
+    /// `"<<"` is an ordinary string key).
+    pub fn is_merge_key(&self, id: NodeId) -> bool {
+        let n = &self.nodes[id];
+        n.tag.is_none() && matches!(&n.kind, NodeKind::Scalar { value, style: Style::Plain } if value == "<<")
+    }
+
     /// Whether an empty plain scalar (`key:` with nothing after it) is what `id` is.
     pub fn is_empty_scalar(&self, id: NodeId) -> bool {
         let n = &self.nodes[id];

@@ -487,7 +487,7 @@ def expect(data):
         if not isinstance(doc, dict):
             continue
         objects.append((n, [], doc))
-        if doc.get("kind") == "List":
+        if str(doc.get("kind", "")).endswith("List"):  # List, ConfigMapList, any typed list
             for i, item in enumerate(_list(doc.get("items"))):
                 if isinstance(item, dict):
                     objects.append((n, ["items", i], item))
@@ -524,11 +524,17 @@ def expect(data):
         ns = namespace(obj)
         adds = {}
         for ref in pod_references(_get(template, "spec")):
-            candidates = [(cns, h) for cns, h in sources.get(ref, []) if ns is None or cns is None or cns == ns]
+            found = sources.get(ref, [])
+            exact = [(cns, h) for cns, h in found if ns is not None and cns == ns]
+            # Without a known namespace every candidate counts, hashed together.
+            candidates = exact[:1] or [(cns, h) for cns, h in found if ns is None or cns is None]
             if not candidates:
                 continue
-            same = [h for cns, h in candidates if cns == ns]
-            adds[annotation_key(*ref)] = same[0] if same else candidates[0][1]
+            if len(candidates) == 1:
+                adds[annotation_key(*ref)] = candidates[0][1]
+            else:
+                lines = sorted("%s/%s=%s\n" % (cns or "", ref[1], h) for cns, h in candidates)
+                adds[annotation_key(*ref)] = hashlib.sha256("".join(lines).encode()).hexdigest()
         if adds:
             path = prefix + tpath + ["metadata", "annotations"]
             expected.setdefault(n, []).extend([path, k, v] for k, v in sorted(adds.items()))

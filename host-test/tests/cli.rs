@@ -519,3 +519,317 @@ fn cli_error_reaches_terminal_only_under_helm_plugin() {
     let kept = std::fs::read_to_string(cache.join("last-error.txt")).unwrap();
     assert!(kept.contains("checksum.mdoe: unknown field"), "{kept}");
 }
+
+/// A `--config` file that cannot be read is a config error (exit 3) naming the file; an
+/// unknown flag is a usage error (exit 2) on one line with clap's suggestion.
+#[test]
+fn cli_missing_config_file_and_unknown_flag_have_their_exit_codes() {
+    let dir = TempDir::new("cli_missing_config_file");
+    let out = render(&dir, Mode::Stdin, CM_A, &["--config", "/nonexistent/postwire.yaml"]);
+    assert_fails(
+        &out,
+        3,
+        &["/nonexistent/postwire.yaml", "invalid config", "cannot read the --config file"],
+        "missing",
+    );
+    let out = render(&dir, Mode::Stdin, CM_A, &["--confg", "x.yaml"]);
+    assert_fails(&out, 2, &["unexpected argument '--confg'", "a similar argument exists: '--config'"], "--confg");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{}", describe(&out));
+}
+
+/// Invalid POSTWIRE_* values are usage errors naming the variable, never silently ignored.
+#[test]
+fn cli_invalid_environment_values_are_errors() {
+    let dir = TempDir::new("cli_invalid_env");
+    for (var, value) in [
+        ("POSTWIRE_TIMEOUT_SECONDS", "abc"),
+        ("POSTWIRE_TIMEOUT_SECONDS", "0"),
+        ("POSTWIRE_MAX_MEMORY_MIB", "5000"),
+        ("POSTWIRE_MAX_MEMORY_MIB", "2g"),
+    ] {
+        let out = util::run(util::postwire(&dir.join("cache")).env(var, value), CM_A.as_bytes());
+        assert_fails(&out, 2, &[&format!("{var}={value}: expected a whole number")], var);
+    }
+    let out = util::run(util::postwire(&dir.join("cache")).env("POSTWIRE_TIMEOUT_SECONDS", " 30 "), CM_A.as_bytes());
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// `postwire` with a terminal on stdin says how to use it and exits 2 instead of waiting.
+#[test]
+fn cli_terminal_on_stdin_is_a_usage_error() {
+    let test = "cli_terminal_on_stdin_is_a_usage_error";
+    let dir = TempDir::new(test);
+    let line = format!("timeout 30 {}; echo \"rc=$?\"", util::sh_quote(util::postwire_bin().to_str().unwrap()));
+    let Some(out) = util::in_pty(test, &line, &[("POSTWIRE_CACHE_DIR", &dir.join("cache"))]) else { return };
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(terminal.contains("stdin is a terminal: pipe them in"), "{}", describe(&out));
+    assert!(terminal.contains("rc=2"), "{}", describe(&out));
+}
+
+/// `postwire validate --config FILE`: exit 0 and `FILE: valid PostwireConfig` for a good file
+/// (also one without apiVersion/kind), exit 3 with file and line for a bad one, exit 3 for a
+/// missing one; `--set` overrides are checked too.
+#[test]
+fn cli_validate_checks_a_config_file() {
+    let dir = TempDir::new("cli_validate");
+    let validate = |text: Option<&str>, extra: &[&str]| {
+        let file = dir.join("postwire.yaml");
+        match text {
+            Some(t) => std::fs::write(&file, t).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(&file);
+            }
+        }
+        let mut args = vec!["validate", "--config", file.to_str().unwrap()];
+        args.extend(extra);
+        (util::run(util::postwire(&dir.join("cache")).args(&args), b""), file.display().to_string())
+    };
+    for good in [format!("{HEAD}checksum:\n  mode: aggregate\n"), "checksum:\n  jobs: all\n".to_string()] {
+        let (out, file) = validate(Some(&good), &[]);
+        assert!(out.status.success(), "{good}\n{}", describe(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{file}: valid PostwireConfig\n"));
+    }
+    let (out, file) = validate(Some(&format!("{HEAD}checksum:\n  annotationPrefix: Checksum/\n")), &[]);
+    assert_fails(&out, 3, &[&format!("{file} line 4, column 21"), "checksum.annotationPrefix"], "bad prefix");
+    let (out, _) = validate(Some("checksum: {}\n"), &["--set", "checksum.exclude=a"]);
+    assert_fails(&out, 3, &["--set checksum.exclude=a", "write a list in braces: --set checksum.exclude={a}"], "--set");
+    let (out, file) = validate(None, &[]);
+    assert_fails(&out, 3, &[&file, "cannot read the --config file"], "missing file");
+}
+
+/// `postwire diff`: exit 1 and a unified diff of exactly the added lines when postwire would
+/// change something; exit 0 and no output for its own output (nothing left to change);
+/// `-U 0` drops the context lines; errors keep their own codes.
+#[test]
+fn cli_diff_shows_what_would_change() {
+    let dir = TempDir::new("cli_diff");
+    let diff = |input: &str, args: &[&str]| {
+        let mut cmd = util::postwire(&dir.join("cache"));
+        cmd.arg("diff").args(args);
+        util::run(&mut cmd, input.as_bytes())
+    };
+    let out = diff(&wired_input(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("--- stdin\n+++ stdin (postwire)\n@@ "), "{text}");
+    let added: Vec<&str> = text.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).collect();
+    assert_eq!(added.len(), 4, "{text}");
+    assert!(added[0] == "+    metadata:" && added[1] == "+      annotations:", "{text}");
+    assert!(added[2].starts_with("+        checksum/configmap-a: \""), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with('-') && !l.starts_with("---")), "nothing removed:\n{text}");
+
+    let rendered = util::run(&mut util::postwire(&dir.join("cache")), wired_input().as_bytes());
+    let out = diff(&String::from_utf8(rendered.stdout).unwrap(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+
+    let out = diff(&wired_input(), &["-U", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().skip(2).all(|l| l.starts_with('+') || l.starts_with("@@")), "{text}");
+    let out = diff(&wired_input(), &["--set", "checksum.mdoe=x"]);
+    assert_fails(&out, 3, &["checksum.mdoe"], "diff with a bad --set");
+}
+
+/// `postwire completion bash|zsh|fish` prints a script for that shell that knows the
+/// subcommands; bash (always) and zsh/fish (when installed) accept its syntax.
+#[test]
+fn cli_completion_scripts_parse() {
+    let dir = TempDir::new("cli_completion");
+    for (shell, marker, check) in [
+        ("bash", "complete -F _postwire", ["bash", "-n"]),
+        ("zsh", "#compdef postwire", ["zsh", "-n"]),
+        ("fish", "complete -c postwire", ["fish", "--no-execute"]),
+    ] {
+        let out = util::run(util::postwire(&dir.join("cache")).args(["completion", shell]), b"");
+        let script = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success() && script.contains(marker), "{shell}\n{}", describe(&out));
+        for sub in ["install-plugin", "validate", "diff", "render"] {
+            assert!(script.contains(sub), "{shell} completion lacks {sub}");
+        }
+        let file = dir.join(format!("postwire.{shell}"));
+        std::fs::write(&file, &script).unwrap();
+        match Command::new(check[0]).arg(check[1]).arg(&file).output() {
+            Ok(o) => assert!(o.status.success(), "{shell} rejects its completion script: {}", describe(&o)),
+            Err(_) if shell != "bash" => eprintln!("{shell} not installed: syntax not checked"),
+            Err(e) => panic!("bash: {e}"),
+        }
+    }
+    let out = util::run(util::postwire(&dir.join("cache")).args(["completion", "tcsh"]), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
+
+/// `postwire --help` has examples, every environment variable, the exit codes of the README's
+/// table (same codes, same order) and where errors go; `-h` points at `--help`.
+#[test]
+fn cli_help_explains_itself_like_the_readme() {
+    let dir = TempDir::new("cli_help");
+    let out = util::run(util::postwire(&dir.join("cache")).arg("--help"), b"");
+    assert!(out.status.success(), "{}", describe(&out));
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    for want in [
+        "Examples:",
+        "--post-renderer postwire",
+        "POSTWIRE_CACHE_DIR",
+        "POSTWIRE_TIMEOUT_SECONDS",
+        "POSTWIRE_MAX_MEMORY_MIB",
+        "Exit codes:",
+        "last-error.txt",
+        "postwire.log",
+        "/dev/tty",
+    ] {
+        assert!(help.contains(want), "--help lacks {want}:\n{help}");
+    }
+    let readme = std::fs::read_to_string(util::workspace().join("README.md")).unwrap();
+    let readme_codes: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("| "))
+        .filter_map(|l| l.split_once(" |").map(|(c, _)| c.trim().to_string()))
+        .filter(|c| c.len() == 1 && c.chars().all(|ch| ch.is_ascii_digit()))
+        .collect();
+    let help_codes: Vec<String> = help
+        .split("Exit codes:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect();
+    assert_eq!(readme_codes, help_codes, "README exit-code table and --help disagree");
+    let out = util::run(util::postwire(&dir.join("cache")).arg("-h"), b"");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("See `postwire --help`"), "{}", describe(&out));
+}
+
+/// The report names its format (`apiVersion`, `kind`) and the postwire version that wrote it,
+/// and `postwire schema report` validates it (python jsonschema), for a report with changes,
+/// notes with a warning, and a removed in-stream PostwireConfig. The schema forbids unknown
+/// fields, so a report field added without a schema update fails here.
+#[test]
+fn cli_report_has_a_version_and_a_schema() {
+    let test = "cli_report_has_a_version_and_a_schema";
+    let dir = TempDir::new(test);
+    let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  workloadRef:\n    kind: Deployment\n    name: elsewhere\n";
+    let input = format!("{}---\n{rollout}---\n{HEAD}checksum:\n  mode: perObject\n", wired_input());
+    let report_file = dir.join("report.json");
+    let out = render(&dir, Mode::Stdin, &input, &["--report", report_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("postwire: warning: document 4 (Rollout/r)"),
+        "{}",
+        describe(&out)
+    );
+    let text = std::fs::read_to_string(&report_file).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "{{\n  \"apiVersion\": \"postwire.dev/v1alpha1\",\n  \"kind\": \"Report\",\n  \"postwireVersion\": \"{}\",\n  \"summary\"",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    let out = util::run(util::postwire(&dir.join("cache")).args(["schema", "report"]), b"");
+    assert!(out.status.success(), "{}", describe(&out));
+    let schema_file = dir.join("report.schema.json");
+    std::fs::write(&schema_file, &out.stdout).unwrap();
+    let Some(python) = util::python(test) else { return };
+    const CHECK: &str = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+cls = jsonschema.validators.validator_for(schema)
+cls.check_schema(schema)
+report = json.load(open(sys.argv[2]))
+assert any(n["level"] == "warning" for d in report["documents"] for n in d.get("notes", [])), report
+assert report["summary"]["removed"] == 1, report
+print(json.dumps([e.message for e in cls(schema).iter_errors(report)]))
+report["surprise"] = 1
+print(json.dumps([e.message for e in cls(schema).iter_errors(report)]))
+"#;
+    let out = util::run(
+        Command::new(python).args(["-c", CHECK, schema_file.to_str().unwrap(), report_file.to_str().unwrap()]),
+        b"",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines[0], "[]", "the report does not match its schema:\n{text}");
+    assert!(lines[1].contains("'surprise' was unexpected"), "{lines:?}");
+}
+
+/// Schema and engine agree: for every config of a table of good and bad ones, an editor's
+/// validator (python jsonschema with `postwire schema`) accepts it exactly when `postwire
+/// validate` does.
+#[test]
+fn cli_schema_and_engine_agree_on_a_table_of_configs() {
+    let test = "cli_schema_and_engine_agree_on_a_table_of_configs";
+    let dir = TempDir::new(test);
+    let Some(python) = util::python(test) else { return };
+    let cases: &[(&str, bool)] = &[
+        ("checksum: {}\n", true),
+        ("apiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\n", true),
+        ("kind: PostwireConfig\nchecksum:\n  mode: aggregate\n", true),
+        ("checksum:\n  annotationPrefix: checksum.example.com/\n", true),
+        ("checksum:\n  include: [\"ConfigMap/web-*\", \"secret/db\", \"grafana-?\"]\n", true),
+        ("checksum:\n  onExisting: skip\n  jobs: none\n", true),
+        ("workloads:\n- kind: CloneSet\n  group: apps.kruise.io\n  podTemplatePath: spec.template\n", true),
+        ("workloads:\n- kind: PodLike\n  podTemplatePath: \"\"\n", true),
+        ("metadata:\n  name: x\n  labels: {a: b}\n", true),
+        ("", false),
+        ("[]\n", false),
+        ("kind: Foo\n", false),
+        ("apiVersion: postwire.dev/v2\n", false),
+        ("chekcsum: {}\n", false),
+        ("checksum:\n  mode: agregate\n", false),
+        ("checksum:\n  jobs: some\n", false),
+        ("checksum:\n  onExisting: keep\n", false),
+        ("checksum:\n  enabled: \"true\"\n", false),
+        ("checksum:\n  annotationPrefix: checksum\n", false),
+        ("checksum:\n  annotationPrefix: Checksum/\n", false),
+        ("checksum:\n  annotationPrefix: -a/\n", false),
+        ("checksum:\n  exclude: a\n", false),
+        ("checksum:\n  exclude: [\"/tls\"]\n", false),
+        ("checksum:\n  exclude: [\"deployment/x\"]\n", false),
+        ("checksum:\n  exclude: [\"configmap/a/b\"]\n", false),
+        ("workloads:\n- podTemplatePath: spec.template\n", false),
+        ("workloads:\n- kind: CloneSet\n", false),
+        ("workloads:\n- kind: Clone-Set\n  podTemplatePath: spec.template\n", false),
+        ("workloads:\n- kind: CloneSet\n  group: Apps.Kruise.io\n  podTemplatePath: spec.template\n", false),
+        ("workloads:\n- kind: CloneSet\n  podTemplatePath: spec..template\n", false),
+        ("workloads: {}\n", false),
+    ];
+    let out = util::run(util::postwire(&dir.join("cache")).arg("schema"), b"");
+    std::fs::write(dir.join("schema.json"), &out.stdout).unwrap();
+    let mut files = Vec::new();
+    for (i, (text, _)) in cases.iter().enumerate() {
+        let file = dir.join(format!("case-{i}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        files.push(file.display().to_string());
+    }
+    const CHECK: &str = r#"
+import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+v = jsonschema.validators.validator_for(schema)(schema)
+for path in sys.argv[2:]:
+    print("ok" if v.is_valid(yaml.safe_load(open(path))) else "bad")
+"#;
+    let mut args = vec!["-c".to_string(), CHECK.to_string(), dir.join("schema.json").display().to_string()];
+    args.extend(files.iter().cloned());
+    let out = util::run(Command::new(&python).args(&args), b"");
+    assert!(out.status.success(), "{}", describe(&out));
+    let schema_says: Vec<bool> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l == "ok").collect();
+    let mut disagreements = Vec::new();
+    for (i, (text, good)) in cases.iter().enumerate() {
+        let out = util::run(util::postwire(&dir.join("cache")).args(["validate", "--config", &files[i]]), b"");
+        let engine_says = out.status.success();
+        if !engine_says {
+            assert_eq!(out.status.code(), Some(3), "{text:?}\n{}", describe(&out));
+        }
+        if engine_says != *good || schema_says[i] != *good {
+            disagreements.push(format!(
+                "{text:?}: expected {}, engine {}, schema {} ({})",
+                if *good { "valid" } else { "invalid" },
+                engine_says,
+                schema_says[i],
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "schema and engine disagree:\n{}", disagreements.join("\n"));
+}

@@ -8,8 +8,9 @@
 //! - hooks (the pre-install Job, the test Pod) are printed after the post-rendered stream,
 //!   never post-rendered, each with its `# Source:` comment.
 //! - a Helm 4 (`apiVersion: v1`) plugin in $HELM_PLUGINS makes Helm 3 print `failed to load
-//!   plugin at ".../plugin.yaml": ... json: unknown field "apiVersion"` on every command, so
-//!   these tests give Helm 3 an empty plugins directory of its own.
+//!   plugin at ".../plugin.yaml": ... json: unknown field "apiVersion"` on every command and
+//!   load no plugin of that directory (plugins.rs covers sharing one directory), so these tests
+//!   give Helm 3 an empty plugins directory of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -483,3 +483,108 @@ fn helm4_invalid_config_reaches_the_user() {
     assert!(helm_err.contains(helm_says), "{context}");
     assert!(!helm_err.contains(wants[0]), "{context}");
 }
+
+/// Through Helm 4 without a terminal, every failure and every warning leaves its message where
+/// the README says to look, the newest one unambiguous: `last-error.txt` starts with this run's
+/// error and names its exit code and command line, and `postwire.log` gains one line per error
+/// or warning. In order: an unknown flag (exit 2), a missing `--config` file (3), a config error
+/// (3), a `postwire` binary missing from the plugin and from PATH (run.sh, 127), then a warning
+/// on a successful render (a Rollout whose workloadRef is not in the render).
+#[test]
+fn helm4_failures_and_warnings_without_a_terminal_are_recorded() {
+    let test = "helm4_failures_and_warnings_without_a_terminal_are_recorded";
+    let Some(h) = Helm4::new(test) else { return };
+    let chart = util::fixture_chart();
+    let cache = h.home.postwire_cache();
+    let last_error = || std::fs::read_to_string(cache.join("last-error.txt")).unwrap_or_default();
+    let log_lines = || std::fs::read_to_string(cache.join("postwire.log")).unwrap_or_default().lines().count();
+    // PATH without any directory holding a `postwire` (a user may have one installed).
+    let path_without_postwire = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .filter(|d| !d.join("postwire").exists())
+        .collect::<Vec<_>>();
+    let path_without_postwire = std::env::join_paths(path_without_postwire).unwrap();
+    let fails = |extra: &[&str], first_line: &str, code: &str, command_has: &str| {
+        let before = log_lines();
+        let mut args = vec!["template", "fixture", chart.to_str().unwrap(), "--post-renderer", "postwire"];
+        for a in extra {
+            args.extend(["--post-renderer-args", a]);
+        }
+        let out = util::run(h.cmd().args(&args).env("PATH", &path_without_postwire), b"");
+        assert!(!out.status.success(), "{}", describe(&out));
+        let kept = last_error();
+        let first = kept.lines().next().unwrap_or_default();
+        assert!(first.starts_with("Error: ") && first.contains(first_line), "last-error.txt for {extra:?}:\n{kept}");
+        assert!(kept.contains(&format!("\nexit code: {code}\n")), "{kept}");
+        let command = kept.lines().find(|l| l.starts_with("command: ")).unwrap_or_default();
+        assert!(command.contains(command_has), "{kept}");
+        assert!(kept.lines().any(|l| l.starts_with("time: 20") && l.ends_with('Z')), "{kept}");
+        let log = std::fs::read_to_string(cache.join("postwire.log")).unwrap();
+        assert_eq!(log.lines().count(), before + 1, "one log line per failure:\n{log}");
+        assert!(log.lines().last().unwrap().contains(first_line), "{log}");
+    };
+    fails(&["--confg", "x.yaml"], "unexpected argument '--confg'", "2", "--confg x.yaml");
+    fails(
+        &["--config", "/nonexistent/postwire.yaml"],
+        "cannot read the --config file",
+        "3",
+        "/nonexistent/postwire.yaml",
+    );
+    fails(&["--set", "checksum.mdoe=x"], "checksum.mdoe: unknown field", "3", "checksum.mdoe=x");
+
+    // The binary is neither beside run.sh nor on PATH (the test's PATH has no postwire).
+    let plugin_bin = h.home.plugins().join("postwire/postwire");
+    std::fs::rename(&plugin_bin, h.home.dir.join("postwire.moved")).unwrap();
+    fails(&[], "the postwire binary is neither beside", "127", "run.sh");
+    std::fs::rename(h.home.dir.join("postwire.moved"), &plugin_bin).unwrap();
+
+    // A warning: the render succeeds, and the warning is logged (Helm drops postwire's stderr).
+    let rollout_chart = h.home.dir.join("rollout-chart");
+    std::fs::create_dir_all(rollout_chart.join("templates")).unwrap();
+    std::fs::write(rollout_chart.join("Chart.yaml"), "apiVersion: v2\nname: rollout\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        rollout_chart.join("templates/rollout.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  workloadRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web-elsewhere\n",
+    )
+    .unwrap();
+    let before = log_lines();
+    let error_before = last_error();
+    h.template_ok("rollout", &rollout_chart, PR);
+    let log = std::fs::read_to_string(cache.join("postwire.log")).unwrap();
+    assert_eq!(log.lines().count(), before + 1, "{log}");
+    let last = log.lines().last().unwrap();
+    assert!(
+        last.contains("Warning: ") && last.contains("workloadRef Deployment/web-elsewhere is not part of this render"),
+        "{log}"
+    );
+    assert_eq!(last_error(), error_before, "a warning is not an error");
+}
+
+/// Under a terminal, a warning Helm 4 would drop is written to the terminal too.
+#[test]
+fn helm4_warning_reaches_the_terminal() {
+    let test = "helm4_warning_reaches_the_terminal";
+    let Some(h) = Helm4::new(test) else { return };
+    let chart = h.home.dir.join("rollout-chart");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: rollout\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        chart.join("templates/rollout.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  workloadRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web-elsewhere\n",
+    )
+    .unwrap();
+    let line = format!(
+        "{} template rollout {} --post-renderer postwire >/dev/null 2>/dev/null",
+        util::sh_quote(h.helm.to_str().unwrap()),
+        util::sh_quote(chart.to_str().unwrap())
+    );
+    let envs: Vec<(&str, PathBuf)> = h.home.envs();
+    let envs: Vec<(&str, &Path)> = envs.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let Some(out) = util::in_pty(test, &line, &envs) else { return };
+    assert!(out.status.success(), "{}", describe(&out));
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        terminal.contains("postwire: warning: ") && terminal.contains("workloadRef Deployment/web-elsewhere"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -13,6 +13,8 @@ mod wasm_host;
 
 /// The checksum wiring on every generated style, judged by PyYAML and yaml.v2.
 mod checksum_styles;
+/// Shapes that once broke the edit layer, through the runner, checked by both YAML 1.1 readers.
+mod edit_defects;
 /// The edit layer's every op on every generated style, judged by PyYAML and yaml.v2.
 mod edit_styles;
 /// Every corpus file (and CRLF, BOM, Helm 4 variants) through plugin.wasm, checked by PyYAML and yaml.v2.
@@ -29,3 +31,8 @@ mod cli;
 mod helm3;
 /// Real Helm 4.3.1 running postwire as a subprocess post-renderer plugin.
 mod helm4;
+/// Installing the Helm plugins (`postwire install-plugin`, `helm plugin install`, release
+/// archives) on machines with Helm 3, Helm 4 or both sharing one plugins directory.
+mod plugins;
+/// The README's runnable command blocks, run as written in a fresh HOME.
+mod readme;

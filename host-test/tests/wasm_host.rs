@@ -224,13 +224,20 @@ fn render_errors_name_where_and_carry_the_exit_code() {
     let err = render_err(&mut runner, &stream, &[]);
     assert_error(&err, 4, &["document 4", "list"], &stream);
 
-    // 5: a wiring cannot do what is asked: the pod template metadata is shared by an anchor.
-    let stream = CHART.replace(
-        "    metadata:\n      labels:\n        app: web\n    spec:",
-        "    metadata: &meta\n      labels:\n        app: web\n    spec:",
-    );
+    // 5: a wiring cannot do what is asked: the pod template metadata is shared through an alias.
+    let stream = CHART
+        .replace(
+            "metadata:\n  name: web\n  labels:\n    app: web\n",
+            "metadata: &meta\n  name: web\n  labels:\n    app: web\n",
+        )
+        .replace("    metadata:\n      labels:\n        app: web\n    spec:", "    metadata: *meta\n    spec:");
     let err = render_err(&mut runner, &stream, &[]);
-    assert_error(&err, 5, &["document 3", "Deployment/web", "spec.template.metadata", "anchor"], &stream);
+    assert_error(
+        &err,
+        5,
+        &["document 3", "Deployment/web", "spec.template.metadata", "alias", "onUneditable: skip"],
+        &stream,
+    );
 
     // 5: the annotations are not a mapping.
     let stream = CHART.replace(

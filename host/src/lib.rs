@@ -5,6 +5,7 @@
 //! way Helm 4 cannot swallow (see [`errors`]).
 
 pub mod errors;
+pub mod install;
 pub mod runner;
 
 /// The plugin module every postwire host runs, embedded at build time.

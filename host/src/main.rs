@@ -3,22 +3,60 @@
 //! With no subcommand it is a post-renderer: manifests on stdin, the result on stdout
 //! (Helm 3 `--post-renderer postwire`, the Helm 4 plugin, `helm template | postwire`).
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use postwire::errors::{self, exit};
-use postwire::runner::Runner;
-use postwire_core::wire::{ConfigFileV1, RenderRequestV1};
+use postwire::install;
+use postwire::runner::{Options, Runner};
+use postwire_core::wire::{ChartConfig, ConfigFileV1, RenderRequestV1, RenderResponseV1};
+
+const AFTER_HELP: &str = "\
+Examples:
+  helm template web ./chart --post-renderer postwire
+  helm upgrade --install web ./chart --post-renderer postwire \\
+      --post-renderer-args --config --post-renderer-args \"$PWD/postwire.yaml\"
+  helm template web ./chart | postwire --set checksum.mode=aggregate > out.yaml
+  helm template web ./chart | postwire diff          # what postwire would change
+  postwire validate --config postwire.yaml          # for CI and editors
+  postwire install-plugin                           # the Helm plugin, for every Helm on PATH
+
+Environment:
+  POSTWIRE_CACHE_DIR        compiled-module cache, last-error.txt and postwire.log
+                            (default $XDG_CACHE_HOME/postwire, else ~/.cache/postwire)
+  POSTWIRE_TIMEOUT_SECONDS  wall-clock limit of one render, 1 to 86400 (default 60)
+  POSTWIRE_MAX_MEMORY_MIB   memory cap of plugin.wasm, 1 to 4096 (default 2048)
+  POSTWIRE_CHART_CONFIG     merge (default) or ignore a chart's own PostwireConfig (--chart-config)
+  An invalid value is an error (exit 2), never ignored.
+
+Exit codes:
+  0  success (`postwire diff`: nothing would change)
+  1  anything else: reading input, runtime limits (`postwire diff`: something would change)
+  2  bad usage: unknown flag, bad POSTWIRE_* value, a terminal on stdin (`postwire diff`: also 1's errors)
+  3  invalid config: unknown key, wrong type, bad value, a --config file that cannot be read
+  4  invalid input: a document is not valid YAML or not a Kubernetes object
+  5  a wiring cannot do what the config asks of a document
+  6  unreadable request (host and plugin.wasm from different versions)
+
+Where errors and warnings go:
+  stdout carries only YAML. Errors (`Error: ...`) and warnings (`postwire: warning: ...`) go to
+  stderr. Helm 4 discards a plugin's stderr and Helm 3 shows it only on failure, so under Helm
+  postwire also writes what Helm would hide to your terminal (/dev/tty), and it always records:
+    $POSTWIRE_CACHE_DIR/last-error.txt  the newest error, with its time, command and directory
+    $POSTWIRE_CACHE_DIR/postwire.log    every error and warning, one line each, with time and pid";
 
 #[derive(Parser)]
 #[command(
     name = "postwire",
     version,
     about = "Finish rendered Kubernetes manifests: checksum annotations and more, as a Helm post-renderer",
-    long_about = "Finish rendered Kubernetes manifests.\n\nWith no subcommand, postwire reads manifests on stdin and writes the result to stdout, \
-which is what Helm's --post-renderer expects:\n\n  helm template web ./chart --post-renderer postwire --post-renderer-args --set --post-renderer-args checksum.mode=aggregate",
+    long_about = "Finish rendered Kubernetes manifests.\n\nWith no subcommand, postwire reads manifests on stdin and writes \
+the result to stdout, which is what Helm's --post-renderer expects. Documents postwire does not change come out byte \
+for byte.",
+    after_long_help = AFTER_HELP,
+    after_help = "See `postwire --help` for examples, environment variables, exit codes and where errors go.",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -33,21 +71,89 @@ enum Command {
     /// Render a manifest file (or stdin) and write the result to stdout.
     Render {
         /// The manifests; `-` for stdin.
-        #[arg(short = 'f', long = "filename", default_value = "-")]
+        #[arg(short = 'f', long = "filename", default_value = "-", value_name = "FILE")]
         file: String,
         #[command(flatten)]
         args: RenderArgs,
     },
-    /// Print the JSON Schema of PostwireConfig.
-    Schema,
+    /// Show what postwire would change, as a unified diff (exit 0: nothing, 1: something).
+    #[command(after_help = "Example: helm template web ./chart | postwire diff --config postwire.yaml")]
+    Diff {
+        /// The manifests; `-` for stdin.
+        #[arg(short = 'f', long = "filename", default_value = "-", value_name = "FILE")]
+        file: String,
+        /// Lines of context around each change.
+        #[arg(short = 'U', long = "unified", default_value_t = 3, value_name = "N")]
+        context: usize,
+        #[command(flatten)]
+        args: RenderArgs,
+    },
+    /// Check a config file (and `--set` overrides) without rendering (exit 0: valid, 3: not).
+    #[command(after_help = "Example: postwire validate --config postwire.yaml --set checksum.mode=aggregate")]
+    Validate {
+        /// The PostwireConfig file.
+        #[arg(short = 'c', long = "config", value_name = "FILE", required = true)]
+        config: PathBuf,
+        /// Override a config value, Helm style (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Print a JSON Schema: of PostwireConfig (default) or of the --report JSON.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value = "config")]
+        which: SchemaKind,
+    },
+    /// Install the Helm plugin (with this binary beside it) where Helm looks.
+    #[command(
+        name = "install-plugin",
+        long_about = "Install the Helm plugin, with this binary beside it, where Helm looks, creating directories.\n\n\
+Helm 4: the postrenderer/v1 plugin `--post-renderer postwire` resolves. Helm 3: `helm postwire ...`; Helm 3 takes the \
+binary itself as its post-renderer. Helm 3 loads no plugin at all from a directory that holds a Helm 4 plugin, so when \
+a Helm 3 reads Helm 4's plugins directory, the Helm 4 plugin goes to a directory of its own and postwire prints the one \
+line that makes Helm 4 read it.",
+        after_help = "Examples:\n  postwire install-plugin\n  postwire install-plugin --helm 4\n  postwire install-plugin --helm 4 --plugins-dir \"$(helm env HELM_PLUGINS)\""
+    )]
+    InstallPlugin {
+        /// Which Helm: 3, 4, or every Helm found on PATH.
+        #[arg(long = "helm", value_enum, default_value = "auto")]
+        helm: install::Which,
+        /// Install into DIR instead of the directory Helm names (`helm env HELM_PLUGINS`).
+        #[arg(long = "plugins-dir", value_name = "DIR")]
+        plugins_dir: Option<PathBuf>,
+        /// Use this Helm binary instead of searching PATH (repeatable).
+        #[arg(long = "helm-bin", value_name = "PATH")]
+        helm_bin: Vec<PathBuf>,
+    },
+    /// Print a shell completion script: `source <(postwire completion bash)`.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
     /// Print the version and the plugin.wasm digest.
     Version,
     /// Write the embedded plugin.wasm (for Helm's extism runtime or other extism hosts).
     Wasm {
         /// Output file; stdout when omitted.
-        #[arg(short, long)]
+        #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaKind {
+    /// PostwireConfig, for `--config` files and in-chart configs.
+    Config,
+    /// The JSON written by `--report`.
+    Report,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Args, Default)]
@@ -67,6 +173,25 @@ struct RenderArgs {
     /// Write the JSON report of what changed and why to FILE (`-` for stderr).
     #[arg(long = "report", value_name = "FILE")]
     report: Option<String>,
+    /// Whether a PostwireConfig document inside the chart's output counts: `merge` it under
+    /// --config and --set (default), or `ignore` it (it is still removed, with a warning).
+    /// Default from POSTWIRE_CHART_CONFIG.
+    #[arg(long = "chart-config", value_name = "merge|ignore", value_parser = ["merge", "ignore"])]
+    chart_config: Option<String>,
+}
+
+/// `--chart-config`, else `POSTWIRE_CHART_CONFIG`, else merge.
+fn chart_config(args: &RenderArgs) -> Result<ChartConfig, Failure> {
+    let (value, from) = match (&args.chart_config, std::env::var("POSTWIRE_CHART_CONFIG")) {
+        (Some(v), _) => (v.clone(), "--chart-config"),
+        (None, Ok(v)) => (v, "POSTWIRE_CHART_CONFIG"),
+        (None, Err(_)) => return Ok(ChartConfig::Merge),
+    };
+    match value.as_str() {
+        "merge" => Ok(ChartConfig::Merge),
+        "ignore" => Ok(ChartConfig::Ignore),
+        other => Err(Failure::usage(format!("{from}: `{other}` is not valid (use merge or ignore)"))),
+    }
 }
 
 struct Failure {
@@ -78,46 +203,94 @@ impl Failure {
     fn other(message: impl Into<String>) -> Self {
         Failure { message: message.into(), code: exit::OTHER }
     }
+    fn usage(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), code: exit::USAGE }
+    }
 }
 
-fn read_input(file: &str) -> Result<String, Failure> {
-    let (name, mut bytes) = (if file == "-" { "stdin" } else { file }, Vec::new());
+/// The JSON Schema of `--report`.
+const REPORT_SCHEMA: &str = include_str!("report.schema.json");
+
+fn read_input(file: &str) -> Result<(String, String), Failure> {
+    let name = if file == "-" { "stdin".to_string() } else { file.to_string() };
+    let mut bytes = Vec::new();
     let result = if file == "-" {
+        if std::io::stdin().is_terminal() {
+            return Err(Failure::usage(
+                "postwire reads manifests on stdin, and stdin is a terminal: pipe them in \
+                 (helm template web ./chart | postwire), give a file (postwire render -f out.yaml), or see postwire --help",
+            ));
+        }
         std::io::stdin().read_to_end(&mut bytes)
     } else {
         std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes))
     };
     result.map_err(|e| Failure::other(format!("reading {name}: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| Failure::other(format!("{name}: not UTF-8 text: {e}")))
+    let text = String::from_utf8(bytes).map_err(|e| Failure::other(format!("{name}: not UTF-8 text: {e}")))?;
+    Ok((name, text))
 }
 
-fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {
-    let manifests = read_input(file)?;
+fn runner() -> Result<Runner, Failure> {
+    let options = Options::from_env().map_err(Failure::usage)?;
+    Runner::new(postwire::PLUGIN_WASM, &options).map_err(|e| Failure::other(format!("loading plugin.wasm: {e:#}")))
+}
+
+fn read_config(path: &std::path::Path) -> Result<ConfigFileV1, Failure> {
+    let content = std::fs::read_to_string(path).map_err(|e| Failure {
+        message: format!("{}: invalid config: cannot read the --config file: {e}", path.display()),
+        code: exit::CONFIG,
+    })?;
+    Ok(ConfigFileV1 { name: path.display().to_string(), content })
+}
+
+/// Render `manifests` with `args`; warnings are reported, the report written if asked for.
+fn render_text(manifests: String, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
     let mut request = RenderRequestV1::new(manifests);
     if let Some(path) = &args.config {
-        let content = std::fs::read_to_string(path)
-            .map_err(|e| Failure::other(format!("reading config {}: {e}", path.display())))?;
-        request.config = Some(ConfigFileV1 { name: path.display().to_string(), content });
+        request.config = Some(read_config(path)?);
     }
-    request.set = args.set;
-    request.context.namespace = args.namespace;
-    request.context.release_name = args.release;
+    request.set = args.set.clone();
+    request.context.namespace = args.namespace.clone();
+    request.context.release_name = args.release.clone();
+    request.chart_config = chart_config(args)?;
 
-    let mut runner = Runner::embedded().map_err(|e| Failure::other(format!("loading plugin.wasm: {e:#}")))?;
     let response =
-        runner.render(&request).map_err(|e| Failure { message: e.message, code: e.code.clamp(1, 125) as u8 })?;
-
+        runner()?.render(&request).map_err(|e| Failure { message: e.message, code: e.code.clamp(1, 125) as u8 })?;
     for warning in response.report.warnings() {
-        eprintln!("postwire: warning: {warning}");
+        errors::warn(&warning);
     }
     if let Some(target) = &args.report {
-        let json = serde_json::to_string_pretty(&response.report).expect("report serializes") + "\n";
+        let json = report_json(&response) + "\n";
         let written =
             if target == "-" { std::io::stderr().write_all(json.as_bytes()) } else { std::fs::write(target, json) };
         written.map_err(|e| Failure::other(format!("writing report {target}: {e}")))?;
     }
+    Ok(response)
+}
+
+/// The report as JSON, led by its format version and the postwire version that wrote it.
+fn report_json(response: &RenderResponseV1) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Versioned<'a> {
+        api_version: &'a str,
+        kind: &'a str,
+        postwire_version: &'a str,
+        #[serde(flatten)]
+        report: &'a postwire_core::report::Report,
+    }
+    let versioned = Versioned {
+        api_version: postwire_core::wire::API_VERSION,
+        kind: "Report",
+        postwire_version: postwire_core::VERSION,
+        report: &response.report,
+    };
+    serde_json::to_string_pretty(&versioned).expect("report serializes")
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(response.manifests.as_bytes()).and_then(|_| stdout.flush()) {
+    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
         Ok(()) => Ok(()),
         // A closed pipe (`postwire | head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -125,34 +298,110 @@ fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {
+    let (_, manifests) = read_input(file)?;
+    let response = render_text(manifests, &args)?;
+    write_stdout(response.manifests.as_bytes())
+}
+
+/// `postwire diff`: Ok(true) when something would change.
+fn diff(file: &str, context: usize, args: RenderArgs) -> Result<bool, Failure> {
+    let (name, manifests) = read_input(file)?;
+    let response = render_text(manifests.clone(), &args)?;
+    if response.manifests == manifests {
+        return Ok(false);
+    }
+    let diff = similar::TextDiff::from_lines(&manifests, &response.manifests);
+    let text = diff.unified_diff().context_radius(context).header(&name, &format!("{name} (postwire)")).to_string();
+    write_stdout(text.as_bytes())?;
+    Ok(true)
+}
+
+fn validate(config: &std::path::Path, set: Vec<String>) -> Result<(), Failure> {
+    // The same code path as a render: plugin.wasm resolves the config of an empty stream.
+    let args = RenderArgs { config: Some(config.to_path_buf()), set, ..RenderArgs::default() };
+    render_text(String::new(), &args)?;
+    write_stdout(format!("{}: valid PostwireConfig\n", config.display()).as_bytes())
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
-        None => render("-", cli.render),
-        Some(Command::Render { file, args }) => render(&file, args),
-        Some(Command::Schema) => {
-            println!("{}", postwire_core::config::json_schema());
-            Ok(())
+        None => render("-", cli.render)?,
+        Some(Command::Render { file, args }) => render(&file, args)?,
+        Some(Command::Diff { file, context, args }) => {
+            // Like diff(1): 0 same, 1 different, 2 trouble (postwire's own errors keep 3..=6).
+            return match diff(&file, context, args) {
+                Ok(changed) => Ok(ExitCode::from(u8::from(changed))),
+                Err(f) if f.code == exit::OTHER => Err(Failure::usage(f.message)),
+                Err(f) => Err(f),
+            };
+        }
+        Some(Command::Validate { config, set }) => validate(&config, set)?,
+        Some(Command::Schema { which }) => match which {
+            SchemaKind::Config => write_stdout((postwire_core::config::json_schema() + "\n").as_bytes())?,
+            SchemaKind::Report => write_stdout(REPORT_SCHEMA.as_bytes())?,
+        },
+        Some(Command::InstallPlugin { helm, plugins_dir, helm_bin }) => {
+            let said = install::install(helm, plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
+            write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
+        }
+        Some(Command::Completion { shell }) => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "postwire", &mut script);
+            write_stdout(&script)?;
         }
         Some(Command::Version) => {
-            println!("postwire {} (plugin.wasm sha256:{})", postwire_core::VERSION, postwire::plugin_sha256());
-            Ok(())
+            let line =
+                format!("postwire {} (plugin.wasm sha256:{})\n", postwire_core::VERSION, postwire::plugin_sha256());
+            write_stdout(line.as_bytes())?;
         }
         Some(Command::Wasm { output }) => {
             let written = match &output {
                 Some(path) => std::fs::write(path, postwire::PLUGIN_WASM),
                 None => std::io::stdout().write_all(postwire::PLUGIN_WASM),
             };
-            written.map_err(|e| Failure::other(format!("writing plugin.wasm: {e}")))
+            written.map_err(|e| Failure::other(format!("writing plugin.wasm: {e}")))?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// clap's error as one line: `unexpected argument '--confg' found (tip: a similar argument
+/// exists: '--config'); see postwire --help`.
+fn usage_message(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
+    let tips: Vec<&str> = lines.filter(|l| l.starts_with("tip:")).collect();
+    let mut message = first;
+    if !tips.is_empty() {
+        message.push_str(&format!(" ({})", tips.join("; ")));
+    }
+    message + "; see postwire --help"
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print to stdout and succeed.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // Usage errors go where every other error goes (Helm 4 would drop plain stderr).
+        Err(e) => {
+            errors::report(&usage_message(&e.render().to_string()), exit::USAGE);
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(failure) => {
-            errors::report(&failure.message);
+            errors::report(&failure.message, failure.code);
             ExitCode::from(failure.code)
         }
     }

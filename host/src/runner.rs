@@ -18,16 +18,34 @@ pub struct Options {
 }
 
 impl Default for Options {
-    /// A 60 s timeout and a 2 GiB memory cap, unless `POSTWIRE_TIMEOUT_SECONDS` or
-    /// `POSTWIRE_MAX_MEMORY_MIB` say otherwise.
+    /// A 60 s timeout, a 2 GiB memory cap and the default cache directory.
     fn default() -> Self {
-        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|&n| n > 0);
-        Options {
-            cache_dir: default_cache_dir(),
-            timeout: Duration::from_secs(env("POSTWIRE_TIMEOUT_SECONDS").unwrap_or(60)),
-            // 64 KiB pages; wasm32 addresses at most 4 GiB.
-            max_memory_pages: env("POSTWIRE_MAX_MEMORY_MIB").map_or(32_768, |mib| (mib * 16).min(65_536) as u32),
+        Options { cache_dir: default_cache_dir(), timeout: Duration::from_secs(60), max_memory_pages: 32_768 }
+    }
+}
+
+impl Options {
+    /// The defaults with `POSTWIRE_TIMEOUT_SECONDS` and `POSTWIRE_MAX_MEMORY_MIB` applied. A
+    /// value that is not a whole number in range is an error naming the variable, never
+    /// silently ignored.
+    pub fn from_env() -> Result<Options, String> {
+        let mut options = Options::default();
+        let read = |name: &str, max: u64, unit: &str| -> Result<Option<u64>, String> {
+            let Some(raw) = std::env::var_os(name) else { return Ok(None) };
+            let text = raw.to_string_lossy();
+            match text.trim().parse::<u64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(format!("{name}={text}: expected a whole number of {unit} from 1 to {max}")),
+            }
+        };
+        if let Some(secs) = read("POSTWIRE_TIMEOUT_SECONDS", 86_400, "seconds")? {
+            options.timeout = Duration::from_secs(secs);
         }
+        // 64 KiB pages; wasm32 addresses at most 4 GiB.
+        if let Some(mib) = read("POSTWIRE_MAX_MEMORY_MIB", 4096, "MiB")? {
+            options.max_memory_pages = (mib * 16) as u32;
+        }
+        Ok(options)
     }
 }
 
@@ -101,9 +119,9 @@ impl Runner {
         Ok(Runner { plugin: builder.build()?, limits: options.clone() })
     }
 
-    /// Load the embedded module with default options.
+    /// Load the embedded module with the options of the environment ([`Options::from_env`]).
     pub fn embedded() -> anyhow::Result<Runner> {
-        Runner::new(crate::PLUGIN_WASM, &Options::default())
+        Runner::new(crate::PLUGIN_WASM, &Options::from_env().map_err(anyhow::Error::msg)?)
     }
 
     /// Call `function` and read its JSON answer straight from the plugin's output (a copy of a

@@ -181,8 +181,11 @@ impl<'de, 'a> de::Deserializer<'de> for Deserializer<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> R<V::Value> {
         match &self.0.value {
-            Value::Map(entries) => visitor.visit_map(Map { entries: entries.iter(), value: None }),
-            Value::Null => visitor.visit_map(Map { entries: [].iter(), value: None }),
+            // A missing required field is found only at the end of the mapping: name the mapping.
+            Value::Map(entries) => {
+                visitor.visit_map(Map { entries: entries.iter(), value: None }).map_err(|e| e.located(self.0))
+            }
+            Value::Null => visitor.visit_map(Map { entries: [].iter(), value: None }).map_err(|e| e.located(self.0)),
             _ => Err(self.invalid("a mapping")),
         }
     }

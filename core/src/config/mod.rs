@@ -152,6 +152,21 @@ pub enum JobPolicy {
     None,
 }
 
+/// What to do with a pod template that already carries checksum annotations of its own (the
+/// chart's, e.g. Bitnami's `checksum/configmap` or Grafana's `checksum/config`): annotations
+/// under `annotationPrefix` that postwire would not write itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnExisting {
+    /// Add postwire's annotations beside the chart's (default). postwire hashes the final,
+    /// post-rendered content, which the chart's own checksums (computed from its templates
+    /// before post-rendering) cannot see; the extra keys roll pods no more often than the chart's.
+    #[default]
+    Add,
+    /// Leave such a pod template as it is; the report says which keys it already has.
+    Skip,
+}
+
 /// Checksum annotation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -175,6 +190,10 @@ pub struct ChecksumConfig {
     /// Which Jobs get checksums: `hooks` (default), `all` or `none`.
     #[serde(default)]
     pub jobs: JobPolicy,
+    /// Pod templates that already carry checksum annotations of their own (the chart's):
+    /// `add` postwire's beside them (default) or `skip` them.
+    #[serde(default)]
+    pub on_existing: OnExisting,
 }
 
 impl Default for ChecksumConfig {
@@ -186,6 +205,7 @@ impl Default for ChecksumConfig {
             include: Vec::new(),
             exclude: Vec::new(),
             jobs: JobPolicy::default(),
+            on_existing: OnExisting::default(),
         }
     }
 }
@@ -205,10 +225,72 @@ impl PostwireConfig {
     }
 }
 
-/// The JSON Schema of `PostwireConfig`, generated from the Rust types.
+/// The `$id` of the config schema (`postwire schema`).
+pub const SCHEMA_ID: &str = "https://postwire.dev/schemas/v1alpha1/postwire-config.json";
+
+/// JSON Schema (ECMA 262) patterns of the rules [`resolve`] checks after parsing; the schema
+/// and the engine must agree on every one (a table test over good and bad configs checks it).
+pub mod patterns {
+    /// `checksum.annotationPrefix`: a DNS subdomain (at most 253 characters) and `/`.
+    pub const ANNOTATION_PREFIX: &str = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/$";
+    /// Longest `checksum.annotationPrefix`: 253 for the subdomain plus the `/`.
+    pub const ANNOTATION_PREFIX_MAX: usize = 254;
+    /// `checksum.include[]` / `checksum.exclude[]`: a name glob, optionally after `configmap/`
+    /// or `secret/` (any case).
+    pub const NAME_PATTERN: &str = r"^(([cC][oO][nN][fF][iI][gG][mM][aA][pP]|[sS][eE][cC][rR][eE][tT])/)?[^/]+$";
+    /// `workloads[].kind`: a Kubernetes kind such as `CloneSet`.
+    pub const KIND: &str = r"^[A-Za-z][A-Za-z0-9]*$";
+    /// `workloads[].group`: empty (the core group) or a DNS subdomain.
+    pub const GROUP: &str = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*)?$";
+    /// `workloads[].podTemplatePath`: dotted keys, e.g. `spec.template` (empty: the object itself).
+    pub const POD_TEMPLATE_PATH: &str = r"^([^.]+(\.[^.]+)*)?$";
+}
+
+/// The JSON Schema of `PostwireConfig`, generated from the Rust types, plus the rules checked
+/// after parsing (`apiVersion`, `kind`, patterns) so that editors and CI reject what postwire
+/// rejects.
 pub fn json_schema() -> String {
+    use serde_json::{json, Value as Json};
     let schema = schemars::schema_for!(PostwireConfig);
-    serde_json::to_string_pretty(&schema).expect("schema serializes")
+    let mut v: Json = serde_json::to_value(&schema).expect("schema serializes");
+    let obj = v.as_object_mut().expect("schema object");
+    // `$schema` first, then `$id`, then the rest, as JSON Schema documents usually read.
+    let mut out = serde_json::Map::new();
+    if let Some(s) = obj.remove("$schema") {
+        out.insert("$schema".into(), s);
+    }
+    out.insert("$id".into(), json!(SCHEMA_ID));
+    out.extend(std::mem::take(obj));
+    let mut v = Json::Object(out);
+    let set = |v: &mut Json, path: &[&str], key: &str, value: Json| {
+        let mut node = &mut *v;
+        for p in path {
+            node = node.get_mut(*p).unwrap_or_else(|| panic!("schema lacks {path:?}"));
+        }
+        node.as_object_mut().expect("schema node").insert(key.to_string(), value);
+    };
+    for (field, value) in [("apiVersion", API_VERSION), ("kind", KIND)] {
+        let p = ["properties", field];
+        set(&mut v, &p, "enum", json!([value]));
+        set(&mut v, &p, "default", json!(value));
+    }
+    let prefix = ["$defs", "ChecksumConfig", "properties", "annotationPrefix"];
+    set(&mut v, &prefix, "pattern", json!(patterns::ANNOTATION_PREFIX));
+    set(&mut v, &prefix, "maxLength", json!(patterns::ANNOTATION_PREFIX_MAX));
+    for list in ["include", "exclude"] {
+        set(
+            &mut v,
+            &["$defs", "ChecksumConfig", "properties", list, "items"],
+            "pattern",
+            json!(patterns::NAME_PATTERN),
+        );
+    }
+    let w = ["$defs", "WorkloadKindConfig", "properties"];
+    set(&mut v, &[w[0], w[1], w[2], "kind"], "pattern", json!(patterns::KIND));
+    set(&mut v, &[w[0], w[1], w[2], "group"], "pattern", json!(patterns::GROUP));
+    set(&mut v, &[w[0], w[1], w[2], "group"], "maxLength", json!(253));
+    set(&mut v, &[w[0], w[1], w[2], "podTemplatePath"], "pattern", json!(patterns::POD_TEMPLATE_PATH));
+    serde_json::to_string_pretty(&v).expect("schema serializes")
 }
 
 /// A config source: its name for messages and its value.
@@ -220,47 +302,81 @@ pub struct Source {
     pub value: Spanned,
 }
 
-/// Parse a config file's text into a source.
+/// Parse a config file's text into a source. `apiVersion` and `kind` may be left out (a
+/// file given with `--config` can only be a `PostwireConfig`); when present they must be
+/// `postwire.dev/v1alpha1` and `PostwireConfig`.
 pub fn file_source(name: &str, text: &str) -> Result<Source> {
     let tree = Tree::parse(text, 0).map_err(|e| e.with_origin(name.to_string()))?;
     let Some(root) = tree.root().filter(|&r| !tree.is_null(r)) else {
         return Err(Error::new(ErrorKind::Config, "the config file is empty")
             .with_origin(name.to_string())
-            .with_hint(format!("start it with `apiVersion: {API_VERSION}` and `kind: {KIND}`")));
+            .with_hint("a minimal config is `checksum: {}`; `postwire schema` lists every key"));
     };
     if !tree.is_mapping(root) {
-        return Err(Error::new(ErrorKind::Config, "the config must be a mapping").with_origin(name.to_string()));
+        let n = tree.node(root);
+        return Err(Error::new(ErrorKind::Config, "the config must be a mapping")
+            .with_origin(name.to_string())
+            .at(n.line, n.col + 1));
     }
     let value = Spanned::from_tree(&tree, root, name)?;
     check_type_meta(&value, name)?;
     Ok(Source { name: name.to_string(), value })
 }
 
-/// Check `apiVersion` and `kind` of a file or in-stream config.
+/// A `PostwireConfig` document of the stream as a config source, named after the chart
+/// template it came from (`# Source:` or Helm 4's filename annotation) with lines counted in
+/// that document, so a message reads `chart/templates/postwire.yaml line 4 (document 7)`.
+/// `first_line` is the stream line of the document's first line.
+pub fn document_source(
+    tree: &Tree,
+    root: crate::yaml::NodeId,
+    number: usize,
+    template: Option<&str>,
+    first_line: usize,
+) -> Result<Source> {
+    let name = match template {
+        Some(t) => format!("{t} (document {number}, PostwireConfig)"),
+        None => format!("document {number} (PostwireConfig)"),
+    };
+    let mut value = Spanned::from_tree(tree, root, &name)?;
+    if template.is_some() {
+        value.rebase_lines(first_line.saturating_sub(1));
+    }
+    Ok(Source { name, value })
+}
+
+/// Check `apiVersion` and `kind` of a file or in-stream config: absent is fine, anything
+/// else than `postwire.dev/v1alpha1` / `PostwireConfig` is an error at its line.
 pub fn check_type_meta(value: &Spanned, name: &str) -> Result<()> {
-    let hint = format!("start the config with `apiVersion: {API_VERSION}` and `kind: {KIND}`");
-    match value.top_str("kind") {
-        Some(KIND) => {}
-        Some(other) => {
-            return Err(Error::new(ErrorKind::Config, format!("kind is `{other}`, expected `{KIND}`"))
+    let hint = format!("a config file starts with `apiVersion: {API_VERSION}` and `kind: {KIND}`, or leaves both out");
+    let at = |err: Error, key: &str| match value.get(key).and_then(|v| v.origin.line.map(|l| (l, v.origin.column))) {
+        Some((line, Some(column))) => err.at(line, column),
+        Some((line, None)) => err.at_line(line),
+        None => err,
+    };
+    if value.get("kind").is_some() && value.top_str("kind") != Some(KIND) {
+        let found = value.top_str("kind").map_or("not a string".to_string(), |k| format!("`{k}`"));
+        return Err(at(
+            Error::new(ErrorKind::Config, format!("kind is {found}, expected `{KIND}`"))
                 .with_origin(name.to_string())
-                .with_hint(hint))
-        }
-        None => {
-            return Err(Error::new(ErrorKind::Config, "missing `kind`").with_origin(name.to_string()).with_hint(hint))
-        }
+                .with_path("kind")
+                .with_hint(hint),
+            "kind",
+        ));
     }
-    match value.top_str("apiVersion") {
-        Some(API_VERSION) => Ok(()),
-        Some(other) => Err(Error::new(
-            ErrorKind::Config,
-            format!("unsupported apiVersion `{other}`; this postwire ({}) reads `{API_VERSION}`", crate::VERSION),
-        )
-        .with_origin(name.to_string())),
-        None => {
-            Err(Error::new(ErrorKind::Config, "missing `apiVersion`").with_origin(name.to_string()).with_hint(hint))
-        }
+    if value.get("apiVersion").is_some() && value.top_str("apiVersion") != Some(API_VERSION) {
+        let found = value.top_str("apiVersion").map_or("not a string".to_string(), |v| format!("`{v}`"));
+        return Err(at(
+            Error::new(
+                ErrorKind::Config,
+                format!("unsupported apiVersion {found}; this postwire ({}) reads `{API_VERSION}`", crate::VERSION),
+            )
+            .with_origin(name.to_string())
+            .with_path("apiVersion"),
+            "apiVersion",
+        ));
     }
+    Ok(())
 }
 
 /// Merge the sources (lowest precedence first) and type-check the result.
@@ -277,6 +393,15 @@ pub fn resolve(sources: Vec<Source>) -> Result<PostwireConfig> {
             }
             path.push_str(segment);
         }
+        let mut hint = e.hint;
+        // `--set checksum.exclude=a` is a string; Helm writes lists in braces.
+        if let Some(set) = e.source.as_deref().and_then(|s| s.strip_prefix("--set ")) {
+            if e.message.starts_with("expected a list") {
+                if let Some((key, value)) = set.split_once('=') {
+                    hint = Some(format!("write a list in braces: --set {key}={{{value}}}"));
+                }
+            }
+        }
         let mut err = Error::new(ErrorKind::Config, e.message);
         if let Some(source) = e.source {
             err = err.with_origin(source);
@@ -290,47 +415,101 @@ pub fn resolve(sources: Vec<Source>) -> Result<PostwireConfig> {
         if !path.is_empty() {
             err = err.with_path(path);
         }
-        if let Some(hint) = e.hint {
+        if let Some(hint) = hint {
             err = err.with_hint(hint);
         }
         err
     })?;
-    validate(&config)?;
+    validate(&config).map_err(|(err, path)| locate(err, &merged, &path))?;
     Ok(config)
 }
 
-fn validate(config: &PostwireConfig) -> Result<()> {
+/// Give a check's error the source, line and column of the value at `path`.
+fn locate(err: Error, merged: &Spanned, path: &[PathSegment]) -> Error {
+    let mut node = Some(merged);
+    for segment in path {
+        node = node.and_then(|n| match segment {
+            PathSegment::Key(k) => n.get(k),
+            PathSegment::Index(i) => n.item(*i),
+        });
+    }
+    let Some(node) = node else { return err };
+    let err = err.with_origin(node.origin.source.clone());
+    match (node.origin.line, node.origin.column) {
+        (Some(line), Some(column)) => err.at(line, column),
+        (Some(line), None) => err.at_line(line),
+        _ => err,
+    }
+}
+
+enum PathSegment {
+    Key(&'static str),
+    Index(usize),
+}
+
+fn validate(config: &PostwireConfig) -> std::result::Result<(), (Error, Vec<PathSegment>)> {
+    use PathSegment::{Index, Key};
     let prefix = &config.checksum.annotation_prefix;
-    let valid_prefix = prefix
-        .strip_suffix('/')
-        .is_some_and(|domain| !domain.is_empty() && domain.len() <= 253 && domain.split('.').all(is_dns_label));
+    let valid_prefix =
+        prefix.len() <= patterns::ANNOTATION_PREFIX_MAX && prefix.strip_suffix('/').is_some_and(is_dns_subdomain);
     if !valid_prefix {
-        return Err(Error::new(ErrorKind::Config, format!("`{prefix}` is not an annotation key prefix"))
-            .with_path("checksum.annotationPrefix")
-            .with_hint("use a DNS subdomain followed by `/`, e.g. `checksum/` or `checksum.example.com/`"));
+        return Err((
+            Error::new(ErrorKind::Config, format!("`{prefix}` is not an annotation key prefix"))
+                .with_path("checksum.annotationPrefix")
+                .with_hint("use a DNS subdomain followed by `/`, e.g. `checksum/` or `checksum.example.com/`"),
+            vec![Key("checksum"), Key("annotationPrefix")],
+        ));
     }
     for (field, patterns) in [("include", &config.checksum.include), ("exclude", &config.checksum.exclude)] {
         for (i, p) in patterns.iter().enumerate() {
-            let (kind, name) = p.split_once('/').unwrap_or(("", p));
-            if !(kind.is_empty() || kind.eq_ignore_ascii_case("configmap") || kind.eq_ignore_ascii_case("secret"))
-                || name.is_empty()
-            {
-                return Err(Error::new(ErrorKind::Config, format!("`{p}` is not a name pattern"))
-                    .with_path(format!("checksum.{field}[{i}]"))
-                    .with_hint("use `name`, `configmap/name` or `secret/name`; `*` and `?` match any characters"));
+            let (kind, name) = match p.split_once('/') {
+                Some((kind, name)) => (Some(kind), name),
+                None => (None, p.as_str()),
+            };
+            let kind_ok = kind.is_none_or(|k| k.eq_ignore_ascii_case("configmap") || k.eq_ignore_ascii_case("secret"));
+            if !kind_ok || name.is_empty() || name.contains('/') {
+                return Err((
+                    Error::new(ErrorKind::Config, format!("`{p}` is not a name pattern"))
+                        .with_path(format!("checksum.{field}[{i}]"))
+                        .with_hint("use `name`, `configmap/name` or `secret/name`; `*` and `?` match any characters"),
+                    vec![Key("checksum"), Key(field), Index(i)],
+                ));
             }
         }
     }
     for (i, w) in config.workloads.iter().enumerate() {
-        if w.kind.is_empty() || w.pod_template_path.split('.').any(str::is_empty) && !w.pod_template_path.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "needs a kind and a dotted podTemplatePath such as `spec.template`",
-            )
-            .with_path(format!("workloads[{i}]")));
+        let kind_ok = w.kind.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && w.kind.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !kind_ok {
+            return Err((
+                Error::new(ErrorKind::Config, format!("`{}` is not a Kubernetes kind", w.kind))
+                    .with_path(format!("workloads[{i}].kind"))
+                    .with_hint("a kind is letters and digits, e.g. `CloneSet`"),
+                vec![Key("workloads"), Index(i), Key("kind")],
+            ));
+        }
+        if !(w.group.is_empty() || is_dns_subdomain(&w.group)) {
+            return Err((
+                Error::new(ErrorKind::Config, format!("`{}` is not an API group", w.group))
+                    .with_path(format!("workloads[{i}].group"))
+                    .with_hint("use a DNS subdomain such as `apps.kruise.io`, or leave it empty for the core group"),
+                vec![Key("workloads"), Index(i), Key("group")],
+            ));
+        }
+        if !w.pod_template_path.is_empty() && w.pod_template_path.split('.').any(str::is_empty) {
+            return Err((
+                Error::new(ErrorKind::Config, format!("`{}` is not a dotted path", w.pod_template_path))
+                    .with_path(format!("workloads[{i}].podTemplatePath"))
+                    .with_hint("use keys joined by dots, such as `spec.template`"),
+                vec![Key("workloads"), Index(i), Key("podTemplatePath")],
+            ));
         }
     }
     Ok(())
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 fn is_dns_label(s: &str) -> bool {
@@ -383,7 +562,7 @@ mod tests {
         let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: true\n  mdoe: aggregate\n")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "postwire.yaml line 5: invalid config: checksum.mdoe: unknown field `mdoe`, expected `enabled`, `mode`, `annotationPrefix`, `include`, `exclude` or `jobs` (did you mean `mode`?)"
+            "postwire.yaml line 5: invalid config: checksum.mdoe: unknown field `mdoe`, expected `enabled`, `mode`, `annotationPrefix`, `include`, `exclude`, `jobs` or `onExisting` (did you mean `mode`?)"
         );
         let err = resolve_file(&format!("{HEAD}chekcsum: {{}}\n")).unwrap_err();
         assert!(err.to_string().contains("(did you mean `checksum`?)"), "{err}");
@@ -405,10 +584,80 @@ mod tests {
     }
 
     #[test]
-    fn type_meta_is_required_and_checked() {
-        assert!(resolve_file("checksum: {}\n").unwrap_err().to_string().contains("missing `kind`"));
+    fn type_meta_may_be_left_out_but_must_be_right_when_given() {
+        let c = resolve_file("checksum:\n  mode: aggregate\n").unwrap();
+        assert_eq!(c.checksum.mode, ChecksumMode::Aggregate);
+        let err = resolve_file("apiVersion: postwire.dev/v1alpha1\nkind: Foo\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "postwire.yaml line 2, column 7: invalid config: kind: kind is `Foo`, expected `PostwireConfig` \
+             (a config file starts with `apiVersion: postwire.dev/v1alpha1` and `kind: PostwireConfig`, or leaves both out)"
+        );
         let err = resolve_file("apiVersion: postwire.dev/v9\nkind: PostwireConfig\n").unwrap_err();
-        assert!(err.to_string().contains("unsupported apiVersion `postwire.dev/v9`"), "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "postwire.yaml line 1, column 13: invalid config: apiVersion: unsupported apiVersion `postwire.dev/v9`"
+            ),
+            "{err}"
+        );
+        let err = resolve_file("# all commented out\n").unwrap_err();
+        assert!(err.to_string().contains("the config file is empty"), "{err}");
+    }
+
+    #[test]
+    fn checks_after_parsing_keep_file_and_line() {
+        let err = resolve_file(&format!("{HEAD}checksum:\n  annotationPrefix: Bad_Prefix/\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "postwire.yaml line 4, column 21: invalid config: checksum.annotationPrefix: `Bad_Prefix/`"
+            ),
+            "{err}"
+        );
+        let err = resolve_file(&format!("{HEAD}checksum:\n  exclude:\n  - ok\n  - /tls\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("postwire.yaml line 6, column 5: invalid config: checksum.exclude[1]:"),
+            "{err}"
+        );
+        let err = resolve_file(&format!("{HEAD}workloads:\n- group: apps.kruise.io\n  kind: CloneSet\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("postwire.yaml line 4, column 3: invalid config: workloads[0]: missing required field `podTemplatePath`"),
+            "{err}"
+        );
+        let err = resolve_file(&format!("{HEAD}workloads:\n- kind: Clone-Set\n  podTemplatePath: spec.template\n"))
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("postwire.yaml line 4, column 9: invalid config: workloads[0].kind:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn set_of_a_list_field_shows_the_brace_syntax() {
+        let set = Source { name: "--set".into(), value: parse_set("checksum.exclude=a").unwrap() };
+        let err = resolve(vec![set]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--set checksum.exclude=a: invalid config: checksum.exclude: expected a list, found `a` \
+             (write a list in braces: --set checksum.exclude={a})"
+        );
+    }
+
+    #[test]
+    fn in_chart_config_is_named_after_its_template_with_document_lines() {
+        // The document starts at stream line 10; its `mdoe` is on its own line 3.
+        let text = "apiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\nchecksum:\n  mdoe: x\n";
+        let tree = Tree::parse(text, 9).unwrap();
+        let source = document_source(&tree, tree.root().unwrap(), 4, Some("web/templates/postwire.yaml"), 10).unwrap();
+        let err = resolve(vec![source]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "web/templates/postwire.yaml (document 4, PostwireConfig) line 4: invalid config: checksum.mdoe"
+            ),
+            "{err}"
+        );
+        let source = document_source(&tree, tree.root().unwrap(), 4, None, 10).unwrap();
+        let err = resolve(vec![source]).unwrap_err();
+        assert!(err.to_string().starts_with("document 4 (PostwireConfig) line 13:"), "{err}");
     }
 
     #[test]
@@ -439,6 +688,12 @@ mod tests {
     fn schema_is_generated_from_the_types() {
         let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
         assert_eq!(schema["title"], "PostwireConfig");
+        assert_eq!(schema["$id"], SCHEMA_ID);
+        assert_eq!(schema["properties"]["kind"]["enum"], serde_json::json!([KIND]));
+        assert_eq!(
+            schema["$defs"]["ChecksumConfig"]["properties"]["annotationPrefix"]["pattern"],
+            patterns::ANNOTATION_PREFIX
+        );
         assert_eq!(schema["additionalProperties"], false);
         assert!(schema["properties"]["checksum"].is_object());
     }

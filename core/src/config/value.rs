@@ -104,6 +104,34 @@ impl Spanned {
         }
     }
 
+    /// The value at a key of a mapping.
+    pub fn get(&self, key: &str) -> Option<&Spanned> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The item at an index of a sequence.
+    pub fn item(&self, index: usize) -> Option<&Spanned> {
+        match &self.value {
+            Value::Seq(items) => items.get(index),
+            _ => None,
+        }
+    }
+
+    /// Subtract `lines` from every line number (to count lines from a document's start).
+    pub fn rebase_lines(&mut self, lines: usize) {
+        if let Some(line) = self.origin.line.as_mut() {
+            *line = line.saturating_sub(lines).max(1);
+        }
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(|i| i.rebase_lines(lines)),
+            Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| v.rebase_lines(lines)),
+            Value::Null | Value::Scalar { .. } => {}
+        }
+    }
+
     /// The string at a top-level key, if it is a scalar.
     pub fn top_str(&self, key: &str) -> Option<&str> {
         match &self.value {

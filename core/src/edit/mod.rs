@@ -315,7 +315,7 @@ impl Walk<'_, '_> {
         if let Some(tag) = n.tag.as_deref().filter(|t| !t.starts_with(CORE_TAG_PREFIX)) {
             return Err(self.uneditable_at(id, path, &format!("has the tag `{tag}`")));
         }
-        if tree.entries(id).iter().any(|&(k, _)| tree.scalar(k) == Some("<<") && is_plain(tree, k)) {
+        if tree.entries(id).iter().any(|&(k, _)| tree.is_merge_key(k)) {
             return Err(self.uneditable_at(
                 id,
                 path,
@@ -810,10 +810,6 @@ fn remove_in_value(v: &mut Value, seg: &PathSeg) -> Outcome {
     }
 }
 
-fn is_plain(tree: &Tree, id: NodeId) -> bool {
-    matches!(tree.node(id).kind, NodeKind::Scalar { style: Style::Plain, .. })
-}
-
 fn describe(tree: &Tree, id: NodeId) -> &'static str {
     match tree.node(id).kind {
         NodeKind::Scalar { .. } if tree.is_null(id) => "null",
@@ -853,7 +849,7 @@ pub fn node_equals(tree: &Tree, id: NodeId, value: &Value) -> bool {
             want_keys.dedup();
             keys == want_keys
                 && want.iter().all(|(k, w)| tree.get(id, k).is_some_and(|v| node_equals(tree, v, w)))
-                && !entries.iter().any(|&(k, _)| tree.scalar(k) == Some("<<"))
+                && !entries.iter().any(|&(k, _)| tree.is_merge_key(k))
         }
         _ => false,
     }
@@ -874,7 +870,7 @@ pub fn edit_document(text: &str, ops: &[Op], on_uneditable: Uneditable) -> Resul
         let outcomes = ops.iter().map(|op| plan.apply(doc, root, op)).collect::<Result<Vec<_>>>()?;
         let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
         let out = apply_splices(text, &plan.render(doc, newline)?)?;
-        verify(&tree, &out)?;
+        verify(&tree, &out, 0)?;
         Ok((out, outcomes))
     })();
     match edited {
@@ -885,9 +881,12 @@ pub fn edit_document(text: &str, ops: &[Op], on_uneditable: Uneditable) -> Resul
     }
 }
 
-/// Check an edited document: it parses, and it repeats no key more often than before.
-pub fn verify(before: &Tree, after: &str) -> Result<Tree> {
-    let tree = Tree::parse(after, 0).map_err(|e| internal(&format!("an edit produced invalid YAML ({e})")))?;
+/// Check an edited document: it parses, and it repeats no key more often than before (two
+/// keys of one mapping would make both YAML readers silently keep only the last). Returns the
+/// new tree, its lines counted from `line_offset`.
+pub fn verify(before: &Tree, after: &str, line_offset: usize) -> Result<Tree> {
+    let tree =
+        Tree::parse(after, line_offset).map_err(|e| internal(&format!("an edit produced invalid YAML ({e})")))?;
     if tree.duplicate_keys() > before.duplicate_keys() {
         return Err(internal("an edit produced a duplicate key"));
     }

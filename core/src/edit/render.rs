@@ -53,7 +53,12 @@ fn replace(doc: DocRef<'_>, id: NodeId, value: &Value, newline: &str) -> Result<
             let key = node.key.ok_or_else(|| internal("a mapping value without its key"))?;
             let colon = colon_after(text, tree.node(key).end).ok_or_else(|| refuse_layout(doc, key))?;
             let mut start = colon + 1;
-            let block = !flow && is_collection(value);
+            // A new collection goes on lines of its own where the old value had no text of its
+            // own on the key's line (`key:` empty, or a block collection); a written scalar such
+            // as `~` is replaced on its line, in flow style, so the diff stays one line.
+            let old_is_block = tree.is_empty_scalar(id)
+                || matches!(node.kind, NodeKind::Mapping { flow: false, .. } | NodeKind::Sequence { flow: false, .. });
+            let block = !flow && is_collection(value) && old_is_block;
             if block {
                 // Keep a comment after `key:`; the new lines go after it.
                 let line_end = text[start..].find(['\r', '\n']).map_or(text.len(), |i| start + i);
@@ -201,19 +206,7 @@ fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec
                 Slot::Old(_) => None,
             })
             .collect();
-        if items.is_empty() {
-            let n = tree.node(id);
-            let value = Value::Seq(values);
-            // `key: []` becomes a block sequence under its key; elsewhere a flow one.
-            let under_block_key = n.key.is_some() && n.parent.is_some_and(|p| !is_flow(doc, p));
-            if under_block_key {
-                out.push(replace(doc, id, &value, newline)?);
-            } else {
-                out.push(Splice { start: n.start, end: n.end, text: emit::flow(&value) });
-            }
-        } else {
-            out.push(replace(doc, id, &Value::Seq(values), newline)?);
-        }
+        out.push(replace(doc, id, &Value::Seq(values), newline)?);
         return Ok(());
     }
     let flow = is_flow(doc, id);

@@ -144,9 +144,9 @@ fn merges_env_entries_in_every_sequence_style() {
             "c:\n  env: [{\"name\": \"B\", \"value\": \"b\"}, {name: A, value: a}]\n",
         ),
         // empty, null, ~ and missing
-        ("c:\n  env: []\n", "c:\n  env:\n    - name: \"B\"\n      value: \"b\"\n"),
+        ("c:\n  env: []\n", "c:\n  env: [{\"name\": \"B\", \"value\": \"b\"}]\n"),
         ("c:\n  env:\n  x: 1\n", "c:\n  env:\n    - name: \"B\"\n      value: \"b\"\n  x: 1\n"),
-        ("c:\n  env: ~\n", "c:\n  env:\n    - name: \"B\"\n      value: \"b\"\n"),
+        ("c:\n  env: ~\n", "c:\n  env: [{\"name\": \"B\", \"value\": \"b\"}]\n"),
         ("c: {env: null}\n", "c: {env: [{\"name\": \"B\", \"value\": \"b\"}]}\n"),
         ("c:\n  x: 1\n", "c:\n  env:\n    - name: \"B\"\n      value: \"b\"\n  x: 1\n"),
     ];

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{pattern_matches, ChecksumConfig, ChecksumMode, JobPolicy, PostwireConfig};
+use crate::config::{pattern_matches, ChecksumConfig, ChecksumMode, JobPolicy, OnExisting, PostwireConfig};
 use crate::edit::{Op, Outcome, Value};
 use crate::error::Result;
 use crate::report::{Action, Change, Level, Note, Report};
@@ -47,6 +47,9 @@ pub struct Checksum {
     workloads: Vec<WorkloadKind>,
     namespace: Option<String>,
 }
+
+/// The ConfigMaps and Secrets of the render by kind and name.
+type Contents<'c> = BTreeMap<(RefKind, &'c str), Vec<&'c Content>>;
 
 /// A ConfigMap or Secret of the render and its content hash.
 #[derive(Debug, Clone)]
@@ -112,7 +115,7 @@ fn canonical(tree: &Tree, id: NodeId) -> serde_json::Value {
         NodeKind::Mapping { entries, .. } => {
             let mut map = serde_json::Map::new();
             for &(k, v) in entries {
-                if tree.scalar(k) == Some("<<") {
+                if tree.is_merge_key(k) {
                     let sources = match &tree.node(tree.resolved(v)).kind {
                         NodeKind::Sequence { items, .. } => items.clone(),
                         _ => vec![v],
@@ -185,8 +188,12 @@ impl Wiring for Checksum {
                 hash: content_hash(ws.tree(obj.segment), obj.node),
             });
         }
+        let mut by_name: Contents<'_> = BTreeMap::new();
+        for c in &contents {
+            by_name.entry((c.kind, c.name.as_str())).or_default().push(c);
+        }
         for (workload, kind) in workload::find(ws, &objects, &self.workloads) {
-            self.wire_workload(ws, &workload, &kind, &objects, &contents, report)?;
+            self.wire_workload(ws, &workload, &kind, &objects, &by_name, report)?;
         }
         Ok(())
     }
@@ -195,12 +202,12 @@ impl Wiring for Checksum {
 impl Checksum {
     /// The ConfigMaps or Secrets of the render a reference can mean: the one in the workload's
     /// namespace, or, when that namespace is not known, every namespace's (all of them are hashed).
-    fn candidates<'c>(&self, contents: &'c [Content], kind: RefKind, name: &str, ns: Option<&str>) -> Vec<&'c Content> {
-        let same: Vec<&Content> = contents.iter().filter(|c| c.kind == kind && c.name == name).collect();
+    fn candidates<'c>(&self, contents: &Contents<'c>, kind: RefKind, name: &str, ns: Option<&str>) -> Vec<&'c Content> {
+        let same: &[&Content] = contents.get(&(kind, name)).map_or(&[], Vec::as_slice);
         if let Some(exact) = same.iter().find(|c| c.namespace.is_some() && c.namespace.as_deref() == ns) {
             return vec![exact];
         }
-        same.into_iter().filter(|c| namespaces_match(c.namespace.as_deref(), ns)).collect()
+        same.iter().copied().filter(|c| namespaces_match(c.namespace.as_deref(), ns)).collect()
     }
 
     fn wire_workload(
@@ -209,7 +216,7 @@ impl Checksum {
         workload: &Workload,
         kind: &WorkloadKind,
         objects: &[Object],
-        contents: &[Content],
+        contents: &Contents<'_>,
         report: &mut Report,
     ) -> Result<()> {
         let obj = &workload.object;
@@ -354,6 +361,20 @@ impl Checksum {
         }
 
         let annotations = workload.template_child(&["metadata", "annotations"]);
+        if self.config.on_existing == OnExisting::Skip {
+            let own: Vec<&str> = tree
+                .resolve(node, &annotations)
+                .map(|ann| tree.entries(ann).iter().filter_map(|&(k, _)| tree.scalar(k)).collect())
+                .unwrap_or_default();
+            let own: Vec<&str> = own
+                .into_iter()
+                .filter(|k| k.starts_with(&self.config.annotation_prefix) && !wanted.contains_key(*k))
+                .collect();
+            if !own.is_empty() {
+                note(report, Level::Info, format!("skipped: the pod template already has checksum annotations of its own ({}); checksum.onExisting: add adds postwire's too", own.join(", ")));
+                return Ok(());
+            }
+        }
         let ops: Vec<Op> = wanted
             .iter()
             .map(|(key, (hash, _))| {

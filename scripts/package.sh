@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds release archives into dist/: one per target, each holding the postwire binary, the Helm
+# plugin directories with the binary beside them (helm-plugin/postwire for Helm 4,
+# helm-plugin/postwire-cli for `helm postwire` under Helm 3 and 4), the README and the JSON
+# Schemas; plus dist/SHA256SUMS. Not part of scripts/test.sh: each new target is a cold build.
+#
+#   ./scripts/package.sh                      static x86_64-unknown-linux-musl (and aarch64-unknown-linux-musl
+#                                             when a linker for it is installed), else the host target
+#   POSTWIRE_TARGETS="x86_64-unknown-linux-gnu" ./scripts/package.sh
+#   POSTWIRE_BIN=path/to/postwire ./scripts/package.sh   package a binary built elsewhere (host target)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+DIST="${POSTWIRE_DIST:-$ROOT/dist}"
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+say() { echo "package: $*" >&2; }
+
+targets=()
+if [ -n "${POSTWIRE_BIN:-}" ]; then
+    targets=("$HOST")
+elif [ -n "${POSTWIRE_TARGETS:-}" ]; then
+    read -r -a targets <<<"$POSTWIRE_TARGETS"
+else
+    if rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1; then
+        targets+=(x86_64-unknown-linux-musl)
+    else
+        say "rustup cannot add x86_64-unknown-linux-musl here: building $HOST instead (dynamically linked against glibc)"
+        targets+=("$HOST")
+    fi
+    if command -v aarch64-linux-musl-gcc >/dev/null 2>&1 && rustup target add aarch64-unknown-linux-musl >/dev/null 2>&1; then
+        targets+=(aarch64-unknown-linux-musl)
+    else
+        say "no aarch64-linux-musl-gcc linker (or rustup target): skipping aarch64-unknown-linux-musl"
+    fi
+fi
+
+mkdir -p "$DIST"
+archives=()
+for target in "${targets[@]}"; do
+    if [ -n "${POSTWIRE_BIN:-}" ]; then
+        bin="$POSTWIRE_BIN"
+    elif [ "$target" = "$HOST" ]; then
+        cargo build --release --locked -p postwire
+        bin="$CARGO_TARGET_DIR/release/postwire"
+    else
+        linker_var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER"
+        [ "$target" = aarch64-unknown-linux-musl ] && export "$linker_var=aarch64-linux-musl-gcc"
+        if ! cargo build --release --locked -p postwire --target "$target"; then
+            say "building $target failed (wasmtime's C parts need a C compiler for the target, e.g. musl-tools); skipping it"
+            continue
+        fi
+        bin="$CARGO_TARGET_DIR/$target/release/postwire"
+    fi
+    name="postwire-$VERSION-$target"
+    stage="$(mktemp -d)"
+    dir="$stage/$name"
+    mkdir -p "$dir/helm-plugin" "$dir/schemas"
+    cp "$bin" "$dir/postwire"
+    cp -r helm-plugin/postwire helm-plugin/postwire-cli "$dir/helm-plugin/"
+    # Hard links: the archive stores the binary once.
+    ln "$dir/postwire" "$dir/helm-plugin/postwire/postwire"
+    ln "$dir/postwire" "$dir/helm-plugin/postwire-cli/postwire"
+    cp README.md "$dir/"
+    "$dir/postwire" schema config >"$dir/schemas/postwire-config.json"
+    "$dir/postwire" schema report >"$dir/schemas/report.json"
+    tar -C "$stage" -czf "$DIST/$name.tar.gz" "$name"
+    rm -rf "$stage"
+    archives+=("$name.tar.gz")
+    say "wrote $DIST/$name.tar.gz"
+done
+[ ${#archives[@]} -gt 0 ] || { say "no archive was built"; exit 1; }
+(cd "$DIST" && sha256sum "${archives[@]}" >SHA256SUMS)
+say "wrote $DIST/SHA256SUMS"
+cat "$DIST/SHA256SUMS"
