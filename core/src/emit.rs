@@ -233,57 +233,11 @@ fn write_block_item(v: &Value, col: usize, step: usize, lines: &mut Vec<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Strings that a YAML 1.1 or 1.2 reader turns into something else when written plain.
-    pub const TRAPS: &[&str] = &[
-        "on",
-        "off",
-        "yes",
-        "no",
-        "y",
-        "n",
-        "Y",
-        "N",
-        "On",
-        "OFF",
-        "~",
-        "=",
-        "<<",
-        "0755",
-        "0o755",
-        "1e3",
-        ".inf",
-        "-.inf",
-        ".nan",
-        "1_000",
-        "2001-01-01",
-        "12:30:45",
-        "190:20:30",
-        "0x1F",
-        "+1",
-        "-",
-        "",
-        " lead",
-        "a: b",
-        "#x",
-        "true",
-        "null",
-        "NULL",
-        "a\u{2028}b",
-        "a\u{85}b",
-        "tab\there",
-        "quote\"back\\slash",
-        "08",
-        "3e3",
-        "0b101",
-        "\u{fffe}",
-        "\u{ffff}",
-        "\u{85}",
-    ];
+    use crate::testing::all_traps;
 
     #[test]
     fn traps_are_never_plain() {
-        for t in TRAPS {
+        for t in all_traps() {
             assert!(!is_plain_safe(t), "{t:?} must be quoted");
             assert!(key(t, false).starts_with('"'));
         }
@@ -299,10 +253,31 @@ mod tests {
 
     #[test]
     fn double_quoted_escapes_are_json_compatible() {
-        for t in TRAPS {
+        for t in all_traps() {
             let q = double_quoted(t);
             let back: String = serde_json::from_str(&q).expect("valid JSON string");
-            assert_eq!(&back, t);
+            assert_eq!(back, t);
+        }
+    }
+
+    /// YAML 1.1 and 1.2 allow only printable characters in a stream (tab, LF, CR, NEL and
+    /// U+0020..U+D7FF, U+E000..U+FFFD, U+10000 and up); everything else, and the characters
+    /// YAML 1.1 reads as line breaks or a BOM, must be escaped.
+    #[test]
+    fn double_quoted_escapes_what_yaml_forbids_or_breaks_on() {
+        let must_escape = |c: char| {
+            let printable =
+                matches!(c, '\t' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}') || c >= '\u{10000}';
+            !printable || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
+        };
+        let chars = (0u32..0x110000).filter_map(char::from_u32).filter(|&c| must_escape(c) && c != '\n');
+        for c in chars {
+            let q = double_quoted(&format!("a{c}b"));
+            assert!(!q.contains(c), "U+{:04X} is written unescaped: {q:?}", c as u32);
+        }
+        for t in all_traps() {
+            let q = double_quoted(t);
+            assert!(!q.chars().any(|c| must_escape(c) || c == '\n'), "{t:?} is written as {q:?}");
         }
     }
 }

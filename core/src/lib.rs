@@ -36,6 +36,7 @@ pub mod report;
 pub mod resource;
 pub mod select;
 pub mod stream;
+pub mod testing;
 pub mod wire;
 pub mod wiring;
 pub mod workload;

@@ -9,12 +9,10 @@ use std::path::PathBuf;
 
 use postwire_core::wire::RenderRequestV1;
 
-fn corpus_files() -> Option<Vec<PathBuf>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    if !root.is_dir() {
-        eprintln!("skipped: {} is absent (the shared corpus sits beside the repository)", root.display());
-        return None;
-    }
+mod common;
+
+fn corpus_files(test: &str) -> Option<Vec<PathBuf>> {
+    let root = common::shared(test)?.join("corpus");
     let mut files = Vec::new();
     for dir in ["streams", "rendered"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
@@ -33,7 +31,7 @@ fn render(manifests: &str, set: &[&str]) -> postwire_core::engine::RenderOutput 
 
 #[test]
 fn every_wiring_off_is_byte_identical() {
-    let Some(files) = corpus_files() else { return };
+    let Some(files) = corpus_files("every_wiring_off_is_byte_identical") else { return };
     for file in files {
         let input = std::fs::read_to_string(&file).unwrap();
         let out = render(&input, &["checksum.enabled=false"]);
@@ -72,7 +70,7 @@ fn added_lines<'a>(before: &str, after: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn checksums_only_add_annotation_lines_to_workloads() {
-    let Some(files) = corpus_files() else { return };
+    let Some(files) = corpus_files("checksums_only_add_annotation_lines_to_workloads") else { return };
     for file in files {
         let input = std::fs::read_to_string(&file).unwrap();
         let first = render(&input, &[]);

@@ -21,7 +21,14 @@
 //! Every time is the median of `POSTWIRE_BENCH_ITERS` (default 21, at least 15) iterations after
 //! `POSTWIRE_BENCH_WARMUP` (default 3) warm-up runs; min and max show the spread. Set
 //! `POSTWIRE_BENCH_JSON=FILE` to also write the figures as JSON (bench/run.sh reads it).
-//! Without `../shared` beside the repository the bench prints why and exits 0.
+//! Without `../shared` beside the repository the corpus part prints why and is skipped.
+//!
+//! Then rows for `kind: List` (issue 11): `POSTWIRE_BENCH_LIST_N` (default 20,000) small
+//! Deployments, each using its own ConfigMap (then all using one), rendered natively as separate
+//! documents and as the same objects in one `kind: List`; the target is the List within 2x of
+//! the separate documents.
+//! `POSTWIRE_BENCH_ONLY=list cargo bench -p postwire-host-test --bench engine` runs this row
+//! alone (median of `POSTWIRE_BENCH_LIST_ITERS` runs, default 5, after one warm-up).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -180,11 +187,85 @@ const FILES: [(&str, &str); 3] = [
     ("kube-prometheus-manifests.yaml", "corpus/streams/kube-prometheus-manifests.yaml"),
 ];
 
+/// `n` Deployments and the ConfigMaps they use (one each, or one for all): as separate
+/// documents, and as one `kind: List`.
+fn list_inputs(n: usize, own: bool) -> (String, String) {
+    let mut docs = String::new();
+    let mut items = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    for i in 0..n {
+        let c = if own { i } else { 0 };
+        let cm = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  k: v{i}\n");
+        let deploy = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d{i}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx\n        envFrom:\n        - configMapRef:\n            name: c{c}\n"
+        );
+        let objects: &[&String] = if own || i == 0 { &[&cm, &deploy] } else { &[&deploy] };
+        for obj in objects {
+            docs.push_str("---\n");
+            docs.push_str(obj);
+            for (j, line) in obj.lines().enumerate() {
+                items.push_str(if j == 0 { "- " } else { "  " });
+                items.push_str(line);
+                items.push('\n');
+            }
+        }
+    }
+    (docs, items)
+}
+
+/// The `kind: List` rows: each Deployment using its own ConfigMap, then all using one; both as
+/// separate documents and as one List, timed, and checked to annotate every Deployment.
+fn list_row() {
+    let n = env_usize("POSTWIRE_BENCH_LIST_N", 20_000);
+    let plan = Plan { warmup: 1, iters: env_usize("POSTWIRE_BENCH_LIST_ITERS", 5).max(1) };
+    println!("\n### kind: List vs separate documents ({n} Deployments; native render, ms)\n");
+    println!("| Deployments use | input | size | native render, median (min–max) | List / separate |");
+    println!("|---|---|---:|---:|---:|");
+    for own in [true, false] {
+        list_rows(n, own, &plan);
+    }
+    println!("\nTarget: the List within 2x of the separate documents.");
+}
+
+fn list_rows(n: usize, own: bool, plan: &Plan) {
+    let (docs, list) = list_inputs(n, own);
+    let uses = if own { "a ConfigMap each" } else { "one ConfigMap" };
+    let mut stats = Vec::new();
+    for (name, text) in [("separate documents", &docs), ("one kind: List", &list)] {
+        let request = RenderRequestV1::new(text.as_str());
+        let started = Instant::now();
+        let out = postwire_core::render(&request).expect("native render");
+        let first = started.elapsed();
+        let annotated = out.manifests.matches("checksum/configmap-c").count();
+        assert_eq!(annotated, n, "{name}: every Deployment gets its checksum");
+        // A render slower than a minute is reported from its first run rather than repeated.
+        let s = if first > Duration::from_secs(60) {
+            Stats { median: first, min: first, max: first }
+        } else {
+            plan.time(|| postwire_core::render(&request).expect("native render"))
+        };
+        stats.push((name, text.len(), s));
+    }
+    let ratio = Stats::ms(stats[1].2.median) / Stats::ms(stats[0].2.median);
+    for (k, (name, bytes, s)) in stats.iter().enumerate() {
+        let last = if k == 1 {
+            format!("{ratio:.2}x {}", if ratio <= 2.0 { "(met)" } else { "(NOT met)" })
+        } else {
+            String::new()
+        };
+        println!("| {uses} | {name} | {:.1} MiB | {} | {last} |", *bytes as f64 / (1024.0 * 1024.0), s.cell());
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
+    if std::env::var("POSTWIRE_BENCH_ONLY").as_deref() == Ok("list") {
+        list_row();
+        return;
+    }
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
     if !shared.join("corpus").is_dir() {
         println!("engine bench skipped: {} is absent (the shared corpus sits beside the repository)", shared.display());
+        list_row();
         return;
     }
     let plan =
@@ -333,4 +414,5 @@ fresh runner = `Runner::embedded()` + first render on it."
         );
         std::fs::write(&path, json).unwrap_or_else(|e| panic!("writing {path}: {e}"));
     }
+    list_row();
 }

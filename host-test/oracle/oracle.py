@@ -16,6 +16,8 @@ CLI (exit 0 = pass, 1 = mismatch, 2 = usage or input error):
     oracle.py strings FILE                    per-document tagged values from both readers (JSON)
     oracle.py expect INPUT                    EXPECTED for postwire's default checksum wiring
     oracle.py split FILE                      non-empty document byte ranges (JSON)
+    oracle.py load                            stdin: JSON array of document texts (one document
+                                              each); stdout: [{"pyyaml": r, "yamlv2": r}, ...]
 EXPECTED is JSON text, @FILE, or - (stdin): {"<doc number>": [[path, key, value], ...]}.
 Document numbers are 1-based among non-empty documents, in stream order.
 
@@ -578,6 +580,14 @@ def main(argv):
             return 0
         if cmd == "expect" and len(args) == 1:
             print(_dump_expected(expect(_read(args[0]))))
+            return 0
+        if cmd == "load" and not args:
+            texts = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+            if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
+                raise OracleError("load: stdin must be a JSON array of strings")
+            both = load_both(texts)
+            rows = [{r: both[r][i] for r in READERS} for i in range(len(texts))]
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
             return 0
         if cmd == "split" and len(args) == 1:
             print(json.dumps(split_documents(_read(args[0]))))

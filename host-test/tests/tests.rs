@@ -11,10 +11,17 @@ mod util;
 /// `helm_plugin_main` and `render` of the built plugin.wasm under an extism host.
 mod wasm_host;
 
+/// The checksum wiring on every generated style, judged by PyYAML and yaml.v2.
+mod checksum_styles;
 /// Shapes that once broke the edit layer, through the runner, checked by both YAML 1.1 readers.
 mod edit_defects;
+/// The edit layer's every op on every generated style, judged by PyYAML and yaml.v2.
+mod edit_styles;
 /// Every corpus file (and CRLF, BOM, Helm 4 variants) through plugin.wasm, checked by PyYAML and yaml.v2.
 mod fidelity;
+/// Deployments and Pods in many YAML styles: the generator every wiring's property test uses.
+mod styles;
+
 /// YAML 1.1 trap strings keep their meaning when postwire edits around them or writes them.
 mod traps;
 

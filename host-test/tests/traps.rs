@@ -11,100 +11,20 @@
 //!   every shape an edit can take (new line in a block mapping, new nested block mappings,
 //!   flow members, filled nulls, JSON, replaced values); both readers must read back a string
 //!   key and a string value with the same text.
+//!
+//! The traps are the engine's one test list, `postwire_core::testing::{TRAPS, MORE}`.
 
 use std::collections::BTreeMap;
 
 use postwire::runner::Runner;
 use postwire_core::edit::{edit_document, Op, Outcome, PathSeg, Uneditable, Value as EditValue};
 use postwire_core::emit;
+use postwire_core::testing::{all_traps, TRAPS};
 use postwire_core::wire::RenderRequestV1;
 use serde_json::{json, Value};
 
 use crate::fidelity::{first_difference, only_added_annotations, parse_expected};
 use crate::util::{describe, Oracle, TempDir};
-
-/// The YAML 1.1 traps postwire must keep as strings: YAML 1.1 booleans, null, the value tag, octal, floats, sexagesimal,
-/// hex, signed and underscored numbers, timestamps and the merge key.
-const TRAPS: &[&str] = &[
-    "on",
-    "off",
-    "yes",
-    "no",
-    "y",
-    "n",
-    "~",
-    "=",
-    "0755",
-    "1e3",
-    ".inf",
-    "1_000",
-    "2001-01-01",
-    "12:30:45",
-    "0x1F",
-    "+1",
-    "1.0",
-    "08",
-    "0o755",
-    "<<",
-    "null",
-    "true",
-];
-
-/// More strings the emitter must get right: case variants, other number and float spellings,
-/// indicators, white space, escapes, line-break characters YAML 1.1 knows and JSON does not.
-const MORE: &[&str] = &[
-    "Y",
-    "N",
-    "On",
-    "OFF",
-    "Yes",
-    "NO",
-    "True",
-    "FALSE",
-    "Null",
-    "NULL",
-    "-.inf",
-    ".NaN",
-    "-1",
-    "0b101",
-    "3e3",
-    "190:20:30",
-    "2001-12-14t21:59:43.10-05:00",
-    "-",
-    "",
-    " lead",
-    "trail ",
-    "a: b",
-    "#x",
-    "x #y",
-    "@at",
-    "`tick",
-    "!tag",
-    "&anchor",
-    "*alias",
-    "%pct",
-    "|",
-    ">",
-    "[a]",
-    "{a}",
-    "'single'",
-    "\"double\"",
-    "tab\there",
-    "new\nline",
-    "back\\slash",
-    "nel\u{85}x",
-    "ls\u{2028}x",
-    "ps\u{2029}x",
-    "bom\u{feff}x",
-    "bell\u{7}",
-    "del\u{7f}",
-    "ü",
-    "日本",
-];
-
-fn all_traps() -> impl Iterator<Item = &'static str> {
-    TRAPS.iter().chain(MORE).copied()
-}
 
 /// `s` double-quoted for the test's own inputs (the traps are plain ASCII).
 fn dq(s: &str) -> String {

@@ -26,7 +26,7 @@ pub fn skip(test: &str, why: &str) {
     if std::env::var("POSTWIRE_REQUIRE_ALL").as_deref() == Ok("1") {
         panic!("{test}: required but cannot run: {why}");
     }
-    eprintln!("skipped {test}: {why}");
+    eprintln!("skipped {test} because {why}");
 }
 
 /// The built runner beside this test binary (`target/<profile>/postwire`).
@@ -202,52 +202,10 @@ impl Oracle {
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Hex SHA-256 (FIPS 180-4), so tests can check digests without another crate.
+/// Hex SHA-256.
 pub fn sha256_hex(data: &[u8]) -> String {
-    const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    ];
-    let mut h: [u32; 8] =
-        [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-    let mut msg = data.to_vec();
-    let bit_len = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bit_len.to_be_bytes());
-    for chunk in msg.chunks(64) {
-        let mut w = [0u32; 64];
-        for i in 0..16 {
-            w[i] = u32::from_be_bytes(chunk[i * 4..i * 4 + 4].try_into().unwrap());
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
-        }
-        let mut v = h;
-        for i in 0..64 {
-            let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
-            let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
-            let t1 = v[7].wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
-            let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
-            let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-            let t2 = s0.wrapping_add(maj);
-            v = [t1.wrapping_add(t2), v[0], v[1], v[2], v[3].wrapping_add(t1), v[4], v[5], v[6]];
-        }
-        for i in 0..8 {
-            h[i] = h[i].wrapping_add(v[i]);
-        }
-    }
-    h.iter().map(|x| format!("{x:08x}")).collect()
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parse a YAML stream with PyYAML (an independent reader) into JSON values, one per
@@ -445,26 +403,24 @@ pub fn pod_spec_refs(pod_spec: &Value) -> BTreeSet<(&'static str, String)> {
     refs
 }
 
-/// postwire's documented content hash of a ConfigMap or Secret: SHA-256 of the JSON of its
-/// non-empty `binaryData`, `data` and `stringData` with sorted keys. None when a value is not a
-/// string (PyYAML then no longer tells what was written).
+/// postwire's documented content hash of a ConfigMap or Secret (`doc` as a YAML reader loaded
+/// it): the engine's one rule, `postwire_core::wiring::checksum::content_hash`, over the same
+/// content written as JSON. None when a `binaryData`, `data` or `stringData` value is not a
+/// string (the reader then no longer tells what was written).
 pub fn content_hash(doc: &Value) -> Option<String> {
-    let mut content: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+    let mut content = serde_json::Map::new();
     for field in ["binaryData", "data", "stringData"] {
         match doc.get(field) {
             None | Some(Value::Null) => {}
-            Some(Value::Object(m)) if m.is_empty() => {}
-            Some(Value::Object(m)) => {
-                let mut entries = BTreeMap::new();
-                for (k, v) in m {
-                    entries.insert(k.clone(), v.as_str()?.to_string());
-                }
-                content.insert(field, entries);
+            Some(Value::Object(m)) if m.values().all(Value::is_string) => {
+                content.insert(field.to_string(), Value::Object(m.clone()));
             }
             Some(_) => return None,
         }
     }
-    Some(sha256_hex(serde_json::to_string(&content).unwrap().as_bytes()))
+    let text = serde_json::to_string(&Value::Object(content)).unwrap();
+    let tree = postwire_core::yaml::Tree::parse(&text, 0).expect("JSON is YAML");
+    Some(postwire_core::wiring::checksum::content_hash(&tree, tree.root().expect("a mapping")))
 }
 
 /// The annotation key postwire documents for a ConfigMap or Secret (`checksum/configmap-<name>`,

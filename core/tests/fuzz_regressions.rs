@@ -1,0 +1,69 @@
+//! Inputs the fuzz targets (`fuzz/`, `cargo fuzz run render|edit`) found, kept as tests.
+
+use postwire_core::edit::{edit_document, parse_pointer, Op, Outcome, Uneditable};
+use postwire_core::wire::RenderRequestV1;
+use postwire_core::yaml::{NodeKind, Tree};
+
+/// fuzz target `render`: a stream of lone carriage returns panicked ("a segment with content
+/// has a root node") instead of passing through or failing with a message.
+#[test]
+fn lone_carriage_returns_do_not_panic() {
+    for input in ["\r\r", "\r", "a: 1\r\r", "\r\n\r", "---\r\r"] {
+        let rendered = std::panic::catch_unwind(|| postwire_core::render(&RenderRequestV1::new(input)));
+        assert!(rendered.is_ok(), "render panicked on {input:?}");
+    }
+}
+
+/// fuzz target `edit`: with a key written twice, Remove took out one occurrence per run, so a
+/// second run removed the other one. Removing must be idempotent (or the document refused).
+#[test]
+fn remove_is_idempotent_with_duplicate_keys() {
+    let text = "spec:\n  ports: 1\n  image: x\n  ports: 2\n";
+    let ops = [Op::Remove { path: parse_pointer("/spec/ports").unwrap() }];
+    match edit_document(text, &ops, Uneditable::Error) {
+        Ok((once, _)) => {
+            let (twice, outcomes) = edit_document(&once, &ops, Uneditable::Error).expect("the output edits again");
+            assert!(
+                twice == once && outcomes == [Outcome::Unchanged],
+                "not idempotent ({outcomes:?}):\n--- once\n{once}\n--- twice\n{twice}"
+            );
+        }
+        Err(e) => assert!(e.is_uneditable(), "failed instead of refusing: {e}"),
+    }
+}
+
+/// fuzz target `edit`: a Merge into `containers/0/env` of a document without `containers`
+/// created a mapping `containers: {"0": {env: ...}}`. A sequence index on a missing path
+/// cannot be created: the edit must fail (or be refused), never invent a key `"0"`.
+#[test]
+fn an_index_into_a_missing_sequence_creates_no_mapping() {
+    let text = "spec:\n  replicas: 1\n";
+    let ops = [Op::Merge {
+        path: parse_pointer("/spec/containers/0/env").unwrap(),
+        key: "name".into(),
+        item: postwire_core::edit::Value::Map(vec![("name".into(), postwire_core::edit::Value::Str("A".into()))]),
+        front: false,
+    }];
+    if let Ok((out, _)) = edit_document(text, &ops, Uneditable::Error) {
+        let tree = Tree::parse(&out, 0).unwrap();
+        let containers = tree.path(tree.root().unwrap(), &["spec", "containers"]);
+        assert!(
+            containers.is_none_or(|c| matches!(tree.node(c).kind, NodeKind::Sequence { .. })),
+            "containers is not a sequence:\n{out}"
+        );
+    }
+}
+
+/// fuzz target `edit`: a document whose only key is a complex (`? `) mapping key had its edits
+/// written into that key. Such a document is not an object to edit: refuse or fail.
+#[test]
+fn a_complex_key_is_not_edited() {
+    let text = "?\n  containers:\n    - name: web\n";
+    let ops = [Op::Set {
+        path: parse_pointer("/metadata/labels/app").unwrap(),
+        value: postwire_core::edit::Value::Str("x".into()),
+    }];
+    if let Ok((out, _)) = edit_document(text, &ops, Uneditable::Error) {
+        panic!("edited a document whose key is a mapping:\n{out}");
+    }
+}
