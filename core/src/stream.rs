@@ -43,9 +43,10 @@ fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
 
 /// Whether a segment holds anything but blank lines, comments and directives.
 fn has_content(text: &str) -> bool {
-    text.lines().any(|line| {
+    // A lone CR ends a line for YAML readers too: a comment before one hides nothing after it.
+    text.split(['\n', '\r']).any(|line| {
         let trimmed = line.trim_start_matches([' ', '\t', '\u{feff}']);
-        !(trimmed.is_empty() || trimmed == "\r" || trimmed.starts_with('#') || line.starts_with('%'))
+        !(trimmed.is_empty() || trimmed.starts_with('#') || line.starts_with('%'))
     })
 }
 

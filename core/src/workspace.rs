@@ -143,7 +143,11 @@ impl<'a> Workspace<'a> {
             let object = doc.peek.kind.clone();
             e.in_document(self.location(segment, object))
         })?;
-        let root = tree.root().expect("a segment with content has a root node");
+        let Some(root) = tree.root() else {
+            // Nothing but comments and breaks after all (lone CRs): no object, original bytes.
+            self.docs[segment].tree = Some(tree);
+            return Ok(());
+        };
         if !tree.is_mapping(root) && !tree.is_null(root) {
             let what = match tree.node(root).kind {
                 NodeKind::Sequence { .. } => "a list",

@@ -315,6 +315,9 @@ impl Walk<'_, '_> {
         if let Some(tag) = n.tag.as_deref().filter(|t| !t.starts_with(CORE_TAG_PREFIX)) {
             return Err(self.uneditable_at(id, path, &format!("has the tag `{tag}`")));
         }
+        if tree.entries(id).iter().any(|&(k, _)| tree.scalar(k).is_none()) {
+            return Err(self.uneditable_at(id, path, "has a mapping or sequence as a key"));
+        }
         if tree.entries(id).iter().any(|&(k, _)| tree.is_merge_key(k)) {
             return Err(self.uneditable_at(
                 id,
@@ -441,6 +444,14 @@ impl Walk<'_, '_> {
                 if let Some(i) = self.added_index(n, &key) {
                     return Ok(Some(Loc::Val(Root::Added(n, i), Vec::new())));
                 }
+                if matches!(seg, PathSeg::Index(_)) && self.entry(n, &key).is_none() {
+                    // A number in a path means a list item; never invent a key `"0"` for it.
+                    return if create {
+                        Err(self.error_at(n, here, format!("is a mapping; there is no item {key}")))
+                    } else {
+                        Ok(None)
+                    };
+                }
                 match self.entry(n, &key) {
                     Some((_, v)) if tree.is_null(v) && !self.plan.changes.contains_key(&v) => {
                         if !create {
@@ -503,6 +514,13 @@ impl Walk<'_, '_> {
                 if !entries.iter().any(|(k, _)| *k == key) {
                     if !create {
                         return Ok(None);
+                    }
+                    if matches!(seg, PathSeg::Index(_)) {
+                        return Err(self.error_at(
+                            base,
+                            here,
+                            format!("does not exist; there is no item {key} to edit"),
+                        ));
                     }
                     entries.push((key.clone(), Value::Map(Vec::new())));
                 }
@@ -577,10 +595,9 @@ impl Walk<'_, '_> {
             return Ok(Outcome::Unchanged);
         }
         self.check_subtree(target, &there)?;
-        let added = tree.is_empty_scalar(target);
         self.forget_inside(target);
         self.plan.changes.insert(target, Change::Replace(value));
-        Ok(if added { Outcome::Added } else { Outcome::Updated })
+        Ok(Outcome::Updated)
     }
 
     fn remove(&mut self, loc: Loc, path: &[PathSeg], seg: &PathSeg) -> Result<Outcome> {
@@ -599,13 +616,16 @@ impl Walk<'_, '_> {
                     self.map_change(n).0.remove(i);
                     return Ok(Outcome::Removed);
                 }
-                let Some((k, v)) = self.entry(n, &key) else {
-                    return Ok(Outcome::Unchanged);
-                };
-                self.check_subtree(v, path)?;
-                self.forget_inside(v);
-                self.map_change(n).1.push(k);
-                Ok(Outcome::Removed)
+                // A key written twice goes entirely: removing only the last one would make the
+                // earlier one visible, and a second run would remove that too.
+                let mut removed = false;
+                while let Some((k, v)) = self.entry(n, &key) {
+                    self.check_subtree(v, path)?;
+                    self.forget_inside(v);
+                    self.map_change(n).1.push(k);
+                    removed = true;
+                }
+                Ok(if removed { Outcome::Removed } else { Outcome::Unchanged })
             }
             NodeKind::Sequence { .. } => {
                 let PathSeg::Index(i) = *seg else {

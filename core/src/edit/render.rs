@@ -9,8 +9,21 @@ use crate::error::{Error, Result};
 use crate::yaml::{NodeId, NodeKind};
 
 pub(super) fn splices(changes: &BTreeMap<NodeId, Change>, doc: DocRef<'_>, newline: &str) -> Result<Vec<Splice>> {
+    // Deeper nodes first: where an inner and an outer insertion land at one offset (a new key
+    // at the end of the last item, and a new item after it), the inner text comes first, and
+    // splices at one offset keep their order.
+    let depth = |mut id: NodeId| {
+        let mut d = 0;
+        while let Some(p) = doc.tree.node(id).parent {
+            d += 1;
+            id = p;
+        }
+        d
+    };
+    let mut order: Vec<(&NodeId, &Change)> = changes.iter().collect();
+    order.sort_by_key(|(&id, _)| std::cmp::Reverse(depth(id)));
     let mut out = Vec::new();
-    for (&id, change) in changes {
+    for (&id, change) in order {
         match change {
             Change::Replace(value) => out.push(replace(doc, id, value, newline)?),
             Change::Map { added, removed } => map(doc, id, added, removed, newline, &mut out)?,
@@ -38,6 +51,18 @@ fn step_of(doc: DocRef<'_>, id: NodeId) -> usize {
 /// Lines joined with line breaks, each after the first already indented.
 fn join(lines: &[String], newline: &str) -> String {
     lines.join(newline)
+}
+
+/// Where new lines go after content ending at `pos`: the end of that line when only blanks or
+/// a comment follow (the comment stays on its line), else `pos`.
+fn after_line(text: &str, pos: usize) -> usize {
+    let end = text[pos..].find(['\r', '\n']).map_or(text.len(), |i| pos + i);
+    let rest = text[pos..end].trim();
+    if rest.is_empty() || rest.starts_with('#') {
+        end
+    } else {
+        pos
+    }
 }
 
 /// Replace the node `id` with `value`, at its normalized value range.
@@ -99,8 +124,10 @@ fn is_collection(v: &Value) -> bool {
 
 /// Splices removing the entries or items flagged in `removed`, given where each starts and
 /// where its content ends. An entry with a kept one after it goes up to that one's start; a
-/// run at the end goes from the end of the last kept one.
-fn removals(starts: &[usize], ends: &[usize], removed: &[bool], out: &mut Vec<Splice>) {
+/// run at the end goes from the end of the last kept one — in block notation from the end of
+/// its line to the end of the last removed line, so a comment there leaves with its entry and
+/// nothing joins the kept entry's line (which may be a block scalar's content).
+fn removals(text: &str, block: bool, starts: &[usize], ends: &[usize], removed: &[bool], out: &mut Vec<Splice>) {
     let Some(last_kept) = removed.iter().rposition(|r| !r) else {
         return;
     };
@@ -110,7 +137,12 @@ fn removals(starts: &[usize], ends: &[usize], removed: &[bool], out: &mut Vec<Sp
         }
     }
     if last_kept + 1 < removed.len() {
-        out.push(Splice { start: ends[last_kept], end: ends[removed.len() - 1], text: String::new() });
+        let (mut start, mut end) = (ends[last_kept], ends[removed.len() - 1]);
+        if block {
+            let line_end = |p: usize| text[p..].find(['\r', '\n']).map_or(text.len(), |i| p + i);
+            (start, end) = (line_end(start), line_end(end));
+        }
+        out.push(Splice { start, end, text: String::new() });
     }
 }
 
@@ -151,7 +183,7 @@ fn map(
             }
         }
     }
-    removals(&starts, &ends, &flags, out);
+    removals(text, !flow, &starts, &ends, &flags, out);
     if added.is_empty() {
         return Ok(());
     }
@@ -168,18 +200,31 @@ fn map(
         out.push(Splice { start: at, end: at, text: new });
         return Ok(());
     }
-    if !starts_line(text, at) {
-        return Err(refuse_layout(doc, first_key));
-    }
     let col = column(text, at);
     let lines = block_entries(added, col, step_at(tree, first_key));
+    // New entries go before the first key that starts its own line, so no existing line
+    // changes; a mapping whose only line is a sequence item's (`- name: web`) gets them after.
+    let own_line = starts.iter().copied().find(|&s| text[line_start(text, s)..s].bytes().all(|b| b == b' '));
     let mut new = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        new.push_str(if i == 0 { &line[col..] } else { line });
-        new.push_str(newline);
+    match own_line {
+        Some(at) if column(text, at) == col => {
+            for (i, line) in lines.iter().enumerate() {
+                new.push_str(if i == 0 { &line[col..] } else { line });
+                new.push_str(newline);
+            }
+            new.push_str(&" ".repeat(col));
+            out.push(Splice { start: at, end: at, text: new });
+        }
+        _ if starts_line(text, at) => {
+            let at = after_line(text, *ends.last().expect("a block mapping has entries"));
+            for line in &lines {
+                new.push_str(newline);
+                new.push_str(line);
+            }
+            out.push(Splice { start: at, end: at, text: new });
+        }
+        _ => return Err(refuse_layout(doc, first_key)),
     }
-    new.push_str(&" ".repeat(col));
-    out.push(Splice { start: at, end: at, text: new });
     Ok(())
 }
 
@@ -220,7 +265,7 @@ fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec
     }
     let ends: Vec<usize> = items.iter().map(|&i| content_end(text, tree, i)).collect();
     let flags: Vec<bool> = items.iter().map(|i| !kept.contains(i)).collect();
-    removals(&starts, &ends, &flags, out);
+    removals(text, !flow, &starts, &ends, &flags, out);
 
     let col = if flow { 0 } else { column(text, starts[0]) };
     let step = tree.node(id).key.map_or(2, |k| step_at(tree, k));
@@ -258,7 +303,8 @@ fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec
     }
     if !pending.is_empty() {
         let last = *kept.last().expect("kept is not empty");
-        let at = content_end(text, tree, last);
+        let end = content_end(text, tree, last);
+        let at = if flow { end } else { after_line(text, end) };
         let mut new = String::new();
         for v in pending {
             if flow {

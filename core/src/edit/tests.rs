@@ -55,7 +55,8 @@ fn fills_an_empty_value_without_touching_its_key() {
     let (_, outcomes) =
         edit_document(text, &[set("/spec/template/metadata/annotations/checksum~1config", "h")], Uneditable::Error)
             .unwrap();
-    assert_eq!(outcomes, vec![Outcome::Added]);
+    // The key was there (with a null value): its value is updated.
+    assert_eq!(outcomes, vec![Outcome::Updated]);
 }
 
 #[test]
