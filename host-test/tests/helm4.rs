@@ -156,8 +156,8 @@ fn helm4_fixture_gets_checksums_on_deployment_and_hook_job() {
     let found = util::assert_checksums(&docs, &raw, Hooks::PostRendered, &ctx);
     util::assert_only_checksums_added(&docs, &raw, &ctx);
 
-    let cm_hash = util::sha256_hex(br#"{"data":{"greeting":"hello","log-level":"info"}}"#);
-    let secret_hash = util::sha256_hex(br#"{"stringData":{"PASSWORD":"fixture-password"}}"#);
+    let cm_hash = util::content_hash(&serde_json::json!({"data": {"greeting": "hello", "log-level": "info"}})).unwrap();
+    let secret_hash = util::content_hash(&serde_json::json!({"stringData": {"PASSWORD": "fixture-password"}})).unwrap();
     let deploy = &found["Deployment/fixture"];
     assert_eq!(
         deploy.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
@@ -185,7 +185,7 @@ fn helm4_fixture_gets_checksums_on_deployment_and_hook_job() {
     assert_ne!(changed["checksum/configmap-fixture"], cm_hash);
     assert_eq!(
         changed["checksum/configmap-fixture"],
-        util::sha256_hex(br#"{"data":{"greeting":"bye","log-level":"info"}}"#)
+        util::content_hash(&serde_json::json!({"data": {"greeting": "bye", "log-level": "info"}})).unwrap()
     );
     assert_eq!(changed["checksum/secret-fixture-creds"], secret_hash);
 }
@@ -365,8 +365,8 @@ fn helm4_post_renderer_args_switch_to_aggregate_mode() {
 /// Aggregate-mode annotations of the fixture chart: `checksum/config` over the ConfigMap,
 /// `checksum/secret` over the Secret (hash of sorted `name=hash` lines).
 fn assert_aggregate(docs: &[Value], text: &str) {
-    let cm = util::sha256_hex(br#"{"data":{"greeting":"hello","log-level":"info"}}"#);
-    let secret = util::sha256_hex(br#"{"stringData":{"PASSWORD":"fixture-password"}}"#);
+    let cm = util::content_hash(&serde_json::json!({"data": {"greeting": "hello", "log-level": "info"}})).unwrap();
+    let secret = util::content_hash(&serde_json::json!({"stringData": {"PASSWORD": "fixture-password"}})).unwrap();
     let deploy = util::template_annotations(util::find_object(docs, "Deployment/fixture"));
     let want = [
         ("checksum/config".to_string(), util::sha256_hex(format!("fixture={cm}\n").as_bytes())),
