@@ -17,6 +17,11 @@ export POSTWIRE_REQUIRE_ALL=1
 cargo fmt --all -- --check
 # One release build serves every test: the runner (with plugin.wasm embedded) and the test
 # binaries share all dependencies, so wasmtime is compiled once.
+# Cargo names a workspace's artifacts alike in every checkout: when another checkout built in
+# this target directory last, the runner's build script would see that checkout's sources as
+# unchanged and embed its plugin.wasm. Running the build script again rebuilds plugin.wasm from
+# this checkout (incrementally).
+touch host/build.rs
 cargo build --release --locked -p postwire
 log="$CARGO_TARGET_DIR/test-output.txt"
 # The style generator's presets seed the fuzzers below.
