@@ -373,12 +373,20 @@ impl DatadogConfig {
         }
         if let Some(rate) = self.apm.sample_rate {
             if !(0.0..=1.0).contains(&rate) {
-                return err(format!("sample rate {rate} is not between 0 and 1"), vec!["datadog", "apm", "sampleRate"], "");
+                return err(
+                    format!("sample rate {rate} is not between 0 and 1"),
+                    vec!["datadog", "apm", "sampleRate"],
+                    "",
+                );
             }
         }
         if let Some(m) = self.admission_config_mode {
             if m == Mode::Admission {
-                return err("admissionConfigMode is the mode the webhook injects: hostip, service, socket or csi".into(), vec!["datadog", "admissionConfigMode"], "");
+                return err(
+                    "admissionConfigMode is the mode the webhook injects: hostip, service, socket or csi".into(),
+                    vec!["datadog", "admissionConfigMode"],
+                    "",
+                );
             }
         }
         for (what, port, path) in [
@@ -391,9 +399,15 @@ impl DatadogConfig {
                 }
             }
         }
-        for (value, path) in [(&self.trace_agent_socket, "traceAgentSocket"), (&self.dogstatsd_socket, "dogstatsdSocket")] {
+        for (value, path) in
+            [(&self.trace_agent_socket, "traceAgentSocket"), (&self.dogstatsd_socket, "dogstatsdSocket")]
+        {
             if !value.starts_with("unix:///") {
-                return err(format!("`{value}` is not a unix socket URL"), vec!["datadog", path], "e.g. unix:///var/run/datadog/apm.socket");
+                return err(
+                    format!("`{value}` is not a unix socket URL"),
+                    vec!["datadog", path],
+                    "e.g. unix:///var/run/datadog/apm.socket",
+                );
             }
         }
         if !self.socket_path.starts_with('/') {
@@ -407,7 +421,11 @@ impl DatadogConfig {
         if let Some(j) = &self.jmx {
             let ok = !j.integration.is_empty() && j.integration.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !ok {
-                return err(format!("`{}` is not an integration name", j.integration), vec!["datadog", "jmx", "integration"], "e.g. jmx, kafka, tomcat");
+                return err(
+                    format!("`{}` is not an integration name", j.integration),
+                    vec!["datadog", "jmx", "integration"],
+                    "e.g. jmx, kafka, tomcat",
+                );
             }
         }
         Ok(())
@@ -444,7 +462,11 @@ pub struct Datadog {
 impl Datadog {
     /// Build the wiring.
     pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
-        Datadog { config: config.datadog.clone(), workloads: config.workload_kinds(), namespace: context.namespace.clone() }
+        Datadog {
+            config: config.datadog.clone(),
+            workloads: config.workload_kinds(),
+            namespace: context.namespace.clone(),
+        }
     }
 }
 
@@ -520,7 +542,9 @@ impl Wiring for Datadog {
                 matched[i] = true;
             }
             match workload::switch(ws, obj, OPT_ANNOTATION)? {
-                Some(false) => self.note(report, ws, obj, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\"")),
+                Some(false) => {
+                    self.note(report, ws, obj, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\""))
+                }
                 Some(true) => selected.push(w.clone()),
                 None if self.config.workloads.is_empty() || !hits.is_empty() => selected.push(w.clone()),
                 None => {}
@@ -554,7 +578,8 @@ impl Datadog {
     }
 
     fn error(&self, ws: &Workspace<'_>, obj: &Object, message: String) -> Error {
-        Error::new(ErrorKind::Wiring, format!("datadog: {message}")).in_document(ws.location(obj.segment, Some(obj.display())))
+        Error::new(ErrorKind::Wiring, format!("datadog: {message}"))
+            .in_document(ws.location(obj.segment, Some(obj.display())))
     }
 
     /// The config for one workload after its per-object annotations.
@@ -573,11 +598,15 @@ impl Datadog {
         };
         let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
         let mode = match annotation(OVERRIDES[3]) {
-            Some(v) => Mode::parse(&v).ok_or_else(|| bad(OVERRIDES[3], &v, "hostip, service, socket, csi or admission"))?,
+            Some(v) => {
+                Mode::parse(&v).ok_or_else(|| bad(OVERRIDES[3], &v, "hostip, service, socket, csi or admission"))?
+            }
             None => self.config.mode,
         };
         let language = match annotation(OVERRIDES[4]) {
-            Some(v) => Some(Language::parse(&v).ok_or_else(|| bad(OVERRIDES[4], &v, "java, js, python, dotnet, ruby or php"))?),
+            Some(v) => Some(
+                Language::parse(&v).ok_or_else(|| bad(OVERRIDES[4], &v, "java, js, python, dotnet, ruby or php"))?,
+            ),
             None => self.config.apm.language,
         };
         let port = |i: usize, default: Option<u32>| -> Result<Option<u32>> {
@@ -589,11 +618,12 @@ impl Datadog {
                 None => Ok(default),
             }
         };
-        let version = nonempty(annotation(OVERRIDES[2])).or_else(|| nonempty(self.config.version.clone())).or_else(|| {
-            let pod_spec = w.pod_spec?;
-            let first = workload::containers(tree, pod_spec).into_iter().find(|c| c.list == "containers")?;
-            image_tag(tree.str_at(first.node, &["image"])?).map(String::from)
-        });
+        let version =
+            nonempty(annotation(OVERRIDES[2])).or_else(|| nonempty(self.config.version.clone())).or_else(|| {
+                let pod_spec = w.pod_spec?;
+                let first = workload::containers(tree, pod_spec).into_iter().find(|c| c.list == "containers")?;
+                image_tag(tree.str_at(first.node, &["image"])?).map(String::from)
+            });
         Ok(Settings {
             env: nonempty(annotation(OVERRIDES[0])).or_else(|| nonempty(self.config.env.clone())),
             service: nonempty(annotation(OVERRIDES[1]))
@@ -652,14 +682,23 @@ impl Datadog {
         let mut present_tags: Vec<(&str, &str)> = Vec::new();
         for (label, var, value) in &tags {
             for path in &places {
-                let existing = tree.resolve(obj.node, path).and_then(|l| tree.get(l, label)).and_then(|v| tree.scalar(v));
+                let existing =
+                    tree.resolve(obj.node, path).and_then(|l| tree.get(l, label)).and_then(|v| tree.scalar(v));
                 match existing {
                     Some(v) if v == value => {}
-                    Some(v) => notes.push((Level::Info, format!("kept the chart's label {label}: \"{v}\" at {}", report_path(obj, path)))),
+                    Some(v) => notes.push((
+                        Level::Info,
+                        format!("kept the chart's label {label}: \"{v}\" at {}", report_path(obj, path)),
+                    )),
                     None => {
                         let mut p = path.clone();
                         p.push(PathSeg::from(*label));
-                        e.push(Op::Set { path: p, value: Value::str(value) }, path, *label, "Datadog unified service tagging");
+                        e.push(
+                            Op::Set { path: p, value: Value::str(value) },
+                            path,
+                            *label,
+                            "Datadog unified service tagging",
+                        );
                     }
                 }
             }
@@ -667,22 +706,32 @@ impl Datadog {
         }
         // Labels the chart set itself also feed the variables.
         for (label, var) in [(TAG_ENV, "DD_ENV"), (TAG_SERVICE, "DD_SERVICE"), (TAG_VERSION, "DD_VERSION")] {
-            if !present_tags.iter().any(|(l, _)| *l == label) && tree.path(template, &["metadata", "labels", label]).is_some() {
+            if !present_tags.iter().any(|(l, _)| *l == label)
+                && tree.path(template, &["metadata", "labels", label]).is_some()
+            {
                 present_tags.push((label, var));
             }
         }
         present_tags.sort_by_key(|(l, _)| [TAG_ENV, TAG_SERVICE, TAG_VERSION].iter().position(|x| x == l));
 
-        let label_of = |key: &str| tree.path(template, &["metadata", "labels", key]).and_then(|v| tree.scalar(v)).map(String::from);
-        let set_label = |e: &mut Edits<'_>, key: &str, value: &str, reason: &str, notes: &mut Vec<(Level, String)>| match label_of(key) {
-            Some(v) if v == value => {}
-            Some(v) => notes.push((Level::Warning, format!("kept the chart's label {key}: \"{v}\" (postwire would write \"{value}\")"))),
-            None => {
-                let mut p = template_labels.clone();
-                p.push(PathSeg::from(key));
-                e.push(Op::Set { path: p, value: Value::str(value) }, &template_labels, key, reason);
-            }
+        let label_of = |key: &str| {
+            tree.path(template, &["metadata", "labels", key]).and_then(|v| tree.scalar(v)).map(String::from)
         };
+        let set_label =
+            |e: &mut Edits<'_>, key: &str, value: &str, reason: &str, notes: &mut Vec<(Level, String)>| match label_of(
+                key,
+            ) {
+                Some(v) if v == value => {}
+                Some(v) => notes.push((
+                    Level::Warning,
+                    format!("kept the chart's label {key}: \"{v}\" (postwire would write \"{value}\")"),
+                )),
+                None => {
+                    let mut p = template_labels.clone();
+                    p.push(PathSeg::from(key));
+                    e.push(Op::Set { path: p, value: Value::str(value) }, &template_labels, key, reason);
+                }
+            };
 
         // 2. The admission controller's labels.
         let apm = self.config.apm.enabled.then_some(s.language).flatten();
@@ -694,26 +743,42 @@ impl Datadog {
             m => Some(m),
         };
         if let Some(m) = injected_mode {
-            set_label(&mut e, MODE_LABEL, m.as_str(), "the admission controller injects in the same mode, so it adds nothing twice", &mut notes);
+            set_label(
+                &mut e,
+                MODE_LABEL,
+                m.as_str(),
+                "the admission controller injects in the same mode, so it adds nothing twice",
+                &mut notes,
+            );
             if matches!(m, Mode::Socket | Mode::Csi) && s.mode != Mode::Admission {
                 let v = if self.config.type_socket_volumes { "true" } else { "false" };
-                set_label(&mut e, SOCKET_VOLUMES_LABEL, v, "the admission controller uses the same socket volumes", &mut notes);
+                set_label(
+                    &mut e,
+                    SOCKET_VOLUMES_LABEL,
+                    v,
+                    "the admission controller uses the same socket volumes",
+                    &mut notes,
+                );
             }
         }
 
         // 3. Annotations: APM library, Autodiscovery.
         let template_annotations = w.template_child(&["metadata", "annotations"]);
-        let annotation_of =
-            |key: &str| tree.path(template, &["metadata", "annotations", key]).and_then(|v| tree.scalar(v)).map(String::from);
-        let set_annotation = |e: &mut Edits<'_>, key: &str, value: String, reason: String, notes: &mut Vec<(Level, String)>| match annotation_of(key) {
-            Some(v) if v == value => {}
-            Some(_) => notes.push((Level::Info, format!("kept the chart's annotation {key}"))),
-            None => {
-                let mut p = template_annotations.clone();
-                p.push(PathSeg::from(key));
-                e.push(Op::Set { path: p, value: Value::Str(value) }, &template_annotations, key, reason);
-            }
+        let annotation_of = |key: &str| {
+            tree.path(template, &["metadata", "annotations", key]).and_then(|v| tree.scalar(v)).map(String::from)
         };
+        let set_annotation =
+            |e: &mut Edits<'_>, key: &str, value: String, reason: String, notes: &mut Vec<(Level, String)>| {
+                match annotation_of(key) {
+                    Some(v) if v == value => {}
+                    Some(_) => notes.push((Level::Info, format!("kept the chart's annotation {key}"))),
+                    None => {
+                        let mut p = template_annotations.clone();
+                        p.push(PathSeg::from(key));
+                        e.push(Op::Set { path: p, value: Value::Str(value) }, &template_annotations, key, reason);
+                    }
+                }
+            };
         if let Some(lang) = apm {
             let version = self.config.apm.version.clone().unwrap_or_else(|| lang.default_version().to_string());
             set_annotation(
@@ -728,12 +793,16 @@ impl Datadog {
             if let Some(name) = wanted {
                 return match regular.iter().find(|c| &c.name == name) {
                     Some(c) => Ok(Some(c)),
-                    None => Err(self.error(ws, obj, format!("there is no container `{name}` for the Autodiscovery check"))),
+                    None => {
+                        Err(self.error(ws, obj, format!("there is no container `{name}` for the Autodiscovery check")))
+                    }
                 };
             }
             let declares = regular.iter().find(|c| {
                 tree.get(c.node, "ports").is_some_and(|ps| {
-                    tree.items(ps).iter().any(|&p| tree.str_at(p, &["containerPort"]) == Some(port.to_string().as_str()))
+                    tree.items(ps)
+                        .iter()
+                        .any(|&p| tree.str_at(p, &["containerPort"]) == Some(port.to_string().as_str()))
                 })
             });
             Ok(declares.or(regular.first()).copied())
@@ -760,7 +829,10 @@ impl Datadog {
                     json_str(&j.integration)
                 ));
                 jmx_container = Some((c.name.clone(), port));
-                notes.push((Level::Info, format!("the JMX check needs a Datadog Agent image with the `-jmx` tag suffix")));
+                notes.push((
+                    Level::Info,
+                    "the JMX check needs a Datadog Agent image with the `-jmx` tag suffix".to_string(),
+                ));
             }
         }
         let ad_key = |c: &str, suffix: &str| -> Result<String> {
@@ -774,13 +846,23 @@ impl Datadog {
         };
         for (c, parts) in &checks {
             let key = ad_key(c, "checks")?;
-            set_annotation(&mut e, &key, format!("{{{}}}", parts.join(",")), format!("Autodiscovery v2 checks of container {c}"), &mut notes);
+            set_annotation(
+                &mut e,
+                &key,
+                format!("{{{}}}", parts.join(",")),
+                format!("Autodiscovery v2 checks of container {c}"),
+                &mut notes,
+            );
         }
         if self.config.logs.enabled {
             let source = self.config.logs.source.clone().or_else(|| apm.map(|l| l.as_str().to_string()));
             for name in &self.config.logs.containers {
                 if !regular.iter().any(|c| &c.name == name) {
-                    return Err(self.error(ws, obj, format!("there is no container `{name}` (datadog.logs.containers)")));
+                    return Err(self.error(
+                        ws,
+                        obj,
+                        format!("there is no container `{name}` (datadog.logs.containers)"),
+                    ));
                 }
             }
             for c in &regular {
@@ -789,7 +871,13 @@ impl Datadog {
                 }
                 let key = ad_key(&c.name, "logs")?;
                 let src = source.clone().unwrap_or_else(|| c.name.clone());
-                set_annotation(&mut e, &key, format!("[{{\"source\":{},\"service\":{}}}]", json_str(&src), json_str(&service)), format!("log source and service of container {}", c.name), &mut notes);
+                set_annotation(
+                    &mut e,
+                    &key,
+                    format!("[{{\"source\":{},\"service\":{}}}]", json_str(&src), json_str(&service)),
+                    format!("log source and service of container {}", c.name),
+                    &mut notes,
+                );
             }
         }
 
@@ -877,7 +965,12 @@ impl Datadog {
                 continue;
             }
             let path = w.pod_spec_child(&["volumes".into()]);
-            e.push(Op::Insert { path: path.clone(), index: None, item: volume.clone() }, &path, name.clone(), "the Datadog agent's sockets");
+            e.push(
+                Op::Insert { path: path.clone(), index: None, item: volume.clone() },
+                &path,
+                name.clone(),
+                "the Datadog agent's sockets",
+            );
             injected.push(name.clone());
         }
         if !injected.is_empty() {
@@ -885,7 +978,8 @@ impl Datadog {
                 .path(w.template.expect("template"), &["metadata", "annotations", SAFE_TO_EVICT])
                 .and_then(|v| tree.scalar(v))
                 .unwrap_or("");
-            let mut list: Vec<String> = current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+            let mut list: Vec<String> =
+                current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
             for v in &injected {
                 if !list.contains(v) {
                     list.push(v.clone());
@@ -896,7 +990,12 @@ impl Datadog {
                 let mut p = w.template_child(&["metadata", "annotations"]);
                 p.push(SAFE_TO_EVICT.into());
                 let at = w.template_child(&["metadata", "annotations"]);
-                e.push(Op::Set { path: p, value: Value::str(value) }, &at, SAFE_TO_EVICT, "hostPath and CSI volumes the admission controller marks safe to evict");
+                e.push(
+                    Op::Set { path: p, value: Value::str(value) },
+                    &at,
+                    SAFE_TO_EVICT,
+                    "hostPath and CSI volumes the admission controller marks safe to evict",
+                );
             }
         }
 
@@ -906,13 +1005,19 @@ impl Datadog {
             let mut env: Vec<(String, Value)> = Vec::new();
             let mut add = |name: &str, v: Value| env.push((name.to_string(), v));
             add("DD_INTERNAL_POD_UID", env_from("DD_INTERNAL_POD_UID", "metadata.uid"));
-            add("DD_EXTERNAL_ENV", env_value("DD_EXTERNAL_ENV", &format!("it-{init},cn-{},pu-$(DD_INTERNAL_POD_UID)", ctr.name)));
+            add(
+                "DD_EXTERNAL_ENV",
+                env_value("DD_EXTERNAL_ENV", &format!("it-{init},cn-{},pu-$(DD_INTERNAL_POD_UID)", ctr.name)),
+            );
             add("DD_ENTITY_ID", env_from("DD_ENTITY_ID", "metadata.uid"));
             match s.mode {
                 Mode::Hostip => add("DD_AGENT_HOST", env_from("DD_AGENT_HOST", "status.hostIP")),
                 Mode::Service => add(
                     "DD_AGENT_HOST",
-                    env_value("DD_AGENT_HOST", &format!("{}.{}.svc.cluster.local", c.local_service_name, c.agent_namespace)),
+                    env_value(
+                        "DD_AGENT_HOST",
+                        &format!("{}.{}.svc.cluster.local", c.local_service_name, c.agent_namespace),
+                    ),
                 ),
                 Mode::Socket | Mode::Csi => {
                     add("DD_DOGSTATSD_URL", env_value("DD_DOGSTATSD_URL", &c.dogstatsd_socket));
@@ -932,8 +1037,7 @@ impl Datadog {
             if let Some(rate) = c.apm.sample_rate {
                 add("DD_TRACE_SAMPLE_RATE", env_value("DD_TRACE_SAMPLE_RATE", &rate.to_string()));
             }
-            if let Some((name, port)) = jmx.filter(|(n, _)| *n == ctr.name && !init) {
-                let _ = name;
+            if let Some((_, port)) = jmx.filter(|(n, _)| *n == ctr.name && !init) {
                 let var = c.jmx.as_ref().map_or("JAVA_OPTS", |j| j.java_opts_variable.as_str());
                 add("POD_IP", env_from("POD_IP", "status.podIP"));
                 if names.iter().any(|n| n == var) {
@@ -953,20 +1057,36 @@ impl Datadog {
                 if names.contains(&name) {
                     continue;
                 }
-                e.push(Op::Insert { path: env_path.clone(), index: Some(at), item }, &env_path, name, format!("what the Datadog admission controller injects into {}", ctr.describe()));
+                e.push(
+                    Op::Insert { path: env_path.clone(), index: Some(at), item },
+                    &env_path,
+                    name,
+                    format!("what the Datadog admission controller injects into {}", ctr.describe()),
+                );
                 at += 1;
             }
             let mounts: Vec<(Option<&str>, Option<&str>)> = tree
                 .get(ctr.node, "volumeMounts")
-                .map(|m| tree.items(m).iter().map(|&i| (tree.str_at(i, &["name"]), tree.str_at(i, &["mountPath"]))).collect())
+                .map(|m| {
+                    tree.items(m).iter().map(|&i| (tree.str_at(i, &["name"]), tree.str_at(i, &["mountPath"]))).collect()
+                })
                 .unwrap_or_default();
             let mount_path = w.pod_spec_child(&[ctr.list.into(), ctr.index.into(), "volumeMounts".into()]);
             for (name, _, path) in &volumes {
                 if mounts.iter().any(|(n, p)| *n == Some(name.as_str()) || *p == Some(path.as_str())) {
                     continue;
                 }
-                let item = Value::map([("name", Value::str(name)), ("mountPath", Value::str(path)), ("readOnly", Value::Bool(true))]);
-                e.push(Op::Insert { path: mount_path.clone(), index: None, item }, &mount_path, name.clone(), format!("the agent's sockets in {}", ctr.describe()));
+                let item = Value::map([
+                    ("name", Value::str(name)),
+                    ("mountPath", Value::str(path)),
+                    ("readOnly", Value::Bool(true)),
+                ]);
+                e.push(
+                    Op::Insert { path: mount_path.clone(), index: None, item },
+                    &mount_path,
+                    name.clone(),
+                    format!("the agent's sockets in {}", ctr.describe()),
+                );
             }
         }
         Ok(())

@@ -174,7 +174,10 @@ pub fn check_role_name(s: &str) -> std::result::Result<(String, String), String>
             if name.len() > 64 { format!(" (this one has {} characters)", name.len()) } else { String::new() }
         ));
     }
-    if path.len() > 512 || path.trim_matches('/').split('/').any(|seg| seg.is_empty() || !seg.bytes().all(name_char)) {
+    let inner = path.trim_matches('/');
+    if path.len() > 512
+        || (!inner.is_empty() && inner.split('/').any(|seg| seg.is_empty() || !seg.bytes().all(name_char)))
+    {
         return Err(format!("`{s}` has an invalid IAM path: path segments are letters, digits and `+=,.@_-`"));
     }
     Ok((path, name.to_string()))
@@ -360,14 +363,22 @@ impl IrsaConfig {
         };
         if let Some(id) = &self.account_id {
             if !is_account_id(id) {
-                return err(format!("`{id}` is not an AWS account ID"), "accountId", "an account ID is 12 digits; quote it so leading zeros stay");
+                return err(
+                    format!("`{id}` is not an AWS account ID"),
+                    "accountId",
+                    "an account ID is 12 digits; quote it so leading zeros stay",
+                );
             }
         }
         for (sa, role) in &self.roles {
             if let Ok(arn) = parse_arn(&role.0) {
                 if arn.partition != self.partition.as_str() {
                     return err(
-                        format!("the role of `{sa}` is in partition `{}`, but irsa.partition is `{}`", arn.partition, self.partition.as_str()),
+                        format!(
+                            "the role of `{sa}` is in partition `{}`, but irsa.partition is `{}`",
+                            arn.partition,
+                            self.partition.as_str()
+                        ),
                         "roles",
                         "set irsa.partition, or fix the ARN",
                     );
@@ -381,12 +392,17 @@ impl IrsaConfig {
             }
         }
         if let Some(pattern) = &self.role_name {
-            let probe: BTreeMap<&str, Option<String>> = PLACEHOLDERS.iter().map(|&p| (p, Some("x".to_string()))).collect();
+            let probe: BTreeMap<&str, Option<String>> =
+                PLACEHOLDERS.iter().map(|&p| (p, Some("x".to_string()))).collect();
             if let Err(e) = expand(pattern, &probe).and_then(|s| check_role_name(&s).map(|_| ())) {
                 return err(e, "roleName", "e.g. `{release}-{serviceAccount}`");
             }
             if self.account_id.is_none() {
-                return err("irsa.roleName makes role names, which need irsa.accountId".into(), "roleName", "set irsa.accountId");
+                return err(
+                    "irsa.roleName makes role names, which need irsa.accountId".into(),
+                    "roleName",
+                    "set irsa.accountId",
+                );
             }
         }
         let probe: BTreeMap<&str, Option<String>> = PLACEHOLDERS.iter().map(|&p| (p, Some("x".to_string()))).collect();
@@ -400,7 +416,10 @@ impl IrsaConfig {
         }
         if self.token_expiration < MIN_EXPIRATION {
             return err(
-                format!("token expiration {} is below {MIN_EXPIRATION} seconds, the least the webhook and kubelet allow", self.token_expiration),
+                format!(
+                    "token expiration {} is below {MIN_EXPIRATION} seconds, the least the webhook and kubelet allow",
+                    self.token_expiration
+                ),
                 "tokenExpiration",
                 "use at least 600 (default 86400)",
             );
@@ -423,7 +442,11 @@ impl IrsaConfig {
             return role.to_string();
         }
         let (path, name) = check_role_name(role).unwrap_or_else(|_| ("/".into(), role.to_string()));
-        format!("arn:{}:iam::{}:role{path}{name}", self.partition.as_str(), self.account_id.as_deref().unwrap_or_default())
+        format!(
+            "arn:{}:iam::{}:role{path}{name}",
+            self.partition.as_str(),
+            self.account_id.as_deref().unwrap_or_default()
+        )
     }
 }
 
@@ -474,7 +497,15 @@ struct Effective {
     expiration: u64,
 }
 
-fn change(report: &mut Report, obj: &Object, source: Option<&str>, path: String, key: &str, outcome: Outcome, reason: String) {
+fn change(
+    report: &mut Report,
+    obj: &Object,
+    source: Option<&str>,
+    path: String,
+    key: &str,
+    outcome: Outcome,
+    reason: String,
+) {
     let action = match outcome {
         Outcome::Unchanged | Outcome::Removed => return,
         Outcome::Added => Action::Added,
@@ -528,7 +559,9 @@ impl Wiring for Irsa {
                 matched[i] = true;
             }
             match workload::switch(ws, obj, OPT_ANNOTATION)? {
-                Some(false) => note(report, ws, obj, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\"")),
+                Some(false) => {
+                    note(report, ws, obj, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\""))
+                }
                 Some(true) => selected.push(w.clone()),
                 None if self.config.workloads.is_empty() || !hits.is_empty() => selected.push(w.clone()),
                 None => {}
@@ -567,7 +600,11 @@ impl Wiring for Irsa {
                     let name = expand(&self.config.service_account_name, &values)
                         .map_err(|e| wiring_error(ws, obj, format!("irsa.serviceAccountName: {e}")))?;
                     if !generate::is_dns_subdomain(&name) {
-                        return Err(wiring_error(ws, obj, format!("the dedicated ServiceAccount name `{name}` is not a DNS-1123 subdomain")));
+                        return Err(wiring_error(
+                            ws,
+                            obj,
+                            format!("the dedicated ServiceAccount name `{name}` is not a DNS-1123 subdomain"),
+                        ));
                     }
                     (name.clone(), Some(name))
                 }
@@ -578,13 +615,18 @@ impl Wiring for Irsa {
             let role: Option<(String, String)> = if let Some(r) = override_role {
                 check_role(r).map_err(|e| wiring_error(ws, obj, format!("annotation {ROLE_ANNOTATION}: {e}")))?;
                 if !r.starts_with("arn:") && self.config.account_id.is_none() {
-                    return Err(wiring_error(ws, obj, format!("annotation {ROLE_ANNOTATION} is a role name, which needs irsa.accountId")));
+                    return Err(wiring_error(
+                        ws,
+                        obj,
+                        format!("annotation {ROLE_ANNOTATION} is a role name, which needs irsa.accountId"),
+                    ));
                 }
                 Some((self.config.arn_of(r), format!("annotation {ROLE_ANNOTATION} of {}", obj.display())))
             } else if let Some(r) = self.config.roles.get(&sa) {
                 Some((self.config.arn_of(&r.0), format!("irsa.roles.{sa}")))
             } else if let Some(pattern) = &self.config.role_name {
-                let name = expand(pattern, &values).map_err(|e| wiring_error(ws, obj, format!("irsa.roleName: {e}")))?;
+                let name =
+                    expand(pattern, &values).map_err(|e| wiring_error(ws, obj, format!("irsa.roleName: {e}")))?;
                 check_role_name(&name).map_err(|e| wiring_error(ws, obj, format!("irsa.roleName gives {e}")))?;
                 Some((self.config.arn_of(&name), format!("irsa.roleName `{pattern}`")))
             } else {
@@ -610,9 +652,14 @@ impl Wiring for Irsa {
                             return Err(wiring_error(
                                 ws,
                                 obj,
-                                format!("ServiceAccount {sa} would get role {y}, but {} gives it {x}", a.users.join(", ")),
+                                format!(
+                                    "ServiceAccount {sa} would get role {y}, but {} gives it {x}",
+                                    a.users.join(", ")
+                                ),
                             )
-                            .with_hint("one ServiceAccount has one role: give the workloads different ServiceAccounts"));
+                            .with_hint(
+                                "one ServiceAccount has one role: give the workloads different ServiceAccounts",
+                            ));
                         }
                         (None, Some((y, why))) => {
                             a.arn = Some(y.clone());
@@ -625,7 +672,8 @@ impl Wiring for Irsa {
                 }
                 None => {
                     let ours = sa_object.as_ref().is_some_and(|o| {
-                        ws.tree(o.segment).str_at(o.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(NAME)
+                        ws.tree(o.segment).str_at(o.node, &["metadata", "annotations", GENERATED_ANNOTATION])
+                            == Some(NAME)
                     });
                     accounts.push(Account {
                         name: sa.clone(),
@@ -703,7 +751,10 @@ impl Irsa {
         }
         let Some(arn) = &a.arn else {
             if let Some(o) = &a.object {
-                let has = ws.tree(o.segment).path(o.node, &["metadata", "annotations", &format!("{PREFIX}role-arn")]).is_some();
+                let has = ws
+                    .tree(o.segment)
+                    .path(o.node, &["metadata", "annotations", &format!("{PREFIX}role-arn")])
+                    .is_some();
                 if !has {
                     note(report, ws, o, Level::Info, format!("no role for ServiceAccount {} (used by {users}): it is not in irsa.roles and irsa.roleName is not set", a.name));
                 }
@@ -720,7 +771,13 @@ impl Irsa {
             } else {
                 "is not part of this render: annotate it where it is defined"
             };
-            note(report, ws, &a.first_user, Level::Warning, format!("ServiceAccount {} {what} (eks.amazonaws.com/role-arn: {arn})", a.name));
+            note(
+                report,
+                ws,
+                &a.first_user,
+                Level::Warning,
+                format!("ServiceAccount {} {what} (eks.amazonaws.com/role-arn: {arn})", a.name),
+            );
             return Ok(());
         };
         let tree = ws.tree(o.segment);
@@ -731,19 +788,42 @@ impl Irsa {
             match existing {
                 Some(v) if Value::str(v) == value => continue,
                 Some(v) => {
-                    note(report, ws, o, Level::Warning, format!("kept the chart's annotation {key}: \"{v}\" (postwire would write \"{}\")", match &value { Value::Str(s) => s.as_str(), _ => "" }));
+                    note(
+                        report,
+                        ws,
+                        o,
+                        Level::Warning,
+                        format!(
+                            "kept the chart's annotation {key}: \"{v}\" (postwire would write \"{}\")",
+                            match &value {
+                                Value::Str(s) => s.as_str(),
+                                _ => "",
+                            }
+                        ),
+                    );
                     continue;
                 }
                 None => {}
             }
-            ops.push(Op::Set { path: vec!["metadata".into(), "annotations".into(), PathSeg::from(key.as_str())], value });
+            ops.push(Op::Set {
+                path: vec!["metadata".into(), "annotations".into(), PathSeg::from(key.as_str())],
+                value,
+            });
             keys.push(key);
         }
         let outcomes = ws.edit(o.segment, o.node, &ops, &o.display())?;
         let source = ws.source(o.segment);
         let path = report_path(o, &["metadata".into(), "annotations".into()]);
         for (key, outcome) in keys.iter().zip(outcomes) {
-            change(report, o, source.as_deref(), path.clone(), key, outcome, format!("IRSA role of ServiceAccount {} (from {}), used by {users}", a.name, a.why));
+            change(
+                report,
+                o,
+                source.as_deref(),
+                path.clone(),
+                key,
+                outcome,
+                format!("IRSA role of ServiceAccount {} (from {}), used by {users}", a.name, a.why),
+            );
         }
         Ok(())
     }
@@ -786,13 +866,24 @@ impl Irsa {
 
         if let Some(name) = dedicated {
             ops.push(Op::Set { path: spec_path(&["serviceAccountName".into()]), value: Value::str(name) });
-            what.push((report_path(obj, &spec_path(&[])), "serviceAccountName".into(), format!("dedicated ServiceAccount {name} for the IAM role (irsa.createServiceAccount)")));
+            what.push((
+                report_path(obj, &spec_path(&[])),
+                "serviceAccountName".into(),
+                format!("dedicated ServiceAccount {name} for the IAM role (irsa.createServiceAccount)"),
+            ));
         }
         let has_role = effective.is_some() || (self.config.pod_identity && account.arn.is_some());
         if let (Some(fs), true) = (self.config.fs_group, has_role) {
             if tree.path(pod_spec, &["securityContext", "fsGroup"]).is_none() {
-                ops.push(Op::Set { path: spec_path(&["securityContext".into(), "fsGroup".into()]), value: Value::Int(fs.into()) });
-                what.push((report_path(obj, &spec_path(&["securityContext".into()])), "fsGroup".into(), "lets non-root containers read the projected token (irsa.fsGroup)".into()));
+                ops.push(Op::Set {
+                    path: spec_path(&["securityContext".into(), "fsGroup".into()]),
+                    value: Value::Int(fs.into()),
+                });
+                what.push((
+                    report_path(obj, &spec_path(&["securityContext".into()])),
+                    "fsGroup".into(),
+                    "lets non-root containers read the projected token (irsa.fsGroup)".into(),
+                ));
             }
         }
 
@@ -800,7 +891,13 @@ impl Irsa {
             let template = w.template.expect("a pod spec has a template");
             let labels_skip = tree.path(template, &["metadata", "labels", SKIP_POD_LABEL]).is_some();
             if labels_skip {
-                note(report, ws, obj, Level::Info, format!("not injected: the pod carries the label {SKIP_POD_LABEL}, which the webhook skips too"));
+                note(
+                    report,
+                    ws,
+                    obj,
+                    Level::Info,
+                    format!("not injected: the pod carries the label {SKIP_POD_LABEL}, which the webhook skips too"),
+                );
             } else {
                 let annotation = |k: &str| tree.str_at(template, &["metadata", "annotations", k]).map(String::from);
                 let skipped: Vec<String> = annotation(SKIP_CONTAINERS)
@@ -817,7 +914,13 @@ impl Irsa {
                         continue;
                     }
                     if skipped.contains(&c.name) {
-                        note(report, ws, obj, Level::Info, format!("{} not injected: listed in {SKIP_CONTAINERS}", c.describe()));
+                        note(
+                            report,
+                            ws,
+                            obj,
+                            Level::Info,
+                            format!("{} not injected: listed in {SKIP_CONTAINERS}", c.describe()),
+                        );
                         continue;
                     }
                     any = true;
@@ -848,17 +951,28 @@ impl Irsa {
                             index: None,
                             item: Value::map([("name", Value::str(name)), ("value", Value::str(value))]),
                         });
-                        what.push((report_path(obj, &spec_path(&cpath)), name.into(), format!("what the EKS pod-identity webhook injects into {}", c.describe())));
+                        what.push((
+                            report_path(obj, &spec_path(&cpath)),
+                            name.into(),
+                            format!("what the EKS pod-identity webhook injects into {}", c.describe()),
+                        ));
                     }
                     cpath.pop();
                     let mounts: Vec<(Option<&str>, Option<&str>)> = tree
                         .get(c.node, "volumeMounts")
-                        .map(|m| tree.items(m).iter().map(|&i| (tree.str_at(i, &["name"]), tree.str_at(i, &["mountPath"]))).collect())
+                        .map(|m| {
+                            tree.items(m)
+                                .iter()
+                                .map(|&i| (tree.str_at(i, &["name"]), tree.str_at(i, &["mountPath"])))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     if mounts.iter().any(|(n, _)| *n == Some(VOLUME)) {
                         continue;
                     }
-                    if let Some((n, _)) = mounts.iter().find(|(_, p)| p.map(|p| p.trim_end_matches('/')) == Some(MOUNT_PATH)) {
+                    if let Some((n, _)) =
+                        mounts.iter().find(|(_, p)| p.map(|p| p.trim_end_matches('/')) == Some(MOUNT_PATH))
+                    {
                         note(report, ws, obj, Level::Warning, format!(
                             "{} mounts `{}` at {MOUNT_PATH}: the webhook would add its `{VOLUME}` mount at the same path and the pod would be rejected; rename that mount to `{VOLUME}`",
                             c.describe(), n.unwrap_or("?")
@@ -875,7 +989,11 @@ impl Irsa {
                             ("mountPath", Value::str(MOUNT_PATH)),
                         ]),
                     });
-                    what.push((report_path(obj, &spec_path(&cpath)), VOLUME.into(), format!("the web identity token for {}", c.describe())));
+                    what.push((
+                        report_path(obj, &spec_path(&cpath)),
+                        VOLUME.into(),
+                        format!("the web identity token for {}", c.describe()),
+                    ));
                 }
                 let has_volume = tree
                     .get(pod_spec, "volumes")
@@ -895,7 +1013,11 @@ impl Irsa {
                             ("projected", Value::map([("sources", Value::Seq(vec![source]))])),
                         ]),
                     });
-                    what.push((report_path(obj, &spec_path(&["volumes".into()])), VOLUME.into(), "projected service account token, first volume as the webhook writes it".into()));
+                    what.push((
+                        report_path(obj, &spec_path(&["volumes".into()])),
+                        VOLUME.into(),
+                        "projected service account token, first volume as the webhook writes it".into(),
+                    ));
                 }
             }
         }
