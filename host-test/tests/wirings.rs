@@ -337,3 +337,23 @@ fn irsa_and_datadog_through_helm4() {
     eprintln!("helm4 redis: {} documents, {} changed", post.len(), changed.len());
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// Bad ARNs, unknown modes and languages, wrong types: exit 3 with the reason, nothing on stdout.
+#[test]
+fn bad_wiring_config_fails_with_nothing_on_stdout() {
+    let tmp = TempDir::new("bad_wiring_config_fails_with_nothing_on_stdout");
+    let input = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: c:1\n";
+    for (set, want) in [
+        ("irsa.roles.p=arn:aws:iam::1234:role/x", "the account ID `1234` is not 12 digits"),
+        ("irsa.roles.p=arn:aws:iam::123456789012:user/x", "is not a role"),
+        ("datadog.mode=sidecar", "unknown value `sidecar`"),
+        ("datadog.apm.language=go", "unknown value `go`"),
+        ("irsa.inject=maybe", "expected a boolean"),
+        ("datadog.metrics.port=http", "expected a non-negative integer"),
+    ] {
+        let out = util::run(util::postwire(&tmp.join("cache")).args(["--set", set]), input);
+        assert_eq!(out.status.code(), Some(3), "{set}: {}", describe(&out));
+        assert!(out.stdout.is_empty(), "{set}: stdout {:?}", String::from_utf8_lossy(&out.stdout));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(want), "{set}: {}", describe(&out));
+    }
+}
