@@ -33,7 +33,7 @@ struct Helm4 {
 }
 
 /// Copy helm-plugin/postwire into `plugins/postwire` and the built runner beside run.sh.
-fn install_plugin_by_copy(plugins: &Path) -> PathBuf {
+pub(crate) fn install_plugin_by_copy(plugins: &Path) -> PathBuf {
     let src = util::workspace().join("helm-plugin/postwire");
     let dest = plugins.join("postwire");
     std::fs::create_dir_all(&dest).unwrap();

@@ -24,6 +24,8 @@ mod styles;
 
 /// YAML 1.1 trap strings keep their meaning when postwire edits around them or writes them.
 mod traps;
+/// IRSA and Datadog over the corpus, through the runner and through Helm 4.3.1.
+mod wirings;
 
 /// The runner as a command-line tool: errors, report, schema, version, wasm, module cache.
 mod cli;

@@ -63,6 +63,13 @@ pub struct PostwireConfig {
     /// Checksum annotations that roll pods when the ConfigMaps and Secrets they use change.
     #[serde(default)]
     pub checksum: ChecksumConfig,
+    /// AWS IAM roles for service accounts, as the EKS pod-identity webhook wires them.
+    #[serde(default)]
+    pub irsa: crate::wiring::irsa::IrsaConfig,
+    /// Datadog unified service tagging, agent connection, APM, logs and Autodiscovery, as the
+    /// Datadog Cluster Agent admission controller wires them.
+    #[serde(default)]
+    pub datadog: crate::wiring::datadog::DatadogConfig,
     /// What to do with a document that cannot be edited so that every YAML reader sees exactly
     /// the intended change (a node shared through YAML aliases, merge keys on the edited path,
     /// explicit `? key` layouts, YAML 1.1-only line breaks): `error` (default) stops the render
@@ -90,6 +97,8 @@ impl Default for PostwireConfig {
             metadata: None,
             workloads: Vec::new(),
             checksum: ChecksumConfig::default(),
+            irsa: Default::default(),
+            datadog: Default::default(),
             on_uneditable: OnUneditable::default(),
         }
     }
@@ -477,6 +486,8 @@ fn validate(config: &PostwireConfig) -> std::result::Result<(), (Error, Vec<Path
             }
         }
     }
+    config.irsa.validate().map_err(|(e, path)| (e, path.into_iter().map(Key).collect()))?;
+    config.datadog.validate().map_err(|(e, path)| (e, path.into_iter().map(Key).collect()))?;
     for (i, w) in config.workloads.iter().enumerate() {
         let kind_ok = w.kind.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
             && w.kind.bytes().all(|b| b.is_ascii_alphanumeric());

@@ -280,13 +280,14 @@ fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec
                 let idx = items.iter().position(|i| i == o).expect("an old slot is an item");
                 let at = starts[idx];
                 let mut new = String::new();
-                for v in pending.drain(..) {
+                for (n, v) in pending.drain(..).enumerate() {
                     if flow {
                         new.push_str(&emit::flow(v));
                         new.push_str(", ");
                     } else {
+                        // The existing item's indentation precedes the first new line only.
                         for (i, line) in block_item(v, col, step).iter().enumerate() {
-                            new.push_str(if i == 0 { &line[col..] } else { line });
+                            new.push_str(if i == 0 && n == 0 { &line[col..] } else { line });
                             new.push_str(newline);
                         }
                     }

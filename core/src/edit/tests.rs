@@ -199,6 +199,19 @@ fn inserts_and_removes_items_and_entries() {
 }
 
 #[test]
+fn several_items_inserted_before_an_indented_item_keep_their_indentation() {
+    let text = "c:\n  env:\n  - name: A\n";
+    let ops = [
+        Op::Insert { path: p("/c/env"), index: Some(0), item: env("X", "x") },
+        Op::Insert { path: p("/c/env"), index: Some(1), item: env("Y", "y") },
+    ];
+    assert_eq!(
+        run(text, &ops),
+        "c:\n  env:\n  - name: \"X\"\n    value: \"x\"\n  - name: \"Y\"\n    value: \"y\"\n  - name: A\n"
+    );
+}
+
+#[test]
 fn replaces_nodes_with_structured_values() {
     let text = "spec:\n  replicas: 1 # two soon\n  selector:\n    app: a\n";
     let ops = [

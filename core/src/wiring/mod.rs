@@ -40,6 +40,8 @@
 //!   vec!["istio.enabled=true".into()]`, or a `config: Some(ConfigFileV1 { name, content })`).
 
 pub mod checksum;
+pub mod datadog;
+pub mod irsa;
 
 use crate::config::PostwireConfig;
 use crate::error::Result;
@@ -60,6 +62,14 @@ pub trait Wiring {
 /// The enabled wirings, in the order they run.
 pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
     let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
+    // mutate
+    if config.irsa.enabled {
+        wirings.push(Box::new(irsa::Irsa::new(config, context)));
+    }
+    if config.datadog.enabled {
+        wirings.push(Box::new(datadog::Datadog::new(config, context)));
+    }
+    // checksums last
     if config.checksum.enabled {
         wirings.push(Box::new(checksum::Checksum::new(config, context)));
     }

@@ -1,0 +1,280 @@
+use crate::wire::{ConfigFileV1, RenderRequestV1};
+
+fn render(manifests: &str, config: &str) -> crate::error::Result<crate::engine::RenderOutput> {
+    let mut request = RenderRequestV1::new(manifests);
+    request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
+    request.context.release_name = Some("chat".into());
+    crate::render(&request)
+}
+
+const APP: &str = "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: livechat
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: livechat
+spec:
+  template:
+    spec:
+      serviceAccountName: livechat
+      initContainers:
+      - name: migrate
+        image: livechat:1
+      containers:
+      - name: app
+        image: livechat:1
+        env:
+        - name: A
+          value: b
+      volumes:
+      - name: data
+        emptyDir: {}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: once
+spec:
+  template:
+    spec:
+      containers:
+      - name: job
+        image: job:1
+";
+
+const BASE: &str = "checksum: {enabled: false}\nirsa:\n  enabled: true\n  accountId: \"123456789012\"\n";
+
+fn ok(manifests: &str, extra: &str) -> crate::engine::RenderOutput {
+    let out = render(manifests, &format!("{BASE}{extra}")).unwrap_or_else(|e| panic!("{extra}: {e}"));
+    // Idempotent: a second run over the output changes nothing.
+    let again = render(&out.manifests, &format!("{BASE}{extra}")).unwrap();
+    assert_eq!(again.manifests, out.manifests, "not idempotent: {extra}");
+    out
+}
+
+fn err(manifests: &str, config: &str) -> String {
+    render(manifests, config).map(|o| o.manifests).unwrap_err().to_string()
+}
+
+/// The names of a container's env, in order (document `doc`, first workload container list `list`).
+fn env_of(out: &str, doc: usize, list: &str, index: usize) -> Vec<String> {
+    let text = out.split("\n---\n").nth(doc).unwrap();
+    let tree = crate::yaml::Tree::parse(text, 0).unwrap();
+    let root = tree.root().unwrap();
+    let spec = tree.path(root, &["spec", "template", "spec"]).unwrap();
+    let c = tree.items(tree.get(spec, list).unwrap())[index];
+    tree.get(c, "env")
+        .map(|e| tree.items(e).iter().map(|&i| tree.str_at(i, &["name"]).unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/livechat";
+
+#[test]
+fn service_account_gets_the_webhook_annotations() {
+    let out = ok(APP, &format!("  roles: {{livechat: \"{ROLE}\"}}\n"));
+    assert!(out.manifests.starts_with(&format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  annotations:\n    eks.amazonaws.com/role-arn: \"{ROLE}\"\n    eks.amazonaws.com/audience: \"sts.amazonaws.com\"\n    eks.amazonaws.com/sts-regional-endpoints: \"true\"\n    eks.amazonaws.com/token-expiration: \"86400\"\n  name: livechat\n---\n"
+    )), "{}", out.manifests);
+    // Without inject the pods are left to the webhook.
+    assert!(!out.manifests.contains("AWS_ROLE_ARN"));
+    // The Job runs as `default`, which has no role: nothing for it.
+    assert!(!out.manifests.contains("once\"\n"));
+}
+
+#[test]
+fn inject_writes_the_webhook_names_values_and_order() {
+    let out = ok(APP, &format!("  roles: {{livechat: \"{ROLE}\"}}\n  region: us-east-1\n  inject: true\n"));
+    let want = [
+        "AWS_STS_REGIONAL_ENDPOINTS",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ];
+    assert_eq!(env_of(&out.manifests, 1, "initContainers", 0), want);
+    // Appended after the user's variables.
+    let mut user = vec!["A".to_string()];
+    user.extend(want.iter().map(|s| s.to_string()));
+    assert_eq!(env_of(&out.manifests, 1, "containers", 0), user);
+    let m = &out.manifests;
+    assert!(m.contains("        - name: \"AWS_STS_REGIONAL_ENDPOINTS\"\n          value: \"regional\"\n        - name: \"AWS_DEFAULT_REGION\"\n          value: \"us-east-1\"\n        - name: \"AWS_REGION\"\n          value: \"us-east-1\"\n"), "{m}");
+    assert!(m.contains(&format!("- name: \"AWS_ROLE_ARN\"\n          value: \"{ROLE}\"\n        - name: \"AWS_WEB_IDENTITY_TOKEN_FILE\"\n          value: \"/var/run/secrets/eks.amazonaws.com/serviceaccount/token\"\n")), "{m}");
+    assert!(m.contains("- name: \"aws-iam-token\"\n            readOnly: true\n            mountPath: \"/var/run/secrets/eks.amazonaws.com/serviceaccount\"\n"), "{m}");
+    // The volume goes first, before the chart's.
+    assert!(m.contains("      volumes:\n      - name: \"aws-iam-token\"\n        projected:\n          sources:\n            - serviceAccountToken:\n                audience: \"sts.amazonaws.com\"\n                expirationSeconds: 86400\n                path: \"token\"\n      - name: data\n"), "{m}");
+    // Without stsRegionalEndpoints and region only the two role variables.
+    let out = ok(APP, &format!("  roles: {{livechat: \"{ROLE}\"}}\n  inject: true\n  stsRegionalEndpoints: false\n"));
+    assert_eq!(env_of(&out.manifests, 1, "initContainers", 0), ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"]);
+    assert!(out.manifests.contains("eks.amazonaws.com/sts-regional-endpoints: \"false\""));
+}
+
+#[test]
+fn skip_rules_match_the_webhook() {
+    let with = |env: &str| APP.replace("        - name: A\n          value: b\n", env);
+    let cfg = format!("  roles: {{livechat: \"{ROLE}\"}}\n  region: us-east-1\n  inject: true\n");
+    // Either role variable present: neither is added.
+    let out = ok(&with("        - name: AWS_WEB_IDENTITY_TOKEN_FILE\n          value: /mine\n"), &cfg);
+    assert_eq!(
+        env_of(&out.manifests, 1, "containers", 0),
+        ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS", "AWS_DEFAULT_REGION", "AWS_REGION"]
+    );
+    // Either region variable present: neither is added.
+    let out = ok(&with("        - name: AWS_REGION\n          value: eu-west-1\n"), &cfg);
+    assert_eq!(
+        env_of(&out.manifests, 1, "containers", 0),
+        ["AWS_REGION", "AWS_STS_REGIONAL_ENDPOINTS", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"]
+    );
+    // skip-containers leaves the named container alone.
+    let skip = APP.replace("    spec:\n      serviceAccountName", "    metadata:\n      annotations:\n        eks.amazonaws.com/skip-containers: \"migrate, other\"\n    spec:\n      serviceAccountName");
+    let out = ok(&skip, &cfg);
+    assert!(env_of(&out.manifests, 1, "initContainers", 0).is_empty());
+    assert_eq!(env_of(&out.manifests, 1, "containers", 0).len(), 6);
+    // The pod label the webhook's objectSelector skips.
+    let label = APP.replace("    spec:\n      serviceAccountName", "    metadata:\n      labels:\n        eks.amazonaws.com/skip-pod-identity-webhook: \"true\"\n    spec:\n      serviceAccountName");
+    assert!(!ok(&label, &cfg).manifests.contains("AWS_ROLE_ARN"));
+    // A mount or volume of the webhook's name is the user's: not added again.
+    let mine = APP.replace("        - name: A\n          value: b\n", "        - name: A\n          value: b\n        volumeMounts:\n        - name: aws-iam-token\n          mountPath: /var/run/secrets/eks.amazonaws.com/serviceaccount\n").replace("      - name: data\n", "      - name: aws-iam-token\n        emptyDir: {}\n      - name: data\n");
+    let out = ok(&mine, &cfg);
+    assert_eq!(out.manifests.matches("name: aws-iam-token").count(), 2);
+    assert_eq!(out.manifests.matches("\"aws-iam-token\"").count(), 1, "only the init container's mount is added");
+    // Another mount at the webhook's path: a warning, no second mount.
+    let clash = APP.replace("        - name: A\n          value: b\n", "        - name: A\n          value: b\n        volumeMounts:\n        - name: token\n          mountPath: /var/run/secrets/eks.amazonaws.com/serviceaccount\n");
+    let out = ok(&clash, &cfg);
+    assert!(
+        out.report.warnings().iter().any(|w| w.contains("would add its `aws-iam-token` mount at the same path")),
+        "{:?}",
+        out.report.warnings()
+    );
+}
+
+#[test]
+fn the_charts_annotations_win_and_injection_follows_them() {
+    let chart = APP.replacen("metadata:\n  name: livechat\n", "metadata:\n  name: livechat\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/theirs\n    eks.amazonaws.com/token-expiration: \"3600\"\n", 1);
+    let out = ok(&chart, &format!("  roles: {{livechat: \"{ROLE}\"}}\n  inject: true\n"));
+    assert!(out.manifests.contains("value: \"arn:aws:iam::123456789012:role/theirs\""));
+    assert!(out.manifests.contains("expirationSeconds: 3600"));
+    assert!(!out.manifests.contains(ROLE));
+    assert!(out.report.warnings().iter().any(|w| w.contains("kept the chart's annotation eks.amazonaws.com/role-arn")));
+    // The pod's token-expiration annotation overrides the account's, at least 600.
+    let pod = APP.replace("    spec:\n      serviceAccountName", "    metadata:\n      annotations:\n        eks.amazonaws.com/token-expiration: \"100\"\n    spec:\n      serviceAccountName");
+    assert!(ok(&pod, &format!("  roles: {{livechat: \"{ROLE}\"}}\n  inject: true\n"))
+        .manifests
+        .contains("expirationSeconds: 600"));
+    // Windows nodes get the Windows token path.
+    let win = APP.replace(
+        "      serviceAccountName: livechat\n",
+        "      serviceAccountName: livechat\n      nodeSelector:\n        kubernetes.io/os: windows\n",
+    );
+    assert!(ok(&win, &format!("  roles: {{livechat: \"{ROLE}\"}}\n  inject: true\n"))
+        .manifests
+        .contains(r#"value: "C:\\var\\run\\secrets\\eks.amazonaws.com\\serviceaccount\\token""#));
+}
+
+#[test]
+fn role_names_patterns_and_dedicated_service_accounts() {
+    let out = ok(APP, "  roleName: \"{release}-{namespace}-{serviceAccount}\"\n  createServiceAccount: true\n  fsGroup: 65534\n  partition: aws-cn\n  roles: {livechat: team/livechat}\n".replace("{namespace}-", "").as_str());
+    let m = &out.manifests;
+    assert!(m.contains("eks.amazonaws.com/role-arn: \"arn:aws-cn:iam::123456789012:role/team/livechat\""), "{m}");
+    // The Job ran as `default`: it gets its own ServiceAccount, named after it, with the pattern's role.
+    assert!(m.contains("      serviceAccountName: \"once\"\n      securityContext:\n        fsGroup: 65534\n"), "{m}");
+    assert!(m.ends_with("---\napiVersion: \"v1\"\nkind: \"ServiceAccount\"\nmetadata:\n  name: \"once\"\n  annotations:\n    eks.amazonaws.com/role-arn: \"arn:aws-cn:iam::123456789012:role/chat-once\"\n    eks.amazonaws.com/audience: \"sts.amazonaws.com\"\n    eks.amazonaws.com/sts-regional-endpoints: \"true\"\n    eks.amazonaws.com/token-expiration: \"86400\"\n    postwire.dev/generated-by: \"irsa\"\n"), "{m}");
+    // A chart-set fsGroup wins.
+    let fs = APP.replace(
+        "      serviceAccountName: livechat\n",
+        "      serviceAccountName: livechat\n      securityContext:\n        fsGroup: 1000\n",
+    );
+    let out = ok(&fs, &format!("  roles: {{livechat: \"{ROLE}\"}}\n  fsGroup: 65534\n"));
+    assert!(!out.manifests.contains("65534"));
+    // {namespace} without a namespace known is an error naming the workload.
+    let e = err(APP, &format!("{BASE}  roleName: \"{{namespace}}-{{serviceAccount}}\"\n"));
+    assert!(e.contains("uses {namespace}, which is not known here") && e.contains("Deployment"), "{e}");
+}
+
+#[test]
+fn selection_and_per_object_overrides() {
+    let off = APP.replacen(
+        "kind: Deployment\nmetadata:\n  name: livechat\n",
+        "kind: Deployment\nmetadata:\n  name: livechat\n  annotations:\n    postwire.dev/irsa: \"false\"\n",
+        1,
+    );
+    assert!(!ok(&off, &format!("  roles: {{livechat: \"{ROLE}\"}}\n")).manifests.contains("role-arn"));
+    let role = APP.replacen(
+        "kind: Deployment\nmetadata:\n  name: livechat\n",
+        "kind: Deployment\nmetadata:\n  name: livechat\n  annotations:\n    postwire.dev/irsa-role: special\n",
+        1,
+    );
+    assert!(ok(&role, &format!("  roles: {{livechat: \"{ROLE}\"}}\n")).manifests.contains("role/special\""));
+    let out = ok(APP, &format!("  roles: {{livechat: \"{ROLE}\"}}\n  workloads: [{{kind: Job}}]\n"));
+    assert!(!out.manifests.contains("role-arn"), "the Job's account has no role; the Deployment is not selected");
+    let e = err(APP, &format!("{BASE}  workloads: [{{name: nothing}}]\n"));
+    assert!(e.contains("irsa.workloads[0] (any kind nothing) matches no workload"), "{e}");
+    let bad = APP.replacen(
+        "kind: Deployment\nmetadata:\n  name: livechat\n",
+        "kind: Deployment\nmetadata:\n  name: livechat\n  annotations:\n    postwire.dev/irsa: \"yes\"\n",
+        1,
+    );
+    assert!(err(&bad, BASE).contains("postwire.dev/irsa"));
+}
+
+#[test]
+fn pod_identity_writes_the_service_account_only() {
+    let out =
+        ok(APP, &format!("  podIdentity: true\n  createServiceAccount: true\n  roles: {{livechat: \"{ROLE}\"}}\n"));
+    assert!(!out.manifests.contains("eks.amazonaws.com/"));
+    assert!(out.manifests.contains("kind: \"ServiceAccount\"\nmetadata:\n  name: \"once\"\n  annotations:\n    postwire.dev/generated-by: \"irsa\"\n"));
+    let notes: Vec<String> =
+        out.report.documents.iter().flat_map(|d| d.notes.iter().map(|n| n.message.clone())).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("aws eks create-pod-identity-association") && n.contains("--service-account livechat")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn bad_config_is_a_clear_error_at_its_line() {
+    for (config, want) in [
+        ("  roles: {a: \"arn:aws:iam::12345:role/x\"}\n", "postwire.yaml line 5, column 14: invalid config: irsa.roles.a: `arn:aws:iam::12345:role/x` is not an IAM role ARN: the account ID `12345` is not 12 digits"),
+        ("  roles: {a: \"arn:aws-xx:iam::123456789012:role/x\"}\n", "unknown partition `aws-xx`"),
+        ("  roles: {a: \"arn:aws:s3::123456789012:role/x\"}\n", "the service is `s3`, not `iam`"),
+        ("  roles: {a: \"arn:aws:iam::123456789012:user/x\"}\n", "`user/x` is not a role"),
+        ("  roles: {a: \"arn:aws-cn:iam::123456789012:role/x\"}\n", "is in partition `aws-cn`, but irsa.partition is `aws`"),
+        ("  roles: {a: \"bad name!\"}\n", "`bad name!` is not an IAM role name"),
+        ("  roleName: \"{release}-{sa}\"\n", "unknown placeholder `{sa}`"),
+        ("  tokenExpiration: 60\n", "irsa.tokenExpiration: token expiration 60 is below 600"),
+        ("  inject: maybe\n", "irsa.inject: expected a boolean (true or false), found `maybe`"),
+        ("  partition: aws-eu\n", "unknown value `aws-eu`, expected `aws`, `aws-cn` or `aws-us-gov`"),
+        ("  region: useast1\n", "`useast1` is not an AWS region"),
+        ("  podIdentity: true\n  inject: true\n", "EKS Pod Identity does not use"),
+        ("  tokenExpiration: soon\n", "expected a non-negative integer"),
+    ] {
+        let e = err(APP, &format!("{BASE}{config}"));
+        assert!(e.contains(want), "{config}: {e}");
+    }
+    let e = err(APP, "irsa:\n  enabled: true\n  accountId: \"12345678901\"\n");
+    assert!(
+        e.starts_with(
+            "postwire.yaml line 3, column 14: invalid config: irsa.accountId: `12345678901` is not an AWS account ID"
+        ),
+        "{e}"
+    );
+    let e = err(APP, "irsa:\n  enabled: true\n  roles: {a: x}\n");
+    assert!(e.contains("needs irsa.accountId"), "{e}");
+}
+
+#[test]
+fn arns_and_role_names_parse() {
+    let arn = super::parse_arn("arn:aws-us-gov:iam::000000000001:role/a/b/svc+x=y,z.@-_").unwrap();
+    assert_eq!(
+        (arn.partition.as_str(), arn.account.as_str(), arn.path.as_str(), arn.name.as_str()),
+        ("aws-us-gov", "000000000001", "/a/b/", "svc+x=y,z.@-_")
+    );
+    assert!(super::check_role_name(&"r".repeat(64)).is_ok());
+    assert!(super::check_role_name(&"r".repeat(65)).unwrap_err().contains("65 characters"));
+    assert!(super::parse_arn("arn:aws:iam:us-east-1:123456789012:role/x").unwrap_err().contains("no region"));
+}
