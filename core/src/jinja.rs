@@ -36,6 +36,14 @@ use sha2::{Digest, Sha256};
 use crate::edit::Value;
 use crate::emit;
 use crate::error::{Error, ErrorKind, Result};
+use crate::generate::{generate, OnConflict, GENERATED_ANNOTATION};
+use crate::model;
+use crate::report::{Action, Change, Report};
+use crate::resource::Object;
+use crate::stream::Stream;
+use crate::yaml::Tree;
+use crate::wire::ContextV1;
+use crate::workspace::Workspace;
 
 /// Default fuel per render: about a million instructions. A template over every object of a
 /// large chart needs a few thousand.
@@ -56,6 +64,119 @@ impl Default for Limits {
     fn default() -> Self {
         Limits { fuel: DEFAULT_FUEL, max_output: DEFAULT_MAX_OUTPUT }
     }
+}
+
+/// The JSON of `objects`, as templates see them (`resources`, `find`, `select`).
+pub fn resources(ws: &Workspace<'_>, objects: &[Object]) -> Vec<Json> {
+    objects.iter().map(|o| model::json(ws.tree(o.segment), o.node)).collect()
+}
+
+/// Parse every document of the stream (templates may look at any object); returns the objects.
+pub fn parse_all(ws: &mut Workspace<'_>) -> Result<Vec<Object>> {
+    let segments: Vec<usize> = ws.segments().collect();
+    for i in segments {
+        ws.parse(i)?;
+    }
+    Ok(ws.objects())
+}
+
+/// The variables every template sees: `values` (the config's free-form values, `{}` when none),
+/// `release` (`name` and `namespace`, null when the host does not say), `namespace`, and `argocd`
+/// (the Argo CD application environment: `ARGOCD_APP_NAME` and the rest, empty outside Argo CD).
+/// `resources` (every object of the render) is a global of the [`Engine`].
+pub fn context(values: &Json, ctx: &ContextV1) -> serde_json::Map<String, Json> {
+    let mut map = serde_json::Map::new();
+    let values = if values.is_null() { Json::Object(serde_json::Map::new()) } else { values.clone() };
+    map.insert("values".into(), values);
+    map.insert(
+        "release".into(),
+        serde_json::json!({"name": ctx.release_name, "namespace": ctx.namespace}),
+    );
+    map.insert("namespace".into(), ctx.namespace.clone().map_or(Json::Null, Json::String));
+    map.insert(
+        "argocd".into(),
+        Json::Object(ctx.argocd.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect()),
+    );
+    map
+}
+
+/// Whether postwire generated an object (in this run or an earlier one).
+pub fn is_generated(ws: &Workspace<'_>, obj: &Object) -> bool {
+    ws.is_generated(obj.segment) || ws.tree(obj.segment).path(obj.node, &["metadata", "annotations", GENERATED_ANNOTATION]).is_some()
+}
+
+/// The objects a template writes: every non-empty document of `text` as a value to generate.
+/// `what` names the template in errors.
+pub fn documents(text: &str, what: &str) -> Result<Vec<Value>> {
+    let stream = Stream::split(text);
+    let mut out = Vec::new();
+    for (i, seg) in stream.segments.iter().enumerate() {
+        if !seg.has_content {
+            continue;
+        }
+        let n = out.len() + 1;
+        let tree = Tree::parse(stream.segment_text(i), seg.line - 1).map_err(|e| {
+            Error::new(ErrorKind::Config, format!("{what} writes invalid YAML (output document {n}): {e}"))
+                .with_hint("render the template with `postwire render` and look at the line named")
+        })?;
+        let Some(root) = tree.root().filter(|&r| !tree.is_null(r)) else {
+            continue;
+        };
+        if !tree.is_mapping(root) {
+            let found = match model::json(&tree, root) {
+                Json::Array(_) => "a list".to_string(),
+                other => format!("the scalar {other}"),
+            };
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{what} writes {found} (output document {n}), not a Kubernetes object"),
+            )
+            .with_hint("each document a template writes is a mapping with apiVersion, kind and metadata.name"));
+        }
+        out.push(model::value(&tree, root));
+    }
+    Ok(out)
+}
+
+/// Parse the documents of `kind` that the peek cannot rule out, so [`generate`] sees an
+/// earlier run's object of that kind.
+pub fn parse_kind(ws: &mut Workspace<'_>, kind: &str) -> Result<()> {
+    let segments: Vec<usize> =
+        ws.segments().filter(|&i| ws.needs_parse_to_know(i) || ws.peeked_kind(i) == Some(kind)).collect();
+    for i in segments {
+        ws.parse(i)?;
+    }
+    Ok(())
+}
+
+/// Generate each of `objects`, as `wiring`; report each in the report. Errors name `what`.
+pub fn generate_all(
+    ws: &mut Workspace<'_>,
+    report: &mut Report,
+    wiring: &str,
+    what: &str,
+    objects: Vec<Value>,
+    on_conflict: OnConflict,
+    reason: &str,
+) -> Result<()> {
+    for object in objects {
+        if let Some(Value::Str(kind)) = object.get("kind") {
+            parse_kind(ws, &kind.clone())?;
+        }
+        let made = generate(ws, wiring, object, on_conflict)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("{what}: {}", e.message())))?;
+        if let Some(segment) = made {
+            let obj = ws.objects().into_iter().find(|o| o.segment == segment).expect("a generated object");
+            report.document(obj.doc_number, &obj.display(), None).changes.push(Change {
+                wiring: wiring.to_string(),
+                path: String::new(),
+                key: String::new(),
+                action: Action::Added,
+                reason: reason.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A template environment with postwire's filters and the functions that query the rendered
@@ -89,6 +210,7 @@ impl Engine {
         env.add_filter("label_value", |s: String| Ok::<_, minijinja::Error>(label_value(&s)));
         env.add_filter("dns_label", |s: String| dns_name(&s, false));
         env.add_filter("dns_subdomain", |s: String| dns_name(&s, true));
+        env.add_global("resources", JValue::from(Serde(&*resources)));
         let all = resources.clone();
         env.add_function("find", move |kind: String, name: String, kwargs: Kwargs| {
             let namespace: Option<String> = kwargs.get("namespace")?;

@@ -10,6 +10,7 @@
 
 use serde_json::{Map, Number, Value as Json};
 
+use crate::edit::Value;
 use crate::yaml::{NodeId, NodeKind, Style, Tree};
 
 /// The JSON value of a node.
@@ -55,6 +56,25 @@ pub fn json(tree: &Tree, id: NodeId) -> Json {
         }
         // An alias whose anchor is missing does not parse.
         NodeKind::Alias => Json::Null,
+    }
+}
+
+/// The value of a node to write again, typed like [`json`] but keeping the written key order.
+pub fn value(tree: &Tree, id: NodeId) -> Value {
+    let id = tree.resolved(id);
+    match &tree.node(id).kind {
+        NodeKind::Sequence { items, .. } => Value::Seq(items.iter().map(|&i| value(tree, i)).collect()),
+        NodeKind::Mapping { entries, .. } if !entries.iter().any(|&(k, _)| tree.is_merge_key(k)) => {
+            let mut out: Vec<(String, Value)> = Vec::new();
+            for &(k, v) in entries {
+                let key = key(tree, k);
+                // A repeated key: the last one wins, as for every reader.
+                out.retain(|(existing, _)| *existing != key);
+                out.push((key, value(tree, v)));
+            }
+            Value::Map(out)
+        }
+        _ => Value::from_json(&json(tree, id)),
     }
 }
 
@@ -203,6 +223,13 @@ mod tests {
             v,
             json!({"a": "1", "b": "2", "c": "x\n", "d": {"k": true}, "e": {"k": true}, "f": {"k": false, "z": [1, "2"]}})
         );
+    }
+
+    #[test]
+    fn values_keep_key_order() {
+        let tree = Tree::parse("b: 1\na: [x, 0.5]\nb: on\n", 0).unwrap();
+        let v = value(&tree, tree.root().unwrap());
+        assert_eq!(crate::emit::flow(&v), r#"{"a": ["x", 0.5], "b": true}"#);
     }
 
     #[test]

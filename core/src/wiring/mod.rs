@@ -40,6 +40,9 @@
 //!   vec!["istio.enabled=true".into()]`, or a `config: Some(ConfigFileV1 { name, content })`).
 
 pub mod checksum;
+pub mod patch;
+pub mod recipes;
+pub mod template;
 
 use crate::config::PostwireConfig;
 use crate::error::Result;
@@ -60,6 +63,17 @@ pub trait Wiring {
 /// The enabled wirings, in the order they run.
 pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
     let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
+    // Generate: user templates, then the recipes (which also mutate, never overwriting).
+    if !config.templates.is_empty() {
+        wirings.push(Box::new(template::Templates::new(config, context)));
+    }
+    if !config.recipes.is_empty() {
+        wirings.push(Box::new(recipes::Recipes::new(config, context)));
+    }
+    // User patches: after the built-in wirings, before checksums.
+    if !config.patches.is_empty() {
+        wirings.push(Box::new(patch::Patches::new(config, context)));
+    }
     if config.checksum.enabled {
         wirings.push(Box::new(checksum::Checksum::new(config, context)));
     }
