@@ -41,9 +41,9 @@ use crate::model;
 use crate::report::{Action, Change, Report};
 use crate::resource::Object;
 use crate::stream::Stream;
-use crate::yaml::Tree;
 use crate::wire::ContextV1;
 use crate::workspace::Workspace;
+use crate::yaml::Tree;
 
 /// Default fuel per render: about a million instructions. A template over every object of a
 /// large chart needs a few thousand.
@@ -88,10 +88,7 @@ pub fn context(values: &Json, ctx: &ContextV1) -> serde_json::Map<String, Json> 
     let mut map = serde_json::Map::new();
     let values = if values.is_null() { Json::Object(serde_json::Map::new()) } else { values.clone() };
     map.insert("values".into(), values);
-    map.insert(
-        "release".into(),
-        serde_json::json!({"name": ctx.release_name, "namespace": ctx.namespace}),
-    );
+    map.insert("release".into(), serde_json::json!({"name": ctx.release_name, "namespace": ctx.namespace}));
     map.insert("namespace".into(), ctx.namespace.clone().map_or(Json::Null, Json::String));
     map.insert(
         "argocd".into(),
@@ -102,7 +99,8 @@ pub fn context(values: &Json, ctx: &ContextV1) -> serde_json::Map<String, Json> 
 
 /// Whether postwire generated an object (in this run or an earlier one).
 pub fn is_generated(ws: &Workspace<'_>, obj: &Object) -> bool {
-    ws.is_generated(obj.segment) || ws.tree(obj.segment).path(obj.node, &["metadata", "annotations", GENERATED_ANNOTATION]).is_some()
+    ws.is_generated(obj.segment)
+        || ws.tree(obj.segment).path(obj.node, &["metadata", "annotations", GENERATED_ANNOTATION]).is_some()
 }
 
 /// The objects a template writes: every non-empty document of `text` as a value to generate.
@@ -256,7 +254,8 @@ impl Engine {
             .with_hint("a loop that never ends, or a template that needs `maxOutputBytes` raised"));
         }
         rendered.map_err(|e| template_error(&e, source))?;
-        String::from_utf8(out.buf).map_err(|_| Error::new(ErrorKind::Config, format!("template `{name}` wrote invalid UTF-8")))
+        String::from_utf8(out.buf)
+            .map_err(|_| Error::new(ErrorKind::Config, format!("template `{name}` wrote invalid UTF-8")))
     }
 }
 
@@ -301,7 +300,9 @@ pub fn template_error(e: &minijinja::Error, source: &str) -> Error {
     }
     let hint = match e.kind() {
         JErrorKind::OutOfFuel => Some("the template runs too long: a loop that never ends, or raise `fuel`"),
-        JErrorKind::UndefinedError => Some("a misspelt name, or a field the object lacks: use `x.y | default(...)` or `x.y is defined`"),
+        JErrorKind::UndefinedError => {
+            Some("a misspelt name, or a field the object lacks: use `x.y | default(...)` or `x.y is defined`")
+        }
         JErrorKind::SyntaxError => Some("see https://docs.rs/minijinja for the template syntax"),
         _ => None,
     };
@@ -583,12 +584,18 @@ mod tests {
     fn runaway_loops_run_out_of_fuel_or_output() {
         let limits = Limits { fuel: 10_000, max_output: 1 << 20 };
         let err = engine()
-            .render("t", "{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}", &json!({}), limits)
+            .render(
+                "t",
+                "{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}",
+                &json!({}),
+                limits,
+            )
             .unwrap_err()
             .to_string();
         assert!(err.contains("out of fuel") && err.contains("fuel"), "{err}");
         let limits = Limits { fuel: 10_000_000, max_output: 1000 };
-        let err = engine().render("t", "{% for i in range(10000) %}xxxxxxxx{% endfor %}", &json!({}), limits).unwrap_err();
+        let err =
+            engine().render("t", "{% for i in range(10000) %}xxxxxxxx{% endfor %}", &json!({}), limits).unwrap_err();
         assert!(err.to_string().contains("more than 1000 bytes"), "{err}");
     }
 

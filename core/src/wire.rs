@@ -325,7 +325,8 @@ mod tests {
         let mut req = RenderRequestV1::new("kind: ConfigMap\n");
         req.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: "checksum: {}\n".into() });
         req.set = vec!["checksum.mode=aggregate".into()];
-        req.context = ContextV1 { release_name: Some("web".into()), namespace: Some("prod".into()), ..ContextV1::default() };
+        req.context =
+            ContextV1 { release_name: Some("web".into()), namespace: Some("prod".into()), ..ContextV1::default() };
         assert_eq!(
             serde_json::to_string(&req).unwrap(),
             r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":"kind: ConfigMap\n","config":{"name":"postwire.yaml","content":"checksum: {}\n"},"set":["checksum.mode=aggregate"],"context":{"releaseName":"web","namespace":"prod"}}"#

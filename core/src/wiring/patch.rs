@@ -112,10 +112,22 @@ impl TryFrom<RawPatch> for PatchConfig {
             (Some(ops), None, None) => PatchBody::Json(ops),
             (None, Some(merge), None) => PatchBody::Merge(merge),
             (None, None, Some(template)) => PatchBody::Template(template),
-            (None, None, None) => return Err("a patch needs one of `patch` (RFC 6902), `merge` (RFC 7386) or `template`".into()),
-            _ => return Err("a patch has exactly one of `patch`, `merge` and `template`; split it into two patches".into()),
+            (None, None, None) => {
+                return Err("a patch needs one of `patch` (RFC 6902), `merge` (RFC 7386) or `template`".into())
+            }
+            _ => {
+                return Err(
+                    "a patch has exactly one of `patch`, `merge` and `template`; split it into two patches".into()
+                )
+            }
         };
-        Ok(PatchConfig { name: raw.name, target: raw.target, body, on_test_failure: raw.on_test_failure, fuel: raw.fuel })
+        Ok(PatchConfig {
+            name: raw.name,
+            target: raw.target,
+            body,
+            on_test_failure: raw.on_test_failure,
+            fuel: raw.fuel,
+        })
     }
 }
 
@@ -293,13 +305,16 @@ enum Failure {
 }
 
 /// Where a pointer leads in the model: the parent's path in edit terms and the last token.
-fn walk<'j>(doc: &'j Json, tokens: &[String], pointer: &Pointer) -> std::result::Result<(&'j Json, Vec<PathSeg>), Failure> {
+fn walk<'j>(
+    doc: &'j Json,
+    tokens: &[String],
+    pointer: &Pointer,
+) -> std::result::Result<(&'j Json, Vec<PathSeg>), Failure> {
     let mut node = doc;
     let mut path = Vec::new();
     for (depth, token) in tokens.iter().enumerate() {
         let prefix = || {
-            let shown: Vec<String> =
-                tokens[..=depth].iter().map(|t| t.replace('~', "~0").replace('/', "~1")).collect();
+            let shown: Vec<String> = tokens[..=depth].iter().map(|t| t.replace('~', "~0").replace('/', "~1")).collect();
             format!("/{}", shown.join("/"))
         };
         node = match node {
@@ -311,7 +326,8 @@ fn walk<'j>(doc: &'j Json, tokens: &[String], pointer: &Pointer) -> std::result:
                 None => return Err(Failure::Invalid(format!("{pointer}: {} does not exist", prefix()))),
             },
             Json::Array(items) => {
-                let i = index(token, items.len(), false).map_err(|why| Failure::Invalid(format!("{pointer}: {why}")))?;
+                let i =
+                    index(token, items.len(), false).map_err(|why| Failure::Invalid(format!("{pointer}: {why}")))?;
                 path.push(PathSeg::Index(i));
                 &items[i]
             }
@@ -333,8 +349,10 @@ fn index(token: &str, len: usize, adding: bool) -> std::result::Result<usize, St
     if adding && token == "-" {
         return Ok(len);
     }
-    let valid = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
-    let i = valid.then(|| token.parse::<usize>().ok()).flatten().ok_or_else(|| format!("`{token}` is not a list index"))?;
+    let valid =
+        !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
+    let i =
+        valid.then(|| token.parse::<usize>().ok()).flatten().ok_or_else(|| format!("`{token}` is not a list index"))?;
     let limit = if adding { len } else { len.saturating_sub(1) };
     if i > limit || (!adding && len == 0) {
         return Err(format!("index {i} is out of range (the list has {len} items)"));
@@ -381,9 +399,7 @@ fn add(doc: &mut Json, p: &Pointer, value: Json) -> std::result::Result<Vec<Step
             let i = index(last, items.len(), true).map_err(|why| Failure::Invalid(format!("{p}: {why}")))?;
             Step::Insert(parent_path.clone(), (last != "-").then_some(i), Value::from_json(&value))
         }
-        other => {
-            return Err(Failure::Invalid(format!("{p}: the parent is {}, which has no members", describe(other))))
-        }
+        other => return Err(Failure::Invalid(format!("{p}: the parent is {}, which has no members", describe(other)))),
     };
     match get_mut(doc, parent_tokens) {
         Json::Object(map) => {
@@ -533,9 +549,8 @@ impl Patches {
 
 /// A template's output as a patch body: a list of operations or a mapping to merge.
 fn body_of_template(text: &str, label: &str) -> Result<PatchBody> {
-    let parsed = crate::yaml::Tree::parse(text, 0).map_err(|e| {
-        Error::new(ErrorKind::Config, format!("{label}: the template does not write YAML: {e}"))
-    })?;
+    let parsed = crate::yaml::Tree::parse(text, 0)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("{label}: the template does not write YAML: {e}")))?;
     let root = parsed.root().filter(|&r| !parsed.is_null(r));
     let Some(root) = root else {
         return Ok(PatchBody::Json(Vec::new()));
@@ -544,14 +559,20 @@ fn body_of_template(text: &str, label: &str) -> Result<PatchBody> {
     match json {
         Json::Array(_) => {
             let ops: Vec<Operation> = serde_json::from_value(json).map_err(|e| {
-                Error::new(ErrorKind::Config, format!("{label}: the template writes a list that is not RFC 6902 operations: {e}"))
+                Error::new(
+                    ErrorKind::Config,
+                    format!("{label}: the template writes a list that is not RFC 6902 operations: {e}"),
+                )
             })?;
             Ok(PatchBody::Json(ops))
         }
         Json::Object(_) => Ok(PatchBody::Merge(json)),
         other => Err(Error::new(
             ErrorKind::Config,
-            format!("{label}: the template writes {}, not a list of operations or a mapping to merge", describe(&other)),
+            format!(
+                "{label}: the template writes {}, not a list of operations or a mapping to merge",
+                describe(&other)
+            ),
         )),
     }
 }
@@ -613,9 +634,7 @@ impl Patches {
                 let mut context = jinja::context(&self.values, &self.context);
                 context.insert("object".into(), doc.clone());
                 let limits = Limits { fuel: patch.fuel.unwrap_or(jinja::DEFAULT_FUEL), ..Limits::default() };
-                let text = engine
-                    .render(label, source, &Json::Object(context), limits)
-                    .map_err(|e| located(e, ws))?;
+                let text = engine.render(label, source, &Json::Object(context), limits).map_err(|e| located(e, ws))?;
                 rendered = body_of_template(&text, label).map_err(|e| located(e, ws))?;
                 &rendered
             }
@@ -639,7 +658,9 @@ impl Patches {
                         Err(Failure::Test(why)) => {
                             return Err(located(
                                 Error::new(ErrorKind::Wiring, format!("{label} operation {j} (test) failed: {why}"))
-                                    .with_hint("fix the test, or set `onTestFailure: skip` to leave such objects unpatched"),
+                                    .with_hint(
+                                        "fix the test, or set `onTestFailure: skip` to leave such objects unpatched",
+                                    ),
                                 ws,
                             ))
                         }

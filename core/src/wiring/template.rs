@@ -189,10 +189,11 @@ impl Wiring for Templates {
                     }
                     None => (what.clone(), format!("written by template `{name}`")),
                 };
-                let text = engine.render(name, &t.template, &Json::Object(context), limits).map_err(|e| match &binding {
-                    Some((_, display, segment)) => e.in_document(ws.location(*segment, Some(display.clone()))),
-                    None => e,
-                })?;
+                let text =
+                    engine.render(name, &t.template, &Json::Object(context), limits).map_err(|e| match &binding {
+                        Some((_, display, segment)) => e.in_document(ws.location(*segment, Some(display.clone()))),
+                        None => e,
+                    })?;
                 let docs = documents(&text, &what)?;
                 generate_all(ws, report, &wiring, &what, docs, t.on_conflict.into(), &reason)?;
             }

@@ -113,7 +113,9 @@ fn every_operation_matches_the_json_patch_crate() {
 fn the_diff_is_only_the_patched_lines() {
     let out = oracle(json!([{"op": "replace", "path": "/spec/replicas", "value": 4}]));
     assert_eq!(out, stream().replace("  replicas: 2\n", "  replicas: 4\n"));
-    let out = oracle(json!([{"op": "add", "path": "/spec/template/spec/tolerations", "value": [{"key": "X", "operator": "Exists"}]}]));
+    let out = oracle(
+        json!([{"op": "add", "path": "/spec/template/spec/tolerations", "value": [{"key": "X", "operator": "Exists"}]}]),
+    );
     assert_eq!(
         out,
         stream().replace(
@@ -138,7 +140,9 @@ fn merge_patches_follow_rfc_7386() {
     assert_eq!(docs(&out.manifests)[0], want, "{}", out.manifests);
     assert!(out.manifests.contains("      image: 'web:1.0'\n") || out.manifests.contains("        image: 'web:1.0'\n"));
     // A merge that changes nothing changes no byte.
-    let same = render_config(&stream(), "patches:\n- target: {kind: Service}\n  merge: {spec: {ports: [{port: 80}]}}\n").unwrap();
+    let same =
+        render_config(&stream(), "patches:\n- target: {kind: Service}\n  merge: {spec: {ports: [{port: 80}]}}\n")
+            .unwrap();
     assert_eq!(same.manifests, stream());
 }
 
@@ -153,7 +157,8 @@ fn selectors_pick_documents_in_config_order() {
     assert_eq!(got[1]["spec"]["replicas"], json!(2));
     assert_eq!(got[2]["metadata"]["labels"]["seen"], json!("yes"));
     // The second patch's test held for web-api and was skipped for worker, with a note.
-    let notes: Vec<&str> = out.report.documents.iter().flat_map(|d| d.notes.iter().map(|n| n.message.as_str())).collect();
+    let notes: Vec<&str> =
+        out.report.documents.iter().flat_map(|d| d.notes.iter().map(|n| n.message.as_str())).collect();
     assert!(notes.iter().any(|n| n.contains("patches[1] skipped: operation 0 (test) failed")), "{notes:?}");
 }
 
@@ -169,11 +174,20 @@ fn templated_patches_compute_their_values() {
 #[test]
 fn errors_name_the_document_the_patch_and_the_operation() {
     let cases = [
-        ("[{op: add, path: /spec/x, value: 1}, {op: remove, path: /spec/nothere}]", "patches[0] operation 1 (remove): /spec/nothere: /spec/nothere does not exist"),
+        (
+            "[{op: add, path: /spec/x, value: 1}, {op: remove, path: /spec/nothere}]",
+            "patches[0] operation 1 (remove): /spec/nothere: /spec/nothere does not exist",
+        ),
         ("[{op: add, path: /spec/a/b, value: 1}]", "operation 0 (add): /spec/a/b: /spec/a does not exist"),
-        ("[{op: add, path: /spec/template/spec/containers/5, value: {}}]", "index 5 is out of range (the list has 2 items)"),
+        (
+            "[{op: add, path: /spec/template/spec/containers/5, value: {}}]",
+            "index 5 is out of range (the list has 2 items)",
+        ),
         ("[{op: replace, path: /spec/template/spec/containers/01, value: {}}]", "`01` is not a list index"),
-        ("[{op: test, path: /spec/replicas, value: \"2\"}]", "operation 0 (test) failed: /spec/replicas is 2, not \"2\""),
+        (
+            "[{op: test, path: /spec/replicas, value: \"2\"}]",
+            "operation 0 (test) failed: /spec/replicas is 2, not \"2\"",
+        ),
         ("[{op: move, from: /spec, path: /spec/x}]", "cannot move /spec into its own child /spec/x"),
         ("[{op: copy, path: /spec/x}]", "`copy` needs a `from` pointer"),
         ("[{op: add, path: /spec/replicas/x, value: 1}]", "the parent is a number"),
@@ -190,12 +204,28 @@ fn errors_name_the_document_the_patch_and_the_operation() {
 #[test]
 fn config_errors_have_file_and_line() {
     let cases = [
-        ("patches:\n- target: {kind: Deployment}\n  patch: [{op: add, path: spec/x, value: 1}]\n", "line 3", "is not a JSON pointer"),
-        ("patches:\n- target: {kind: Deployment}\n  patch: [{op: add, path: /a~2b, value: 1}]\n", "line 3", "`~` must be followed by 0"),
-        ("patches:\n- target: {kind: Deployment}\n  patch: [{op: mutate, path: /a}]\n", "line 3", "unknown value `mutate`"),
+        (
+            "patches:\n- target: {kind: Deployment}\n  patch: [{op: add, path: spec/x, value: 1}]\n",
+            "line 3",
+            "is not a JSON pointer",
+        ),
+        (
+            "patches:\n- target: {kind: Deployment}\n  patch: [{op: add, path: /a~2b, value: 1}]\n",
+            "line 3",
+            "`~` must be followed by 0",
+        ),
+        (
+            "patches:\n- target: {kind: Deployment}\n  patch: [{op: mutate, path: /a}]\n",
+            "line 3",
+            "unknown value `mutate`",
+        ),
         ("patches:\n- target: {kind: Deployment}\n", "line 2", "needs one of `patch`"),
         ("patches:\n- target: {kind: Deployment}\n  patch: []\n  merge: {}\n", "line 2", "exactly one of"),
-        ("patches:\n- target: {kind: Deployment}\n  patch: []\n  onTestFailure: ignore\n", "line 4", "expected `error` or `skip`"),
+        (
+            "patches:\n- target: {kind: Deployment}\n  patch: []\n  onTestFailure: ignore\n",
+            "line 4",
+            "expected `error` or `skip`",
+        ),
     ];
     for (config, line, want) in cases {
         let err = render_config(&stream(), config).unwrap_err().to_string();

@@ -295,7 +295,12 @@ impl Recipes {
         documents(&text, &format!("recipe {name}"))
     }
 
-    fn pod_disruption_budgets(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &PodDisruptionBudgetRecipe) -> Result<()> {
+    fn pod_disruption_budgets(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        r: &PodDisruptionBudgetRecipe,
+    ) -> Result<()> {
         let (field, value) = match (&r.min_available, &r.max_unavailable) {
             (Some(_), Some(_)) => {
                 return Err(Error::new(ErrorKind::Config, "give one of minAvailable and maxUnavailable, not both")
@@ -323,7 +328,13 @@ impl Recipes {
                     && subset(&pdb["spec"]["selector"]["matchLabels"], labels)
             });
             if let Some((p, _)) = covered {
-                note(ws, report, &obj, Level::Info, format!("recipes.podDisruptionBudget: left alone, the chart's {} covers its pods", p.display()));
+                note(
+                    ws,
+                    report,
+                    &obj,
+                    Level::Info,
+                    format!("recipes.podDisruptionBudget: left alone, the chart's {} covers its pods", p.display()),
+                );
                 continue;
             }
             if let (Some(replicas), Json::Number(min)) = (object["spec"]["replicas"].as_u64(), &value) {
@@ -349,7 +360,8 @@ impl Recipes {
             .map(|o| (o.clone(), model::json(ws.tree(o.segment), o.node)))
             .collect();
         let services: Vec<Object> = objects.iter().filter(|o| o.is("", "Service")).cloned().collect();
-        let chosen: Vec<Object> = self.chosen(ws, &services, &r.target, "serviceMonitor")?.into_iter().cloned().collect();
+        let chosen: Vec<Object> =
+            self.chosen(ws, &services, &r.target, "serviceMonitor")?.into_iter().cloned().collect();
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
@@ -365,7 +377,13 @@ impl Recipes {
                 continue;
             }
             if object["metadata"]["labels"].as_object().is_none_or(|l| l.is_empty()) {
-                note(ws, report, &obj, Level::Warning, "recipes.serviceMonitor: the Service has no labels to select it by".into());
+                note(
+                    ws,
+                    report,
+                    &obj,
+                    Level::Warning,
+                    "recipes.serviceMonitor: the Service has no labels to select it by".into(),
+                );
                 continue;
             }
             let covered = monitors.iter().find(|(m, sm)| {
@@ -373,10 +391,17 @@ impl Recipes {
                     && subset(&sm["spec"]["selector"]["matchLabels"], &object["metadata"]["labels"])
             });
             if let Some((m, _)) = covered {
-                note(ws, report, &obj, Level::Info, format!("recipes.serviceMonitor: left alone, the chart's {} selects it", m.display()));
+                note(
+                    ws,
+                    report,
+                    &obj,
+                    Level::Info,
+                    format!("recipes.serviceMonitor: left alone, the chart's {} selects it", m.display()),
+                );
                 continue;
             }
-            let context = json!({"object": object, "ports": ports, "labels": r.labels, "path": r.path, "interval": r.interval});
+            let context =
+                json!({"object": object, "ports": ports, "labels": r.labels, "path": r.path, "interval": r.interval});
             let docs = Self::render(&engine, "recipes/serviceMonitor", SERVICE_MONITOR_TEMPLATE, context)?;
             let reason = format!("recipes.serviceMonitor for {}", obj.display());
             generate_all(ws, report, "recipes/serviceMonitor", &reason, docs, OnConflict::Skip, &reason)?;
@@ -400,17 +425,27 @@ impl Recipes {
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
             if object["spec"]["selector"].as_object().is_none_or(|s| s.is_empty()) {
-                return Err(Error::new(ErrorKind::Config, format!("Service `{}` has no pod selector to guard", obj.name))
-                    .with_path(format!("recipes.networkPolicy.services.{}", obj.name)));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("Service `{}` has no pod selector to guard", obj.name),
+                )
+                .with_path(format!("recipes.networkPolicy.services.{}", obj.name)));
             }
             let mut callers = Vec::new();
             for caller in &r.services[&obj.name] {
                 let selector = objects
                     .iter()
-                    .filter(|o| o.name == *caller && crate::resource::namespaces_match(o.namespace.as_deref(), obj.namespace.as_deref()))
+                    .filter(|o| {
+                        o.name == *caller
+                            && crate::resource::namespaces_match(o.namespace.as_deref(), obj.namespace.as_deref())
+                    })
                     .find_map(|o| {
                         let v = model::json(ws.tree(o.segment), o.node);
-                        let s = if o.is("", "Service") { v["spec"]["selector"].clone() } else { v["spec"]["selector"]["matchLabels"].clone() };
+                        let s = if o.is("", "Service") {
+                            v["spec"]["selector"].clone()
+                        } else {
+                            v["spec"]["selector"]["matchLabels"].clone()
+                        };
                         s.as_object().filter(|m| !m.is_empty()).map(|_| s.clone())
                     });
                 match selector {
@@ -418,7 +453,10 @@ impl Recipes {
                     None => {
                         return Err(Error::new(
                             ErrorKind::Config,
-                            format!("caller `{caller}` of `{}` is no Service or workload with a pod selector in the render", obj.name),
+                            format!(
+                                "caller `{caller}` of `{}` is no Service or workload with a pod selector in the render",
+                                obj.name
+                            ),
                         )
                         .with_path(format!("recipes.networkPolicy.services.{}", obj.name)))
                     }
@@ -473,19 +511,36 @@ impl Recipes {
                 env_path.push(PathSeg::from("env"));
                 for (name, value) in vars(&container) {
                     if set.contains(&name) {
-                        note(ws, report, obj, Level::Info, format!("recipes.{recipe}: {} sets {name} itself; left alone", c.describe()));
+                        note(
+                            ws,
+                            report,
+                            obj,
+                            Level::Info,
+                            format!("recipes.{recipe}: {} sets {name} itself; left alone", c.describe()),
+                        );
                         continue;
                     }
                     match value {
                         Ok(v) => plans.push((env_path.clone(), name, v)),
-                        Err(why) => note(ws, report, obj, Level::Info, format!("recipes.{recipe}: {} gets no {name}: {why}", c.describe())),
+                        Err(why) => note(
+                            ws,
+                            report,
+                            obj,
+                            Level::Info,
+                            format!("recipes.{recipe}: {} gets no {name}: {why}", c.describe()),
+                        ),
                     }
                 }
             }
             for (path, name, v) in plans {
                 let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is there");
                 let item = Value::map([("name", Value::str(name.clone())), ("value", Value::str(v.clone()))]);
-                let outcome = ws.edit(obj.segment, base, &[Op::Insert { path: path.clone(), index: None, item }], &obj.display())?[0];
+                let outcome = ws.edit(
+                    obj.segment,
+                    base,
+                    &[Op::Insert { path: path.clone(), index: None, item }],
+                    &obj.display(),
+                )?[0];
                 if outcome != Outcome::Unchanged {
                     let source = ws.source(obj.segment);
                     report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
@@ -505,11 +560,8 @@ impl Recipes {
         let key = r.topology_key.clone().unwrap_or_else(|| "topology.kubernetes.io/zone".into());
         let objects = ws.objects();
         let workloads = self.workloads_of(ws, &objects);
-        let candidates: Vec<Object> = workloads
-            .iter()
-            .map(|(w, _)| w.object.clone())
-            .filter(|o| is_replicated(ws.tree(o.segment), o))
-            .collect();
+        let candidates: Vec<Object> =
+            workloads.iter().map(|(w, _)| w.object.clone()).filter(|o| is_replicated(ws.tree(o.segment), o)).collect();
         let chosen: Vec<Object> = self.chosen(ws, &candidates, &r.target, "zoneSpread")?.into_iter().cloned().collect();
         for (w, _) in workloads.into_iter().filter(|(w, _)| chosen.contains(&w.object)) {
             let obj = &w.object;
@@ -520,10 +572,17 @@ impl Recipes {
                 .as_array()
                 .is_some_and(|cs| cs.iter().any(|c| c["topologyKey"].as_str() == Some(key.as_str())));
             if has {
-                note(ws, report, obj, Level::Info, format!("recipes.zoneSpread: the pod spec already spreads over {key}; left alone"));
+                note(
+                    ws,
+                    report,
+                    obj,
+                    Level::Info,
+                    format!("recipes.zoneSpread: the pod spec already spreads over {key}; left alone"),
+                );
                 continue;
             }
-            let selector = model::value(tree, tree.path(obj.node, &["spec", "selector", "matchLabels"]).expect("replicated"));
+            let selector =
+                model::value(tree, tree.path(obj.node, &["spec", "selector", "matchLabels"]).expect("replicated"));
             let item = Value::map([
                 ("maxSkew", Value::Int(r.max_skew.unwrap_or(1).into())),
                 ("topologyKey", Value::str(key.clone())),
@@ -532,7 +591,8 @@ impl Recipes {
             ]);
             let path = w.pod_spec_child(&[PathSeg::from("topologySpreadConstraints")]);
             let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is there");
-            let outcome = ws.edit(obj.segment, base, &[Op::Insert { path: path.clone(), index: None, item }], &obj.display())?[0];
+            let outcome =
+                ws.edit(obj.segment, base, &[Op::Insert { path: path.clone(), index: None, item }], &obj.display())?[0];
             if outcome != Outcome::Unchanged {
                 let source = ws.source(obj.segment);
                 report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
@@ -556,13 +616,16 @@ fn limit(container: &Json, resource: &str) -> std::result::Result<f64, String> {
         Json::Null => return Err(format!("it has no {resource} limit")),
         other => return Err(format!("its {resource} limit {other} is not a quantity")),
     };
-    jinja::parse_quantity(&text).filter(|q| *q > 0.0).ok_or_else(|| format!("its {resource} limit `{text}` is not a quantity"))
+    jinja::parse_quantity(&text)
+        .filter(|q| *q > 0.0)
+        .ok_or_else(|| format!("its {resource} limit `{text}` is not a quantity"))
 }
 
 /// `GOMAXPROCS` and `GOMEMLIMIT` for a container.
 pub fn go_runtime_env(container: &Json, memory_percent: u32) -> Vec<(String, std::result::Result<String, String>)> {
     let procs = limit(container, "cpu").map(|cores| (cores.ceil() as u64).max(1).to_string());
-    let mem = limit(container, "memory").map(|bytes| ((bytes * f64::from(memory_percent) / 100.0).floor() as u64).to_string());
+    let mem = limit(container, "memory")
+        .map(|bytes| ((bytes * f64::from(memory_percent) / 100.0).floor() as u64).to_string());
     vec![("GOMAXPROCS".into(), procs), ("GOMEMLIMIT".into(), mem)]
 }
 
@@ -609,7 +672,9 @@ impl Wiring for Recipes {
         if let Some(r) = &c.jvm_heap {
             let variable = r.variable.clone().unwrap_or_else(|| "JAVA_TOOL_OPTIONS".into());
             let (heap, initial) = (r.heap_percent.unwrap_or(75), r.initial_heap_percent);
-            self.add_env(ws, report, "jvmHeap", &r.target, &|c| vec![(variable.clone(), jvm_heap_flags(c, heap, initial))])?;
+            self.add_env(ws, report, "jvmHeap", &r.target, &|c| {
+                vec![(variable.clone(), jvm_heap_flags(c, heap, initial))]
+            })?;
             ws.commit(report)?;
         }
         if let Some(r) = &c.zone_spread {
