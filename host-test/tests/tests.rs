@@ -13,6 +13,9 @@ mod wasm_host;
 
 /// Shapes that once broke the edit layer, through the runner, checked by both YAML 1.1 readers.
 mod edit_defects;
+/// User patches over the corpus (checked by both YAML 1.1 readers and the json-patch crate),
+/// floats, every recipe validated strictly, and failures through the runner.
+mod extensibility;
 /// Every corpus file (and CRLF, BOM, Helm 4 variants) through plugin.wasm, checked by PyYAML and yaml.v2.
 mod fidelity;
 /// YAML 1.1 trap strings keep their meaning when postwire edits around them or writes them.
