@@ -84,18 +84,18 @@ impl Selector {
 
 impl Selector {
     /// The objects it selects (each object's document parsed). One that matches nothing is an
-    /// error naming `what` (`patches[2]`) and the selector, unless the selector is optional.
+    /// error naming the selector at its config `path` (`patches[2].target`), unless it is optional.
     pub fn pick<'o>(
         &self,
         ws: &Workspace<'_>,
         objects: &'o [Object],
         namespace: Option<&str>,
-        what: &str,
+        path: &str,
     ) -> Result<Vec<&'o Object>> {
         let hits: Vec<&Object> = objects.iter().filter(|o| self.matches(ws.tree(o.segment), o, namespace)).collect();
         if hits.is_empty() && !self.optional {
-            return Err(Error::new(ErrorKind::Config, format!("{what}: the target {self} matches no object"))
-                .with_path(format!("{what}.target"))
+            return Err(Error::new(ErrorKind::Config, format!("the target {self} matches no object"))
+                .with_path(path)
                 .with_hint("check the kind, name and selectors, or mark the target `optional: true`"));
         }
         Ok(hits)
@@ -365,8 +365,11 @@ mod tests {
         ws.parse(0).unwrap();
         let objects = ws.objects();
         let sel = Selector { kind: Some("Service".into()), ..Selector::default() };
-        let err = sel.pick(&ws, &objects, None, "patches[1]").unwrap_err().to_string();
-        assert!(err.contains("patches[1]: the target Service matches no object") && err.contains("optional"), "{err}");
+        let err = sel.pick(&ws, &objects, None, "patches[1].target").unwrap_err().to_string();
+        assert!(
+            err.contains("patches[1].target: the target Service matches no object") && err.contains("optional"),
+            "{err}"
+        );
         let optional = Selector { optional: true, ..sel };
         assert!(optional.pick(&ws, &objects, None, "patches[1]").unwrap().is_empty());
         assert_eq!(Selector::kind("Deployment").pick(&ws, &objects, None, "x").unwrap().len(), 1);

@@ -501,7 +501,7 @@ fn failures_exit_non_zero_with_a_clear_message_and_no_output() {
         (
             "target matches nothing",
             "patches:\n- target: {kind: Service, name: api}\n  merge: {metadata: {labels: {a: b}}}\n",
-            "patches[0]: the target Service api matches no object",
+            "patches[0].target: the target Service api matches no object",
         ),
     ];
     for (what, config, want) in cases {

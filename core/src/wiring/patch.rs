@@ -600,7 +600,7 @@ impl Wiring for Patches {
             let objects = ws.objects();
             let targets: Vec<Object> = patch
                 .target
-                .pick(ws, &objects, self.context.namespace.as_deref(), &format!("patches[{i}]"))?
+                .pick(ws, &objects, self.context.namespace.as_deref(), &format!("patches[{i}].target"))?
                 .into_iter()
                 .cloned()
                 .collect();

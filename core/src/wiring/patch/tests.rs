@@ -237,7 +237,7 @@ fn config_errors_have_file_and_line() {
 fn a_target_that_matches_nothing_is_an_error_unless_optional() {
     let config = "patches:\n- target: {kind: Deployment, name: api}\n  merge: {metadata: {labels: {a: b}}}\n";
     let err = render_config(&stream(), config).unwrap_err().to_string();
-    assert!(err.contains("patches[0]: the target Deployment api matches no object"), "{err}");
+    assert!(err.contains("patches[0].target: the target Deployment api matches no object"), "{err}");
     let optional = config.replace("name: api}", "name: api, optional: true}");
     assert_eq!(render_config(&stream(), &optional).unwrap().manifests, stream());
 }

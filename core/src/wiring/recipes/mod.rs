@@ -282,7 +282,7 @@ impl Recipes {
     ) -> Result<Vec<&'o Object>> {
         match target {
             None => Ok(candidates.iter().collect()),
-            Some(sel) => sel.pick(ws, candidates, self.context.namespace.as_deref(), &format!("recipes.{what}")),
+            Some(sel) => sel.pick(ws, candidates, self.context.namespace.as_deref(), &format!("recipes.{what}.target")),
         }
     }
 

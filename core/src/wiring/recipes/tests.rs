@@ -204,7 +204,7 @@ fn go_runtime_limits_from_container_limits() {
     let (_, d, _) = run("  goRuntime: {target: {name: web}}\n");
     assert!(d[0]["spec"]["template"]["spec"]["containers"][0]["env"].is_null());
     let err = render(INPUT, "  goRuntime: {target: {name: dispatch}}\n").unwrap_err().to_string();
-    assert!(err.contains("recipes.goRuntime: the target any kind dispatch matches no object"), "{err}");
+    assert!(err.contains("recipes.goRuntime.target: the target any kind dispatch matches no object"), "{err}");
 }
 
 #[test]
