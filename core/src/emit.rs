@@ -72,6 +72,9 @@ pub enum Value {
     Bool(bool),
     /// An integer.
     Int(i64),
+    /// A number that is not an integer (`0.5`), as canonical text both YAML 1.1 readers take
+    /// for a float.
+    Float(Float),
     /// A string (always written double-quoted).
     Str(String),
     /// A sequence.
@@ -97,6 +100,7 @@ impl Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Value::from(f.get()),
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::Seq(items) => items.iter().map(Value::to_json).collect(),
             Value::Map(entries) => {
@@ -105,12 +109,18 @@ impl Value {
         }
     }
 
-    /// From JSON (numbers that are not integers are written as strings of their JSON text).
+    /// From JSON. Integers that fit an `i64` stay integers; every other number is a float
+    /// (`2.0` stays `2.0`, a float to every reader, as in the JSON).
     pub fn from_json(v: &serde_json::Value) -> Value {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => n.as_i64().map_or_else(|| Value::Str(n.to_string()), Value::Int),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64().and_then(Float::new)) {
+                (Some(i), _) if !n.is_f64() => Value::Int(i),
+                (_, Some(f)) => Value::Float(f),
+                // JSON numbers are finite; an integer beyond i64 reads as its float.
+                _ => Value::Str(n.to_string()),
+            },
             serde_json::Value::String(s) => Value::Str(s.clone()),
             serde_json::Value::Array(items) => Value::Seq(items.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(map) => {
@@ -132,6 +142,45 @@ impl Value {
     }
 }
 
+/// A finite float as the text postwire writes for it: Rust's shortest round-trip digits, always
+/// with a `.` in the mantissa and a signed exponent when there is one (`0.5`, `2.0`, `1.0e-7`,
+/// `1.5e+300`). PyYAML's YAML 1.1 float needs both (`1e-7` is a string to it); Go's yaml.v2 and
+/// YAML 1.2 readers read the same text as the same float. The text is canonical, so two equal
+/// floats compare equal as text (`-0.0` stays distinct from `0.0`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Float(String);
+
+impl Float {
+    /// The float, or None when it is not finite (JSON and most readers have no NaN or infinity).
+    pub fn new(f: f64) -> Option<Float> {
+        if !f.is_finite() {
+            return None;
+        }
+        // `{:?}` is the shortest text that reads back to the same f64: `0.5`, `2.0`, `1e-7`, `1e21`.
+        let text = format!("{f:?}");
+        let text = match text.split_once('e') {
+            Some((mantissa, exp)) => {
+                let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+                let exp = if exp.starts_with('-') { exp.to_string() } else { format!("+{exp}") };
+                format!("{mantissa}e{exp}")
+            }
+            None if text.contains('.') => text,
+            None => format!("{text}.0"),
+        };
+        Some(Float(text))
+    }
+
+    /// The text written for it.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// The float.
+    pub fn get(&self) -> f64 {
+        self.0.parse().expect("canonical float text parses")
+    }
+}
+
 /// A value in flow notation on one line (valid JSON when every scalar is: keys are quoted).
 pub fn flow(value: &Value) -> String {
     let mut out = String::new();
@@ -144,6 +193,7 @@ fn write_flow(value: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(f.text()),
         Value::Str(s) => out.push_str(&double_quoted(s)),
         Value::Seq(items) => {
             out.push('[');
@@ -249,6 +299,48 @@ mod tests {
             assert_eq!(key(k, false), k);
             assert_eq!(key(k, true), format!("\"{k}\""));
         }
+    }
+
+    #[test]
+    fn floats_have_a_dot_and_a_signed_exponent() {
+        let cases = [
+            (0.5, "0.5"),
+            (2.0, "2.0"),
+            (-0.25, "-0.25"),
+            (1e-7, "1.0e-7"),
+            (1.5e-7, "1.5e-7"),
+            (1e21, "1.0e+21"),
+            (1.5e300, "1.5e+300"),
+            (123456.789, "123456.789"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (-0.0, "-0.0"),
+        ];
+        for (f, text) in cases {
+            let float = Float::new(f).unwrap();
+            assert_eq!(float.text(), text, "{f}");
+            assert_eq!(float.get().to_bits(), f.to_bits(), "{f} round-trips");
+            // PyYAML's YAML 1.1 float: `[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?`.
+            let (mantissa, exp) = text.split_once('e').unwrap_or((text, ""));
+            let digits = mantissa.trim_start_matches('-');
+            assert!(digits.contains('.') && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.'), "{text}");
+            assert!(exp.is_empty() || (exp.starts_with(['-', '+']) && exp[1..].bytes().all(|b| b.is_ascii_digit())));
+            // Valid JSON, reading back as the same number.
+            assert_eq!(serde_json::from_str::<f64>(text).unwrap().to_bits(), f.to_bits());
+            assert_eq!(flow(&Value::Float(float)), text);
+        }
+        for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(Float::new(f).is_none());
+        }
+    }
+
+    #[test]
+    fn json_numbers_keep_their_type() {
+        let v = Value::from_json(&serde_json::json!({"i": 3, "f": 0.5, "w": 2.0, "big": 18446744073709551615u64}));
+        assert_eq!(v.get("i"), Some(&Value::Int(3)));
+        assert_eq!(v.get("f"), Some(&Value::Float(Float::new(0.5).unwrap())));
+        assert_eq!(v.get("w"), Some(&Value::Float(Float::new(2.0).unwrap())));
+        assert!(matches!(v.get("big"), Some(Value::Float(_))));
+        assert_eq!(v.to_json()["f"], serde_json::json!(0.5));
     }
 
     #[test]

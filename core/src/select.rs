@@ -11,7 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::glob_matches;
+use crate::error::{Error, ErrorKind, Result};
 use crate::resource::Object;
+use crate::workspace::Workspace;
 use crate::yaml::{NodeId, Tree};
 
 /// Which objects a wiring, patch or template applies to. Every field given must match; an empty
@@ -77,6 +79,26 @@ impl Selector {
             })
             && self.label_selector.as_ref().is_none_or(|s| s.matches(tree, obj.node, "labels"))
             && self.annotation_selector.as_ref().is_none_or(|s| s.matches(tree, obj.node, "annotations"))
+    }
+}
+
+impl Selector {
+    /// The objects it selects (each object's document parsed). One that matches nothing is an
+    /// error naming the selector at its config `path` (`patches[2].target`), unless it is optional.
+    pub fn pick<'o>(
+        &self,
+        ws: &Workspace<'_>,
+        objects: &'o [Object],
+        namespace: Option<&str>,
+        path: &str,
+    ) -> Result<Vec<&'o Object>> {
+        let hits: Vec<&Object> = objects.iter().filter(|o| self.matches(ws.tree(o.segment), o, namespace)).collect();
+        if hits.is_empty() && !self.optional {
+            return Err(Error::new(ErrorKind::Config, format!("the target {self} matches no object"))
+                .with_path(path)
+                .with_hint("check the kind, name and selectors, or mark the target `optional: true`"));
+        }
+        Ok(hits)
     }
 }
 
@@ -335,6 +357,22 @@ mod tests {
         assert!(sel.matches(&tree, &obj, None));
         assert!(sel.matches(&tree, &obj, Some("shop")));
         assert!(!sel.matches(&tree, &obj, Some("other")));
+    }
+
+    #[test]
+    fn a_target_that_matches_nothing_is_an_error_unless_optional() {
+        let mut ws = Workspace::new(WEB);
+        ws.parse(0).unwrap();
+        let objects = ws.objects();
+        let sel = Selector { kind: Some("Service".into()), ..Selector::default() };
+        let err = sel.pick(&ws, &objects, None, "patches[1].target").unwrap_err().to_string();
+        assert!(
+            err.contains("patches[1].target: the target Service matches no object") && err.contains("optional"),
+            "{err}"
+        );
+        let optional = Selector { optional: true, ..sel };
+        assert!(optional.pick(&ws, &objects, None, "patches[1]").unwrap().is_empty());
+        assert_eq!(Selector::kind("Deployment").pick(&ws, &objects, None, "x").unwrap().len(), 1);
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub struct ContextV1 {
     /// The namespace objects without one are installed into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The Argo CD application environment when the host runs as an Argo CD config management
+    /// plugin (`ARGOCD_APP_NAME`, `ARGOCD_APP_NAMESPACE`, `ARGOCD_APP_REVISION`,
+    /// `ARGOCD_ENV_*`…); templates see it as `argocd`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub argocd: std::collections::BTreeMap<String, String>,
 }
 
 /// The general request every host sends to the `render` export.
@@ -320,7 +325,8 @@ mod tests {
         let mut req = RenderRequestV1::new("kind: ConfigMap\n");
         req.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: "checksum: {}\n".into() });
         req.set = vec!["checksum.mode=aggregate".into()];
-        req.context = ContextV1 { release_name: Some("web".into()), namespace: Some("prod".into()) };
+        req.context =
+            ContextV1 { release_name: Some("web".into()), namespace: Some("prod".into()), ..ContextV1::default() };
         assert_eq!(
             serde_json::to_string(&req).unwrap(),
             r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":"kind: ConfigMap\n","config":{"name":"postwire.yaml","content":"checksum: {}\n"},"set":["checksum.mode=aggregate"],"context":{"releaseName":"web","namespace":"prod"}}"#

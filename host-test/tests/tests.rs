@@ -17,6 +17,9 @@ mod checksum_styles;
 mod edit_defects;
 /// The edit layer's every op on every generated style, judged by PyYAML and yaml.v2.
 mod edit_styles;
+/// User patches over the corpus (checked by both YAML 1.1 readers and the json-patch crate),
+/// floats, every recipe validated strictly, and failures through the runner.
+mod extensibility;
 /// Every corpus file (and CRLF, BOM, Helm 4 variants) through plugin.wasm, checked by PyYAML and yaml.v2.
 mod fidelity;
 /// Deployments and Pods in many YAML styles: the generator every wiring's property test uses.

@@ -252,6 +252,10 @@ fn render_text(manifests: String, args: &RenderArgs) -> Result<RenderResponseV1,
     request.set = args.set.clone();
     request.context.namespace = args.namespace.clone();
     request.context.release_name = args.release.clone();
+    // Argo CD runs a config management plugin with the application's environment; templates
+    // see it as `argocd`.
+    request.context.argocd =
+        std::env::vars().filter(|(k, _)| k.starts_with("ARGOCD_APP_") || k.starts_with("ARGOCD_ENV_")).collect();
     request.chart_config = chart_config(args)?;
 
     let response =

@@ -242,7 +242,8 @@ impl<'de, 'a> SeqAccess<'de> for Seq<'a> {
         };
         let index = self.index;
         self.index += 1;
-        seed.deserialize(Deserializer(item)).map(Some).map_err(|e| e.in_field(&format!("[{index}]")))
+        // An error of the item's own conversion (`try_from`) is located at the item.
+        seed.deserialize(Deserializer(item)).map(Some).map_err(|e| e.located(item).in_field(&format!("[{index}]")))
     }
 }
 
@@ -270,6 +271,6 @@ impl<'de, 'a> MapAccess<'de> for Map<'a> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> R<V::Value> {
         let (key, value) = self.value.take().expect("value after key");
-        seed.deserialize(Deserializer(value)).map_err(|e| e.in_field(key))
+        seed.deserialize(Deserializer(value)).map_err(|e| e.located(value).in_field(key))
     }
 }

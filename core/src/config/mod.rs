@@ -76,6 +76,28 @@ pub struct PostwireConfig {
     /// naming the document; `skip` leaves it byte-identical and warns.
     #[serde(default)]
     pub on_uneditable: OnUneditable,
+    /// Free-form values for templates and templated patches (`{{ values.team }}`).
+    #[serde(default = "empty_values", skip_serializing_if = "is_empty_values")]
+    pub values: serde_json::Value,
+    /// User patches (RFC 6902 `patch`, RFC 7386 `merge`, or a `template` writing either), applied
+    /// in order to the objects each `target` selects, after the built-in wirings and before
+    /// checksums.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<crate::wiring::patch::PatchConfig>,
+    /// minijinja templates that generate objects, once or once per object `forEach` selects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<crate::wiring::template::TemplateConfig>,
+    /// Built-in, tested recipes, each on by name with an optional `target`.
+    #[serde(default, skip_serializing_if = "crate::wiring::recipes::RecipesConfig::is_empty")]
+    pub recipes: crate::wiring::recipes::RecipesConfig,
+}
+
+fn empty_values() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+fn is_empty_values(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|m| m.is_empty())
 }
 
 /// What to do with a document that cannot be edited safely.
@@ -100,6 +122,10 @@ impl Default for PostwireConfig {
             irsa: Default::default(),
             datadog: Default::default(),
             on_uneditable: OnUneditable::default(),
+            values: empty_values(),
+            patches: Vec::new(),
+            templates: Vec::new(),
+            recipes: Default::default(),
         }
     }
 }

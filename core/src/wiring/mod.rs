@@ -42,6 +42,9 @@
 pub mod checksum;
 pub mod datadog;
 pub mod irsa;
+pub mod patch;
+pub mod recipes;
+pub mod template;
 
 use crate::config::PostwireConfig;
 use crate::error::Result;
@@ -62,14 +65,25 @@ pub trait Wiring {
 /// The enabled wirings, in the order they run.
 pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
     let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
-    // mutate
+    // Generate: user templates, then the recipes (which also mutate, never overwriting).
+    if !config.templates.is_empty() {
+        wirings.push(Box::new(template::Templates::new(config, context)));
+    }
+    if !config.recipes.is_empty() {
+        wirings.push(Box::new(recipes::Recipes::new(config, context)));
+    }
+    // Mutate.
     if config.irsa.enabled {
         wirings.push(Box::new(irsa::Irsa::new(config, context)));
     }
     if config.datadog.enabled {
         wirings.push(Box::new(datadog::Datadog::new(config, context)));
     }
-    // checksums last
+    // User patches: after the built-in wirings, before checksums.
+    if !config.patches.is_empty() {
+        wirings.push(Box::new(patch::Patches::new(config, context)));
+    }
+    // Checksums last, so hashes see the final content.
     if config.checksum.enabled {
         wirings.push(Box::new(checksum::Checksum::new(config, context)));
     }

@@ -1,0 +1,688 @@
+//! Recipes: built-in, tested wirings a platform team turns on by name. Each takes an optional
+//! `target:` (the shared selector) and never overwrites what the chart set.
+//!
+//! ```yaml
+//! recipes:
+//!   podDisruptionBudget: {minAvailable: 1}
+//!   serviceMonitor: {port: metrics, labels: {release: kube-prometheus-stack}}
+//!   networkPolicy: {services: {api: [web, worker]}}
+//!   goRuntime: {target: {name: dispatch}}
+//!   jvmHeap: {heapPercent: 75}
+//!   zoneSpread: {}
+//! ```
+//!
+//! The three that generate objects are minijinja templates shipped inside the module
+//! (`pdb.yaml.j2`, `servicemonitor.yaml.j2`, `networkpolicy.yaml.j2`) rendered by the same
+//! engine as user templates and generated through [`crate::generate`] (marked
+//! `postwire.dev/generated-by: recipes/<name>`). The three that change workloads add
+//! environment variables or a topology spread constraint only where the chart has none.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+
+use crate::config::{glob_matches, PostwireConfig};
+use crate::edit::{Op, Outcome, PathSeg, Value};
+use crate::error::{Error, ErrorKind, Result};
+use crate::generate::OnConflict;
+use crate::jinja::{self, documents, generate_all, is_generated, Engine, Limits};
+use crate::model;
+use crate::report::{Action, Change, Level, Note, Report};
+use crate::resource::{containers, object_node, Object, WorkloadKind};
+use crate::select::Selector;
+use crate::wire::ContextV1;
+use crate::workload::{self, report_path, Workload};
+use crate::workspace::Workspace;
+use crate::yaml::Tree;
+
+use super::Wiring;
+
+const NAME: &str = "recipes";
+const PDB_TEMPLATE: &str = include_str!("pdb.yaml.j2");
+const SERVICE_MONITOR_TEMPLATE: &str = include_str!("servicemonitor.yaml.j2");
+const NETWORK_POLICY_TEMPLATE: &str = include_str!("networkpolicy.yaml.j2");
+
+/// The recipes, each off unless configured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecipesConfig {
+    /// A PodDisruptionBudget per replicated workload (Deployment, StatefulSet, ReplicaSet,
+    /// Rollout with `spec.selector.matchLabels`) that no PodDisruptionBudget of the chart covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_disruption_budget: Option<PodDisruptionBudgetRecipe>,
+    /// A ServiceMonitor (prometheus-operator) per Service with a metrics port, unless the chart
+    /// has one selecting that Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_monitor: Option<ServiceMonitorRecipe>,
+    /// NetworkPolicies from a service dependency list: ingress to each listed Service's pods
+    /// only from its callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicyRecipe>,
+    /// `GOMAXPROCS` (the CPU limit rounded up) and `GOMEMLIMIT` (90% of the memory limit) for
+    /// containers with limits that do not set them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_runtime: Option<GoRuntimeRecipe>,
+    /// JVM heap flags from the memory limit in `JAVA_TOOL_OPTIONS`, for containers that do not
+    /// set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jvm_heap: Option<JvmHeapRecipe>,
+    /// A topology spread constraint over zones for replicated workloads that have none over
+    /// that topology key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_spread: Option<ZoneSpreadRecipe>,
+}
+
+impl RecipesConfig {
+    /// Whether no recipe is on.
+    pub fn is_empty(&self) -> bool {
+        *self == RecipesConfig::default()
+    }
+}
+
+/// `recipes.podDisruptionBudget`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodDisruptionBudgetRecipe {
+    /// Which workloads (default: every replicated workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
+    /// Pods that must stay available: a number or a percentage (`"50%"`). Default 1 when
+    /// `maxUnavailable` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<IntOrPercent>,
+    /// Pods that may be down at once: a number or a percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrPercent>,
+}
+
+/// A number or a percentage such as `"25%"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum IntOrPercent {
+    /// A count.
+    Int(u32),
+    /// A percentage: digits and `%`.
+    Percent(Percent),
+}
+
+/// A percentage such as `"25%"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct Percent(String);
+
+impl TryFrom<String> for Percent {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        match s.strip_suffix('%').map(str::parse::<u32>) {
+            Some(Ok(n)) if n <= 100 => Ok(Percent(s)),
+            _ => Err(format!("`{s}` is neither a number nor a percentage such as 50%")),
+        }
+    }
+}
+
+impl From<Percent> for String {
+    fn from(p: Percent) -> String {
+        p.0
+    }
+}
+
+impl IntOrPercent {
+    fn json(&self) -> Json {
+        match self {
+            IntOrPercent::Int(n) => json!(n),
+            IntOrPercent::Percent(p) => json!(p.0),
+        }
+    }
+}
+
+fn default_metrics_port() -> String {
+    "metrics".into()
+}
+
+/// `recipes.serviceMonitor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceMonitorRecipe {
+    /// Which Services (default: every Service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
+    /// Name (or glob) of the Service ports to scrape (default `metrics`).
+    #[serde(default = "default_metrics_port")]
+    pub port: String,
+    /// Labels of the ServiceMonitor, e.g. `release: kube-prometheus-stack` so that
+    /// kube-prometheus-stack's Prometheus selects it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// HTTP path to scrape (Prometheus' default `/metrics` when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Scrape interval, e.g. `30s` (Prometheus' default when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+}
+
+/// `recipes.networkPolicy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPolicyRecipe {
+    /// Further narrows which of the listed Services get a policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
+    /// For each Service of the render, by name, the Services or workloads of the render that
+    /// call it: `{api: [web, worker], db: [api]}`. An empty list allows no ingress at all.
+    pub services: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// `recipes.goRuntime`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GoRuntimeRecipe {
+    /// Which workloads (default: every workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
+    /// Percentage of the memory limit for `GOMEMLIMIT` (default 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_percent: Option<u32>,
+}
+
+/// `recipes.jvmHeap`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JvmHeapRecipe {
+    /// Which workloads (default: every workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
+    /// Maximum heap (`-Xmx`) as a percentage of the memory limit (default 75).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_percent: Option<u32>,
+    /// Initial heap (`-Xms`) as a percentage of the memory limit (default: not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_heap_percent: Option<u32>,
+    /// The variable to set (default `JAVA_TOOL_OPTIONS`, which every JVM reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable: Option<String>,
+}
+
+/// `recipes.zoneSpread`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ZoneSpreadRecipe {
+    /// Which workloads (default: every replicated workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
+    /// Largest difference in pod count between zones (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_skew: Option<u32>,
+    /// The node label to spread over (default `topology.kubernetes.io/zone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_key: Option<String>,
+    /// `ScheduleAnyway` (default: spread when possible) or `DoNotSchedule`.
+    #[serde(default)]
+    pub when_unsatisfiable: WhenUnsatisfiable,
+}
+
+/// What the scheduler does when a spread cannot be met.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum WhenUnsatisfiable {
+    /// Prefer a spread, schedule anyway.
+    #[default]
+    ScheduleAnyway,
+    /// Keep pods pending rather than break the spread.
+    DoNotSchedule,
+}
+
+/// The recipes wiring.
+pub struct Recipes {
+    config: RecipesConfig,
+    workloads: Vec<WorkloadKind>,
+    context: ContextV1,
+}
+
+impl Recipes {
+    /// Build the wiring.
+    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
+        Recipes { config: config.recipes.clone(), workloads: config.workload_kinds(), context: context.clone() }
+    }
+}
+
+/// Kinds whose pods are replicas behind a selector (a PodDisruptionBudget or a spread makes sense).
+fn is_replicated(tree: &Tree, obj: &Object) -> bool {
+    !matches!(obj.kind.as_str(), "DaemonSet" | "Job" | "CronJob" | "Pod" | "PodTemplate")
+        && tree.path(obj.node, &["spec", "selector", "matchLabels"]).is_some_and(|m| tree.is_mapping(m))
+}
+
+/// Whether every `want` label is among `labels`.
+fn subset(want: &Json, labels: &Json) -> bool {
+    match (want, labels) {
+        (Json::Object(w), Json::Object(l)) => !w.is_empty() && w.iter().all(|(k, v)| l.get(k) == Some(v)),
+        _ => false,
+    }
+}
+
+fn note(ws: &Workspace<'_>, report: &mut Report, obj: &Object, level: Level, message: String) {
+    let source = ws.source(obj.segment);
+    report.document(obj.doc_number, &obj.display(), source.as_deref()).notes.push(Note {
+        wiring: NAME.into(),
+        level,
+        message,
+    });
+}
+
+impl Recipes {
+    /// The candidates a recipe works on, narrowed by its target (which must then match one).
+    fn chosen<'o>(
+        &self,
+        ws: &Workspace<'_>,
+        candidates: &'o [Object],
+        target: &Option<Selector>,
+        what: &str,
+    ) -> Result<Vec<&'o Object>> {
+        match target {
+            None => Ok(candidates.iter().collect()),
+            Some(sel) => sel.pick(ws, candidates, self.context.namespace.as_deref(), &format!("recipes.{what}.target")),
+        }
+    }
+
+    fn workloads_of(&self, ws: &Workspace<'_>, objects: &[Object]) -> Vec<(Workload, WorkloadKind)> {
+        workload::find(ws, objects, &self.workloads)
+    }
+
+    fn render(engine: &Engine, name: &str, source: &str, context: Json) -> Result<Vec<Value>> {
+        let text = engine.render(name, source, &context, Limits::default())?;
+        documents(&text, &format!("recipe {name}"))
+    }
+
+    fn pod_disruption_budgets(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        r: &PodDisruptionBudgetRecipe,
+    ) -> Result<()> {
+        let (field, value) = match (&r.min_available, &r.max_unavailable) {
+            (Some(_), Some(_)) => {
+                return Err(Error::new(ErrorKind::Config, "give one of minAvailable and maxUnavailable, not both")
+                    .with_path("recipes.podDisruptionBudget"))
+            }
+            (_, Some(max)) => ("maxUnavailable", max.json()),
+            (min, None) => ("minAvailable", min.as_ref().map_or(json!(1), IntOrPercent::json)),
+        };
+        let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
+        let pdbs: Vec<(Object, Json)> = objects
+            .iter()
+            .filter(|o| o.is("policy", "PodDisruptionBudget"))
+            .map(|o| (o.clone(), model::json(ws.tree(o.segment), o.node)))
+            .collect();
+        let candidates: Vec<Object> =
+            objects.iter().filter(|o| is_replicated(ws.tree(o.segment), o)).cloned().collect();
+        let chosen: Vec<Object> =
+            self.chosen(ws, &candidates, &r.target, "podDisruptionBudget")?.into_iter().cloned().collect();
+        let engine = Engine::new(Arc::new(Vec::new()));
+        for obj in chosen {
+            let object = model::json(ws.tree(obj.segment), obj.node);
+            let labels = &object["spec"]["template"]["metadata"]["labels"];
+            let covered = pdbs.iter().find(|(p, pdb)| {
+                crate::resource::namespaces_match(p.namespace.as_deref(), obj.namespace.as_deref())
+                    && subset(&pdb["spec"]["selector"]["matchLabels"], labels)
+            });
+            if let Some((p, _)) = covered {
+                note(
+                    ws,
+                    report,
+                    &obj,
+                    Level::Info,
+                    format!("recipes.podDisruptionBudget: left alone, the chart's {} covers its pods", p.display()),
+                );
+                continue;
+            }
+            if let (Some(replicas), Json::Number(min)) = (object["spec"]["replicas"].as_u64(), &value) {
+                if field == "minAvailable" && min.as_u64().is_some_and(|m| m >= replicas) {
+                    note(ws, report, &obj, Level::Warning, format!(
+                        "recipes.podDisruptionBudget: minAvailable {min} with {replicas} replica(s) blocks every voluntary eviction (node drains)"
+                    ));
+                }
+            }
+            let context = json!({"object": object, "budget": {"field": field, "value": value}});
+            let docs = Self::render(&engine, "recipes/podDisruptionBudget", PDB_TEMPLATE, context)?;
+            let reason = format!("recipes.podDisruptionBudget for {}", obj.display());
+            generate_all(ws, report, "recipes/podDisruptionBudget", &reason, docs, OnConflict::Skip, &reason)?;
+        }
+        Ok(())
+    }
+
+    fn service_monitors(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &ServiceMonitorRecipe) -> Result<()> {
+        let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
+        let monitors: Vec<(Object, Json)> = objects
+            .iter()
+            .filter(|o| o.is("monitoring.coreos.com", "ServiceMonitor"))
+            .map(|o| (o.clone(), model::json(ws.tree(o.segment), o.node)))
+            .collect();
+        let services: Vec<Object> = objects.iter().filter(|o| o.is("", "Service")).cloned().collect();
+        let chosen: Vec<Object> =
+            self.chosen(ws, &services, &r.target, "serviceMonitor")?.into_iter().cloned().collect();
+        let engine = Engine::new(Arc::new(Vec::new()));
+        for obj in chosen {
+            let object = model::json(ws.tree(obj.segment), obj.node);
+            let ports: Vec<String> = object["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["name"].as_str())
+                .filter(|n| glob_matches(r.port.as_bytes(), n.as_bytes()))
+                .map(String::from)
+                .collect();
+            if ports.is_empty() {
+                continue;
+            }
+            if object["metadata"]["labels"].as_object().is_none_or(|l| l.is_empty()) {
+                note(
+                    ws,
+                    report,
+                    &obj,
+                    Level::Warning,
+                    "recipes.serviceMonitor: the Service has no labels to select it by".into(),
+                );
+                continue;
+            }
+            let covered = monitors.iter().find(|(m, sm)| {
+                crate::resource::namespaces_match(m.namespace.as_deref(), obj.namespace.as_deref())
+                    && subset(&sm["spec"]["selector"]["matchLabels"], &object["metadata"]["labels"])
+            });
+            if let Some((m, _)) = covered {
+                note(
+                    ws,
+                    report,
+                    &obj,
+                    Level::Info,
+                    format!("recipes.serviceMonitor: left alone, the chart's {} selects it", m.display()),
+                );
+                continue;
+            }
+            let context =
+                json!({"object": object, "ports": ports, "labels": r.labels, "path": r.path, "interval": r.interval});
+            let docs = Self::render(&engine, "recipes/serviceMonitor", SERVICE_MONITOR_TEMPLATE, context)?;
+            let reason = format!("recipes.serviceMonitor for {}", obj.display());
+            generate_all(ws, report, "recipes/serviceMonitor", &reason, docs, OnConflict::Skip, &reason)?;
+        }
+        Ok(())
+    }
+
+    fn network_policies(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &NetworkPolicyRecipe) -> Result<()> {
+        let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
+        let find_service = |name: &str| objects.iter().find(|o| o.is("", "Service") && o.name == name);
+        let mut listed = Vec::new();
+        for name in r.services.keys() {
+            let Some(svc) = find_service(name) else {
+                return Err(Error::new(ErrorKind::Config, format!("the render has no Service `{name}`"))
+                    .with_path(format!("recipes.networkPolicy.services.{name}")));
+            };
+            listed.push(svc.clone());
+        }
+        let chosen: Vec<Object> = self.chosen(ws, &listed, &r.target, "networkPolicy")?.into_iter().cloned().collect();
+        let engine = Engine::new(Arc::new(Vec::new()));
+        for obj in chosen {
+            let object = model::json(ws.tree(obj.segment), obj.node);
+            if object["spec"]["selector"].as_object().is_none_or(|s| s.is_empty()) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("Service `{}` has no pod selector to guard", obj.name),
+                )
+                .with_path(format!("recipes.networkPolicy.services.{}", obj.name)));
+            }
+            let mut callers = Vec::new();
+            for caller in &r.services[&obj.name] {
+                let selector = objects
+                    .iter()
+                    .filter(|o| {
+                        o.name == *caller
+                            && crate::resource::namespaces_match(o.namespace.as_deref(), obj.namespace.as_deref())
+                    })
+                    .find_map(|o| {
+                        let v = model::json(ws.tree(o.segment), o.node);
+                        let s = if o.is("", "Service") {
+                            v["spec"]["selector"].clone()
+                        } else {
+                            v["spec"]["selector"]["matchLabels"].clone()
+                        };
+                        s.as_object().filter(|m| !m.is_empty()).map(|_| s.clone())
+                    });
+                match selector {
+                    Some(s) => callers.push(s),
+                    None => {
+                        return Err(Error::new(
+                            ErrorKind::Config,
+                            format!(
+                                "caller `{caller}` of `{}` is no Service or workload with a pod selector in the render",
+                                obj.name
+                            ),
+                        )
+                        .with_path(format!("recipes.networkPolicy.services.{}", obj.name)))
+                    }
+                }
+            }
+            let ports: Vec<Json> = object["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let port = if p["targetPort"].is_null() { p["port"].clone() } else { p["targetPort"].clone() };
+                    json!({"port": port, "protocol": p["protocol"].as_str().unwrap_or("TCP")})
+                })
+                .collect();
+            let context = json!({"object": object, "callers": callers, "ports": ports});
+            let docs = Self::render(&engine, "recipes/networkPolicy", NETWORK_POLICY_TEMPLATE, context)?;
+            let reason = format!("recipes.networkPolicy for {}", obj.display());
+            generate_all(ws, report, "recipes/networkPolicy", &reason, docs, OnConflict::Skip, &reason)?;
+        }
+        Ok(())
+    }
+
+    /// Add environment variables to the containers of the chosen workloads that have the
+    /// limit each needs and do not set the variable; `vars` computes them from the limits.
+    #[allow(clippy::type_complexity)]
+    fn add_env(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        recipe: &str,
+        target: &Option<Selector>,
+        vars: &dyn Fn(&Json) -> Vec<(String, std::result::Result<String, String>)>,
+    ) -> Result<()> {
+        let objects = ws.objects();
+        let workloads = self.workloads_of(ws, &objects);
+        let candidates: Vec<Object> = workloads.iter().map(|(w, _)| w.object.clone()).collect();
+        let chosen: Vec<Object> = self.chosen(ws, &candidates, target, recipe)?.into_iter().cloned().collect();
+        for (w, _) in workloads.into_iter().filter(|(w, _)| chosen.contains(&w.object)) {
+            let obj = &w.object;
+            let Some(pod_spec) = w.pod_spec else { continue };
+            let tree = ws.tree(obj.segment);
+            let mut plans = Vec::new();
+            for c in containers(tree, pod_spec).into_iter().filter(|c| c.list != "ephemeralContainers") {
+                let container = model::json(tree, c.node);
+                let set: Vec<String> = container["env"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["name"].as_str().map(String::from))
+                    .collect();
+                let mut env_path = w.pod_spec_child(&c.path());
+                env_path.push(PathSeg::from("env"));
+                for (name, value) in vars(&container) {
+                    if set.contains(&name) {
+                        note(
+                            ws,
+                            report,
+                            obj,
+                            Level::Info,
+                            format!("recipes.{recipe}: {} sets {name} itself; left alone", c.describe()),
+                        );
+                        continue;
+                    }
+                    match value {
+                        Ok(v) => plans.push((env_path.clone(), name, v)),
+                        Err(why) => note(
+                            ws,
+                            report,
+                            obj,
+                            Level::Info,
+                            format!("recipes.{recipe}: {} gets no {name}: {why}", c.describe()),
+                        ),
+                    }
+                }
+            }
+            for (path, name, v) in plans {
+                let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is there");
+                let item = Value::map([("name", Value::str(name.clone())), ("value", Value::str(v.clone()))]);
+                let outcome = ws.edit(
+                    obj.segment,
+                    base,
+                    &[Op::Insert { path: path.clone(), index: None, item }],
+                    &obj.display(),
+                )?[0];
+                if outcome != Outcome::Unchanged {
+                    let source = ws.source(obj.segment);
+                    report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
+                        wiring: NAME.into(),
+                        path: report_path(obj, &path),
+                        key: name.clone(),
+                        action: Action::Added,
+                        reason: format!("recipes.{recipe}: {name}={v} from the container's limits"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn zone_spread(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &ZoneSpreadRecipe) -> Result<()> {
+        let key = r.topology_key.clone().unwrap_or_else(|| "topology.kubernetes.io/zone".into());
+        let objects = ws.objects();
+        let workloads = self.workloads_of(ws, &objects);
+        let candidates: Vec<Object> =
+            workloads.iter().map(|(w, _)| w.object.clone()).filter(|o| is_replicated(ws.tree(o.segment), o)).collect();
+        let chosen: Vec<Object> = self.chosen(ws, &candidates, &r.target, "zoneSpread")?.into_iter().cloned().collect();
+        for (w, _) in workloads.into_iter().filter(|(w, _)| chosen.contains(&w.object)) {
+            let obj = &w.object;
+            let Some(pod_spec) = w.pod_spec else { continue };
+            let tree = ws.tree(obj.segment);
+            let spec = model::json(tree, pod_spec);
+            let has = spec["topologySpreadConstraints"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["topologyKey"].as_str() == Some(key.as_str())));
+            if has {
+                note(
+                    ws,
+                    report,
+                    obj,
+                    Level::Info,
+                    format!("recipes.zoneSpread: the pod spec already spreads over {key}; left alone"),
+                );
+                continue;
+            }
+            let selector =
+                model::value(tree, tree.path(obj.node, &["spec", "selector", "matchLabels"]).expect("replicated"));
+            let item = Value::map([
+                ("maxSkew", Value::Int(r.max_skew.unwrap_or(1).into())),
+                ("topologyKey", Value::str(key.clone())),
+                ("whenUnsatisfiable", Value::str(format!("{:?}", r.when_unsatisfiable))),
+                ("labelSelector", Value::map([("matchLabels", selector)])),
+            ]);
+            let path = w.pod_spec_child(&[PathSeg::from("topologySpreadConstraints")]);
+            let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is there");
+            let outcome =
+                ws.edit(obj.segment, base, &[Op::Insert { path: path.clone(), index: None, item }], &obj.display())?[0];
+            if outcome != Outcome::Unchanged {
+                let source = ws.source(obj.segment);
+                report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
+                    wiring: NAME.into(),
+                    path: report_path(obj, &path),
+                    key: "-".into(),
+                    action: Action::Added,
+                    reason: format!("recipes.zoneSpread: spread pods over {key}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn limit(container: &Json, resource: &str) -> std::result::Result<f64, String> {
+    let v = &container["resources"]["limits"][resource];
+    let text = match v {
+        Json::String(s) => s.clone(),
+        Json::Number(n) => n.to_string(),
+        Json::Null => return Err(format!("it has no {resource} limit")),
+        other => return Err(format!("its {resource} limit {other} is not a quantity")),
+    };
+    jinja::parse_quantity(&text)
+        .filter(|q| *q > 0.0)
+        .ok_or_else(|| format!("its {resource} limit `{text}` is not a quantity"))
+}
+
+/// `GOMAXPROCS` and `GOMEMLIMIT` for a container.
+pub fn go_runtime_env(container: &Json, memory_percent: u32) -> Vec<(String, std::result::Result<String, String>)> {
+    let procs = limit(container, "cpu").map(|cores| (cores.ceil() as u64).max(1).to_string());
+    let mem = limit(container, "memory")
+        .map(|bytes| ((bytes * f64::from(memory_percent) / 100.0).floor() as u64).to_string());
+    vec![("GOMAXPROCS".into(), procs), ("GOMEMLIMIT".into(), mem)]
+}
+
+/// JVM heap flags for a container.
+pub fn jvm_heap_flags(container: &Json, heap: u32, initial: Option<u32>) -> std::result::Result<String, String> {
+    let bytes = limit(container, "memory")?;
+    let mib = |percent: u32| ((bytes * f64::from(percent) / 100.0) / (1024.0 * 1024.0)).floor() as u64;
+    if mib(heap) == 0 {
+        return Err("the memory limit is below 1Mi".into());
+    }
+    Ok(match initial {
+        Some(i) => format!("-Xms{}m -Xmx{}m", mib(i).max(1), mib(heap)),
+        None => format!("-Xmx{}m", mib(heap)),
+    })
+}
+
+impl Wiring for Recipes {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.workloads.iter().map(|w| w.kind.clone()).collect();
+        kinds.extend(["Service", "PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy"].map(String::from));
+        kinds
+    }
+
+    fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
+        let c = &self.config;
+        if let Some(r) = &c.pod_disruption_budget {
+            self.pod_disruption_budgets(ws, report, r)?;
+        }
+        if let Some(r) = &c.service_monitor {
+            self.service_monitors(ws, report, r)?;
+        }
+        if let Some(r) = &c.network_policy {
+            self.network_policies(ws, report, r)?;
+        }
+        if let Some(r) = &c.go_runtime {
+            let percent = r.memory_percent.unwrap_or(90);
+            self.add_env(ws, report, "goRuntime", &r.target, &|c| go_runtime_env(c, percent))?;
+            ws.commit(report)?;
+        }
+        if let Some(r) = &c.jvm_heap {
+            let variable = r.variable.clone().unwrap_or_else(|| "JAVA_TOOL_OPTIONS".into());
+            let (heap, initial) = (r.heap_percent.unwrap_or(75), r.initial_heap_percent);
+            self.add_env(ws, report, "jvmHeap", &r.target, &|c| {
+                vec![(variable.clone(), jvm_heap_flags(c, heap, initial))]
+            })?;
+            ws.commit(report)?;
+        }
+        if let Some(r) = &c.zone_spread {
+            self.zone_spread(ws, report, r)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
