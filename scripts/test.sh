@@ -31,9 +31,11 @@ export POSTWIRE_STYLES_DUMP="$seeds/styles"
 cargo test --release --locked --workspace --exclude postwire-plugin --lib --tests 2>&1 | tee "$log"
 
 # Fuzz briefly: the render (`render(render(x)) == render(x)`, no panic, edited documents parse)
-# and the edit layer (no panic, output parses, idempotent), POSTWIRE_FUZZ_SECONDS each (default
-# 20). cargo-fuzz builds with libFuzzer's coverage instrumentation on stable Rust; the sanitizers
-# need nightly, so they are off. Seeds: the fixture inputs and the generated styles.
+# and the edit layer (no panic, output parses, idempotent). By default each target runs a fixed
+# number of inputs from a fixed seed (POSTWIRE_FUZZ_RUNS, default 200000, about 10 s), so a run
+# passes or fails the same way every time; POSTWIRE_FUZZ_SECONDS=N explores for N seconds
+# instead. cargo-fuzz builds with libFuzzer's coverage instrumentation on stable Rust; the
+# sanitizers need nightly, so they are off. Seeds: the fixture inputs and the generated styles.
 fuzz_bin="${POSTWIRE_TOOLS:-$HOME/.cache/postwire/tools}/cargo/bin"
 if [ ! -x "$fuzz_bin/cargo-fuzz" ]; then
   cargo install --locked cargo-fuzz@0.13.2 --root "$(dirname "$fuzz_bin")"
@@ -45,10 +47,15 @@ for f in "$seeds"/styles/*.yaml; do
   cp "$f" "$seeds/render/"
   { printf '\377'; cat "$f"; } > "$seeds/edit/$(basename "$f")"  # first byte: every op
 done
+if [ -n "${POSTWIRE_FUZZ_SECONDS:-}" ]; then
+  fuzz_budget=(-max_total_time="$POSTWIRE_FUZZ_SECONDS")
+else
+  fuzz_budget=(-seed=1 -runs="${POSTWIRE_FUZZ_RUNS:-200000}" -max_total_time=300)
+fi
 for target in render edit; do
   flog="$seeds/fuzz-$target.log"
   if ! (cd fuzz && PATH="$fuzz_bin:$PATH" cargo fuzz run --sanitizer none -O "$target" "$seeds/$target" -- \
-    -max_total_time="${POSTWIRE_FUZZ_SECONDS:-20}" -max_len=16384 -rss_limit_mb=2048 -print_final_stats=1 \
+    "${fuzz_budget[@]}" -max_len=16384 -rss_limit_mb=2048 -print_final_stats=1 \
     >"$flog" 2>&1); then
     sed -n '/panicked at/,/^stack backtrace/p' "$flog" | head -150
     grep -E '^(SUMMARY|Error:)|Test unit written' "$flog"

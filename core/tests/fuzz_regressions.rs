@@ -67,3 +67,22 @@ fn a_complex_key_is_not_edited() {
         panic!("edited a document whose key is a mapping:\n{out}");
     }
 }
+
+/// fuzz target `edit`: a document `?` (an explicit empty key) had new entries written into its
+/// key, and the output could then not be edited again. Explicit and empty keys are refused.
+#[test]
+fn an_explicit_empty_key_is_refused() {
+    for text in ["?\n \n", "? a\n: 1\n", ": v\n"] {
+        let ops = [Op::Set {
+            path: parse_pointer("/metadata/labels/app").unwrap(),
+            value: postwire_core::edit::Value::Str("x".into()),
+        }];
+        match edit_document(text, &ops, Uneditable::Error) {
+            Ok((out, _)) => {
+                edit_document(&out, &ops, Uneditable::Error)
+                    .unwrap_or_else(|e| panic!("{text:?}: the output cannot be edited again: {e}\n{out}"));
+            }
+            Err(e) => assert!(e.is_uneditable(), "{text:?}: failed instead of refusing: {e}"),
+        }
+    }
+}
