@@ -72,6 +72,9 @@ pub enum Value {
     Bool(bool),
     /// An integer.
     Int(i64),
+    /// A number that is not an integer, as the text of a JSON number that every YAML reader
+    /// takes for a float (a `.` before any exponent, the exponent signed: `0.5`, `1.0e+21`).
+    Float(String),
     /// A string (always written double-quoted).
     Str(String),
     /// A sequence.
@@ -97,6 +100,7 @@ impl Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => f.parse::<f64>().ok().map_or(serde_json::Value::Null, serde_json::Value::from),
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::Seq(items) => items.iter().map(Value::to_json).collect(),
             Value::Map(entries) => {
@@ -110,6 +114,7 @@ impl Value {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) if n.is_f64() => Value::Float(float_text(&n.to_string())),
             serde_json::Value::Number(n) => n.as_i64().map_or_else(|| Value::Str(n.to_string()), Value::Int),
             serde_json::Value::String(s) => Value::Str(s.clone()),
             serde_json::Value::Array(items) => Value::Seq(items.iter().map(Value::from_json).collect()),
@@ -132,6 +137,27 @@ impl Value {
     }
 }
 
+/// The text of a JSON float as YAML 1.1 and 1.2 readers both read a float: YAML 1.1 needs a `.`
+/// and a signed exponent (`1e21` would be a string to PyYAML and yaml.v2).
+pub fn float_text(json: &str) -> String {
+    let (mantissa, exponent) = match json.find(['e', 'E']) {
+        Some(i) => (&json[..i], Some(&json[i + 1..])),
+        None => (json, None),
+    };
+    let mut out = mantissa.to_string();
+    if !out.contains('.') {
+        out.push_str(".0");
+    }
+    if let Some(e) = exponent {
+        out.push('e');
+        if !e.starts_with(['+', '-']) {
+            out.push('+');
+        }
+        out.push_str(e);
+    }
+    out
+}
+
 /// A value in flow notation on one line (valid JSON when every scalar is: keys are quoted).
 pub fn flow(value: &Value) -> String {
     let mut out = String::new();
@@ -144,6 +170,7 @@ fn write_flow(value: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(f),
         Value::Str(s) => out.push_str(&double_quoted(s)),
         Value::Seq(items) => {
             out.push('[');
@@ -304,5 +331,16 @@ mod tests {
             let back: String = serde_json::from_str(&q).expect("valid JSON string");
             assert_eq!(&back, t);
         }
+    }
+
+    #[test]
+    fn floats_read_as_floats_in_yaml_1_1_and_1_2() {
+        for (json, yaml) in
+            [("0.5", "0.5"), ("100.0", "100.0"), ("1e21", "1.0e+21"), ("2.5E-7", "2.5e-7"), ("-3", "-3.0")]
+        {
+            assert_eq!(float_text(json), yaml);
+        }
+        let v = Value::from_json(&serde_json::json!({"a": 0.25, "b": 3}));
+        assert_eq!(flow(&v), "{\"a\": 0.25, \"b\": 3}");
     }
 }

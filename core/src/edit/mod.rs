@@ -837,6 +837,7 @@ pub fn node_equals(tree: &Tree, id: NodeId, value: &Value) -> bool {
             !tagged && s == if *b { "true" } else { "false" }
         }
         (NodeKind::Scalar { value: s, style: Style::Plain }, Value::Int(i)) => !tagged && *s == i.to_string(),
+        (NodeKind::Scalar { value: s, style: Style::Plain }, Value::Float(f)) => !tagged && s == f,
         (NodeKind::Sequence { items, .. }, Value::Seq(want)) => {
             items.len() == want.len() && items.iter().zip(want).all(|(&i, w)| node_equals(tree, i, w))
         }

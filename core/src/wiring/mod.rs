@@ -2,6 +2,7 @@
 //! fixed order (generate → mutate → patch → checksums last, so hashes see the final content).
 
 pub mod checksum;
+pub mod istio;
 
 use crate::config::PostwireConfig;
 use crate::error::Result;
@@ -22,6 +23,7 @@ pub trait Wiring {
 /// The enabled wirings, in the order they run.
 pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
     let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
+    wirings.extend(istio::wirings(config, context));
     if config.checksum.enabled {
         wirings.push(Box::new(checksum::Checksum::new(config, context)));
     }
