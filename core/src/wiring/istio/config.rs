@@ -62,7 +62,12 @@ checked!(
     /// A Rollout `spec.strategy` (Argo Rollouts' schema): `{canary: {...}}` or `{blueGreen: {...}}`.
     Strategy,
     |v| {
-        schema::check(Which::Strategy, v)?;
+        // postwire fills `activeService` (the Service in front) when it is left out.
+        let mut checked = v.clone();
+        if let Some(bg) = checked.get_mut("blueGreen").and_then(Json::as_object_mut) {
+            bg.entry("activeService").or_insert_with(|| Json::String("filled-in".into()));
+        }
+        schema::check(Which::Strategy, &checked)?;
         match v.as_object().map(|m| (m.contains_key("canary"), m.contains_key("blueGreen"))) {
             Some((true, false)) | Some((false, true)) => Ok(()),
             _ => Err("give exactly one of `canary` or `blueGreen`".into()),

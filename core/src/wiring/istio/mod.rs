@@ -234,8 +234,8 @@ impl Istio {
                 s.push(("tls".into(), Value::map([("httpsRedirect", Value::Bool(true))])));
             }
             servers.push(Value::Map(s));
-        } else if g.tls.is_none() {
-            return Err(err("`httpPort: 0` leaves no server; add `tls` or a port".into(), ".httpPort"));
+        } else if g.tls.is_none() && g.tcp_ports.is_empty() {
+            return Err(err("`httpPort: 0` leaves no server; add `tls` or `tcpPorts`".into(), ".httpPort"));
         }
         if let Some(t) = &g.tls {
             let mode = match t.mode {
@@ -316,7 +316,7 @@ impl Istio {
                     Error::new(
                         ErrorKind::Config,
                         format!(
-                            "Service {} has no port `{want}` (its ports: {}){}",
+                            "{} has no port `{want}` (its ports: {}){}",
                             svc.obj.display(),
                             ns.join(", "),
                             plan::closest(&want.to_string(), ns.iter().map(String::as_str))
@@ -337,17 +337,14 @@ impl Istio {
                     ([one], _) => one,
                     (_, [only]) => only,
                     (_, []) => {
-                        return Err(Error::new(
-                            ErrorKind::Config,
-                            format!("Service {} has no ports", svc.obj.display()),
-                        )
-                        .with_path(path.to_string()))
+                        return Err(Error::new(ErrorKind::Config, format!("{} has no ports", svc.obj.display()))
+                            .with_path(path.to_string()))
                     }
                     _ => {
                         return Err(Error::new(
                             ErrorKind::Config,
                             format!(
-                                "Service {} has several ports ({}); say which one to route",
+                                "{} has several ports ({}); say which one to route",
                                 svc.obj.display(),
                                 names().join(", ")
                             ),
@@ -377,7 +374,23 @@ impl Istio {
         let path = format!("istio.services[{index}]");
         let name = svc.obj.name.as_str();
         let ns = svc.obj.namespace.as_deref();
-        let (port, protocol) = self.routed_port(svc, &path)?;
+        let (port, protocol) = match self.routed_port(svc, &path) {
+            Ok(found) => found,
+            // A glob or label selector picks Services the user did not name: one whose port
+            // cannot be chosen is left out with a warning rather than stopping the render.
+            Err(e) if cfg.port.is_none() && !cfg.name.as_deref().is_some_and(|n| !n.contains(['*', '?'])) => {
+                note(
+                    ws,
+                    report,
+                    NAME,
+                    &svc.obj,
+                    Level::Warning,
+                    format!("left out of the mesh routing: {}", e.message()),
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         let port_number = port.number;
         let rollout = targets.iter().find(|t| t.service.as_deref() == Some(name) && t.routed);
         let mode = rollout.map(|t| t.mode);
@@ -394,7 +407,7 @@ impl Istio {
                 return Err(Error::new(
                     ErrorKind::Config,
                     format!(
-                        "Service {} has no port `{key}`{}",
+                        "{} has no port `{key}`{}",
                         svc.obj.display(),
                         plan::closest(key, names.iter().map(String::as_str))
                     ),
@@ -635,7 +648,7 @@ impl Istio {
         {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("Service {} has no selector, so no workload policy can select its pods", svc.obj.display()),
+                format!("{} has no selector, so no workload policy can select its pods", svc.obj.display()),
             )
             .with_path(path.clone()));
         }

@@ -301,7 +301,10 @@ impl Wiring for Rollouts {
                 let hpa = objects.iter().find(|h| {
                     h.kind == "HorizontalPodAutoscaler"
                         && namespaces_match(h.namespace.as_deref(), obj_ns)
-                        && matches!(ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "kind"]), Some("Deployment" | "Rollout"))
+                        && matches!(
+                            ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "kind"]),
+                            Some("Deployment" | "Rollout")
+                        )
                         && ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"])
                             == Some(obj.name.as_str())
                 });
