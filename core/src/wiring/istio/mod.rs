@@ -198,6 +198,15 @@ pub(crate) fn destinations(svc: &str, port: i64, mode: Option<Mode>) -> Value {
 /// The name of the HTTP (or TCP) route postwire writes, which Rollouts' `routes` refers to.
 pub const ROUTE_NAME: &str = "primary";
 
+/// What the render holds, for wiring one Service.
+#[derive(Clone, Copy)]
+struct Render<'a> {
+    targets: &'a [Target],
+    workloads: &'a [Workload],
+    objects: &'a [Object],
+    gateway_objects: &'a [Object],
+}
+
 impl Istio {
     fn api(&self, group: &str) -> String {
         format!("{group}/{}", self.config.istio.api_version.as_str())
@@ -365,11 +374,9 @@ impl Istio {
         report: &mut Report,
         svc: &Svc,
         index: usize,
-        targets: &[Target],
-        workloads: &[Workload],
-        objects: &[Object],
-        gateway_objects: &[Object],
+        render: &Render<'_>,
     ) -> Result<()> {
+        let Render { targets, workloads, objects, gateway_objects } = *render;
         let cfg = &svc.config;
         let path = format!("istio.services[{index}]");
         let name = svc.obj.name.as_str();
@@ -378,7 +385,7 @@ impl Istio {
             Ok(found) => found,
             // A glob or label selector picks Services the user did not name: one whose port
             // cannot be chosen is left out with a warning rather than stopping the render.
-            Err(e) if cfg.port.is_none() && !cfg.name.as_deref().is_some_and(|n| !n.contains(['*', '?'])) => {
+            Err(e) if cfg.port.is_none() && cfg.name.as_deref().is_none_or(|n| n.contains(['*', '?'])) => {
                 note(
                     ws,
                     report,
@@ -920,7 +927,13 @@ impl Wiring for Istio {
         let mut wired: BTreeSet<(usize, usize)> = BTreeSet::new();
         for svc in &services {
             let index = self.config.istio.services.iter().position(|c| *c == svc.config).unwrap_or(0);
-            self.wire_service(ws, report, svc, index, &targets, &workloads, &objects, &gateway_objects)?;
+            let render = Render {
+                targets: &targets,
+                workloads: &workloads,
+                objects: &objects,
+                gateway_objects: &gateway_objects,
+            };
+            self.wire_service(ws, report, svc, index, &render)?;
         }
         ws.commit(report)?;
         // Workloads, after the Services' edits are committed (trees are re-parsed on commit).
