@@ -372,4 +372,10 @@ mod tests {
             assert!(!q.chars().any(|c| must_escape(c) || c == '\n'), "{t:?} is written as {q:?}");
         }
     }
+
+    #[test]
+    fn json_floats_stay_floats() {
+        let v = Value::from_json(&serde_json::json!({"a": 0.25, "b": 3, "c": 1e21}));
+        assert_eq!(flow(&v), "{\"a\": 0.25, \"b\": 3, \"c\": 1.0e+21}");
+    }
 }

@@ -13,6 +13,10 @@ pub struct Report {
     pub summary: Summary,
     /// Documents a wiring changed or has something to say about, in stream order.
     pub documents: Vec<DocumentReport>,
+    /// What Argo CD needs so as not to fight controllers that change the objects at run time
+    /// (Argo Rollouts), when a wiring has something to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCd>,
     /// Where each (document, object) entry is in `documents`, while a render builds the report.
     #[serde(skip)]
     index: HashMap<(usize, String), usize>,
@@ -99,7 +103,52 @@ pub struct Note {
     pub message: String,
 }
 
+/// Settings for the Argo CD Application that syncs the render.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoCd {
+    /// Entries for `spec.ignoreDifferences`, in the order the wirings found them.
+    pub ignore_differences: Vec<IgnoreDifference>,
+    /// Entries for `spec.syncPolicy.syncOptions`.
+    pub sync_options: Vec<String>,
+}
+
+/// One `spec.ignoreDifferences` entry of an Argo CD Application.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoreDifference {
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace, when the object has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// RFC 6901 pointers of fields to ignore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json_pointers: Vec<String>,
+    /// jq path expressions of fields to ignore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jq_path_expressions: Vec<String>,
+}
+
 impl Report {
+    /// Add an `ignoreDifferences` entry (once), with the sync options that make Argo CD
+    /// respect it.
+    pub fn ignore_difference(&mut self, entry: IgnoreDifference) {
+        let argocd = self.argocd.get_or_insert_with(ArgoCd::default);
+        if !argocd.ignore_differences.contains(&entry) {
+            argocd.ignore_differences.push(entry);
+        }
+        for option in ["ApplyOutOfSyncOnly=true", "RespectIgnoreDifferences=true"] {
+            if !argocd.sync_options.iter().any(|o| o == option) {
+                argocd.sync_options.push(option.to_string());
+            }
+        }
+    }
+
     /// The entry for a document's object, created on first use. Entries are put in document
     /// order by [`Report::finish`].
     pub fn document(&mut self, document: usize, object: &str, source: Option<&str>) -> &mut DocumentReport {

@@ -36,6 +36,9 @@ mod cli;
 mod helm3;
 /// Real Helm 4.3.1 running postwire as a subprocess post-renderer plugin.
 mod helm4;
+/// Istio and Argo Rollouts wiring: strict CRD and Kubernetes schema checks, Istio's bookinfo
+/// reproduced, the livechat example through Helm 4.3.1, errors.
+mod istio;
 /// Installing the Helm plugins (`postwire install-plugin`, `helm plugin install`, release
 /// archives) on machines with Helm 3, Helm 4 or both sharing one plugins directory.
 mod plugins;

@@ -88,6 +88,20 @@ enum Command {
         #[command(flatten)]
         args: RenderArgs,
     },
+    /// Print the Argo CD `ignoreDifferences` and sync options for what Argo Rollouts rewrites
+    /// at run time in this render (route weights, subset labels, Service selectors, replicas).
+    #[command(
+        name = "ignore-differences",
+        after_help = "Example: helm template web ./chart | postwire ignore-differences --config postwire.yaml\n\n\
+Paste the output into the Argo CD Application's spec (ignoreDifferences) and spec.syncPolicy (syncOptions)."
+    )]
+    IgnoreDifferences {
+        /// The manifests; `-` for stdin.
+        #[arg(short = 'f', long = "filename", default_value = "-", value_name = "FILE")]
+        file: String,
+        #[command(flatten)]
+        args: RenderArgs,
+    },
     /// Check a config file (and `--set` overrides) without rendering (exit 0: valid, 3: not).
     #[command(after_help = "Example: postwire validate --config postwire.yaml --set checksum.mode=aggregate")]
     Validate {
@@ -321,6 +335,34 @@ fn diff(file: &str, context: usize, args: RenderArgs) -> Result<bool, Failure> {
     Ok(true)
 }
 
+/// `postwire ignore-differences`: the report's `argocd` part as Application spec YAML.
+fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
+    use postwire_core::emit::{block_entries, Value};
+    let (_, manifests) = read_input(file)?;
+    let response = render_text(manifests, &args)?;
+    let Some(argocd) = &response.report.argocd else {
+        return write_stdout(
+            b"# Nothing in this render is changed by a controller at run time: no ignoreDifferences needed.\n",
+        );
+    };
+    let json = serde_json::to_value(argocd).expect("report serializes");
+    let entries = vec![
+        ("ignoreDifferences".to_string(), Value::from_json(&json["ignoreDifferences"])),
+        (
+            "syncPolicy".to_string(),
+            Value::Map(vec![("syncOptions".to_string(), Value::from_json(&json["syncOptions"]))]),
+        ),
+    ];
+    let mut text = String::from(
+        "# Argo CD Application spec fields: Argo Rollouts rewrites these at run time, so Argo CD must not revert them.\n",
+    );
+    for line in block_entries(&entries, 0, 2) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    write_stdout(text.as_bytes())
+}
+
 fn validate(config: &std::path::Path, set: Vec<String>) -> Result<(), Failure> {
     // The same code path as a render: plugin.wasm resolves the config of an empty stream.
     let args = RenderArgs { config: Some(config.to_path_buf()), set, ..RenderArgs::default() };
@@ -340,6 +382,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 Err(f) => Err(f),
             };
         }
+        Some(Command::IgnoreDifferences { file, args }) => ignore_differences(&file, args)?,
         Some(Command::Validate { config, set }) => validate(&config, set)?,
         Some(Command::Schema { which }) => match which {
             SchemaKind::Config => write_stdout((postwire_core::config::json_schema() + "\n").as_bytes())?,

@@ -70,6 +70,14 @@ pub struct PostwireConfig {
     /// Datadog Cluster Agent admission controller wires them.
     #[serde(default)]
     pub datadog: crate::wiring::datadog::DatadogConfig,
+    /// Istio service-mesh wiring: Gateways, VirtualServices, DestinationRules, sidecar
+    /// injection, protocol selection.
+    #[serde(default)]
+    pub istio: crate::wiring::istio::IstioConfig,
+    /// Argo Rollouts progressive delivery: canary and blue-green Rollouts wired to Istio,
+    /// Deployments converted through `workloadRef`, AnalysisTemplates.
+    #[serde(default)]
+    pub rollouts: crate::wiring::istio::RolloutsConfig,
     /// What to do with a document that cannot be edited so that every YAML reader sees exactly
     /// the intended change (a node shared through YAML aliases, merge keys on the edited path,
     /// explicit `? key` layouts, YAML 1.1-only line breaks): `error` (default) stops the render
@@ -121,6 +129,8 @@ impl Default for PostwireConfig {
             checksum: ChecksumConfig::default(),
             irsa: Default::default(),
             datadog: Default::default(),
+            istio: Default::default(),
+            rollouts: Default::default(),
             on_uneditable: OnUneditable::default(),
             values: empty_values(),
             patches: Vec::new(),

@@ -42,6 +42,7 @@
 pub mod checksum;
 pub mod datadog;
 pub mod irsa;
+pub mod istio;
 pub mod patch;
 pub mod recipes;
 pub mod template;
@@ -65,6 +66,9 @@ pub trait Wiring {
 /// The enabled wirings, in the order they run.
 pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
     let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
+    // Generate (and the mutations that go with it): Istio routing and Argo Rollouts first, so
+    // user templates can see their objects.
+    wirings.extend(istio::wirings(config, context));
     // Generate: user templates, then the recipes (which also mutate, never overwriting).
     if !config.templates.is_empty() {
         wirings.push(Box::new(template::Templates::new(config, context)));

@@ -1,0 +1,366 @@
+//! What the `istio` and `rollouts` wirings both need to know, computed the same way by each:
+//! the selected Services (with their ports and the workloads behind them) and the workloads
+//! under Argo Rollouts (with the Service in front and how their traffic is split).
+
+use std::collections::BTreeMap;
+
+use super::config::{Injection, ServiceConfig, TrafficRouting};
+use crate::config::{glob_matches, PostwireConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::generate::GENERATED_ANNOTATION;
+use crate::resource::{namespaces_match, Object};
+use crate::workload::{self, Workload};
+use crate::workspace::Workspace;
+use crate::yaml::Tree;
+
+/// Opt a Service or workload in (`"true"`) or out (`"false"`) of the `istio` wiring.
+pub const ISTIO_ANNOTATION: &str = "postwire.dev/istio";
+/// Comma-separated hosts overriding the config's, on a Service.
+pub const HOSTS_ANNOTATION: &str = "postwire.dev/istio-hosts";
+/// Comma-separated gateways overriding the config's, on a Service.
+pub const GATEWAYS_ANNOTATION: &str = "postwire.dev/istio-gateways";
+/// Opt a Deployment or Rollout out (`"false"`) of the `rollouts` wiring.
+pub const ROLLOUT_ANNOTATION: &str = "postwire.dev/rollout";
+
+/// One port of a Service.
+#[derive(Debug, Clone)]
+pub struct Port {
+    /// Index in `spec.ports`.
+    pub index: usize,
+    /// `name`.
+    pub name: Option<String>,
+    /// `port`.
+    pub number: i64,
+    /// `appProtocol`.
+    pub app_protocol: Option<String>,
+}
+
+/// A Service the `istio` wiring routes.
+#[derive(Debug, Clone)]
+pub struct Svc {
+    /// The Service.
+    pub obj: Object,
+    /// Its namespace, or the render's.
+    pub namespace: Option<String>,
+    /// `spec.selector`.
+    pub selector: BTreeMap<String, String>,
+    /// `spec.ports`.
+    pub ports: Vec<Port>,
+    /// Its config entry, with the per-object annotations applied.
+    pub config: ServiceConfig,
+}
+
+/// Whether postwire generated this object in an earlier run.
+pub fn is_generated(tree: &Tree, obj: &Object) -> bool {
+    tree.path(obj.node, &["metadata", "annotations", GENERATED_ANNOTATION]).is_some()
+}
+
+fn string_map(tree: &Tree, node: Option<usize>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(n) = node.filter(|&n| tree.is_mapping(n)) {
+        for &(k, v) in tree.entries(n) {
+            if let (Some(k), Some(v)) = (tree.scalar(k), tree.scalar(v)) {
+                out.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The closest of `candidates` to `word`, as ` (closest: `x`)`.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("; the closest is `{c}`"))
+        .unwrap_or_default()
+}
+
+fn config_error(message: String, path: String) -> Error {
+    Error::new(ErrorKind::Config, message).with_path(path)
+}
+
+/// The Services of the render the config (or a `postwire.dev/istio: "true"` annotation)
+/// selects, in stream order. A `services[]` entry that matches nothing is an error.
+pub fn services(
+    ws: &Workspace<'_>,
+    objects: &[Object],
+    config: &PostwireConfig,
+    namespace: Option<&str>,
+) -> Result<Vec<Svc>> {
+    let all: Vec<&Object> =
+        objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
+    let mut matched = vec![false; config.istio.services.len()];
+    let mut out = Vec::new();
+    for obj in all.iter().copied() {
+        let tree = ws.tree(obj.segment);
+        let ns = obj.namespace.as_deref().or(namespace);
+        let switch = workload::switch(ws, obj, ISTIO_ANNOTATION)?;
+        let mut chosen = None;
+        for (i, s) in config.istio.services.iter().enumerate() {
+            let name_ok = s.name.as_deref().is_none_or(|p| glob_matches(p.as_bytes(), obj.name.as_bytes()));
+            let sel_ok = s.selector.as_ref().is_none_or(|sel| sel.matches(tree, obj.node, "labels"));
+            let ns_ok =
+                s.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
+            if name_ok && sel_ok && ns_ok && (s.name.is_some() || s.selector.is_some()) {
+                matched[i] = true;
+                if chosen.is_none() {
+                    chosen = Some(s.clone());
+                }
+            }
+        }
+        let mut cfg = match (switch, chosen) {
+            (Some(false), _) => continue,
+            (_, Some(c)) => c,
+            (Some(true), None) => ServiceConfig::default(),
+            (None, None) => continue,
+        };
+        if let Some(hosts) = tree.str_at(obj.node, &["metadata", "annotations", HOSTS_ANNOTATION]) {
+            cfg.hosts = hosts.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
+        }
+        if let Some(gws) = tree.str_at(obj.node, &["metadata", "annotations", GATEWAYS_ANNOTATION]) {
+            cfg.gateways = gws.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
+        }
+        let selector = string_map(tree, tree.path(obj.node, &["spec", "selector"]));
+        let mut ports = Vec::new();
+        if let Some(list) = tree.path(obj.node, &["spec", "ports"]) {
+            for (index, &p) in tree.items(list).iter().enumerate() {
+                let number = tree.str_at(p, &["port"]).and_then(|n| n.parse().ok()).unwrap_or(0);
+                ports.push(Port {
+                    index,
+                    name: tree.str_at(p, &["name"]).map(String::from),
+                    number,
+                    app_protocol: tree.str_at(p, &["appProtocol"]).map(String::from),
+                });
+            }
+        }
+        out.push(Svc { obj: obj.clone(), namespace: ns.map(String::from), selector, ports, config: cfg });
+    }
+    for (i, s) in config.istio.services.iter().enumerate() {
+        if matched[i] || s.optional {
+            continue;
+        }
+        let what = match (&s.name, &s.selector) {
+            (Some(n), _) => format!("Service `{n}`"),
+            (None, Some(sel)) => format!("a Service with labels `{sel}`"),
+            (None, None) => {
+                return Err(config_error(
+                    "give the Service's `name` (or a glob) or a label `selector`".into(),
+                    format!("istio.services[{i}]"),
+                ))
+            }
+        };
+        let hint = s.name.as_deref().map(|n| closest(n, all.iter().map(|o| o.name.as_str()))).unwrap_or_default();
+        return Err(config_error(format!("{what} is not in the render{hint}"), format!("istio.services[{i}]"))
+            .with_hint("check the name, or mark the entry `optional: true`"));
+    }
+    Ok(out)
+}
+
+/// The pod labels of a workload (its template's), or of the Deployment a Rollout's
+/// `workloadRef` names.
+pub fn pod_labels(ws: &Workspace<'_>, w: &Workload, objects: &[Object]) -> BTreeMap<String, String> {
+    let tree = ws.tree(w.object.segment);
+    if let Some(t) = w.template {
+        return string_map(tree, tree.path(t, &["metadata", "labels"]));
+    }
+    if let Some(r) = tree.path(w.object.node, &["spec", "workloadRef"]) {
+        let name = tree.str_at(r, &["name"]).unwrap_or_default();
+        if let Some(d) = objects.iter().find(|o| {
+            o.is("apps", "Deployment")
+                && o.name == name
+                && namespaces_match(o.namespace.as_deref(), w.object.namespace.as_deref())
+        }) {
+            let dt = ws.tree(d.segment);
+            return string_map(dt, dt.path(d.node, &["spec", "template", "metadata", "labels"]));
+        }
+    }
+    BTreeMap::new()
+}
+
+/// Whether a Service's selector picks pods with these labels.
+pub fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The workloads (with pod templates, not generated) behind a Service.
+pub fn behind<'w>(
+    ws: &Workspace<'_>,
+    svc: &Svc,
+    workloads: &'w [Workload],
+    objects: &[Object],
+    namespace: Option<&str>,
+) -> Vec<&'w Workload> {
+    workloads
+        .iter()
+        .filter(|w| {
+            let ns = w.object.namespace.as_deref().or(namespace);
+            namespaces_match(ns, svc.namespace.as_deref())
+                && !is_generated(ws.tree(w.object.segment), &w.object)
+                && selects(&svc.selector, &pod_labels(ws, w, objects))
+        })
+        .collect()
+}
+
+/// How a workload under Argo Rollouts gets its traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Canary with Istio subset-level splitting.
+    Subset,
+    /// Canary with Istio host-level splitting (`-stable`, `-canary` Services).
+    Host,
+    /// Canary that scales replicas only.
+    Plain,
+    /// Blue-green (`activeService`, `previewService`).
+    BlueGreen,
+}
+
+/// A workload under Argo Rollouts.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Index into `rollouts.workloads`.
+    pub index: usize,
+    /// The Deployment to convert or the Rollout to wire.
+    pub object: Object,
+    /// A Deployment converted into a Rollout with `workloadRef`.
+    pub convert: bool,
+    /// The Service in front (name), when there is one.
+    pub service: Option<String>,
+    /// Whether that Service is routed by the `istio` wiring.
+    pub routed: bool,
+    /// How traffic is split.
+    pub mode: Mode,
+}
+
+/// The workloads under Argo Rollouts. A `rollouts.workloads[]` entry that matches nothing is
+/// an error naming the closest Deployment or Rollout.
+pub fn targets(
+    ws: &Workspace<'_>,
+    objects: &[Object],
+    config: &PostwireConfig,
+    routed: &[Svc],
+    namespace: Option<&str>,
+) -> Result<Vec<Target>> {
+    let kinds = config.workload_kinds();
+    let workloads: Vec<Workload> = workload::find(ws, objects, &kinds).into_iter().map(|(w, _)| w).collect();
+    let candidates: Vec<&Workload> = workloads
+        .iter()
+        .filter(|w| {
+            (w.object.is("apps", "Deployment") || w.object.is("argoproj.io", "Rollout"))
+                && !is_generated(ws.tree(w.object.segment), &w.object)
+        })
+        .collect();
+    let services: Vec<&Object> =
+        objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
+    let mut out: Vec<Target> = Vec::new();
+    for (index, wc) in config.rollouts.workloads.iter().enumerate() {
+        let path = format!("rollouts.workloads[{index}]");
+        let mut found = 0;
+        // A Deployment that an existing Rollout already references is wired through that Rollout.
+        let referenced: Vec<String> = candidates
+            .iter()
+            .filter(|w| w.object.is("argoproj.io", "Rollout"))
+            .filter_map(|w| {
+                ws.tree(w.object.segment).str_at(w.object.node, &["spec", "workloadRef", "name"]).map(String::from)
+            })
+            .collect();
+        for w in &candidates {
+            let obj = &w.object;
+            let ns = obj.namespace.as_deref().or(namespace);
+            let ns_ok =
+                wc.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
+            if !glob_matches(wc.name.as_bytes(), obj.name.as_bytes()) || !ns_ok {
+                continue;
+            }
+            let convert = obj.is("apps", "Deployment");
+            if convert && referenced.contains(&obj.name) {
+                continue;
+            }
+            found += 1;
+            if workload::switch(ws, obj, ROLLOUT_ANNOTATION)? == Some(false) || out.iter().any(|t| t.object == *obj) {
+                continue;
+            }
+            let labels = pod_labels(ws, w, objects);
+            let service = match &wc.service {
+                Some(name) => {
+                    let Some(s) = services
+                        .iter()
+                        .find(|s| &s.name == name && namespaces_match(s.namespace.as_deref().or(namespace), ns))
+                    else {
+                        return Err(config_error(
+                            format!(
+                                "Service `{name}` is not in the render{}",
+                                closest(name, services.iter().map(|s| s.name.as_str()))
+                            ),
+                            format!("{path}.service"),
+                        ));
+                    };
+                    Some(s.name.clone())
+                }
+                None => services
+                    .iter()
+                    .find(|s| {
+                        namespaces_match(s.namespace.as_deref().or(namespace), ns)
+                            && selects(
+                                &string_map(ws.tree(s.segment), ws.tree(s.segment).path(s.node, &["spec", "selector"])),
+                                &labels,
+                            )
+                    })
+                    .map(|s| s.name.clone()),
+            };
+            let is_routed = service.as_ref().is_some_and(|s| {
+                config.istio.enabled
+                    && routed.iter().any(|r| &r.obj.name == s && namespaces_match(r.namespace.as_deref(), ns))
+            });
+            let tree = ws.tree(obj.segment);
+            let blue_green = match &wc.strategy {
+                Some(s) => s.0.get("blueGreen").is_some(),
+                None => tree.path(obj.node, &["spec", "strategy", "blueGreen"]).is_some(),
+            };
+            if convert && wc.strategy.is_none() {
+                return Err(config_error(
+                    format!("Deployment {} is converted into a Rollout and needs a `strategy`", obj.display()),
+                    format!("{path}.strategy"),
+                )
+                .with_hint("e.g. strategy: {canary: {steps: [{setWeight: 20}, {pause: {duration: 1m}}]}}"));
+            }
+            let mode = if blue_green {
+                if service.is_none() {
+                    return Err(config_error(
+                        format!("the blue-green Rollout for {} needs a Service in front of it", obj.display()),
+                        format!("{path}.service"),
+                    ));
+                }
+                Mode::BlueGreen
+            } else if is_routed {
+                match wc.traffic_routing {
+                    TrafficRouting::Subset => Mode::Subset,
+                    TrafficRouting::Host => Mode::Host,
+                    TrafficRouting::None => Mode::Plain,
+                }
+            } else {
+                Mode::Plain
+            };
+            out.push(Target { index, object: obj.clone(), convert, service, routed: is_routed, mode });
+        }
+        if found == 0 && !wc.optional {
+            let names = candidates.iter().map(|w| w.object.name.as_str());
+            return Err(config_error(
+                format!("no Deployment or Rollout named `{}` is in the render{}", wc.name, closest(&wc.name, names)),
+                path,
+            )
+            .with_hint("check the name, or mark the entry `optional: true`"));
+        }
+    }
+    Ok(out)
+}
+
+/// The pod label that joins the mesh, when injection is by label.
+pub fn injection_label(config: &PostwireConfig) -> Option<(&'static str, String)> {
+    match config.istio.injection {
+        Injection::Label => Some(("sidecar.istio.io/inject", "true".into())),
+        Injection::Revision => Some(("istio.io/rev", config.istio.revision.clone())),
+        Injection::None => None,
+    }
+}

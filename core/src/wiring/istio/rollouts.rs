@@ -1,0 +1,494 @@
+//! The `rollouts` wiring: Argo Rollouts progressive delivery.
+//!
+//! - An existing Rollout of the render gets the configured strategy fields and, for a canary
+//!   behind a Service the `istio` wiring routes, `spec.strategy.canary.trafficRouting.istio`
+//!   pointing at the generated VirtualService (route `primary`) and DestinationRule (subsets
+//!   `stable`, `canary`), or in host-level mode `canaryService`/`stableService` (generated).
+//! - A Deployment becomes the pod source of a generated Rollout (`spec.workloadRef`, Argo
+//!   Rollouts' migration path); the Deployment keeps its pod template, so checksums still land
+//!   there, and an HPA that scaled it scales the Rollout instead.
+//! - Blue-green Rollouts get `activeService` (the Service in front) and a generated
+//!   `<service>-preview` Service.
+//! - AnalysisTemplates come from `rollouts.analysisTemplates` (Prometheus provider); a step
+//!   that names a template that exists neither there nor in the render is an error.
+//! - The report's `argocd.ignoreDifferences` lists what the controller rewrites at run time
+//!   (route weights, subset labels, Service selectors, the Deployment's replicas), for
+//!   `postwire ignore-differences`.
+
+use serde_json::{json, Value as Json};
+
+use super::config::{RolloutsConfig, ScaleDown};
+use super::plan::{self, Mode, Target};
+use super::{metadata, note, record_generated, set_all, ROUTE_NAME};
+use crate::config::PostwireConfig;
+use crate::edit::{PathSeg, Value};
+use crate::error::{Error, ErrorKind, Result};
+use crate::generate::{generate, OnConflict};
+use crate::report::{IgnoreDifference, Level, Report};
+use crate::resource::{namespaces_match, Object};
+use crate::wire::ContextV1;
+use crate::wiring::Wiring;
+use crate::workspace::Workspace;
+use crate::yaml::{NodeId, NodeKind, Style, Tree};
+
+const NAME: &str = "rollouts";
+
+/// The `rollouts` wiring.
+pub struct Rollouts {
+    config: PostwireConfig,
+    namespace: Option<String>,
+}
+
+impl Rollouts {
+    /// Build the wiring.
+    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
+        Rollouts { config: config.clone(), namespace: context.namespace.clone() }
+    }
+
+    fn rc(&self) -> &RolloutsConfig {
+        &self.config.rollouts
+    }
+
+    fn on_conflict(&self) -> OnConflict {
+        self.rc().on_conflict.into()
+    }
+}
+
+/// A node as a value postwire can write back: plain scalars keep their type (integers,
+/// booleans, null), everything else is a string.
+pub fn tree_value(tree: &Tree, id: NodeId) -> Value {
+    let id = tree.resolved(id);
+    match &tree.node(id).kind {
+        NodeKind::Scalar { .. } if tree.is_null(id) => Value::Null,
+        NodeKind::Scalar { value, style } => {
+            if *style == Style::Plain && tree.node(id).tag.is_none() {
+                if let Ok(i) = value.parse::<i64>() {
+                    return Value::Int(i);
+                }
+                if value == "true" || value == "false" {
+                    return Value::Bool(value == "true");
+                }
+            }
+            Value::str(value)
+        }
+        NodeKind::Sequence { items, .. } => Value::Seq(items.iter().map(|&i| tree_value(tree, i)).collect()),
+        NodeKind::Mapping { entries, .. } => Value::Map(
+            entries
+                .iter()
+                .map(|&(k, v)| (tree.scalar(k).unwrap_or_default().to_string(), tree_value(tree, v)))
+                .collect(),
+        ),
+        NodeKind::Alias => Value::Null,
+    }
+}
+
+/// Template names a strategy's analyses refer to.
+fn template_refs(strategy: &Json) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |analysis: &Json| {
+        for t in analysis["templates"].as_array().into_iter().flatten() {
+            if t["clusterScope"] != Json::Bool(true) {
+                if let Some(n) = t["templateName"].as_str() {
+                    out.push(n.to_string());
+                }
+            }
+        }
+    };
+    let canary = &strategy["canary"];
+    for step in canary["steps"].as_array().into_iter().flatten() {
+        push(&step["analysis"]);
+    }
+    push(&canary["analysis"]);
+    push(&strategy["blueGreen"]["prePromotionAnalysis"]);
+    push(&strategy["blueGreen"]["postPromotionAnalysis"]);
+    out
+}
+
+impl Rollouts {
+    fn analysis_template(&self, name: &str, t: &super::config::AnalysisTemplateConfig) -> Value {
+        let mut metric = vec![("name".to_string(), Value::str(name))];
+        metric.push(("interval".into(), Value::str(t.interval.as_ref().map_or("1m", |d| d.0.as_str()))));
+        if let Some(c) = t.count {
+            metric.push(("count".into(), Value::Int(c.into())));
+        }
+        metric.push(("successCondition".into(), Value::str(&t.success_condition)));
+        if let Some(f) = &t.failure_condition {
+            metric.push(("failureCondition".into(), Value::str(f)));
+        }
+        if let Some(l) = t.failure_limit {
+            metric.push(("failureLimit".into(), Value::Int(l.into())));
+        }
+        metric.push((
+            "provider".into(),
+            Value::map([(
+                "prometheus",
+                Value::map([
+                    ("address", Value::str(&t.prometheus.address)),
+                    ("query", Value::str(&t.prometheus.query)),
+                ]),
+            )]),
+        ));
+        let mut spec = Vec::new();
+        if !t.args.is_empty() {
+            spec.push((
+                "args".to_string(),
+                Value::Seq(t.args.iter().map(|a| Value::map([("name", Value::str(a))])).collect()),
+            ));
+        }
+        spec.push(("metrics".into(), Value::Seq(vec![Value::Map(metric)])));
+        Value::map([
+            ("apiVersion", Value::str("argoproj.io/v1alpha1")),
+            ("kind", Value::str("AnalysisTemplate")),
+            ("metadata", metadata(name, None, Vec::new())),
+            ("spec", Value::Map(spec)),
+        ])
+    }
+
+    /// The strategy fields postwire sets for a target: the config's, plus the traffic wiring.
+    fn strategy(&self, t: &Target, existing: Option<&str>) -> Result<(String, Json)> {
+        let wc = &self.rc().workloads[t.index];
+        let path = format!("rollouts.workloads[{}].strategy", t.index);
+        let (kind, mut fields) = match (&wc.strategy, existing) {
+            (Some(s), _) => {
+                let (k, v) = s.0.as_object().and_then(|m| m.iter().next()).expect("checked: one strategy");
+                (k.clone(), v.clone())
+            }
+            (None, Some(kind)) => (kind.to_string(), json!({})),
+            (None, None) => ("canary".to_string(), json!({})),
+        };
+        if let Some(e) = existing.filter(|e| *e != kind) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("Rollout {} uses a {e} strategy and the config gives {kind}", t.object.display()),
+            )
+            .with_path(path)
+            .with_hint("give the Rollout's own strategy type, or change the chart's"));
+        }
+        if !fields.is_object() {
+            fields = json!({});
+        }
+        let svc = t.service.clone().unwrap_or_default();
+        let user_routing = fields.get("trafficRouting").is_some();
+        match t.mode {
+            Mode::Subset if !user_routing => {
+                fields["trafficRouting"] = json!({"istio": {
+                    "virtualService": {"name": svc, "routes": [ROUTE_NAME]},
+                    "destinationRule": {"name": svc, "canarySubsetName": "canary", "stableSubsetName": "stable"}}});
+            }
+            Mode::Host if !user_routing => {
+                fields["canaryService"] = json!(format!("{svc}-canary"));
+                fields["stableService"] = json!(format!("{svc}-stable"));
+                fields["trafficRouting"] = json!({"istio": {"virtualService": {"name": svc, "routes": [ROUTE_NAME]}}});
+            }
+            Mode::BlueGreen => {
+                if fields.get("activeService").is_none() {
+                    fields["activeService"] = json!(svc);
+                }
+                if fields.get("previewService").is_none() {
+                    fields["previewService"] = json!(format!("{svc}-preview"));
+                }
+            }
+            _ => {}
+        }
+        Ok((kind, fields))
+    }
+
+    /// A copy of Service `name` (ports and selector) named `new`, for host-level canaries and
+    /// blue-green previews.
+    fn service_copy(
+        &self,
+        ws: &Workspace<'_>,
+        objects: &[Object],
+        name: &str,
+        ns: Option<&str>,
+        new: &str,
+    ) -> Option<Value> {
+        let svc = objects.iter().find(|o| {
+            o.is("", "Service")
+                && o.name == name
+                && namespaces_match(o.namespace.as_deref().or(self.namespace.as_deref()), ns)
+                && !plan::is_generated(ws.tree(o.segment), o)
+        })?;
+        let tree = ws.tree(svc.segment);
+        let mut spec = Vec::new();
+        if let Some(p) = tree.path(svc.node, &["spec", "ports"]) {
+            spec.push(("ports".to_string(), tree_value(tree, p)));
+        }
+        if let Some(s) = tree.path(svc.node, &["spec", "selector"]) {
+            spec.push(("selector".to_string(), tree_value(tree, s)));
+        }
+        let labels = tree.path(svc.node, &["metadata", "labels"]).map(|l| tree_value(tree, l));
+        let labels = match labels {
+            Some(Value::Map(m)) => m,
+            _ => Vec::new(),
+        };
+        Some(Value::map([
+            ("apiVersion", Value::str("v1")),
+            ("kind", Value::str("Service")),
+            ("metadata", metadata(new, svc.namespace.as_deref(), labels)),
+            ("spec", Value::Map(spec)),
+        ]))
+    }
+}
+
+fn ignore(report: &mut Report, group: &str, kind: &str, name: &str, ns: Option<&str>, pointers: &[&str], jq: &[&str]) {
+    report.ignore_difference(IgnoreDifference {
+        group: group.into(),
+        kind: kind.into(),
+        name: name.into(),
+        namespace: ns.map(String::from),
+        json_pointers: pointers.iter().map(|s| s.to_string()).collect(),
+        jq_path_expressions: jq.iter().map(|s| s.to_string()).collect(),
+    });
+}
+
+const MANAGED_BY: &str = ".metadata.annotations[\"argo-rollouts.argoproj.io/managed-by-rollouts\"]";
+
+impl Wiring for Rollouts {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.config.workload_kinds().into_iter().map(|w| w.kind).collect();
+        kinds.extend(["Service", "AnalysisTemplate", "HorizontalPodAutoscaler", "Rollout"].map(String::from));
+        kinds
+    }
+
+    fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
+        let objects = ws.objects();
+        let ns = self.namespace.as_deref();
+        let routed =
+            if self.config.istio.enabled { plan::services(ws, &objects, &self.config, ns)? } else { Vec::new() };
+        let targets = plan::targets(ws, &objects, &self.config, &routed, ns)?;
+
+        // Every analysis a strategy names must exist.
+        let existing_templates: Vec<&str> =
+            objects.iter().filter(|o| o.is("argoproj.io", "AnalysisTemplate")).map(|o| o.name.as_str()).collect();
+        for (i, wc) in self.rc().workloads.iter().enumerate() {
+            for name in wc.strategy.as_ref().map(|s| template_refs(&s.0)).unwrap_or_default() {
+                if !self.rc().analysis_templates.contains_key(&name) && !existing_templates.contains(&name.as_str()) {
+                    let known = self
+                        .rc()
+                        .analysis_templates
+                        .keys()
+                        .map(String::as_str)
+                        .chain(existing_templates.iter().copied());
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("the strategy names AnalysisTemplate `{name}`, which is neither under rollouts.analysisTemplates nor in the render{}", plan::closest(&name, known)),
+                    )
+                    .with_path(format!("rollouts.workloads[{i}].strategy")));
+                }
+            }
+        }
+        for (name, t) in &self.rc().analysis_templates {
+            if let Some(seg) = generate(ws, NAME, self.analysis_template(name, t), self.on_conflict())? {
+                record_generated(ws, report, NAME, seg, format!("Prometheus analysis `{name}` for canary steps"));
+            }
+        }
+
+        for t in &targets {
+            let obj = &t.object;
+            let tree = ws.tree(obj.segment);
+            let wc = &self.rc().workloads[t.index];
+            let svc = t.service.clone().unwrap_or_default();
+            let obj_ns = obj.namespace.as_deref();
+            if t.convert {
+                let (kind, fields) = self.strategy(t, None)?;
+                let scale_down = wc.scale_down.unwrap_or(self.rc().scale_down);
+                let mut spec = Vec::new();
+                let hpa = objects.iter().find(|h| {
+                    h.kind == "HorizontalPodAutoscaler"
+                        && namespaces_match(h.namespace.as_deref(), obj_ns)
+                        && matches!(
+                            ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "kind"]),
+                            Some("Deployment" | "Rollout")
+                        )
+                        && ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"])
+                            == Some(obj.name.as_str())
+                });
+                if hpa.is_none() {
+                    if let Some(r) = tree.path(obj.node, &["spec", "replicas"]) {
+                        spec.push(("replicas".to_string(), tree_value(tree, r)));
+                    }
+                }
+                if let Some(s) = tree.path(obj.node, &["spec", "selector"]) {
+                    spec.push(("selector".to_string(), tree_value(tree, s)));
+                }
+                spec.push((
+                    "workloadRef".into(),
+                    Value::map([
+                        ("apiVersion", Value::str("apps/v1")),
+                        ("kind", Value::str("Deployment")),
+                        ("name", Value::str(&obj.name)),
+                        ("scaleDown", Value::str(scale_down.as_str())),
+                    ]),
+                ));
+                spec.push(("strategy".into(), Value::map([(kind.as_str(), Value::from_json(&fields))])));
+                let labels = match tree.path(obj.node, &["metadata", "labels"]).map(|l| tree_value(tree, l)) {
+                    Some(Value::Map(m)) => m,
+                    _ => Vec::new(),
+                };
+                let rollout = Value::map([
+                    ("apiVersion", Value::str("argoproj.io/v1alpha1")),
+                    ("kind", Value::str("Rollout")),
+                    ("metadata", metadata(&obj.name, obj_ns, labels)),
+                    ("spec", Value::Map(spec)),
+                ]);
+                if let Some(seg) = generate(ws, NAME, rollout, self.on_conflict())? {
+                    record_generated(
+                        ws,
+                        report,
+                        NAME,
+                        seg,
+                        format!(
+                            "{kind} delivery of Deployment {} (its pod template, through workloadRef, scaleDown {})",
+                            obj.display(),
+                            scale_down.as_str()
+                        ),
+                    );
+                }
+                if scale_down != ScaleDown::Never {
+                    ignore(report, "apps", "Deployment", &obj.name, obj_ns, &["/spec/replicas"], &[]);
+                } else {
+                    note(
+                        ws,
+                        report,
+                        NAME,
+                        obj,
+                        Level::Warning,
+                        "scaleDown: never keeps the Deployment's pods running beside the Rollout's".into(),
+                    );
+                }
+                if let Some(h) = hpa.cloned() {
+                    let root = vec![PathSeg::from("spec"), PathSeg::from("scaleTargetRef")];
+                    set_all(
+                        ws,
+                        report,
+                        NAME,
+                        &h,
+                        vec![
+                            (
+                                root.clone(),
+                                "apiVersion".into(),
+                                Value::str("argoproj.io/v1alpha1"),
+                                format!("Deployment {} is delivered by the Rollout of the same name", obj.name),
+                            ),
+                            (
+                                root,
+                                "kind".into(),
+                                Value::str("Rollout"),
+                                format!("Deployment {} is delivered by the Rollout of the same name", obj.name),
+                            ),
+                        ],
+                    )?;
+                }
+            } else {
+                let existing = ["canary", "blueGreen"]
+                    .into_iter()
+                    .find(|k| tree.path(obj.node, &["spec", "strategy", k]).is_some());
+                let (kind, fields) = self.strategy(t, existing)?;
+                let base = vec![PathSeg::from("spec"), PathSeg::from("strategy"), PathSeg::from(kind.as_str())];
+                let sets = fields
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| {
+                        let why = match k.as_str() {
+                            "trafficRouting" => {
+                                format!("Istio splits the canary's traffic through VirtualService {svc}")
+                            }
+                            "canaryService" | "stableService" | "activeService" | "previewService" => {
+                                format!("Service {} in front of the {kind} pods", v.as_str().unwrap_or_default())
+                            }
+                            _ => format!("rollouts.workloads[{}].strategy.{kind}.{k}", t.index),
+                        };
+                        (base.clone(), k.clone(), Value::from_json(v), why)
+                    })
+                    .collect();
+                set_all(ws, report, NAME, obj, sets)?;
+            }
+            // Services the strategy needs, and what Argo CD must leave to the controller.
+            let objects = ws.objects();
+            let svc_ns = obj_ns;
+            let mut copies = Vec::new();
+            match t.mode {
+                Mode::Subset => {
+                    ignore(
+                        report,
+                        "networking.istio.io",
+                        "VirtualService",
+                        &svc,
+                        svc_ns,
+                        &[],
+                        &[".spec.http[].route[].weight"],
+                    );
+                    ignore(
+                        report,
+                        "networking.istio.io",
+                        "DestinationRule",
+                        &svc,
+                        svc_ns,
+                        &[],
+                        &[".spec.subsets[].labels", MANAGED_BY],
+                    );
+                }
+                Mode::Host => {
+                    ignore(
+                        report,
+                        "networking.istio.io",
+                        "VirtualService",
+                        &svc,
+                        svc_ns,
+                        &[],
+                        &[".spec.http[].route[].weight"],
+                    );
+                    copies.extend([format!("{svc}-stable"), format!("{svc}-canary")]);
+                }
+                Mode::BlueGreen => copies.push(format!("{svc}-preview")),
+                Mode::Plain => {}
+            }
+            if t.mode == Mode::BlueGreen {
+                ignore(
+                    report,
+                    "",
+                    "Service",
+                    &svc,
+                    svc_ns,
+                    &[],
+                    &[".spec.selector[\"rollouts-pod-template-hash\"]", MANAGED_BY],
+                );
+            }
+            for copy in copies {
+                let Some(value) = self.service_copy(ws, &objects, &svc, svc_ns, &copy) else {
+                    return Err(Error::new(ErrorKind::Config, format!("Service `{svc}` is not in the render"))
+                        .with_path(format!("rollouts.workloads[{}].service", t.index)));
+                };
+                if let Some(seg) = generate(ws, NAME, value, self.on_conflict())? {
+                    record_generated(
+                        ws,
+                        report,
+                        NAME,
+                        seg,
+                        format!(
+                            "Service for the {} pods of {} (Argo Rollouts sets its selector)",
+                            copy.rsplit('-').next().unwrap_or_default(),
+                            obj.display()
+                        ),
+                    );
+                }
+                ignore(
+                    report,
+                    "",
+                    "Service",
+                    &copy,
+                    svc_ns,
+                    &[],
+                    &[".spec.selector[\"rollouts-pod-template-hash\"]", MANAGED_BY],
+                );
+            }
+        }
+        Ok(())
+    }
+}
