@@ -318,15 +318,6 @@ impl Walk<'_, '_> {
         if tree.entries(id).iter().any(|&(k, _)| tree.scalar(k).is_none()) {
             return Err(self.uneditable_at(id, path, "has a mapping or sequence as a key"));
         }
-        // An explicit key (`? key`) or an empty one: new entries could land inside the key.
-        let explicit = |k: NodeId| {
-            let before = self.doc.text[..tree.node(k).start].trim_end();
-            before.ends_with('?')
-                && before[..before.len() - 1].chars().next_back().is_none_or(|c| c.is_whitespace() || c == '-')
-        };
-        if tree.entries(id).iter().any(|&(k, _)| tree.is_empty_scalar(k) || explicit(k)) {
-            return Err(self.uneditable_at(id, path, "uses an explicit `? key` or an empty key"));
-        }
         if tree.entries(id).iter().any(|&(k, _)| tree.is_merge_key(k)) {
             return Err(self.uneditable_at(
                 id,

@@ -116,6 +116,15 @@ pub fn starts_line(text: &str, pos: usize) -> bool {
     text[line_start(text, pos)..pos].bytes().all(|b| matches!(b, b' ' | b'-'))
 }
 
+/// Whether a mapping key is written explicitly (`? key`) or is empty: new lines in front of it,
+/// or a removal up to it, would land inside the key.
+pub fn is_explicit_key(text: &str, tree: &Tree, key: NodeId) -> bool {
+    let before = text[..tree.node(key).start].trim_end();
+    let explicit = before.ends_with('?')
+        && before[..before.len() - 1].chars().next_back().is_none_or(|c| c.is_whitespace() || c == '-');
+    explicit || tree.is_empty_scalar(key)
+}
+
 /// The indentation step to use for children of the mapping entry whose key is `key`: the
 /// distance from the key that owns its mapping, else 2.
 pub fn step_at(tree: &Tree, key: NodeId) -> usize {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ranges::{colon_after, column, content_end, dash_of, line_start, starts_line, step_at};
+use super::ranges::{colon_after, column, content_end, dash_of, is_explicit_key, line_start, starts_line, step_at};
 use super::{internal, Change, DocRef, Slot, Splice, Value};
 use crate::emit::{self, block_body, block_entries, block_item};
 use crate::error::{Error, Result};
@@ -177,8 +177,10 @@ fn map(
     let ends: Vec<usize> = entries.iter().map(|&(_, v)| content_end(text, tree, v)).collect();
     if !flow {
         for (i, &r) in flags.iter().enumerate() {
-            let next_ok = starts.get(i + 1).is_none_or(|&s| starts_line(text, s));
-            if r && (!starts_line(text, starts[i]) || !next_ok) {
+            let next_ok = entries
+                .get(i + 1)
+                .is_none_or(|&(k, _)| starts_line(text, tree.node(k).start) && !is_explicit_key(text, tree, k));
+            if r && (!starts_line(text, starts[i]) || is_explicit_key(text, tree, entries[i].0) || !next_ok) {
                 return Err(refuse_layout(doc, entries[i].0));
             }
         }
@@ -204,10 +206,14 @@ fn map(
     let lines = block_entries(added, col, step_at(tree, first_key));
     // New entries go before the first key that starts its own line, so no existing line
     // changes; a mapping whose only line is a sequence item's (`- name: web`) gets them after.
-    let own_line = starts.iter().copied().find(|&s| text[line_start(text, s)..s].bytes().all(|b| b == b' '));
+    let own_line = entries.iter().position(|&(k, _)| {
+        let s = tree.node(k).start;
+        text[line_start(text, s)..s].bytes().all(|b| b == b' ')
+    });
     let mut new = String::new();
-    match own_line {
-        Some(at) if column(text, at) == col => {
+    match own_line.map(|i| (i, starts[i])) {
+        Some((i, _)) if is_explicit_key(text, tree, entries[i].0) => return Err(refuse_layout(doc, entries[i].0)),
+        Some((_, at)) if column(text, at) == col => {
             for (i, line) in lines.iter().enumerate() {
                 new.push_str(if i == 0 { &line[col..] } else { line });
                 new.push_str(newline);
