@@ -102,7 +102,10 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
         return Err(not_a_list(format!("{documents} documents")));
     };
     let tree = Tree::parse(stream.segment_text(seg), stream.segments[seg].line - 1)?;
-    let root = tree.root().filter(|&r| tree.is_mapping(r)).ok_or_else(|| not_a_list("a document that is not a mapping".into()))?;
+    let root = tree
+        .root()
+        .filter(|&r| tree.is_mapping(r))
+        .ok_or_else(|| not_a_list("a document that is not a mapping".into()))?;
     let (api_version, kind) = (tree.str_at(root, &["apiVersion"]), tree.str_at(root, &["kind"]));
     if api_version != Some(API_VERSION) || kind != Some(KIND) {
         return Err(not_a_list(format!(
@@ -114,7 +117,9 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
     if let Some(items) = tree.get(root, "items").filter(|&n| !tree.is_null(n)) {
         if !matches!(tree.node(items).kind, NodeKind::Sequence { .. }) {
             let n = tree.node(items);
-            return Err(Error::new(ErrorKind::Document, "the ResourceList's items are not a list").at(n.line, n.col + 1));
+            return Err(
+                Error::new(ErrorKind::Document, "the ResourceList's items are not a list").at(n.line, n.col + 1)
+            );
         }
     }
     let platform = match tree.get(root, "functionConfig").filter(|&n| !tree.is_null(n)) {
@@ -295,10 +300,10 @@ fn results(report: &Report, tree: &Tree, root: NodeId) -> Vec<Value> {
             Value::Map(f)
         });
         let mut push = |message: String, severity: &str, field: Option<String>, wiring: &str| {
-            let mut r = vec![("message".to_string(), Value::str(message)), ("severity".to_string(), Value::str(severity))];
-            match &resource_ref {
-                Some(rr) => r.push(("resourceRef".to_string(), rr.clone())),
-                None => {}
+            let mut r =
+                vec![("message".to_string(), Value::str(message)), ("severity".to_string(), Value::str(severity))];
+            if let Some(rr) = &resource_ref {
+                r.push(("resourceRef".to_string(), rr.clone()));
             }
             if let Some(path) = field.filter(|p| !p.is_empty()) {
                 r.push(("field".to_string(), Value::map([("path", Value::str(path))])));
@@ -330,7 +335,8 @@ fn results(report: &Report, tree: &Tree, root: NodeId) -> Vec<Value> {
                 Level::Warning => "warning",
                 Level::Info => "info",
             };
-            let message = if item.is_some() { note.message.clone() } else { format!("{}: {}", doc.object, note.message) };
+            let message =
+                if item.is_some() { note.message.clone() } else { format!("{}: {}", doc.object, note.message) };
             push(message, severity, None, &note.wiring);
         }
     }
@@ -390,9 +396,12 @@ mod tests {
         let out = krm(&postwire).unwrap();
         assert!(out.manifests.contains("checksum/config: \""), "{}", out.manifests);
         assert!(out.manifests.contains("kind: PostwireConfig"), "functionConfig stays");
-        let cm = with("  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: fn}\n  data:\n    checksum.enabled: 'false'\n");
+        let cm = with(
+            "  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: fn}\n  data:\n    checksum.enabled: 'false'\n",
+        );
         assert_eq!(krm(&cm).unwrap().manifests, cm);
-        let typo = with("  apiVersion: postwire.dev/v1alpha1\n  kind: PostwireConfig\n  checksum:\n    mdoe: aggregate\n");
+        let typo =
+            with("  apiVersion: postwire.dev/v1alpha1\n  kind: PostwireConfig\n  checksum:\n    mdoe: aggregate\n");
         let err = krm(&typo).unwrap_err().to_string();
         assert!(err.starts_with("functionConfig line 7"), "{err}");
         assert!(err.contains("did you mean `mode`"), "{err}");
@@ -416,18 +425,24 @@ mod tests {
     fn not_a_resource_list_is_an_error_when_asked_for_one() {
         let err = krm("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Document);
-        assert!(err.to_string().contains("expected a config.kubernetes.io/v1 ResourceList, got apiVersion v1 kind ConfigMap"));
+        assert!(err
+            .to_string()
+            .contains("expected a config.kubernetes.io/v1 ResourceList, got apiVersion v1 kind ConfigMap"));
         let err = krm(&format!("{LIST}---\n{LIST}")).unwrap_err();
         assert!(err.to_string().contains("got 2 documents"), "{err}");
         // Auto detection leaves other streams to the engine.
-        let out = render_response(&RenderRequestV1::new("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")).unwrap();
+        let out =
+            render_response(&RenderRequestV1::new("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")).unwrap();
         assert!(!out.manifests.contains("results"));
     }
 
     #[test]
     fn field_paths_bracket_dotted_keys() {
         assert_eq!(field_path("spec.template.metadata.annotations", "a/b"), "spec.template.metadata.annotations.a/b");
-        assert_eq!(field_path("metadata.annotations", "prometheus.io/scrape"), "metadata.annotations[prometheus.io/scrape]");
+        assert_eq!(
+            field_path("metadata.annotations", "prometheus.io/scrape"),
+            "metadata.annotations[prometheus.io/scrape]"
+        );
         assert_eq!(field_path("", ""), "");
     }
 }

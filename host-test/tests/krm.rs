@@ -223,7 +223,7 @@ fn kustomize_runs_it_as_an_exec_transformer() {
         let objects = docs(&python, &String::from_utf8(skipped.stdout).unwrap());
         let d = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
         assert!(template_annotations(d).is_empty(), "kubectl ran the exec function after all: update the README: {d}");
-        util::skip(test, "this kubectl's kustomize has no --enable-exec (kubectl 1.37: kustomize v5.8.1 without it); exec functions need standalone kustomize");
+        eprintln!("{test}: this kubectl has no --enable-exec; checked that it skips exec functions silently (README: use standalone kustomize)");
         return;
     }
     assert!(out.status.success(), "{}", util::describe(&out));

@@ -64,13 +64,17 @@ pub const PARAMETERS: [&str; 4] = ["values-files", "helm-parameters", "config", 
 /// Argo CD's escaping of parameter names and map keys in `PARAM_*` variables: upper-case,
 /// then every character outside `[A-Z0-9_]` becomes `_`.
 pub fn escaped(name: &str) -> String {
-    name.to_uppercase().chars().map(|c| if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' { c } else { '_' }).collect()
+    name.to_uppercase()
+        .chars()
+        .map(|c| if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' { c } else { '_' })
+        .collect()
 }
 
 /// Read the parameters from the environment.
 pub fn params(env: &BTreeMap<String, String>) -> Step<Params> {
     let mut out = Params::default();
-    let json = env.get("ARGOCD_APP_PARAMETERS").map(String::as_str).filter(|j| !j.trim().is_empty() && j.trim() != "null");
+    let json =
+        env.get("ARGOCD_APP_PARAMETERS").map(String::as_str).filter(|j| !j.trim().is_empty() && j.trim() != "null");
     let Some(json) = json else {
         return params_from_param_vars(env);
     };
@@ -79,7 +83,8 @@ pub fn params(env: &BTreeMap<String, String>) -> Step<Params> {
         serde_json::from_str(json).map_err(|e| bad(format!("not the JSON array Argo CD writes: {e}")))?;
     let mut seen = Vec::new();
     for entry in list {
-        let name = entry.get("name").and_then(|n| n.as_str()).ok_or_else(|| bad(format!("an entry has no name: {entry}")))?;
+        let name =
+            entry.get("name").and_then(|n| n.as_str()).ok_or_else(|| bad(format!("an entry has no name: {entry}")))?;
         if seen.contains(&name.to_string()) {
             return Err(bad(format!("parameter `{name}` is given twice")));
         }
@@ -98,7 +103,9 @@ pub fn params(env: &BTreeMap<String, String>) -> Step<Params> {
             v.as_array()
                 .ok_or_else(|| bad(format!("parameter `{name}`: array expected")))?
                 .iter()
-                .map(|s| s.as_str().map(String::from).ok_or_else(|| bad(format!("parameter `{name}`: strings expected"))))
+                .map(|s| {
+                    s.as_str().map(String::from).ok_or_else(|| bad(format!("parameter `{name}`: strings expected")))
+                })
                 .collect()
         };
         let pairs = |v: &serde_json::Value| -> Step<Vec<(String, String)>> {
@@ -106,7 +113,9 @@ pub fn params(env: &BTreeMap<String, String>) -> Step<Params> {
             let mut pairs: Vec<(String, String)> = map
                 .iter()
                 .map(|(k, v)| {
-                    v.as_str().map(|s| (k.clone(), s.to_string())).ok_or_else(|| bad(format!("parameter `{name}`: `{k}` is not a string")))
+                    v.as_str()
+                        .map(|s| (k.clone(), s.to_string()))
+                        .ok_or_else(|| bad(format!("parameter `{name}`: `{k}` is not a string")))
                 })
                 .collect::<Step<_>>()?;
             pairs.sort();
@@ -142,8 +151,10 @@ pub fn params(env: &BTreeMap<String, String>) -> Step<Params> {
 
 /// Strings and arrays from `PARAM_*` (what Argo CD sets beside the JSON).
 fn params_from_param_vars(env: &BTreeMap<String, String>) -> Step<Params> {
-    let mut out = Params::default();
-    out.config = env.get(&format!("PARAM_{}", escaped("config"))).filter(|s| !s.is_empty()).cloned();
+    let mut out = Params {
+        config: env.get(&format!("PARAM_{}", escaped("config"))).filter(|s| !s.is_empty()).cloned(),
+        ..Params::default()
+    };
     let base = format!("PARAM_{}", escaped("values-files"));
     let mut i = 0;
     while let Some(file) = env.get(&format!("{base}_{i}")) {
@@ -232,12 +243,10 @@ fn helm(env: &BTreeMap<String, String>) -> String {
 
 /// Run a command in `dir`, returning stdout; a failure carries its stderr.
 fn run(program: &str, args: &[String], dir: &Path, what: &str) -> Step<Vec<u8>> {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| StepError::other(format!("{what}: cannot run `{program}`: {e} (is Helm installed in the sidecar?)")))?;
+    let out =
+        Command::new(program).args(args).current_dir(dir).stdin(std::process::Stdio::null()).output().map_err(|e| {
+            StepError::other(format!("{what}: cannot run `{program}`: {e} (is Helm installed in the sidecar?)"))
+        })?;
     // Helm's warnings on success go to the sidecar log, like every plugin's stderr.
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if !out.status.success() {
@@ -264,7 +273,8 @@ pub fn init(dir: &Path, env: &BTreeMap<String, String>) -> Step<()> {
         .filter_map(|l| {
             let cols: Vec<&str> = l.split('\t').map(str::trim).collect();
             let status = *cols.last()?;
-            (cols.len() >= 4 && status != "ok" && status != "unpacked").then(|| format!("{} {} ({status})", cols[0], cols[1]))
+            (cols.len() >= 4 && status != "ok" && status != "unpacked")
+                .then(|| format!("{} {} ({status})", cols[0], cols[1]))
         })
         .collect();
     if missing.is_empty() {
@@ -277,14 +287,16 @@ pub fn init(dir: &Path, env: &BTreeMap<String, String>) -> Step<()> {
              Run `helm dependency update` and commit Chart.lock (and charts/*.tgz to vendor them)"
         )));
     }
-    run(&helm, &["dependency".into(), "build".into(), ".".into()], dir, "init: helm dependency build").map_err(|e| {
-        StepError::other(format!(
-            "{}\ninit: cannot download the chart's dependencies: {names}. The sidecar has no Helm repository \
+    run(&helm, &["dependency".into(), "build".into(), ".".into()], dir, "init: helm dependency build").map_err(
+        |e| {
+            StepError::other(format!(
+                "{}\ninit: cannot download the chart's dependencies: {names}. The sidecar has no Helm repository \
              credentials and may not reach the repositories: vendor them (run `helm dependency build` and commit \
              charts/*.tgz), or make the repositories reachable from the repo-server pod",
-            e.message
-        ))
-    })?;
+                e.message
+            ))
+        },
+    )?;
     Ok(())
 }
 
@@ -364,7 +376,8 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>, chart_config: ChartC
             args.extend(["--set".into(), format!("{k}={v}")]);
         }
         let out = run(&helm(env), &args, dir, "generate: helm template")?;
-        String::from_utf8(out).map_err(|e| StepError::other(format!("generate: helm template wrote non-UTF-8 output: {e}")))?
+        String::from_utf8(out)
+            .map_err(|e| StepError::other(format!("generate: helm template wrote non-UTF-8 output: {e}")))?
     } else {
         if !params.values_files.is_empty() || !params.helm_parameters.is_empty() {
             return Err(StepError::config(format!(
@@ -439,8 +452,9 @@ mod tests {
 
     #[test]
     fn without_the_json_strings_and_arrays_come_from_param_vars() {
-        let p = params(&env(&[("PARAM_CONFIG", "c.yaml"), ("PARAM_VALUES_FILES_0", "a"), ("PARAM_VALUES_FILES_1", "b")]))
-            .unwrap();
+        let p =
+            params(&env(&[("PARAM_CONFIG", "c.yaml"), ("PARAM_VALUES_FILES_0", "a"), ("PARAM_VALUES_FILES_1", "b")]))
+                .unwrap();
         assert_eq!((p.config.as_deref(), p.values_files), (Some("c.yaml"), vec!["a".to_string(), "b".to_string()]));
         let err = params(&env(&[("PARAM_SET_CHECKSUM_MODE", "aggregate")])).unwrap_err();
         assert!(err.message.contains("cannot be read back"), "{}", err.message);
@@ -476,8 +490,14 @@ mod tests {
     #[test]
     fn the_context_env_is_the_build_environment_only() {
         let vars = context_env(
-            [("ARGOCD_APP_NAME", "web"), ("ARGOCD_ENV_TEAM", "x"), ("ARGOCD_APP_PARAMETERS", "[]"), ("HOME", "/tmp"), ("KUBE_VERSION", "1.30.1")]
-                .map(|(k, v)| (k.to_string(), v.to_string())),
+            [
+                ("ARGOCD_APP_NAME", "web"),
+                ("ARGOCD_ENV_TEAM", "x"),
+                ("ARGOCD_APP_PARAMETERS", "[]"),
+                ("HOME", "/tmp"),
+                ("KUBE_VERSION", "1.30.1"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
         );
         assert_eq!(vars.keys().collect::<Vec<_>>(), ["ARGOCD_APP_NAME", "ARGOCD_ENV_TEAM", "KUBE_VERSION"]);
     }

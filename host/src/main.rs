@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use postwire::errors::{self, exit};
 use postwire::argocd;
+use postwire::errors::{self, exit};
 use postwire::install;
 use postwire::runner::{Options, Runner};
 use postwire_core::wire::{ChartConfig, ConfigFileV1, InputFormat, RenderRequestV1, RenderResponseV1};
