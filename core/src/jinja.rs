@@ -92,7 +92,13 @@ pub fn context(values: &Json, ctx: &ContextV1) -> serde_json::Map<String, Json> 
     map.insert("namespace".into(), ctx.namespace.clone().map_or(Json::Null, Json::String));
     map.insert(
         "argocd".into(),
-        Json::Object(ctx.argocd.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect()),
+        Json::Object(
+            ctx.env
+                .iter()
+                .filter(|(k, _)| k.starts_with("ARGOCD_"))
+                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                .collect(),
+        ),
     );
     map
 }

@@ -2,6 +2,8 @@
 //! string: Helm's extism post-renderer typed them as a Go `*bytes.Buffer`, which JSON-encodes as
 //! `{}` and loses the manifests (helm/helm#31832). The golden tests below pin the JSON shape.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -71,11 +73,11 @@ pub struct ContextV1 {
     /// The namespace objects without one are installed into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// The Argo CD application environment when the host runs as an Argo CD config management
-    /// plugin (`ARGOCD_APP_NAME`, `ARGOCD_APP_NAMESPACE`, `ARGOCD_APP_REVISION`,
-    /// `ARGOCD_ENV_*`…); templates see it as `argocd`.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub argocd: std::collections::BTreeMap<String, String>,
+    /// Variables a platform config may use as `${NAME}`: the host fills it with the build
+    /// environment Argo CD gives plugins (`ARGOCD_APP_*`, `ARGOCD_ENV_*`, `KUBE_VERSION`,
+    /// `KUBE_API_VERSIONS`) where it has them. Templates see the `ARGOCD_*` ones as `argocd`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 /// The general request every host sends to the `render` export.
@@ -101,6 +103,23 @@ pub struct RenderRequestV1 {
     /// or `ignore` it (the document is still removed from the output).
     #[serde(default, skip_serializing_if = "is_default")]
     pub chart_config: ChartConfig,
+    /// What `manifests` holds: a manifest stream, a KRM `ResourceList`, or either (`auto`, the
+    /// default: a stream of one `config.kubernetes.io/v1` `ResourceList` is read as one).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub input: InputFormat,
+}
+
+/// What a request's `manifests` holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InputFormat {
+    /// A `ResourceList` when the stream is exactly one, else manifests.
+    #[default]
+    Auto,
+    /// A manifest stream, whatever it holds.
+    Manifests,
+    /// A KRM function's `ResourceList` (anything else is an error).
+    ResourceList,
 }
 
 /// Whether a chart's own `PostwireConfig` document counts.
@@ -129,6 +148,7 @@ impl RenderRequestV1 {
             set: Vec::new(),
             context: ContextV1::default(),
             chart_config: ChartConfig::default(),
+            input: InputFormat::default(),
         }
     }
 
@@ -232,6 +252,9 @@ impl RenderRequestV1 {
         if self.chart_config != ChartConfig::default() {
             push_field(&mut out, false, "chartConfig", &self.chart_config);
         }
+        if self.input != InputFormat::default() {
+            push_field(&mut out, false, "input", &self.input);
+        }
         out.push(b'}');
         out
     }
@@ -331,6 +354,12 @@ mod tests {
             serde_json::to_string(&req).unwrap(),
             r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":"kind: ConfigMap\n","config":{"name":"postwire.yaml","content":"checksum: {}\n"},"set":["checksum.mode=aggregate"],"context":{"releaseName":"web","namespace":"prod"}}"#
         );
+        req.context.env.insert("ARGOCD_APP_NAME".into(), "web".into());
+        req.input = InputFormat::ResourceList;
+        assert_eq!(
+            serde_json::to_string(&req).unwrap(),
+            r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":"kind: ConfigMap\n","config":{"name":"postwire.yaml","content":"checksum: {}\n"},"set":["checksum.mode=aggregate"],"context":{"releaseName":"web","namespace":"prod","env":{"ARGOCD_APP_NAME":"web"}},"input":"resourceList"}"#
+        );
         let minimal = r#"{"apiVersion":"postwire.dev/v1alpha1","kind":"RenderRequest","manifests":""}"#;
         assert_eq!(serde_json::from_str::<RenderRequestV1>(minimal).unwrap(), RenderRequestV1::new(""));
     }
@@ -362,6 +391,9 @@ mod tests {
         req.config = Some(ConfigFileV1 { name: "p.yaml".into(), content: "a: \"b\"\n".into() });
         req.set = vec!["x=y".into()];
         req.context.namespace = Some("ns".into());
+        assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
+        req.context.env.insert("ARGOCD_ENV_X".into(), "\"y\"".into());
+        req.input = InputFormat::Manifests;
         assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
         let mut report = Report::default();
         report.document(1, "Deployment/web", Some("c/t.yaml")).notes.push(crate::report::Note {

@@ -44,3 +44,9 @@ mod istio;
 mod plugins;
 /// The README's runnable command blocks, run as written in a fresh HOME.
 mod readme;
+
+/// The Argo CD config-management plugin (`argocd-cmp/`) under a harness that behaves like
+/// argocd-cmp-server; the Argo CD chart values, the kustomize component and the image setup.
+mod argocd;
+/// postwire as a KRM function under kpt and kustomize's exec transformer.
+mod krm;

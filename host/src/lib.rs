@@ -4,6 +4,7 @@
 //! compiled-module cache so a warm run does not recompile the module, and reports errors in a
 //! way Helm 4 cannot swallow (see [`errors`]).
 
+pub mod argocd;
 pub mod errors;
 pub mod install;
 pub mod runner;

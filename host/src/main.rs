@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use postwire::argocd;
 use postwire::errors::{self, exit};
 use postwire::install;
 use postwire::runner::{Options, Runner};
-use postwire_core::wire::{ChartConfig, ConfigFileV1, RenderRequestV1, RenderResponseV1};
+use postwire_core::wire::{ChartConfig, ConfigFileV1, InputFormat, RenderRequestV1, RenderResponseV1};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -22,6 +23,7 @@ Examples:
   helm template web ./chart | postwire diff          # what postwire would change
   postwire validate --config postwire.yaml          # for CI and editors
   postwire install-plugin                           # the Helm plugin, for every Helm on PATH
+  kpt fn eval ./pkg --exec \"postwire krm\"           # as a KRM function (kpt, kustomize exec)
 
 Environment:
   POSTWIRE_CACHE_DIR        compiled-module cache, last-error.txt and postwire.log
@@ -102,6 +104,35 @@ Paste the output into the Argo CD Application's spec (ignoreDifferences) and spe
         #[command(flatten)]
         args: RenderArgs,
     },
+    /// Run as a KRM function: a config.kubernetes.io/v1 ResourceList on stdin, the transformed
+    /// list on stdout (config from its functionConfig, then --config, then --set).
+    #[command(
+        long_about = "Run as a KRM function (kpt, kustomize's exec transformer): read a config.kubernetes.io/v1 \
+ResourceList on stdin and write it back with the items wired and the report as `results`. Config comes from the \
+list's functionConfig (a PostwireConfig, or a ConfigMap whose data are --set overrides), then --config, then --set. \
+Without a subcommand, postwire detects a ResourceList on stdin by itself.",
+        after_help = "Examples:\n  kpt fn eval ./pkg --exec \"postwire krm\" -- checksum.mode=aggregate\n  kpt fn render ./pkg --allow-exec   # Kptfile: pipeline.mutators[].exec: postwire"
+    )]
+    Krm {
+        #[command(flatten)]
+        args: RenderArgs,
+    },
+    /// The Argo CD config-management plugin steps (argocd-cmp/plugin.yaml runs them).
+    #[command(
+        long_about = "The Argo CD config-management plugin steps, run by argocd-cmp-server in the application's \
+directory: `init` builds a chart's dependencies when Chart.lock exists and charts/ lacks them; `generate` renders the \
+chart with helm template (or reads a directory of manifests) and runs the result through postwire. Parameters come \
+from ARGOCD_APP_PARAMETERS: values-files, helm-parameters, config, set. A config may use ${ARGOCD_APP_NAME}, \
+${ARGOCD_ENV_*} and the rest of Argo CD's build environment. POSTWIRE_HELM names the helm binary (default: helm on PATH)."
+    )]
+    Argocd {
+        /// Which step.
+        #[arg(value_enum)]
+        step: ArgocdStep,
+        /// Whether the chart's own PostwireConfig counts (default from POSTWIRE_CHART_CONFIG, else merge).
+        #[arg(long = "chart-config", value_name = "merge|ignore", value_parser = ["merge", "ignore"])]
+        chart_config: Option<String>,
+    },
     /// Check a config file (and `--set` overrides) without rendering (exit 0: valid, 3: not).
     #[command(after_help = "Example: postwire validate --config postwire.yaml --set checksum.mode=aggregate")]
     Validate {
@@ -161,6 +192,14 @@ enum SchemaKind {
     Config,
     /// The JSON written by `--report`.
     Report,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ArgocdStep {
+    /// Build chart dependencies when Chart.lock exists and charts/ lacks them.
+    Init,
+    /// Render the application and write its manifests to stdout.
+    Generate,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -259,17 +298,19 @@ fn read_config(path: &std::path::Path) -> Result<ConfigFileV1, Failure> {
 
 /// Render `manifests` with `args`; warnings are reported, the report written if asked for.
 fn render_text(manifests: String, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
+    render_as(manifests, args, InputFormat::Auto)
+}
+
+fn render_as(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<RenderResponseV1, Failure> {
     let mut request = RenderRequestV1::new(manifests);
+    request.input = input;
+    request.context.env = argocd::context_env(std::env::vars());
     if let Some(path) = &args.config {
         request.config = Some(read_config(path)?);
     }
     request.set = args.set.clone();
     request.context.namespace = args.namespace.clone();
     request.context.release_name = args.release.clone();
-    // Argo CD runs a config management plugin with the application's environment; templates
-    // see it as `argocd`.
-    request.context.argocd =
-        std::env::vars().filter(|(k, _)| k.starts_with("ARGOCD_APP_") || k.starts_with("ARGOCD_ENV_")).collect();
     request.chart_config = chart_config(args)?;
 
     let response =
@@ -383,6 +424,24 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             };
         }
         Some(Command::IgnoreDifferences { file, args }) => ignore_differences(&file, args)?,
+        Some(Command::Krm { args }) => {
+            let (_, manifests) = read_input("-")?;
+            let response = render_as(manifests, &args, InputFormat::ResourceList)?;
+            write_stdout(response.manifests.as_bytes())?;
+        }
+        Some(Command::Argocd { step, chart_config: flag }) => {
+            let dir = std::env::current_dir().map_err(|e| Failure::other(format!("the current directory: {e}")))?;
+            let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+            let failed = |e: argocd::StepError| Failure { message: e.message, code: e.code };
+            match step {
+                ArgocdStep::Init => argocd::init(&dir, &env).map_err(failed)?,
+                ArgocdStep::Generate => {
+                    let args = RenderArgs { chart_config: flag, ..RenderArgs::default() };
+                    let manifests = argocd::generate(&dir, &env, chart_config(&args)?).map_err(failed)?;
+                    write_stdout(manifests.as_bytes())?;
+                }
+            }
+        }
         Some(Command::Validate { config, set }) => validate(&config, set)?,
         Some(Command::Schema { which }) => match which {
             SchemaKind::Config => write_stdout((postwire_core::config::json_schema() + "\n").as_bytes())?,

@@ -3,7 +3,8 @@
 //! Two exports, both JSON in and out (see `postwire_core::wire`):
 //! - `helm_plugin_main`: Helm 4's `postrenderer/v1` message with manifests as a string (the fix
 //!   offered for helm/helm#31832); `extraArgs` take `--set`, `--namespace`, `--release`.
-//! - `render`: the general entry every postwire host uses (`RenderRequestV1` → `RenderResponseV1`).
+//! - `render`: the general entry every postwire host uses (`RenderRequestV1` → `RenderResponseV1`);
+//!   a KRM `ResourceList` (`input: resourceList`, or detected) is rendered as a KRM function.
 //!
 //! A failure sets the extism error to the one-line message and returns the error's exit code
 //! (3 config, 4 input, 5 wiring, 6 request).
@@ -36,7 +37,7 @@ pub fn helm_plugin_main(input: Vec<u8>) -> FnResult<Vec<u8>> {
 pub fn render(input: Vec<u8>) -> FnResult<Vec<u8>> {
     let request = RenderRequestV1::from_json(&input).map_err(fail)?;
     drop(input);
-    let response = postwire_core::render_response(&request).map_err(fail)?;
+    let response = postwire_core::krm::render_response(&request).map_err(fail)?;
     drop(request);
     Ok(response.to_json())
 }

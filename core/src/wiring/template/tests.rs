@@ -36,7 +36,7 @@ fn render(input: &str, config: &str) -> Result<crate::RenderOutput> {
     let mut request = RenderRequestV1::new(input);
     request.set = vec!["checksum.enabled=false".into()];
     request.context.release_name = Some("shop".into());
-    request.context.argocd.insert("ARGOCD_APP_NAME".into(), "shop-prod".into());
+    request.context.env.insert("ARGOCD_APP_NAME".into(), "shop-prod".into());
     request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
     crate::render(&request)
 }
