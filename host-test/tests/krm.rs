@@ -234,3 +234,56 @@ fn kustomize_runs_it_as_an_exec_transformer() {
     let cm = objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap();
     assert_eq!(cm["data"]["mode"], "on", "still a string");
 }
+
+/// kubectl's bundled kustomize runs legacy exec plugins with `--enable-alpha-plugins` alone: a
+/// transformer config of kind `PostwireConfig` runs the executable
+/// `$XDG_CONFIG_HOME/kustomize/plugin/postwire.dev/v1alpha1/postwireconfig/PostwireConfig` with
+/// the config file as its argument and the resources on stdin — postwire's own stream mode.
+#[test]
+fn kubectl_kustomize_runs_it_as_an_exec_plugin() {
+    let test = "kubectl_kustomize_runs_it_as_an_exec_plugin";
+    let (Some(kubectl), Some(python)) = (util::tool(test, "POSTWIRE_KUBECTL", "bin/kubectl"), util::python(test))
+    else {
+        return;
+    };
+    let cache = TempDir::new("krm-kustomize-plugin-cache");
+    let dir = TempDir::new("krm-kustomize-plugin");
+    let plugin_dir = dir.join("xdg/kustomize/plugin/postwire.dev/v1alpha1/postwireconfig");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    let plugin = plugin_dir.join("PostwireConfig");
+    std::fs::write(&plugin, format!("#!/bin/sh\nexec '{}' --config \"$1\"\n", util::postwire_bin().display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    package(&app);
+    std::fs::write(
+        app.join("kustomization.yaml"),
+        "resources: [configmap.yaml, deployment.yaml]\ntransformers: [postwire.yaml]\n",
+    )
+    .unwrap();
+    let build = |config: &str| {
+        std::fs::write(app.join("postwire.yaml"), config).unwrap();
+        Command::new(&kubectl)
+            .args(["kustomize", "--enable-alpha-plugins"])
+            .arg(&app)
+            .env("XDG_CONFIG_HOME", dir.join("xdg"))
+            .env("POSTWIRE_CACHE_DIR", &cache.0)
+            .output()
+            .unwrap()
+    };
+    let head = "apiVersion: postwire.dev/v1alpha1\nkind: PostwireConfig\nmetadata:\n  name: postwire\n";
+    let out = build(&format!("{head}checksum:\n  mode: aggregate\n"));
+    assert!(out.status.success(), "{}", util::describe(&out));
+    let objects = docs(&python, &String::from_utf8(out.stdout).unwrap());
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    let d = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert!(template_annotations(d).contains_key("checksum/config"), "{d}");
+    let cm = objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap();
+    assert_eq!(cm["data"]["mode"], "on", "still a string");
+    // A config error stops the build with postwire's message.
+    let bad = build(&format!("{head}checksum:\n  mdoe: aggregate\n"));
+    assert!(!bad.status.success(), "{}", util::describe(&bad));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("did you mean `mode`"), "{said}");
+}
