@@ -285,10 +285,7 @@ fn helm4_livechat_istio_and_rollouts_end_to_end() {
     assert_eq!(deployment["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"], "true");
     let rollout = docs.iter().find(|d| d["kind"] == "Rollout").unwrap();
     assert_eq!(rollout["spec"]["workloadRef"]["name"], "livechat");
-    assert_eq!(
-        rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["name"],
-        "livechat"
-    );
+    assert_eq!(rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["name"], "livechat");
     let dir = util::TempDir::new(test);
     std::fs::write(dir.join("helm.yaml"), &via_helm).unwrap();
     kubecheck(&python, &shared, &dir.join("helm.yaml"));
