@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fresh machine to a post-rendered chart: installs the wasm target and Helm 4.3.1, builds the
 # postwire runner (which embeds plugin.wasm), installs it as a Helm 4 post-renderer plugin in a
-# private Helm home (postwire install-plugin), and renders examples/quickstart through it. Prints what postwire changed.
+# private Helm home (postwire install-plugin), and renders the livechat example (examples/livechat) through it.
+# Prints what postwire added (the diff and the report) and the objects it generated.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,10 +24,10 @@ export HELM_PLUGINS="$DEMO/plugins" HELM_DATA_HOME="$DEMO/data" HELM_CONFIG_HOME
 "$POSTWIRE" install-plugin --helm 4 --helm-bin "$HELM"
 "$HELM" plugin list
 
-CHART=examples/quickstart/chart
-CONFIG="$ROOT/examples/quickstart/postwire.yaml"
-"$HELM" template demo "$CHART" > "$DEMO/plain.yaml"
-"$HELM" template demo "$CHART" --post-renderer postwire \
+CHART=examples/livechat/chart
+CONFIG="$ROOT/examples/livechat/postwire.yaml"
+"$HELM" template livechat "$CHART" --namespace livechat > "$DEMO/plain.yaml"
+"$HELM" template livechat "$CHART" --namespace livechat --post-renderer postwire \
     --post-renderer-args --config --post-renderer-args "$CONFIG" > "$DEMO/post-rendered.yaml"
 
 "$POSTWIRE" render -f "$DEMO/plain.yaml" --config "$CONFIG" --report "$DEMO/report.json" > "$DEMO/piped.yaml"
@@ -38,8 +39,17 @@ echo
 echo "=== why: postwire's report"
 cat "$DEMO/report.json"
 echo
-echo "=== the same annotations through Helm 4 (helm template --post-renderer postwire)"
-grep -n -B2 'checksum/' "$DEMO/post-rendered.yaml"
+echo "=== through Helm 4 (helm template --post-renderer postwire): the objects postwire generated"
+awk '/^---/ { if (g) print "  " k "/" n "  (" g ")"; k = n = g = "" }
+     /^kind:/ { k = $2 } /^  name:/ && n == "" { n = $2 }
+     /postwire.dev\/generated-by:/ { g = $2 }
+     END { if (g) print "  " k "/" n "  (" g ")" }' "$DEMO/post-rendered.yaml" | tr -d '"'
+echo
+echo "=== and its checksums of the ConfigMaps and Secrets the pods use"
+grep -n 'checksum/' "$DEMO/post-rendered.yaml"
+if cmp -s "$DEMO/post-rendered.yaml" examples/livechat/expected.yaml; then
+    echo "(identical to examples/livechat/expected.yaml)"
+fi
 echo
 echo "Outputs in $DEMO: plain.yaml, piped.yaml, post-rendered.yaml (Helm 4 re-serializes"
 echo "post-rendered documents itself when it regroups them by file, so that file also differs"

@@ -42,7 +42,7 @@ fn load_chunks(python: &Path, chunks: &[String]) -> Vec<Value> {
 }
 
 /// Argo CD's reading of a plugin's stdout: the objects it would apply, or its error.
-fn parse_manifests(python: &Path, stdout: &str) -> Result<Vec<Value>, String> {
+pub(crate) fn parse_manifests(python: &Path, stdout: &str) -> Result<Vec<Value>, String> {
     let docs: Vec<Value> = if stdout.trim_start().starts_with('{') {
         serde_json::Deserializer::from_str(stdout)
             .into_iter::<Value>()
@@ -123,7 +123,7 @@ fn envsubst(s: &str, vars: &[(String, String)]) -> String {
 
 /// A parameter as an Application sets it.
 #[derive(Clone)]
-enum Param {
+pub(crate) enum Param {
     Str(&'static str, String),
     Array(&'static str, Vec<String>),
     Map(&'static str, Vec<(String, String)>),
@@ -131,18 +131,18 @@ enum Param {
 
 /// An Application using the plugin.
 #[derive(Clone)]
-struct App {
+pub(crate) struct App {
     name: String,
-    namespace: String,
+    pub(crate) namespace: String,
     repo: PathBuf,
     path: String,
     revision: String,
-    params: Option<Vec<Param>>,
+    pub(crate) params: Option<Vec<Param>>,
     plugin_env: Vec<(String, String)>,
 }
 
 impl App {
-    fn new(name: &str, repo: &Path, path: &str) -> App {
+    pub(crate) fn new(name: &str, repo: &Path, path: &str) -> App {
         App {
             name: name.into(),
             namespace: format!("{name}-ns"),
@@ -211,14 +211,14 @@ impl App {
 }
 
 /// What a successful generate gave.
-struct Generated {
-    objects: Vec<Value>,
+pub(crate) struct Generated {
+    pub(crate) objects: Vec<Value>,
     stdout: String,
     stderr: String,
 }
 
 /// One sidecar: plugin.yaml, its container environment and the request deadline.
-struct Sidecar {
+pub(crate) struct Sidecar {
     python: PathBuf,
     plugin: Value,
     env: Vec<(String, String)>,
@@ -247,7 +247,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 impl Sidecar {
     /// The sidecar with the repository's plugin.yaml, Helm 4.3.1 and the built runner on PATH.
-    fn new(test: &str) -> Option<Sidecar> {
+    pub(crate) fn new(test: &str) -> Option<Sidecar> {
         let python = util::python(test)?;
         let helm = util::helm4(test)?;
         let text = std::fs::read_to_string(util::workspace().join("argocd-cmp/plugin.yaml")).unwrap();
@@ -282,7 +282,7 @@ impl Sidecar {
     }
 
     /// One GenerateManifest request.
-    fn generate(&self, app: &App) -> Result<Generated, String> {
+    pub(crate) fn generate(&self, app: &App) -> Result<Generated, String> {
         let start = Instant::now();
         let until = start + self.deadline - Duration::from_millis(100);
         let n = REQUESTS.fetch_add(1, Ordering::SeqCst);

@@ -12,7 +12,7 @@ use crate::util::{self, describe, HelmHome};
 
 /// `kubecheck.py` over a stream: every document valid (custom resources by their CRD with
 /// undeclared fields forbidden, core kinds by kubernetes-validate strict). Returns the kinds checked.
-fn kubecheck(python: &Path, shared: &Path, stream: &Path) -> Vec<Value> {
+pub(crate) fn kubecheck(python: &Path, shared: &Path, stream: &Path) -> Vec<Value> {
     let crds = ["istio", "argo-rollouts", "prometheus-operator"]
         .map(|d| shared.join("schemas/crds").join(d).display().to_string())
         .join(",");
@@ -223,7 +223,7 @@ pub fn assert_only_added_or_replaced(before: &str, after: &str, what: &str) {
     }
 }
 
-fn install_plugin(plugins: &Path) {
+pub(crate) fn install_plugin(plugins: &Path) {
     let src = util::workspace().join("helm-plugin/postwire");
     let dest = plugins.join("postwire");
     std::fs::create_dir_all(&dest).unwrap();
@@ -257,7 +257,7 @@ fn helm4_livechat_istio_and_rollouts_end_to_end() {
     let config_arg = config.to_str().unwrap();
     let via_helm = helm_run(&[
         "template",
-        "demo",
+        "livechat",
         chart.to_str().unwrap(),
         "--post-renderer",
         "postwire",
@@ -284,17 +284,14 @@ fn helm4_livechat_istio_and_rollouts_end_to_end() {
     let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
     assert_eq!(deployment["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"], "true");
     let rollout = docs.iter().find(|d| d["kind"] == "Rollout").unwrap();
-    assert_eq!(rollout["spec"]["workloadRef"]["name"], "demo-livechat");
-    assert_eq!(
-        rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["name"],
-        "demo-livechat"
-    );
+    assert_eq!(rollout["spec"]["workloadRef"]["name"], "livechat");
+    assert_eq!(rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["name"], "livechat");
     let dir = util::TempDir::new(test);
     std::fs::write(dir.join("helm.yaml"), &via_helm).unwrap();
     kubecheck(&python, &shared, &dir.join("helm.yaml"));
 
     // The plain render through the runner: fidelity, idempotence, determinism.
-    let plain = helm_run(&["template", "demo", chart.to_str().unwrap()]);
+    let plain = helm_run(&["template", "livechat", chart.to_str().unwrap()]);
     std::fs::write(dir.join("plain.yaml"), &plain).unwrap();
     let postwire = |input: &Path| {
         let out = util::run(
@@ -318,7 +315,7 @@ fn helm4_livechat_istio_and_rollouts_end_to_end() {
             changed.push(kind);
         }
     }
-    assert_eq!(changed, ["Service", "Deployment", "HorizontalPodAutoscaler"]);
+    assert_eq!(changed, ["ServiceAccount", "Service", "Deployment", "HorizontalPodAutoscaler"]);
     kubecheck(&python, &shared, &dir.join("once.yaml"));
 
     // What Argo CD needs, printed on request.

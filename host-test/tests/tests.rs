@@ -50,3 +50,7 @@ mod readme;
 mod argocd;
 /// postwire as a KRM function under kpt and kustomize's exec transformer.
 mod krm;
+
+/// The seed systems in `examples/`: Helm 4 reproduces each `expected.yaml`; Helm 3, the Argo CD
+/// plugin and kpt give the same documents; strict validation, idempotence, generated READMEs.
+mod examples;

@@ -309,7 +309,8 @@ pub fn has_object(text: &str) -> bool {
 
 /// The manifests of a directory without Chart.yaml: its `*.yaml`, `*.yml` and `*.json` files
 /// (not recursive, by name), each led by a `# Source:` comment so messages name the file.
-fn directory_manifests(dir: &Path, skip: Option<&Path>) -> Step<String> {
+/// `postwire render -f DIR` reads a directory the same way.
+pub fn directory_manifests(dir: &Path, skip: Option<&Path>) -> Step<String> {
     for k in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
         if dir.join(k).is_file() {
             return Err(StepError::other(format!(

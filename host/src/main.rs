@@ -72,7 +72,7 @@ struct Cli {
 enum Command {
     /// Render a manifest file (or stdin) and write the result to stdout.
     Render {
-        /// The manifests; `-` for stdin.
+        /// The manifests: a file, a directory of `*.yaml`/`*.yml`/`*.json` files (by name), or `-` for stdin.
         #[arg(short = 'f', long = "filename", default_value = "-", value_name = "FILE")]
         file: String,
         #[command(flatten)]
@@ -81,7 +81,7 @@ enum Command {
     /// Show what postwire would change, as a unified diff (exit 0: nothing, 1: something).
     #[command(after_help = "Example: helm template web ./chart | postwire diff --config postwire.yaml")]
     Diff {
-        /// The manifests; `-` for stdin.
+        /// The manifests: a file, a directory of `*.yaml`/`*.yml`/`*.json` files (by name), or `-` for stdin.
         #[arg(short = 'f', long = "filename", default_value = "-", value_name = "FILE")]
         file: String,
         /// Lines of context around each change.
@@ -98,7 +98,7 @@ enum Command {
 Paste the output into the Argo CD Application's spec (ignoreDifferences) and spec.syncPolicy (syncOptions)."
     )]
     IgnoreDifferences {
-        /// The manifests; `-` for stdin.
+        /// The manifests: a file, a directory of `*.yaml`/`*.yml`/`*.json` files (by name), or `-` for stdin.
         #[arg(short = 'f', long = "filename", default_value = "-", value_name = "FILE")]
         file: String,
         #[command(flatten)]
@@ -266,6 +266,12 @@ const REPORT_SCHEMA: &str = include_str!("report.schema.json");
 
 fn read_input(file: &str) -> Result<(String, String), Failure> {
     let name = if file == "-" { "stdin".to_string() } else { file.to_string() };
+    if file != "-" && std::path::Path::new(file).is_dir() {
+        // A directory of plain manifests, read as `postwire argocd generate` reads one.
+        let text = postwire::argocd::directory_manifests(std::path::Path::new(file), None)
+            .map_err(|e| Failure::other(e.message))?;
+        return Ok((name, text));
+    }
     let mut bytes = Vec::new();
     let result = if file == "-" {
         if std::io::stdin().is_terminal() {

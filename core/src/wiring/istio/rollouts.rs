@@ -326,10 +326,14 @@ impl Wiring for Rollouts {
                     ]),
                 ));
                 spec.push(("strategy".into(), Value::map([(kind.as_str(), Value::from_json(&fields))])));
-                let labels = match tree.path(obj.node, &["metadata", "labels"]).map(|l| tree_value(tree, l)) {
-                    Some(Value::Map(m)) => m,
-                    _ => Vec::new(),
-                };
+                // The Rollout carries the Deployment's selector labels, not all its labels: other
+                // wirings (Datadog's unified tags) label the Deployment after this one runs, so
+                // copying every label would give a second run a different Rollout.
+                let labels =
+                    match tree.path(obj.node, &["spec", "selector", "matchLabels"]).map(|l| tree_value(tree, l)) {
+                        Some(Value::Map(m)) => m,
+                        _ => Vec::new(),
+                    };
                 let rollout = Value::map([
                     ("apiVersion", Value::str("argoproj.io/v1alpha1")),
                     ("kind", Value::str("Rollout")),
