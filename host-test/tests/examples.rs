@@ -26,7 +26,10 @@ struct Case {
     expected: &'static str,
 }
 
-const CASES: &[Case] = &[Case { name: "livechat", config: "postwire.yaml", expected: "expected.yaml" }];
+const CASES: &[Case] = &[
+    Case { name: "livechat", config: "postwire.yaml", expected: "expected.yaml" },
+    Case { name: "tick-storm", config: "postwire.yaml", expected: "expected.yaml" },
+];
 
 /// The examples that are not seed systems (the README's quick-start chart).
 const NOT_SEEDS: &[&str] = &["quickstart"];
@@ -271,7 +274,19 @@ fn kpt_runs_the_manifest_examples_as_a_krm_function() {
             .output()
             .unwrap();
         assert!(out.status.success(), "kpt {}: {}", case.id(), util::describe(&out));
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&pkg.0).unwrap().map(|e| e.unwrap().path()).collect();
+        // kpt writes the items postwire generated (no path annotation) to `<namespace>/<kind>_<name>.yaml`.
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut dirs = vec![pkg.0.clone()];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
         files.sort();
         let mut got: Vec<Value> = Vec::new();
         for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
