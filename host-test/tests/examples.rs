@@ -29,6 +29,7 @@ struct Case {
 const CASES: &[Case] = &[
     Case { name: "livechat", config: "postwire.yaml", expected: "expected.yaml" },
     Case { name: "tick-storm", config: "postwire.yaml", expected: "expected.yaml" },
+    Case { name: "hotswap", config: "postwire.yaml", expected: "expected.yaml" },
 ];
 
 /// The examples that are not seed systems (the README's quick-start chart).
