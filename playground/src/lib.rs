@@ -75,10 +75,14 @@ fn error_value(e: &postwire_core::Error, manifests: &str) -> Value {
     })
 }
 
-/// The 1-based stream line of the `index`-th (1-based) document with content.
+/// The 1-based stream line where the `index`-th (1-based) document with content has its first
+/// non-blank line (a segment opened by `---` starts on the marker's line).
 fn document_line(manifests: &str, index: usize) -> Option<usize> {
     let stream = Stream::split(manifests);
-    stream.segments.iter().filter(|s| s.has_content).nth(index.checked_sub(1)?).map(|s| s.line)
+    let segment = stream.segments.iter().filter(|s| s.has_content).nth(index.checked_sub(1)?)?;
+    let text = &manifests[segment.start..segment.end];
+    let blank = text.len() - text.trim_start().len();
+    Some(segment.line + text[..blank].matches('\n').count())
 }
 
 /// postwire's config JSON Schema (what `postwire schema config` prints).
