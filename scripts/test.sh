@@ -15,6 +15,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export POSTWIRE_REQUIRE_ALL=1
 
 cargo fmt --all -- --check
+# The playground's static files (cached: cargo, wasm-bindgen, npm ci and the bundler redo only
+# what changed); the runner embeds them for `postwire playground`.
+bash playground/build.sh "$CARGO_TARGET_DIR/playground-dist"
+export POSTWIRE_PLAYGROUND_DIR="$CARGO_TARGET_DIR/playground-dist"
 # One release build serves every test: the runner (with plugin.wasm embedded) and the test
 # binaries share all dependencies, so wasmtime is compiled once.
 # Cargo names a workspace's artifacts alike in every checkout: when another checkout built in
@@ -29,6 +33,13 @@ seeds="$(mktemp -d)"
 trap 'rm -rf "$seeds"' EXIT
 export POSTWIRE_STYLES_DUMP="$seeds/styles"
 cargo test --release --locked --workspace --exclude postwire-plugin --lib --tests 2>&1 | tee "$log"
+
+# The playground: its engine is byte-identical to the runner's on every example and corpus
+# stream (under Node), and the page works in headless chromium; screenshots are kept.
+node playground/web/tests/parity.mjs --postwire "$CARGO_TARGET_DIR/release/postwire" \
+  --dist "$POSTWIRE_PLAYGROUND_DIR" --examples examples --corpus ../shared/corpus
+node playground/web/tests/browser.mjs --postwire "$CARGO_TARGET_DIR/release/postwire" \
+  --artifacts "$CARGO_TARGET_DIR/playground-artifacts" --chromium "$POSTWIRE_CHROMIUM"
 
 # Fuzz briefly: the render (`render(render(x)) == render(x)`, no panic, edited documents parse)
 # and the edit layer (no panic, output parses, idempotent). By default each target runs a fixed

@@ -129,6 +129,22 @@ impl Error {
         self.0.line
     }
 
+    /// The 1-based column, if known.
+    pub fn column(&self) -> Option<usize> {
+        self.0.column
+    }
+
+    /// Where in a config source the error is (a config file name, `--set`, `in-stream
+    /// PostwireConfig`), if known.
+    pub fn origin(&self) -> Option<&str> {
+        self.0.origin.as_deref()
+    }
+
+    /// The hint that says how to fix the problem, if any.
+    pub fn hint(&self) -> Option<&str> {
+        self.0.hint.as_deref()
+    }
+
     /// The field path, if known.
     pub fn path(&self) -> Option<&str> {
         self.0.path.as_deref()

@@ -7,6 +7,7 @@
 pub mod argocd;
 pub mod errors;
 pub mod install;
+pub mod playground;
 pub mod runner;
 
 /// The plugin module every postwire host runs, embedded at build time.

@@ -170,6 +170,19 @@ line that makes Helm 4 read it.",
         #[arg(long = "helm-bin", value_name = "PATH")]
         helm_bin: Vec<PathBuf>,
     },
+    /// Serve the browser playground on 127.0.0.1 and print its URL (Ctrl-C stops it).
+    #[command(
+        long_about = "Serve the browser playground on 127.0.0.1 and print its URL. The page runs postwire's engine in \
+the browser (the same engine crate, built with wasm-bindgen): paste manifests and a config, see the output, a diff per \
+document and the report as you type. Its files are embedded in this binary; this server only hands them out, and \
+nothing you type is sent to it. Ctrl-C stops it.",
+        after_help = "Examples:\n  postwire playground\n  postwire playground --port 8080"
+    )]
+    Playground {
+        /// The port to listen on (0: any free port).
+        #[arg(long = "port", default_value_t = 8765, value_name = "N")]
+        port: u16,
+    },
     /// Print a shell completion script: `source <(postwire completion bash)`.
     Completion {
         /// The shell.
@@ -456,6 +469,18 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::InstallPlugin { helm, plugins_dir, helm_bin }) => {
             let said = install::install(helm, plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
             write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
+        }
+        Some(Command::Playground { port }) => {
+            let Some(files) = postwire::playground::files() else {
+                return Err(Failure::other(
+                    "this postwire was built without the playground (POSTWIRE_PLAYGROUND=off)".to_string(),
+                ));
+            };
+            let listener = postwire::playground::bind(port)
+                .map_err(|e| Failure::other(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+            let addr = listener.local_addr().map_err(|e| Failure::other(format!("listening: {e}")))?;
+            write_stdout(format!("postwire playground: http://{addr}/ (Ctrl-C stops it)\n").as_bytes())?;
+            postwire::playground::serve(listener, files);
         }
         Some(Command::Completion { shell }) => {
             let shell = match shell {
