@@ -12,6 +12,9 @@ TOOLS="${POSTWIRE_TOOLS:-$HOME/.cache/postwire/tools}"
 HELM="$TOOLS/bin/helm4"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# The demo needs only Helm: build the runner without the browser playground (which needs node,
+# npm and the wasm-bindgen CLI; scripts/test.sh builds it).
+export POSTWIRE_PLAYGROUND="${POSTWIRE_PLAYGROUND:-off}"
 echo "building the postwire runner (the first build compiles wasmtime: about 7 minutes on 2 cores)..."
 cargo build --release --locked -p postwire
 POSTWIRE="$CARGO_TARGET_DIR/release/postwire"
