@@ -2,8 +2,10 @@
 //! per-object switch annotations, and the paths reports and errors name.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::report::{Level, Note, Report};
 pub use crate::resource::{containers, Container, CONTAINER_LISTS};
 use crate::resource::{Object, Place, WorkloadKind};
+use crate::select::Selector;
 use crate::workspace::Workspace;
 use crate::yaml::{display_path, NodeId, PathSeg};
 
@@ -82,4 +84,54 @@ pub fn report_path(obj: &Object, path: &[PathSeg]) -> String {
         Place::ListItem(i) if inner.is_empty() => format!("items[{i}]"),
         Place::ListItem(i) => format!("items[{i}].{inner}"),
     }
+}
+
+/// The workloads a wiring applies to: every one its `selectors` match (every workload when it
+/// has none), less those whose `annotation` says `"false"` (an info note says so), plus those
+/// it says `"true"`. A selector that matches nothing is an error naming `config_key[i]`,
+/// unless it is optional.
+#[allow(clippy::too_many_arguments)]
+pub fn select(
+    ws: &Workspace<'_>,
+    objects: &[Object],
+    kinds: &[WorkloadKind],
+    selectors: &[Selector],
+    config_key: &str,
+    namespace: Option<&str>,
+    annotation: &str,
+    wiring: &str,
+    report: &mut Report,
+) -> Result<Vec<Workload>> {
+    let mut matched = vec![false; selectors.len()];
+    let mut selected = Vec::new();
+    for (w, _) in find(ws, objects, kinds) {
+        let obj = &w.object;
+        let tree = ws.tree(obj.segment);
+        let hits: Vec<usize> = (0..selectors.len()).filter(|&i| selectors[i].matches(tree, obj, namespace)).collect();
+        for &i in &hits {
+            matched[i] = true;
+        }
+        match switch(ws, obj, annotation)? {
+            Some(false) => {
+                let source = ws.source(obj.segment);
+                report.document(obj.doc_number, &obj.display(), source.as_deref()).notes.push(Note {
+                    wiring: wiring.into(),
+                    level: Level::Info,
+                    message: format!("skipped: annotation {annotation}: \"false\""),
+                });
+            }
+            Some(true) => selected.push(w),
+            None if selectors.is_empty() || !hits.is_empty() => selected.push(w),
+            None => {}
+        }
+    }
+    if let Some(i) = (0..matched.len()).find(|&i| !matched[i] && !selectors[i].optional) {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{config_key}[{i}] ({}) matches no workload of the render", selectors[i]),
+        )
+        .with_path(format!("{config_key}[{i}]"))
+        .with_hint("fix the selector, or mark it `optional: true`"));
+    }
+    Ok(selected)
 }

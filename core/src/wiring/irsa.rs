@@ -546,35 +546,17 @@ impl Wiring for Irsa {
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
         let objects = ws.objects();
-        let found = workload::find(ws, &objects, &self.workloads);
-        let mut matched = vec![false; self.config.workloads.len()];
-        let mut selected = Vec::new();
-        for (w, _) in &found {
-            let obj = &w.object;
-            let tree = ws.tree(obj.segment);
-            let hits: Vec<usize> = (0..self.config.workloads.len())
-                .filter(|&i| self.config.workloads[i].matches(tree, obj, self.namespace.as_deref()))
-                .collect();
-            for &i in &hits {
-                matched[i] = true;
-            }
-            match workload::switch(ws, obj, OPT_ANNOTATION)? {
-                Some(false) => {
-                    note(report, ws, obj, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\""))
-                }
-                Some(true) => selected.push(w.clone()),
-                None if self.config.workloads.is_empty() || !hits.is_empty() => selected.push(w.clone()),
-                None => {}
-            }
-        }
-        if let Some(i) = (0..matched.len()).find(|&i| !matched[i] && !self.config.workloads[i].optional) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("irsa.workloads[{i}] ({}) matches no workload of the render", self.config.workloads[i]),
-            )
-            .with_path(format!("irsa.workloads[{i}]"))
-            .with_hint("fix the selector, or mark it `optional: true`"));
-        }
+        let selected = workload::select(
+            ws,
+            &objects,
+            &self.workloads,
+            &self.config.workloads,
+            "irsa.workloads",
+            self.namespace.as_deref(),
+            OPT_ANNOTATION,
+            NAME,
+            report,
+        )?;
 
         // Which ServiceAccount each workload runs as, and its role.
         let mut accounts: Vec<Account> = Vec::new();
