@@ -187,6 +187,28 @@ impl Report {
         self.documents.sort_by_key(|d| d.document);
     }
 
+    /// The report as `postwire render --report FILE` writes it (and the playground shows it):
+    /// led by its format version and the postwire version that wrote it, pretty-printed, with
+    /// a final newline.
+    pub fn to_versioned_json(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Versioned<'a> {
+            api_version: &'a str,
+            kind: &'a str,
+            postwire_version: &'a str,
+            #[serde(flatten)]
+            report: &'a Report,
+        }
+        let versioned = Versioned {
+            api_version: crate::wire::API_VERSION,
+            kind: "Report",
+            postwire_version: crate::VERSION,
+            report: self,
+        };
+        serde_json::to_string_pretty(&versioned).expect("report serializes") + "\n"
+    }
+
     /// All warnings, as `document N (object): message` lines.
     pub fn warnings(&self) -> Vec<String> {
         self.documents

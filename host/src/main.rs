@@ -338,32 +338,12 @@ fn render_as(manifests: String, args: &RenderArgs, input: InputFormat) -> Result
         errors::warn(&warning);
     }
     if let Some(target) = &args.report {
-        let json = report_json(&response) + "\n";
+        let json = response.report.to_versioned_json();
         let written =
             if target == "-" { std::io::stderr().write_all(json.as_bytes()) } else { std::fs::write(target, json) };
         written.map_err(|e| Failure::other(format!("writing report {target}: {e}")))?;
     }
     Ok(response)
-}
-
-/// The report as JSON, led by its format version and the postwire version that wrote it.
-fn report_json(response: &RenderResponseV1) -> String {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Versioned<'a> {
-        api_version: &'a str,
-        kind: &'a str,
-        postwire_version: &'a str,
-        #[serde(flatten)]
-        report: &'a postwire_core::report::Report,
-    }
-    let versioned = Versioned {
-        api_version: postwire_core::wire::API_VERSION,
-        kind: "Report",
-        postwire_version: postwire_core::VERSION,
-        report: &response.report,
-    };
-    serde_json::to_string_pretty(&versioned).expect("report serializes")
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {

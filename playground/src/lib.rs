@@ -26,33 +26,12 @@ fn render_value(request_json: &str) -> Value {
         Ok(response) => json!({
             "ok": true,
             "manifests": response.manifests,
-            "reportJson": report_json(&response.report),
+            "reportJson": response.report.to_versioned_json(),
             "report": response.report,
             "warnings": response.report.warnings(),
         }),
         Err(e) => json!({"ok": false, "error": error_value(&e, &request.manifests)}),
     }
-}
-
-/// The report as `postwire render --report FILE` writes it: led by its format version and the
-/// postwire version, pretty-printed, with a final newline.
-pub fn report_json(report: &postwire_core::report::Report) -> String {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Versioned<'a> {
-        api_version: &'a str,
-        kind: &'a str,
-        postwire_version: &'a str,
-        #[serde(flatten)]
-        report: &'a postwire_core::report::Report,
-    }
-    let versioned = Versioned {
-        api_version: postwire_core::wire::API_VERSION,
-        kind: "Report",
-        postwire_version: postwire_core::VERSION,
-        report,
-    };
-    serde_json::to_string_pretty(&versioned).expect("report serializes") + "\n"
 }
 
 /// An engine error for the page: the one line the runner prints, its parts, and, for an error
