@@ -94,6 +94,9 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
 pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
     request.validate()?;
     let mut ws = Workspace::new(&request.manifests);
+    if request.validate_only {
+        ws.set_config_check();
+    }
     let mut report = Report::default();
 
     let (config_segments, chart_sources) = take_config_documents(&mut ws)?;
@@ -216,6 +219,28 @@ mod tests {
         assert!(out.manifests.starts_with(crd));
     }
 
+    /// `postwire validate`: a config naming objects only a real render has is valid, and is
+    /// still an error for a render that lacks them; a config error is one either way.
+    #[test]
+    fn validate_only_does_not_require_the_named_objects() {
+        let config = "istio: {enabled: true, services: [{name: web}]}\n\
+            rollouts: {enabled: true, workloads: [{name: web, strategy: {canary: {steps: [{setWeight: 20}]}}}]}\n\
+            irsa: {enabled: true, accountId: \"123456789012\", roles: {web: web}}\n\
+            datadog: {enabled: true, workloads: [{name: web}]}\n\
+            patches: [{target: {kind: Service, name: web}, patch: [{op: remove, path: /spec/type}]}]\n\
+            recipes: {networkPolicy: {services: {web: [api]}}}\n";
+        let mut request = RenderRequestV1::new("");
+        request.config = Some(crate::wire::ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
+        let err = render(&request).unwrap_err().to_string();
+        assert!(err.contains("istio.services[0]") && err.contains("not in the render"), "{err}");
+        request.validate_only = true;
+        let out = render(&request).unwrap();
+        assert_eq!(out.manifests, "");
+        request.set.push("istio.gateways.public.httpPort=0".into());
+        let err = render(&request).unwrap_err().to_string();
+        assert!(err.contains("istio.gateways.public"), "{err}");
+    }
+
     fn render_with(text: &str, set: &[&str]) -> Result<RenderOutput> {
         let mut request = RenderRequestV1::new(text);
         request.set = set.iter().map(|s| s.to_string()).collect();
@@ -335,6 +360,21 @@ mod tests {
         assert_eq!(changed, 1);
         assert!(out.contains("checksum/configmap-generated: \""), "{out}");
         assert!(out.ends_with("---\napiVersion: \"v1\"\nkind: \"ConfigMap\"\nmetadata:\n  name: \"generated\"\n  annotations:\n    postwire.dev/generated-by: \"test\"\n    postrenderer.helm.sh/postrender-filename: \"postwire/test.yaml\"\ndata:\n  k: \"on\"\n"), "{out}");
+    }
+
+    /// A template copying its source's annotations (Helm 4's filename among them) generates an
+    /// object with each annotation once: postwire's marks replace the copied ones.
+    #[test]
+    fn copied_annotations_do_not_duplicate_postwires_marks() {
+        let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\n    postrenderer.helm.sh/postrender-filename: c/templates/ingress.yaml\nspec:\n  defaultBackend:\n    service: {name: web, port: {number: 80}}\n";
+        let config = "templates:\n- name: preview\n  forEach: {kind: Ingress}\n  template: |\n    apiVersion: networking.k8s.io/v1\n    kind: Ingress\n    metadata:\n      name: {{ object.metadata.name ~ '-preview' }}\n      annotations: {{ object.metadata.annotations | tojson }}\n    spec: {{ object.spec | tojson }}\n";
+        let mut request = RenderRequestV1::new(ingress);
+        request.config = Some(crate::wire::ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
+        let out = render(&request).unwrap().manifests;
+        let generated = &out[out.find("web-preview").expect("generated")..];
+        assert_eq!(generated.matches("postrenderer.helm.sh/postrender-filename").count(), 1, "{out}");
+        assert!(generated.contains("postrender-filename: \"postwire/templates/preview.yaml\""), "{out}");
+        assert!(generated.contains("cert-manager.io/cluster-issuer"), "{out}");
     }
 
     #[test]

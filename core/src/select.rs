@@ -93,7 +93,7 @@ impl Selector {
         path: &str,
     ) -> Result<Vec<&'o Object>> {
         let hits: Vec<&Object> = objects.iter().filter(|o| self.matches(ws.tree(o.segment), o, namespace)).collect();
-        if hits.is_empty() && !self.optional {
+        if hits.is_empty() && !self.optional && ws.targets_must_match() {
             return Err(Error::new(ErrorKind::Config, format!("the target {self} matches no object"))
                 .with_path(path)
                 .with_hint("check the kind, name and selectors, or mark the target `optional: true`"));

@@ -107,6 +107,10 @@ pub struct RenderRequestV1 {
     /// default: a stream of one `config.kubernetes.io/v1` `ResourceList` is read as one).
     #[serde(default, skip_serializing_if = "is_default")]
     pub input: InputFormat,
+    /// Check the config only (`postwire validate`): everything a render checks, except that
+    /// entries naming objects the (usually empty) stream lacks are not errors.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub validate_only: bool,
 }
 
 /// What a request's `manifests` holds.
@@ -149,6 +153,7 @@ impl RenderRequestV1 {
             context: ContextV1::default(),
             chart_config: ChartConfig::default(),
             input: InputFormat::default(),
+            validate_only: false,
         }
     }
 

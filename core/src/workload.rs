@@ -125,7 +125,7 @@ pub fn select(
             None => {}
         }
     }
-    if let Some(i) = (0..matched.len()).find(|&i| !matched[i] && !selectors[i].optional) {
+    if let Some(i) = (0..matched.len()).find(|&i| !matched[i] && !selectors[i].optional && ws.targets_must_match()) {
         return Err(Error::new(
             ErrorKind::Config,
             format!("{config_key}[{i}] ({}) matches no workload of the render", selectors[i]),

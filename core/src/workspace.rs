@@ -62,6 +62,7 @@ pub struct Workspace<'a> {
     stream: Stream<'a>,
     docs: Vec<DocState<'a>>,
     on_uneditable: Uneditable,
+    targets_must_match: bool,
 }
 
 impl<'a> Workspace<'a> {
@@ -84,12 +85,24 @@ impl<'a> Workspace<'a> {
                 DocState::new(Cow::Borrowed(text), peek, n, seg.line - 1)
             })
             .collect();
-        Workspace { stream, docs, on_uneditable: Uneditable::default() }
+        Workspace { stream, docs, on_uneditable: Uneditable::default(), targets_must_match: true }
     }
 
     /// Choose what happens to documents that cannot be edited safely.
     pub fn set_on_uneditable(&mut self, policy: Uneditable) {
         self.on_uneditable = policy;
+    }
+
+    /// Check the config without a render (`postwire validate`): a target, Service or workload
+    /// the config names and the (empty) stream lacks is then not an error.
+    pub fn set_config_check(&mut self) {
+        self.targets_must_match = false;
+    }
+
+    /// Whether a config entry that matches nothing in the stream is an error (it is, unless
+    /// marked `optional`, in every render; not when only the config is checked).
+    pub fn targets_must_match(&self) -> bool {
+        self.targets_must_match
     }
 
     /// Number of non-empty input documents.

@@ -595,6 +595,20 @@ fn cli_validate_checks_a_config_file() {
     assert_fails(&out, 3, &["--set checksum.exclude=a", "write a list in braces: --set checksum.exclude={a}"], "--set");
     let (out, file) = validate(None, &[]);
     assert_fails(&out, 3, &[&file, "cannot read the --config file"], "missing file");
+    // A config that names the chart's objects (Services, workloads, patch targets) is valid
+    // without the chart: every example's config validates on its own.
+    let examples = util::workspace().join("examples");
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        for config in std::fs::read_dir(entry.unwrap().path()).unwrap() {
+            let config = config.unwrap().path();
+            let name = config.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.starts_with("postwire") && name.ends_with(".yaml")) {
+                continue;
+            }
+            let out = util::run(util::postwire(&dir.join("cache")).arg("validate").arg("--config").arg(&config), b"");
+            assert!(out.status.success(), "{}: {}", config.display(), describe(&out));
+        }
+    }
 }
 
 /// `postwire diff`: exit 1 and a unified diff of exactly the added lines when postwire would

@@ -321,6 +321,11 @@ fn render_text(manifests: String, args: &RenderArgs) -> Result<RenderResponseV1,
 }
 
 fn render_as(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<RenderResponseV1, Failure> {
+    send(request(manifests, args, input)?, args)
+}
+
+/// The wire request for `manifests` under the command line's config, overrides and context.
+fn request(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<RenderRequestV1, Failure> {
     let mut request = RenderRequestV1::new(manifests);
     request.input = input;
     request.context.env = argocd::context_env(std::env::vars());
@@ -331,7 +336,11 @@ fn render_as(manifests: String, args: &RenderArgs, input: InputFormat) -> Result
     request.context.namespace = args.namespace.clone();
     request.context.release_name = args.release.clone();
     request.chart_config = chart_config(args)?;
+    Ok(request)
+}
 
+/// Render `request` with plugin.wasm; warnings go to stderr, the report where `--report` says.
+fn send(request: RenderRequestV1, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
     let response =
         runner()?.render(&request).map_err(|e| Failure { message: e.message, code: e.code.clamp(1, 125) as u8 })?;
     for warning in response.report.warnings() {
@@ -404,9 +413,12 @@ fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
 }
 
 fn validate(config: &std::path::Path, set: Vec<String>) -> Result<(), Failure> {
-    // The same code path as a render: plugin.wasm resolves the config of an empty stream.
+    // The same code path as a render: plugin.wasm resolves the config and runs every wiring
+    // over an empty stream, with the objects the config names not required to exist.
     let args = RenderArgs { config: Some(config.to_path_buf()), set, ..RenderArgs::default() };
-    render_text(String::new(), &args)?;
+    let mut request = request(String::new(), &args, InputFormat::Auto)?;
+    request.validate_only = true;
+    send(request, &args)?;
     write_stdout(format!("{}: valid PostwireConfig\n", config.display()).as_bytes())
 }
 

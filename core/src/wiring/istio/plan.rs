@@ -138,7 +138,7 @@ pub fn services(
         out.push(Svc { obj: obj.clone(), namespace: ns.map(String::from), selector, ports, config: cfg });
     }
     for (i, s) in config.istio.services.iter().enumerate() {
-        if matched[i] || s.optional {
+        if matched[i] || s.optional || !ws.targets_must_match() {
             continue;
         }
         let what = match (&s.name, &s.selector) {
@@ -344,7 +344,7 @@ pub fn targets(
             };
             out.push(Target { index, object: obj.clone(), convert, service, routed: is_routed, mode });
         }
-        if found == 0 && !wc.optional {
+        if found == 0 && !wc.optional && ws.targets_must_match() {
             let names = candidates.iter().map(|w| w.object.name.as_str());
             return Err(config_error(
                 format!("no Deployment or Rollout named `{}` is in the render{}", wc.name, closest(&wc.name, names)),

@@ -415,6 +415,9 @@ impl Recipes {
         let mut listed = Vec::new();
         for name in r.services.keys() {
             let Some(svc) = find_service(name) else {
+                if !ws.targets_must_match() {
+                    continue;
+                }
                 return Err(Error::new(ErrorKind::Config, format!("the render has no Service `{name}`"))
                     .with_path(format!("recipes.networkPolicy.services.{name}")));
             };
