@@ -96,9 +96,15 @@ pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value, on_conflict
             a
         }
     };
-    annotations.push((GENERATED_ANNOTATION.into(), Value::str(wiring)));
+    // A template that copies its source's annotations brings that object's marks along:
+    // postwire's own replace them, so no key is written twice.
+    let mut mark = |key: &str, value: String| {
+        annotations.retain(|(k, _)| k != key);
+        annotations.push((key.into(), Value::str(value)));
+    };
+    mark(GENERATED_ANNOTATION, wiring.to_string());
     if ws.uses_filename_annotation() {
-        annotations.push((FILENAME_ANNOTATION.into(), Value::str(format!("postwire/{wiring}.yaml"))));
+        mark(FILENAME_ANNOTATION, format!("postwire/{wiring}.yaml"));
     }
     let newline = ws.newline();
     let mut text = block_entries(&entries, 0, 2).join(newline);
