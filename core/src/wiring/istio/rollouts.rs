@@ -284,7 +284,19 @@ impl Wiring for Rollouts {
         }
         for (name, t) in &self.rc().analysis_templates {
             if let Some(seg) = generate(ws, NAME, self.analysis_template(name, t), self.on_conflict())? {
-                record_generated(ws, report, NAME, seg, format!("Prometheus analysis `{name}` for canary steps"));
+                let users: Vec<String> = self
+                    .rc()
+                    .workloads
+                    .iter()
+                    .filter(|wc| wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name)))
+                    .map(|wc| format!("`{}`", wc.name))
+                    .collect();
+                let why = if users.is_empty() {
+                    format!("Prometheus analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
+                } else {
+                    format!("Prometheus analysis `{name}` for the strategy of {}", users.join(", "))
+                };
+                record_generated(ws, report, NAME, seg, why);
             }
         }
 
@@ -347,7 +359,7 @@ impl Wiring for Rollouts {
                         NAME,
                         seg,
                         format!(
-                            "{kind} delivery of Deployment {} (its pod template, through workloadRef, scaleDown {})",
+                            "{kind} delivery of {} (its pod template, through workloadRef, scaleDown {})",
                             obj.display(),
                             scale_down.as_str()
                         ),
