@@ -4,7 +4,8 @@
 #   app.js, index.html   the page, CodeMirror 6 bundled by esbuild from npm (package-lock.json)
 #   presets.json         every example under examples/ (a directory with a postwire.yaml and a
 #                        chart/, rendered with `helm template <name> chart --namespace <name>`,
-#                        a manifests/ directory, or a manifests.yaml)
+#                        a manifests/ directory, or a manifests.yaml), one per config
+#                        (postwire-<variant>.yaml is the preset <name>-<variant>)
 # Every step is cached: cargo builds incrementally, wasm-bindgen runs when the module changed,
 # `npm ci` when package-lock.json changed, and files are rewritten only when their bytes change
 # (so the runner, which embeds OUT, rebuilds only when the page did).

@@ -30,6 +30,9 @@ const CASES: &[Case] = &[
     Case { name: "livechat", config: "postwire.yaml", expected: "expected.yaml" },
     Case { name: "tick-storm", config: "postwire.yaml", expected: "expected.yaml" },
     Case { name: "hotswap", config: "postwire.yaml", expected: "expected.yaml" },
+    Case { name: "robot-shop", config: "postwire.yaml", expected: "expected.yaml" },
+    Case { name: "fastapi-gitops-starter", config: "postwire.yaml", expected: "expected.yaml" },
+    Case { name: "fastapi-gitops-starter", config: "postwire-bluegreen.yaml", expected: "expected-bluegreen.yaml" },
 ];
 
 /// The examples that are not seed systems (the README's quick-start chart).

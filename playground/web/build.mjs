@@ -25,7 +25,7 @@ function put(name, bytes) {
 /// Every example: a directory of examples/ with a postwire.yaml and, as the examples' own tests
 /// render them, either a chart/ (`helm template <name> chart --namespace <name>`) or a
 /// manifests/ directory (its *.yaml, *.yml and *.json files by name, each led by a `# Source:`
-/// line, as `postwire render -f DIR` reads it), or a single manifests.yaml.
+/// line, as `postwire render -f DIR` reads it), or a single manifests.yaml; one preset per config.
 function presets() {
   const found = [];
   for (const name of readdirSync(args.examples).sort()) {
@@ -61,10 +61,19 @@ function presets() {
     } else {
       throw new Error(`examples/${name} has neither chart/Chart.yaml, a manifests/ directory nor manifests.yaml`);
     }
-    // The config's first comment line says what the example shows.
-    const comment = config.split("\n").find((l) => l.startsWith("#"));
-    const description = comment ? comment.replace(/^#\s*/, "") : "";
-    found.push({ name, description, config, manifests, release, namespace });
+    // The config's first comment line says what the example shows. A second config of the
+    // example (`postwire-<variant>.yaml`) is a preset of its own, `<name>-<variant>`.
+    const variants = readdirSync(dir)
+      .map((f) => /^postwire-([a-z0-9-]+)\.yaml$/.exec(f))
+      .filter(Boolean)
+      .sort((a, b) => a[1].localeCompare(b[1]));
+    for (const [file, variant] of [["postwire.yaml", ""], ...variants]) {
+      const text = readFileSync(join(dir, file), "utf8");
+      const comment = text.split("\n").find((l) => l.startsWith("#"));
+      const description = comment ? comment.replace(/^#\s*/, "") : "";
+      const preset = variant ? `${name}-${variant}` : name;
+      found.push({ name: preset, description, config: text, manifests, release, namespace });
+    }
   }
   if (found.length === 0) throw new Error(`no examples found under ${args.examples}`);
   return found;
