@@ -260,6 +260,9 @@ impl RenderRequestV1 {
         if self.input != InputFormat::default() {
             push_field(&mut out, false, "input", &self.input);
         }
+        if self.validate_only {
+            push_field(&mut out, false, "validateOnly", &self.validate_only);
+        }
         out.push(b'}');
         out
     }
@@ -400,6 +403,11 @@ mod tests {
         req.context.env.insert("ARGOCD_ENV_X".into(), "\"y\"".into());
         req.input = InputFormat::Manifests;
         assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
+        // Every field set: each must reach the plugin as serde would write it.
+        req.chart_config = ChartConfig::Ignore;
+        req.validate_only = true;
+        assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
+        assert_eq!(RenderRequestV1::from_json(&req.to_json()).unwrap(), req);
         let mut report = Report::default();
         report.document(1, "Deployment/web", Some("c/t.yaml")).notes.push(crate::report::Note {
             wiring: "checksum".into(),
