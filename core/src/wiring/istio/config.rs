@@ -595,6 +595,9 @@ pub struct AnalysisTemplateConfig {
     /// Time between measurements (default `1m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,
+    /// Wait this long before the first measurement, so a new version settles (`30s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay: Option<Duration>,
     /// Number of measurements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,

@@ -108,6 +108,9 @@ impl Rollouts {
     fn analysis_template(&self, name: &str, t: &super::config::AnalysisTemplateConfig) -> Value {
         let mut metric = vec![("name".to_string(), Value::str(name))];
         metric.push(("interval".into(), Value::str(t.interval.as_ref().map_or("1m", |d| d.0.as_str()))));
+        if let Some(d) = &t.initial_delay {
+            metric.push(("initialDelay".into(), Value::str(&d.0)));
+        }
         if let Some(c) = t.count {
             metric.push(("count".into(), Value::Int(c.into())));
         }
