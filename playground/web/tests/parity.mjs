@@ -19,8 +19,19 @@ const work = mkdtempSync(join(tmpdir(), "postwire-parity-"));
 // The runner reads Argo CD's build environment; the page has none.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(ARGOCD_|KUBE_VERSION|KUBE_API_VERSIONS|POSTWIRE_CHART_CONFIG)/.test(k)));
 
-// Every example directory is a preset.
-const examples = readdirSync(args.examples).filter((n) => statSync(join(args.examples, n)).isDirectory()).sort();
+// Every example directory is a preset, and so is each further config of one
+// (`postwire-<variant>.yaml` is `<name>-<variant>`).
+const examples = readdirSync(args.examples)
+  .filter((n) => statSync(join(args.examples, n)).isDirectory())
+  .sort()
+  .flatMap((n) => [
+    n,
+    ...readdirSync(join(args.examples, n))
+      .map((f) => /^postwire-([a-z0-9-]+)\.yaml$/.exec(f))
+      .filter(Boolean)
+      .map((m) => `${n}-${m[1]}`)
+      .sort(),
+  ]);
 const names = presets.map((p) => p.name);
 if (JSON.stringify(names) !== JSON.stringify(examples)) {
   throw new Error(`presets ${JSON.stringify(names)} are not the examples ${JSON.stringify(examples)}`);
