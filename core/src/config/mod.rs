@@ -475,6 +475,7 @@ fn locate(err: Error, merged: &Spanned, path: &[PathSegment]) -> Error {
     for segment in path {
         node = node.and_then(|n| match segment {
             PathSegment::Key(k) => n.get(k),
+            PathSegment::Name(k) => n.get(k),
             PathSegment::Index(i) => n.item(*i),
         });
     }
@@ -489,6 +490,8 @@ fn locate(err: Error, merged: &Spanned, path: &[PathSegment]) -> Error {
 
 enum PathSegment {
     Key(&'static str),
+    /// A key the user chose (a map entry's name).
+    Name(String),
     Index(usize),
 }
 
@@ -520,6 +523,47 @@ fn validate(config: &PostwireConfig) -> std::result::Result<(), (Error, Vec<Path
                     vec![Key("checksum"), Key(field), Index(i)],
                 ));
             }
+        }
+    }
+    for (name, t) in &config.rollouts.analysis_templates {
+        let at = |field: &'static str| {
+            let mut path = vec![Key("rollouts"), Key("analysisTemplates"), PathSegment::Name(name.clone())];
+            path.extend((!field.is_empty()).then_some(Key(field)));
+            path
+        };
+        let error = |message: &str, field: &'static str, hint: &str| {
+            let dotted = if field.is_empty() { String::new() } else { format!(".{field}") };
+            Err((
+                Error::new(ErrorKind::Config, message.to_string())
+                    .with_path(format!("rollouts.analysisTemplates.{name}{dotted}"))
+                    .with_hint(hint.to_string()),
+                at(field),
+            ))
+        };
+        match (&t.prometheus, &t.job) {
+            (None, None) | (Some(_), Some(_)) => {
+                return error(
+                    "give one provider: a `prometheus` query or a `job`",
+                    "",
+                    "prometheus: {address: ..., query: ...} with a successCondition, or job: {spec: <JobSpec>}",
+                )
+            }
+            (Some(_), None) if t.success_condition.is_none() => {
+                return error(
+                    "a Prometheus analysis needs a `successCondition`",
+                    "prometheus",
+                    "e.g. successCondition: result[0] >= 0.95",
+                )
+            }
+            (None, Some(_)) if t.success_condition.is_some() || t.failure_condition.is_some() => {
+                let field = if t.success_condition.is_some() { "successCondition" } else { "failureCondition" };
+                return error(
+                    "a Job analysis succeeds when its Job does and takes no condition",
+                    field,
+                    "remove the condition; make the Job exit non-zero to fail the measurement",
+                );
+            }
+            _ => {}
         }
     }
     config.irsa.validate().map_err(|(e, path)| (e, path.into_iter().map(Key).collect()))?;

@@ -59,6 +59,11 @@ checked!(
     |v| schema::check_field(Which::HttpRoute, "match", v)
 );
 checked!(
+    /// An AnalysisTemplate metric's `provider.job` (Argo Rollouts' schema): `{spec: JobSpec}`.
+    JobProvider,
+    |v| schema::check(Which::AnalysisJob, v)
+);
+checked!(
     /// A Rollout `spec.strategy` (Argo Rollouts' schema): `{canary: {...}}` or `{blueGreen: {...}}`.
     Strategy,
     |v| {
@@ -581,18 +586,25 @@ pub struct RolloutWorkload {
     pub optional: bool,
 }
 
-/// A Prometheus AnalysisTemplate.
+/// An AnalysisTemplate with one metric: a Prometheus query, or a Job (a smoke test, a traffic
+/// generator) that succeeds when the Job does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnalysisTemplateConfig {
-    /// The Prometheus provider.
-    pub prometheus: PrometheusProvider,
-    /// A condition over `result`, e.g. `result[0] >= 0.95`.
-    pub success_condition: String,
+    /// The Prometheus provider (needs `successCondition`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusProvider>,
+    /// Argo Rollouts' `job` provider, `{spec: <a batch/v1 JobSpec>}` (`metadata` optional): the
+    /// measurement succeeds when the Job completes. `{{args.NAME}}` works in it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobProvider>,
+    /// A condition over `result`, e.g. `result[0] >= 0.95` (Prometheus only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_condition: Option<String>,
     /// A condition that fails the analysis at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_condition: Option<String>,
-    /// Time between measurements (default `1m`).
+    /// Time between measurements (Prometheus default `1m`; a Job runs once unless `count` is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,
     /// Wait this long before the first measurement, so a new version settles (`30s`).

@@ -21,6 +21,6 @@ at=schema(R+'analysis-template-crd.yaml','AnalysisTemplate','v1alpha1')['propert
 out={'trafficPolicy':strip(dr['properties']['trafficPolicy']),
      'httpRoute':strip(vs['properties']['http']['items']),
      'strategy':strip(ro),
-     'analysisMetric':strip(at['properties']['metrics']['items'])}
+     'analysisJob':strip(at['properties']['metrics']['items']['properties']['provider']['properties']['job'])}
 for k,v in out.items(): print(k, len(json.dumps(v,separators=(',',':'))), file=sys.stderr)
 json.dump(out, open('schemas.json','w'), separators=(',',':'), sort_keys=True)

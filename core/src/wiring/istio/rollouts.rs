@@ -107,30 +107,35 @@ fn template_refs(strategy: &Json) -> Vec<String> {
 impl Rollouts {
     fn analysis_template(&self, name: &str, t: &super::config::AnalysisTemplateConfig) -> Value {
         let mut metric = vec![("name".to_string(), Value::str(name))];
-        metric.push(("interval".into(), Value::str(t.interval.as_ref().map_or("1m", |d| d.0.as_str()))));
+        // A query is measured every minute by default; a Job runs once unless told otherwise.
+        let interval = t.interval.as_ref().map(|d| d.0.as_str()).or(t.prometheus.as_ref().map(|_| "1m"));
+        if let Some(i) = interval {
+            metric.push(("interval".into(), Value::str(i)));
+        }
         if let Some(d) = &t.initial_delay {
             metric.push(("initialDelay".into(), Value::str(&d.0)));
         }
         if let Some(c) = t.count {
             metric.push(("count".into(), Value::Int(c.into())));
         }
-        metric.push(("successCondition".into(), Value::str(&t.success_condition)));
+        if let Some(s) = &t.success_condition {
+            metric.push(("successCondition".into(), Value::str(s)));
+        }
         if let Some(f) = &t.failure_condition {
             metric.push(("failureCondition".into(), Value::str(f)));
         }
         if let Some(l) = t.failure_limit {
             metric.push(("failureLimit".into(), Value::Int(l.into())));
         }
-        metric.push((
-            "provider".into(),
-            Value::map([(
+        let provider = match (&t.prometheus, &t.job) {
+            (Some(p), _) => Value::map([(
                 "prometheus",
-                Value::map([
-                    ("address", Value::str(&t.prometheus.address)),
-                    ("query", Value::str(&t.prometheus.query)),
-                ]),
+                Value::map([("address", Value::str(&p.address)), ("query", Value::str(&p.query))]),
             )]),
-        ));
+            (None, Some(job)) => Value::map([("job", Value::from_json(&job.0))]),
+            (None, None) => unreachable!("config checked: a prometheus query or a job"),
+        };
+        metric.push(("provider".into(), provider));
         let mut spec = Vec::new();
         if !t.args.is_empty() {
             spec.push((
@@ -294,10 +299,11 @@ impl Wiring for Rollouts {
                     .filter(|wc| wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name)))
                     .map(|wc| format!("`{}`", wc.name))
                     .collect();
+                let what = if t.job.is_some() { "Job" } else { "Prometheus" };
                 let why = if users.is_empty() {
-                    format!("Prometheus analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
+                    format!("{what} analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
                 } else {
-                    format!("Prometheus analysis `{name}` for the strategy of {}", users.join(", "))
+                    format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
                 };
                 record_generated(ws, report, NAME, seg, why);
             }

@@ -1,6 +1,6 @@
 //! A strict check of config blocks users write in Istio's or Argo Rollouts' own terms (a
 //! DestinationRule `trafficPolicy`, a VirtualService HTTP route's `retries`, `headers`,
-//! `corsPolicy`, a Rollout `strategy`) against the CRDs' OpenAPI schemas, so a typo or a bad
+//! `corsPolicy`, a Rollout `strategy`, an analysis `job`) against the CRDs' OpenAPI schemas, so a typo or a bad
 //! value is a config error naming the field, not an object the API server rejects later.
 //!
 //! `schemas.json` holds the relevant sub-schemas of `../shared/schemas/crds` (Istio 1.x
@@ -31,6 +31,8 @@ pub enum Which {
     HttpRoute,
     /// Rollout `spec.strategy` (argoproj.io/v1alpha1).
     Strategy,
+    /// AnalysisTemplate `spec.metrics[].provider.job` (argoproj.io/v1alpha1).
+    AnalysisJob,
 }
 
 impl Which {
@@ -39,6 +41,7 @@ impl Which {
             Which::TrafficPolicy => "trafficPolicy",
             Which::HttpRoute => "httpRoute",
             Which::Strategy => "strategy",
+            Which::AnalysisJob => "analysisJob",
         }
     }
 }
