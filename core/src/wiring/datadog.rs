@@ -724,14 +724,15 @@ impl Datadog {
             Mode::Admission => self.config.admission_config_mode,
             m => Some(m),
         };
+        // Admission mode: the label picks the mode the webhook injects, over the cluster's
+        // default; otherwise postwire injected already and the webhook must match it.
+        let why = if s.mode == Mode::Admission {
+            "the admission controller injects the agent connection in this mode, not the cluster default"
+        } else {
+            "the admission controller injects in the same mode, so it adds nothing twice"
+        };
         if let Some(m) = injected_mode {
-            set_label(
-                &mut e,
-                MODE_LABEL,
-                m.as_str(),
-                "the admission controller injects in the same mode, so it adds nothing twice",
-                &mut notes,
-            );
+            set_label(&mut e, MODE_LABEL, m.as_str(), why, &mut notes);
             if matches!(m, Mode::Socket | Mode::Csi) && s.mode != Mode::Admission {
                 let v = if self.config.type_socket_volumes { "true" } else { "false" };
                 set_label(
