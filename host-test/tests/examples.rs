@@ -493,6 +493,17 @@ fn readme(home: &HelmHome, helm: &Path, name: &str, cases: &[&Case], dir: &TempD
             &format!("+++ {shown_input} (postwire)"),
             1,
         );
+        // What Argo CD must leave to the controllers (Argo Rollouts, an HPA), when anything.
+        let ignore = postwire(&home.postwire_cache(), "ignore-differences", &input, case, &[]);
+        assert!(ignore.status.success(), "{}: {}", case.id(), util::describe(&ignore));
+        let ignore = String::from_utf8(ignore.stdout).unwrap();
+        if ignore.contains("ignoreDifferences:") {
+            let _ = writeln!(
+                out,
+                "\n### Under Argo CD\n\nArgo Rollouts rewrites some fields at run time; `postwire ignore-differences --config {}` prints what the Application must leave to it (merge it into the Application's `spec`):\n\n```yaml\n{ignore}```",
+                case.config
+            );
+        }
         let _ = writeln!(
             out,
             "\n### The diff\n\n`postwire diff --config {}` over {}: every line postwire added or changed; documents it did not change are byte for byte the input.\n\n```diff\n{diff}```\n",
