@@ -40,14 +40,16 @@ app: {{ .Values.name }}
 {{- end }}
 {{- end -}}
 
-{{/* The container's configuration: the ConfigMap for `env`, a secretKeyRef per `secrets` key. */}}
+{{/* The container's configuration: the ConfigMap for `env`, a secretKeyRef per `secrets` key
+     (the service's own Secret) and per `secretRefs` entry (another service's, e.g. the
+     database password a client shares with its database). */}}
 {{- define "common.envFrom" -}}
 {{- if .Values.env }}
 envFrom:
   - configMapRef:
       name: {{ .Values.name }}-config
 {{- end }}
-{{- if .Values.secrets }}
+{{- if or .Values.secrets .Values.secretRefs }}
 env:
   {{- range $key, $_ := .Values.secrets }}
   - name: {{ $key }}
@@ -55,6 +57,13 @@ env:
       secretKeyRef:
         name: {{ $.Values.name }}-secret
         key: {{ $key }}
+  {{- end }}
+  {{- range .Values.secretRefs }}
+  - name: {{ .name }}
+    valueFrom:
+      secretKeyRef:
+        name: {{ .secret }}
+        key: {{ .key }}
   {{- end }}
 {{- end }}
 {{- end -}}
