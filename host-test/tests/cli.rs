@@ -807,6 +807,19 @@ fn cli_schema_and_engine_agree_on_a_table_of_configs() {
         ("workloads:\n- kind: CloneSet\n  group: Apps.Kruise.io\n  podTemplatePath: spec.template\n", false),
         ("workloads:\n- kind: CloneSet\n  podTemplatePath: spec..template\n", false),
         ("workloads: {}\n", false),
+        // One provider per analysis template; a Prometheus one needs a condition, a Job none.
+        (
+            "rollouts:\n  analysisTemplates:\n    ok:\n      prometheus: {address: http://p:9090, query: up}\n      successCondition: result[0] == 1\n",
+            true,
+        ),
+        ("rollouts:\n  analysisTemplates:\n    smoke:\n      job: {spec: {template: {spec: {containers: [{name: t, image: busybox}], restartPolicy: Never}}}}\n", true),
+        ("rollouts:\n  analysisTemplates:\n    none:\n      successCondition: result[0] == 1\n", false),
+        ("rollouts:\n  analysisTemplates:\n    noCondition:\n      prometheus: {address: http://p:9090, query: up}\n", false),
+        (
+            "rollouts:\n  analysisTemplates:\n    both:\n      prometheus: {address: http://p:9090, query: up}\n      successCondition: result[0] == 1\n      job: {spec: {template: {spec: {containers: [{name: t, image: busybox}]}}}}\n",
+            false,
+        ),
+        ("rollouts:\n  analysisTemplates:\n    jobWithCondition:\n      job: {spec: {template: {spec: {containers: [{name: t, image: busybox}]}}}}\n      failureCondition: result == 0\n", false),
     ];
     let out = util::run(util::postwire(&dir.join("cache")).arg("schema"), b"");
     std::fs::write(dir.join("schema.json"), &out.stdout).unwrap();

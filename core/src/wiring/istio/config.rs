@@ -590,6 +590,12 @@ pub struct RolloutWorkload {
 /// generator) that succeeds when the Job does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["prometheus", "successCondition"], "not": {"required": ["job"]}},
+    {"required": ["job"], "not": {"anyOf": [
+        {"required": ["prometheus"]}, {"required": ["successCondition"]}, {"required": ["failureCondition"]}
+    ]}}
+]))]
 pub struct AnalysisTemplateConfig {
     /// The Prometheus provider (needs `successCondition`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
