@@ -105,7 +105,12 @@ fn template_refs(strategy: &Json) -> Vec<String> {
 }
 
 impl Rollouts {
-    fn analysis_template(&self, name: &str, t: &super::config::AnalysisTemplateConfig) -> Value {
+    fn analysis_template(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        t: &super::config::AnalysisTemplateConfig,
+    ) -> Value {
         let mut metric = vec![("name".to_string(), Value::str(name))];
         // A query is measured every minute by default; a Job runs once unless told otherwise.
         let interval = t.interval.as_ref().map(|d| d.0.as_str()).or(t.prometheus.as_ref().map(|_| "1m"));
@@ -147,7 +152,7 @@ impl Rollouts {
         Value::map([
             ("apiVersion", Value::str("argoproj.io/v1alpha1")),
             ("kind", Value::str("AnalysisTemplate")),
-            ("metadata", metadata(name, None, Vec::new())),
+            ("metadata", metadata(name, namespace, Vec::new())),
             ("spec", Value::Map(spec)),
         ])
     }
@@ -291,21 +296,34 @@ impl Wiring for Rollouts {
             }
         }
         for (name, t) in &self.rc().analysis_templates {
-            if let Some(seg) = generate(ws, NAME, self.analysis_template(name, t), self.on_conflict())? {
-                let users: Vec<String> = self
-                    .rc()
-                    .workloads
-                    .iter()
-                    .filter(|wc| wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name)))
-                    .map(|wc| format!("`{}`", wc.name))
-                    .collect();
-                let what = if t.job.is_some() { "Job" } else { "Prometheus" };
-                let why = if users.is_empty() {
-                    format!("{what} analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
-                } else {
-                    format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
-                };
-                record_generated(ws, report, NAME, seg, why);
+            let uses = |wc: &super::config::RolloutWorkload| {
+                wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name))
+            };
+            let users: Vec<String> =
+                self.rc().workloads.iter().filter(|wc| uses(wc)).map(|wc| format!("`{}`", wc.name)).collect();
+            // A Rollout finds its AnalysisTemplates in its own namespace: one copy per namespace
+            // of the Rollouts using it (none given: the namespace it is applied to).
+            let mut namespaces: Vec<Option<String>> = targets
+                .iter()
+                .filter(|tg| uses(&self.rc().workloads[tg.index]))
+                .map(|tg| tg.object.namespace.clone())
+                .collect();
+            namespaces.sort();
+            namespaces.dedup();
+            if namespaces.is_empty() {
+                namespaces.push(None);
+            }
+            let what = if t.job.is_some() { "Job" } else { "Prometheus" };
+            let why = if users.is_empty() {
+                format!("{what} analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
+            } else {
+                format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
+            };
+            for ns in namespaces {
+                let template = self.analysis_template(name, ns.as_deref(), t);
+                if let Some(seg) = generate(ws, NAME, template, self.on_conflict())? {
+                    record_generated(ws, report, NAME, seg, why.clone());
+                }
             }
         }
 
