@@ -476,7 +476,13 @@ impl Recipes {
                 .collect();
             let context = json!({"object": object, "callers": callers, "ports": ports});
             let docs = Self::render(&engine, "recipes/networkPolicy", NETWORK_POLICY_TEMPLATE, context)?;
-            let reason = format!("recipes.networkPolicy for {}", obj.display());
+            let callers_named = &r.services[&obj.name];
+            let admits = if callers_named.is_empty() {
+                "admits no pod".to_string()
+            } else {
+                format!("admits only {}", callers_named.join(", "))
+            };
+            let reason = format!("recipes.networkPolicy for {}: {admits}", obj.display());
             generate_all(ws, report, "recipes/networkPolicy", &reason, docs, OnConflict::Skip, &reason)?;
         }
         Ok(())
