@@ -152,7 +152,7 @@ pub(crate) fn metadata(name: &str, namespace: Option<&str>, labels: Vec<(String,
     Value::Map(m)
 }
 
-fn object(api_version: &str, kind: &str, metadata: Value, spec: Value) -> Value {
+pub(crate) fn object(api_version: &str, kind: &str, metadata: Value, spec: Value) -> Value {
     Value::map([
         ("apiVersion", Value::str(api_version)),
         ("kind", Value::str(kind)),

@@ -19,7 +19,7 @@ use serde_json::{json, Value as Json};
 
 use super::config::{RolloutsConfig, ScaleDown};
 use super::plan::{self, Mode, Target};
-use super::{metadata, note, record_generated, set_all, ROUTE_NAME};
+use super::{metadata, note, object, record_generated, set_all, ROUTE_NAME};
 use crate::config::PostwireConfig;
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
@@ -149,12 +149,7 @@ impl Rollouts {
             ));
         }
         spec.push(("metrics".into(), Value::Seq(vec![Value::Map(metric)])));
-        Value::map([
-            ("apiVersion", Value::str("argoproj.io/v1alpha1")),
-            ("kind", Value::str("AnalysisTemplate")),
-            ("metadata", metadata(name, namespace, Vec::new())),
-            ("spec", Value::Map(spec)),
-        ])
+        object("argoproj.io/v1alpha1", "AnalysisTemplate", metadata(name, namespace, Vec::new()), Value::Map(spec))
     }
 
     /// The strategy fields postwire sets for a target: the config's, plus the traffic wiring.
@@ -235,12 +230,7 @@ impl Rollouts {
             Some(Value::Map(m)) => m,
             _ => Vec::new(),
         };
-        Some(Value::map([
-            ("apiVersion", Value::str("v1")),
-            ("kind", Value::str("Service")),
-            ("metadata", metadata(new, svc.namespace.as_deref(), labels)),
-            ("spec", Value::Map(spec)),
-        ]))
+        Some(object("v1", "Service", metadata(new, svc.namespace.as_deref(), labels), Value::Map(spec)))
     }
 }
 
@@ -373,12 +363,8 @@ impl Wiring for Rollouts {
                         Some(Value::Map(m)) => m,
                         _ => Vec::new(),
                     };
-                let rollout = Value::map([
-                    ("apiVersion", Value::str("argoproj.io/v1alpha1")),
-                    ("kind", Value::str("Rollout")),
-                    ("metadata", metadata(&obj.name, obj_ns, labels)),
-                    ("spec", Value::Map(spec)),
-                ]);
+                let rollout =
+                    object("argoproj.io/v1alpha1", "Rollout", metadata(&obj.name, obj_ns, labels), Value::Map(spec));
                 if let Some(seg) = generate(ws, NAME, rollout, self.on_conflict())? {
                     record_generated(
                         ws,
@@ -456,17 +442,19 @@ impl Wiring for Rollouts {
             let objects = ws.objects();
             let svc_ns = obj_ns;
             let mut copies = Vec::new();
+            if matches!(t.mode, Mode::Subset | Mode::Host) {
+                ignore(
+                    report,
+                    "networking.istio.io",
+                    "VirtualService",
+                    &svc,
+                    svc_ns,
+                    &[],
+                    &[".spec.http[].route[].weight"],
+                );
+            }
             match t.mode {
                 Mode::Subset => {
-                    ignore(
-                        report,
-                        "networking.istio.io",
-                        "VirtualService",
-                        &svc,
-                        svc_ns,
-                        &[],
-                        &[".spec.http[].route[].weight"],
-                    );
                     ignore(
                         report,
                         "networking.istio.io",
@@ -477,18 +465,7 @@ impl Wiring for Rollouts {
                         &[".spec.subsets[].labels", MANAGED_BY],
                     );
                 }
-                Mode::Host => {
-                    ignore(
-                        report,
-                        "networking.istio.io",
-                        "VirtualService",
-                        &svc,
-                        svc_ns,
-                        &[],
-                        &[".spec.http[].route[].weight"],
-                    );
-                    copies.extend([format!("{svc}-stable"), format!("{svc}-canary")]);
-                }
+                Mode::Host => copies.extend([format!("{svc}-stable"), format!("{svc}-canary")]),
                 Mode::BlueGreen => copies.push(format!("{svc}-preview")),
                 Mode::Plain => {}
             }
