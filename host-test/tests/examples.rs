@@ -16,7 +16,8 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::argocd::{parse_manifests, App, Param, Sidecar};
-use crate::istio::{install_plugin, kubecheck};
+use crate::helm4::install_plugin_by_copy;
+use crate::istio::kubecheck;
 use crate::util::{self, HelmHome, TempDir};
 
 /// One example and one of its configs: `examples/<name>/<config>` gives `examples/<name>/<expected>`.
@@ -141,7 +142,7 @@ fn render(home: &HelmHome, helm: &Path, case: &Case) -> String {
 
 fn helm_home(test: &str) -> HelmHome {
     let home = HelmHome::new(test);
-    install_plugin(&home.plugins());
+    install_plugin_by_copy(&home.plugins());
     home
 }
 

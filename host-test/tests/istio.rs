@@ -178,60 +178,22 @@ fn documents(text: &str) -> Vec<String> {
     out
 }
 
-/// The lines of `after` not in `before` and of `before` not in `after` (longest common subsequence).
-pub fn line_diff(before: &str, after: &str) -> (Vec<String>, Vec<String>) {
-    let b: Vec<&str> = before.lines().collect();
-    let a: Vec<&str> = after.lines().collect();
-    let mut lcs = vec![vec![0u32; a.len() + 1]; b.len() + 1];
-    for i in (0..b.len()).rev() {
-        for j in (0..a.len()).rev() {
-            lcs[i][j] = if b[i] == a[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let (mut removed, mut added) = (Vec::new(), Vec::new());
-    while i < b.len() || j < a.len() {
-        if i < b.len() && j < a.len() && b[i] == a[j] {
-            i += 1;
-            j += 1;
-        } else if j < a.len() && (i == b.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            added.push(a[j].to_string());
-            j += 1;
-        } else {
-            removed.push(b[i].to_string());
-            i += 1;
-        }
-    }
-    (removed, added)
-}
-
 /// A changed document differs only by added lines, and by lines it replaces: a `- key:` line
 /// whose dash moved to a new first key, a flow mapping that gained entries, or a value postwire
 /// sets (`kind: Rollout` in an HPA's scaleTargetRef).
 pub fn assert_only_added_or_replaced(before: &str, after: &str, what: &str) {
-    let (removed, added) = line_diff(before, after);
+    let (removed, added) = util::line_diff(before, after);
     for r in &removed {
         let moved_dash =
             r.trim_start().strip_prefix("- ").map(|rest| format!("{}  {rest}", &r[..r.len() - r.trim_start().len()]));
         let ok = added.iter().any(|a| {
-            moved_dash.as_deref() == Some(a.as_str())
+            moved_dash.as_deref() == Some(*a)
                 || r.split_once('{').is_some_and(|(head, tail)| a.starts_with(head) && a.ends_with(tail.trim_end()))
                 || (r.trim_start().split_once(':').map(|(k, _)| k) == a.trim_start().split_once(':').map(|(k, _)| k)
                     && ["apiVersion", "kind"].iter().any(|k| a.trim_start().starts_with(k)))
         });
         assert!(ok, "{what}: line {r:?} was changed, not kept\n--- added\n{}", added.join("\n"));
     }
-}
-
-pub(crate) fn install_plugin(plugins: &Path) {
-    let src = util::workspace().join("helm-plugin/postwire");
-    let dest = plugins.join("postwire");
-    std::fs::create_dir_all(&dest).unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dest.join(entry.file_name())).unwrap();
-    }
-    std::fs::copy(util::postwire_bin(), dest.join("postwire")).unwrap();
 }
 
 /// examples/livechat through real Helm 4.3.1 with Istio and Rollouts on: postwire as the
@@ -247,7 +209,7 @@ fn helm4_livechat_istio_and_rollouts_end_to_end() {
     let example = util::workspace().join("examples/livechat");
     let config = example.join("postwire.yaml");
     let home = HelmHome::new(test);
-    install_plugin(&home.plugins());
+    crate::helm4::install_plugin_by_copy(&home.plugins());
     let chart = example.join("chart");
     let helm_run = |args: &[&str]| {
         let out = util::run(home.cmd(&helm).args(args), b"");

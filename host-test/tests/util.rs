@@ -578,3 +578,29 @@ pub fn assert_only_checksums_added(post: &[Value], raw: &[Value], context: &str)
         }
     }
 }
+
+/// Lines of `before` missing from `after` (a longest common subsequence), and added lines.
+pub fn line_diff<'a>(before: &'a str, after: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
+    let a: Vec<&str> = before.lines().collect();
+    let b: Vec<&str> = after.lines().collect();
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut removed, mut added) = (0, 0, Vec::new(), Vec::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            added.push(b[j]);
+            j += 1;
+        } else {
+            removed.push(a[i]);
+            i += 1;
+        }
+    }
+    (removed, added)
+}

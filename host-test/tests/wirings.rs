@@ -151,32 +151,6 @@ fn validate_strict(tmp: &TempDir, docs: &[&Value], context: &str) -> Vec<String>
     }
 }
 
-/// Lines of `before` missing from `after` (a longest common subsequence), and added lines.
-fn line_diff<'a>(before: &'a str, after: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
-    let a: Vec<&str> = before.lines().collect();
-    let b: Vec<&str> = after.lines().collect();
-    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j, mut removed, mut added) = (0, 0, Vec::new(), Vec::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            added.push(b[j]);
-            j += 1;
-        } else {
-            removed.push(a[i]);
-            i += 1;
-        }
-    }
-    (removed, added)
-}
-
 fn key_of(line: &str) -> &str {
     let t = line.trim_start().trim_start_matches("- ");
     t.split(':').next().unwrap_or(t)
@@ -202,7 +176,7 @@ fn check_text(oracle: &Oracle, tmp: &TempDir, input: &str, output: &str, context
             continue;
         }
         changed += 1;
-        let (removed, added) = line_diff(b, a);
+        let (removed, added) = util::line_diff(b, a);
         for r in removed {
             // A new first key of a list item takes the item's dash: `- name: x` becomes `  name: x`.
             let undashed = r.replacen("- ", "  ", 1);
