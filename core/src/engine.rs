@@ -229,8 +229,7 @@ mod tests {
             datadog: {enabled: true, workloads: [{name: web}]}\n\
             patches: [{target: {kind: Service, name: web}, patch: [{op: remove, path: /spec/type}]}]\n\
             recipes: {networkPolicy: {services: {web: [api]}}}\n";
-        let mut request = RenderRequestV1::new("");
-        request.config = Some(crate::wire::ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
+        let mut request = crate::wiring::test_support::request("", config);
         let err = render(&request).unwrap_err().to_string();
         assert!(err.contains("istio.services[0]") && err.contains("not in the render"), "{err}");
         request.validate_only = true;
@@ -368,9 +367,7 @@ mod tests {
     fn copied_annotations_do_not_duplicate_postwires_marks() {
         let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\n    postrenderer.helm.sh/postrender-filename: c/templates/ingress.yaml\nspec:\n  defaultBackend:\n    service: {name: web, port: {number: 80}}\n";
         let config = "templates:\n- name: preview\n  forEach: {kind: Ingress}\n  template: |\n    apiVersion: networking.k8s.io/v1\n    kind: Ingress\n    metadata:\n      name: {{ object.metadata.name ~ '-preview' }}\n      annotations: {{ object.metadata.annotations | tojson }}\n    spec: {{ object.spec | tojson }}\n";
-        let mut request = RenderRequestV1::new(ingress);
-        request.config = Some(crate::wire::ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
-        let out = render(&request).unwrap().manifests;
+        let out = render(&crate::wiring::test_support::request(ingress, config)).unwrap().manifests;
         let generated = &out[out.find("web-preview").expect("generated")..];
         assert_eq!(generated.matches("postrenderer.helm.sh/postrender-filename").count(), 1, "{out}");
         assert!(generated.contains("postrender-filename: \"postwire/templates/preview.yaml\""), "{out}");

@@ -46,6 +46,8 @@ pub mod istio;
 pub mod patch;
 pub mod recipes;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use crate::config::PostwireConfig;
 use crate::error::Result;

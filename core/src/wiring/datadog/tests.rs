@@ -1,10 +1,4 @@
-use crate::wire::{ConfigFileV1, RenderRequestV1};
-
-fn render(manifests: &str, config: &str) -> crate::error::Result<crate::engine::RenderOutput> {
-    let mut request = RenderRequestV1::new(manifests);
-    request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
-    crate::render(&request)
-}
+use crate::wiring::test_support::{render_err, render_idempotent, request};
 
 const LIVECHAT: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -33,15 +27,13 @@ spec:
 
 const BASE: &str = "checksum: {enabled: false}\ndatadog:\n  enabled: true\n  env: prod\n";
 
+/// The render of `BASE` plus `extra`, which must succeed and be idempotent.
 fn ok(manifests: &str, extra: &str) -> crate::engine::RenderOutput {
-    let out = render(manifests, &format!("{BASE}{extra}")).unwrap_or_else(|e| panic!("{extra}: {e}"));
-    let again = render(&out.manifests, &format!("{BASE}{extra}")).unwrap();
-    assert_eq!(again.manifests, out.manifests, "not idempotent: {extra}");
-    out
+    render_idempotent(&request(manifests, &format!("{BASE}{extra}")))
 }
 
 fn err(manifests: &str, config: &str) -> String {
-    render(manifests, config).map(|o| o.manifests).unwrap_err().to_string()
+    render_err(&request(manifests, config))
 }
 
 struct Pod {

@@ -1,10 +1,11 @@
-use crate::wire::{ConfigFileV1, RenderRequestV1};
+use crate::wire::RenderRequestV1;
+use crate::wiring::test_support::{render_err, render_idempotent};
 
-fn render(manifests: &str, config: &str) -> crate::error::Result<crate::engine::RenderOutput> {
-    let mut request = RenderRequestV1::new(manifests);
-    request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
+/// A request in the release `chat`.
+fn request(manifests: &str, config: &str) -> RenderRequestV1 {
+    let mut request = crate::wiring::test_support::request(manifests, config);
     request.context.release_name = Some("chat".into());
-    crate::render(&request)
+    request
 }
 
 const APP: &str = "apiVersion: v1
@@ -47,16 +48,13 @@ spec:
 
 const BASE: &str = "checksum: {enabled: false}\nirsa:\n  enabled: true\n  accountId: \"123456789012\"\n";
 
+/// The render of `BASE` plus `extra`, which must succeed and be idempotent.
 fn ok(manifests: &str, extra: &str) -> crate::engine::RenderOutput {
-    let out = render(manifests, &format!("{BASE}{extra}")).unwrap_or_else(|e| panic!("{extra}: {e}"));
-    // Idempotent: a second run over the output changes nothing.
-    let again = render(&out.manifests, &format!("{BASE}{extra}")).unwrap();
-    assert_eq!(again.manifests, out.manifests, "not idempotent: {extra}");
-    out
+    render_idempotent(&request(manifests, &format!("{BASE}{extra}")))
 }
 
 fn err(manifests: &str, config: &str) -> String {
-    render(manifests, config).map(|o| o.manifests).unwrap_err().to_string()
+    render_err(&request(manifests, config))
 }
 
 /// The names of a container's env, in order (document `doc`, first workload container list `list`).

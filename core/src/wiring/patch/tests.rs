@@ -1,7 +1,6 @@
 use serde_json::json;
 
 use super::*;
-use crate::wire::{ConfigFileV1, RenderRequestV1};
 
 const DEPLOY: &str = "# Source: web/templates/deploy.yaml
 apiVersion: apps/v1
@@ -42,9 +41,8 @@ fn stream() -> String {
 }
 
 fn render_config(input: &str, config: &str) -> Result<crate::RenderOutput> {
-    let mut request = RenderRequestV1::new(input);
+    let mut request = crate::wiring::test_support::request(input, config);
     request.set = vec!["checksum.enabled=false".into()];
-    request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
     crate::render(&request)
 }
 

@@ -1,7 +1,6 @@
 use serde_json::json;
 
 use super::*;
-use crate::wire::{ConfigFileV1, RenderRequestV1};
 
 const INPUT: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -92,9 +91,8 @@ spec:
 ";
 
 fn render(input: &str, recipes: &str) -> crate::error::Result<crate::RenderOutput> {
-    let mut request = RenderRequestV1::new(input);
+    let mut request = crate::wiring::test_support::request(input, &format!("recipes:\n{recipes}"));
     request.set = vec!["checksum.enabled=false".into()];
-    request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: format!("recipes:\n{recipes}") });
     crate::render(&request)
 }
 

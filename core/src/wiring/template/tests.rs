@@ -1,7 +1,6 @@
 use serde_json::json;
 
 use crate::error::Result;
-use crate::wire::{ConfigFileV1, RenderRequestV1};
 
 const INPUT: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -33,11 +32,10 @@ spec:
 ";
 
 fn render(input: &str, config: &str) -> Result<crate::RenderOutput> {
-    let mut request = RenderRequestV1::new(input);
+    let mut request = crate::wiring::test_support::request(input, config);
     request.set = vec!["checksum.enabled=false".into()];
     request.context.release_name = Some("shop".into());
     request.context.env.insert("ARGOCD_APP_NAME".into(), "shop-prod".into());
-    request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
     crate::render(&request)
 }
 
