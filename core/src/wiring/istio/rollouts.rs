@@ -25,7 +25,7 @@ use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{generate, OnConflict};
 use crate::report::{IgnoreDifference, Level, Report};
-use crate::resource::{namespaces_match, Object};
+use crate::resource::namespaces_match;
 use crate::wire::ContextV1;
 use crate::wiring::Wiring;
 use crate::workspace::Workspace;
@@ -203,18 +203,9 @@ impl Rollouts {
 
     /// A copy of Service `name` (ports and selector) named `new`, for host-level canaries and
     /// blue-green previews.
-    fn service_copy(
-        &self,
-        ws: &Workspace<'_>,
-        objects: &[Object],
-        name: &str,
-        ns: Option<&str>,
-        new: &str,
-    ) -> Option<Value> {
-        let svc = objects.iter().find(|o| {
-            o.is("", "Service")
-                && o.name == name
-                && namespaces_match(o.namespace.as_deref().or(self.namespace.as_deref()), ns)
+    fn service_copy(&self, ws: &Workspace<'_>, name: &str, ns: Option<&str>, new: &str) -> Option<Value> {
+        let svc = ws.named("", "Service", name).find(|o| {
+            namespaces_match(o.namespace.as_deref().or(self.namespace.as_deref()), ns)
                 && !plan::is_generated(ws.tree(o.segment), o)
         })?;
         let tree = ws.tree(svc.segment);
@@ -439,7 +430,6 @@ impl Wiring for Rollouts {
                 set_all(ws, report, NAME, obj, sets)?;
             }
             // Services the strategy needs, and what Argo CD must leave to the controller.
-            let objects = ws.objects();
             let svc_ns = obj_ns;
             let mut copies = Vec::new();
             if matches!(t.mode, Mode::Subset | Mode::Host) {
@@ -481,7 +471,7 @@ impl Wiring for Rollouts {
                 );
             }
             for copy in copies {
-                let Some(value) = self.service_copy(ws, &objects, &svc, svc_ns, &copy) else {
+                let Some(value) = self.service_copy(ws, &svc, svc_ns, &copy) else {
                     return Err(Error::new(ErrorKind::Config, format!("Service `{svc}` is not in the render"))
                         .with_path(format!("rollouts.workloads[{}].service", t.index)));
                 };
