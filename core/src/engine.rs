@@ -109,6 +109,8 @@ pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<R
                     wiring: "config".into(),
                     level: Level::Warning,
                     message: "ignored: the chart's PostwireConfig is not read (--chart-config=ignore)".into(),
+                    rule: None,
+                    line: None,
                 });
             }
         }

@@ -89,6 +89,8 @@ pub enum Level {
     Info,
     /// Probably not what the user wants.
     Warning,
+    /// Certainly breaks once applied (a finding of the cross-object check).
+    Error,
 }
 
 /// A decision a wiring made without changing anything.
@@ -101,6 +103,12 @@ pub struct Note {
     pub level: Level,
     /// What and why.
     pub message: String,
+    /// The rule of a cross-object check finding (`wiring: check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The line of the object in the stream, for a check finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// Settings for the Argo CD Application that syncs the render.

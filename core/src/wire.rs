@@ -413,6 +413,8 @@ mod tests {
             wiring: "checksum".into(),
             level: crate::report::Level::Info,
             message: "a \"quoted\" note".into(),
+            rule: None,
+            line: None,
         });
         let resp = RenderResponseV1::new(manifests.into(), report);
         assert_eq!(resp.to_json(), serde_json::to_vec(&resp).unwrap());
