@@ -5,6 +5,7 @@ use serde_json::Value as Json;
 
 use super::index::{int, Index, Obj, Selector};
 use super::{Finding, Level};
+use crate::resource::namespaces_match;
 
 /// A PodDisruptionBudget that can never allow an eviction.
 pub const PDB_BLOCKS_EVICTION: &str = "pdb-blocks-eviction";
@@ -12,24 +13,31 @@ pub const PDB_BLOCKS_EVICTION: &str = "pdb-blocks-eviction";
 pub const SELECTS_NOTHING: &str = "selects-nothing";
 
 pub fn check(index: &Index, out: &mut Vec<Finding>) {
+    let operated = operated_names(index);
+    let by_operator = |ns: Option<&str>, s: &Selector| {
+        s.labels.values().any(|v| operated.iter().any(|(o_ns, name)| *name == v && namespaces_match(*o_ns, ns)))
+    };
     for pdb in index.of_kind("policy", "PodDisruptionBudget") {
         pdb_eviction(index, pdb, out);
         let selector = Selector::label_selector(pdb.at(&["spec", "selector"]));
-        if index.templates_matching(pdb.namespace.as_deref(), &selector).is_empty() {
+        let ns = pdb.namespace.as_deref();
+        if index.templates_matching(ns, &selector).is_empty() && !by_operator(ns, &selector) {
             nothing(pdb, "its selector matches no pod template in the stream: it protects nothing", out);
         }
     }
     for hpa in index.of_kind("autoscaling", "HorizontalPodAutoscaler") {
         hpa_target(index, hpa, out);
     }
-    for sm in index.of_kind("monitoring.coreos.com", "ServiceMonitor") {
+    // A monitor of other namespaces (kube-system's kubelet, coredns) watches what the cluster runs.
+    let own_namespace = |m: &Obj| m.at(&["spec", "namespaceSelector"]).as_object().is_none_or(|o| o.is_empty());
+    for sm in index.of_kind("monitoring.coreos.com", "ServiceMonitor").filter(|m| own_namespace(m)) {
         let selector = Selector::label_selector(sm.at(&["spec", "selector"]));
         let any = index.of_kind("", "Service").any(|s| watched(sm, s) && selector.matches(&s.labels()));
         if !any {
             nothing(sm, "its selector matches no Service in the stream: nothing is scraped", out);
         }
     }
-    for pm in index.of_kind("monitoring.coreos.com", "PodMonitor") {
+    for pm in index.of_kind("monitoring.coreos.com", "PodMonitor").filter(|m| own_namespace(m)) {
         let selector = Selector::label_selector(pm.at(&["spec", "selector"]));
         let any = index.templates().iter().any(|t| watched(pm, index.object(t.owner)) && selector.matches(&t.labels));
         if !any {
@@ -39,10 +47,23 @@ pub fn check(index: &Index, out: &mut Vec<Finding>) {
     for np in index.of_kind("networking.k8s.io", "NetworkPolicy") {
         let selector = Selector::label_selector(np.at(&["spec", "podSelector"]));
         // An empty podSelector is the namespace-wide default policy: it selects whatever runs there.
-        if !selector.is_empty() && index.templates_matching(np.namespace.as_deref(), &selector).is_empty() {
+        let ns = np.namespace.as_deref();
+        if !selector.is_empty() && index.templates_matching(ns, &selector).is_empty() && !by_operator(ns, &selector) {
             nothing(np, "its podSelector matches no pod template in the stream: it isolates nothing", out);
         }
     }
+}
+
+/// Names of custom resources an operator makes pods for: such pods carry their resource's name
+/// as a label value (`prometheus: k8s`, `alertmanager: main`), and no pod template in the
+/// stream has them.
+fn operated_names(index: &Index) -> Vec<(Option<&str>, &str)> {
+    index
+        .objects()
+        .iter()
+        .filter(|o| o.group.contains('.') && !o.group.ends_with("k8s.io") && o.group != "argoproj.io")
+        .map(|o| (o.namespace.as_deref(), o.name.as_str()))
+        .collect()
 }
 
 /// Whether a monitor watches `obj`'s namespace (`namespaceSelector`, else its own).
@@ -182,6 +203,17 @@ mod tests {
                 ("ServiceMonitor matches nothing", DEPLOY.to_string() + sm, Some(Level::Warning)),
                 ("HPA target there", DEPLOY.to_string() + &hpa("web"), None),
                 ("HPA target missing", DEPLOY.to_string() + &hpa("api"), Some(Level::Warning)),
+                (
+                    "pods of an operator",
+                    pdb("  maxUnavailable: 1\n").replace("app: web", "alertmanager: main")
+                        + "---\napiVersion: monitoring.coreos.com/v1\nkind: Alertmanager\nmetadata:\n  name: main\n",
+                    None,
+                ),
+                (
+                    "ServiceMonitor of kube-system",
+                    DEPLOY.to_string() + sm + "  namespaceSelector:\n    matchNames: [kube-system]\n",
+                    None,
+                ),
             ],
         );
     }

@@ -36,7 +36,11 @@ pub fn check(index: &Index, out: &mut Vec<Finding>) {
             .of_kind("networking.k8s.io", "NetworkPolicy")
             .filter(|p| p.same_namespace(owner.namespace.as_deref()) && isolates_ingress(p, t))
             .collect();
-        if policies.is_empty() || policies.iter().any(|p| admits(p, t, port)) {
+        // A scraper in the workload's own namespace (kube-prometheus runs its Prometheus beside
+        // the exporters it scrapes) may be one of the pods a `podSelector` peer admits.
+        let scraper_here =
+            index.of_kind("monitoring.coreos.com", "Prometheus").any(|p| p.same_namespace(owner.namespace.as_deref()));
+        if policies.is_empty() || policies.iter().any(|p| admits(p, t, port, scraper_here)) {
             continue;
         }
         let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
@@ -62,13 +66,15 @@ fn isolates_ingress(policy: &Obj, t: &Template) -> bool {
 }
 
 /// Whether some ingress rule may admit a caller from another namespace on `port`.
-fn admits(policy: &Obj, t: &Template, port: i64) -> bool {
+fn admits(policy: &Obj, t: &Template, port: i64, caller_here: bool) -> bool {
     policy.at(&["spec", "ingress"]).as_array().into_iter().flatten().any(|rule| {
         let from_ok = match rule.get("from").and_then(Json::as_array) {
             None => true,
             Some(peers) => {
                 peers.is_empty()
-                    || peers.iter().any(|p| p.get("namespaceSelector").is_some() || p.get("ipBlock").is_some())
+                    || peers
+                        .iter()
+                        .any(|p| p.get("namespaceSelector").is_some() || p.get("ipBlock").is_some() || caller_here)
             }
         };
         let port_ok = match rule.get("ports").and_then(Json::as_array) {
@@ -147,6 +153,13 @@ mod tests {
                 ("namespaceSelector", APP.to_string() + &np("  - from:\n    - namespaceSelector: {}\n"), None),
                 ("open port", APP.to_string() + &np("  - ports:\n    - port: http\n"), None),
                 ("other port open", APP.to_string() + &np("  - ports:\n    - port: 9090\n"), Some(Level::Warning)),
+                (
+                    "Prometheus in the namespace",
+                    APP.to_string()
+                        + &np("  - from:\n    - podSelector: {}\n")
+                        + "---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: k8s\n",
+                    None,
+                ),
             ],
         );
     }
