@@ -169,3 +169,34 @@ pub fn enforce(findings: &[Finding], fail_on: FailOn) -> Result<()> {
     )
     .with_hint("fix the objects, silence one with the postwire.dev/check-ignore annotation, or set check.failOn"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PDB: &str = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\n{ann}spec:\n  maxUnavailable: 0\n  selector:\n    matchLabels:\n      app: web\n";
+
+    #[test]
+    fn report_lines_are_the_finding_lines_and_annotations_silence() {
+        let findings = check(&PDB.replace("{ann}", ""), None).unwrap();
+        let lines: Vec<String> = findings.iter().map(Finding::line).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("error pdb-blocks-eviction PodDisruptionBudget/web (document 1, line 1): "));
+        let mut report = Report::default();
+        add_to_report(&findings, &mut report);
+        report.finish();
+        assert_eq!(report.findings(), lines);
+        assert!(report.has_findings(false) && report.warnings().is_empty());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["documents"][0]["notes"][0]["wiring"], "check");
+        assert_eq!(json["documents"][0]["notes"][0]["rule"], "pdb-blocks-eviction");
+        assert!(enforce(&findings, FailOn::Never).is_ok());
+        assert_eq!(enforce(&findings, FailOn::Error).unwrap_err().exit_code(), 7);
+
+        let one = "  annotations:\n    postwire.dev/check-ignore: pdb-blocks-eviction\n";
+        let left: Vec<&str> = check(&PDB.replace("{ann}", one), None).unwrap().iter().map(|f| f.rule).collect();
+        assert_eq!(left, ["selects-nothing"]);
+        let all = "  annotations:\n    postwire.dev/check-ignore: '*'\n";
+        assert!(check(&PDB.replace("{ann}", all), None).unwrap().is_empty());
+    }
+}
