@@ -376,6 +376,8 @@ impl<'a> Workspace<'a> {
                         wiring: "edit".into(),
                         level: Level::Warning,
                         message: format!("left unchanged (onUneditable: skip): {why}"),
+                        rule: None,
+                        line: None,
                     });
                 }
                 continue;

@@ -227,6 +227,8 @@ impl Checksum {
                 wiring: NAME.into(),
                 level,
                 message,
+                rule: None,
+                line: None,
             });
         };
 

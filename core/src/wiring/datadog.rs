@@ -556,6 +556,8 @@ impl Datadog {
             wiring: NAME.into(),
             level,
             message,
+            rule: None,
+            line: None,
         });
     }
 

@@ -526,6 +526,8 @@ fn note(report: &mut Report, ws: &Workspace<'_>, obj: &Object, level: Level, mes
         wiring: NAME.into(),
         level,
         message,
+        rule: None,
+        line: None,
     });
 }
 

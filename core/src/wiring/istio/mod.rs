@@ -137,6 +137,8 @@ pub(crate) fn note(ws: &Workspace<'_>, report: &mut Report, wiring: &str, obj: &
         wiring: wiring.into(),
         level,
         message,
+        rule: None,
+        line: None,
     });
 }
 

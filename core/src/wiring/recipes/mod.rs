@@ -268,6 +268,8 @@ fn note(ws: &Workspace<'_>, report: &mut Report, obj: &Object, level: Level, mes
         wiring: NAME.into(),
         level,
         message,
+        rule: None,
+        line: None,
     });
 }
 
