@@ -616,7 +616,9 @@ pub struct AnalysisTemplateConfig {
     /// Wait this long before the first measurement, so a new version settles (`30s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_delay: Option<Duration>,
-    /// Number of measurements.
+    /// Number of measurements. Where a step or a promotion waits for the template and it has an
+    /// interval, the default is 5 and 0 (never finish) is refused; background analysis runs
+    /// unbounded unless given one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
     /// Failed measurements allowed (default 0 in Argo Rollouts).

@@ -84,33 +84,52 @@ pub fn tree_value(tree: &Tree, id: NodeId) -> Value {
 
 /// Template names a strategy's analyses refer to.
 fn template_refs(strategy: &Json) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut push = |analysis: &Json| {
-        for t in analysis["templates"].as_array().into_iter().flatten() {
-            if t["clusterScope"] != Json::Bool(true) {
-                if let Some(n) = t["templateName"].as_str() {
-                    out.push(n.to_string());
-                }
-            }
-        }
-    };
-    let canary = &strategy["canary"];
-    for step in canary["steps"].as_array().into_iter().flatten() {
-        push(&step["analysis"]);
-    }
-    push(&canary["analysis"]);
-    push(&strategy["blueGreen"]["prePromotionAnalysis"]);
-    push(&strategy["blueGreen"]["postPromotionAnalysis"]);
+    let mut out = blocking_template_refs(strategy);
+    out.extend(analysis_refs(&strategy["canary"]["analysis"]));
     out
 }
 
+/// Template names of the analyses a Rollout waits for: canary steps and blue-green pre- and
+/// post-promotion. Only background analysis (`canary.analysis`) may run without end: a step
+/// advances only once its run is Successful (argoproj/argo-rollouts@9f8d111d
+/// `rollout/canary.go:332-335`) and promotion waits likewise (`rollout/bluegreen.go:211-212`).
+fn blocking_template_refs(strategy: &Json) -> Vec<String> {
+    let mut out = Vec::new();
+    for step in strategy["canary"]["steps"].as_array().into_iter().flatten() {
+        out.extend(analysis_refs(&step["analysis"]));
+    }
+    out.extend(analysis_refs(&strategy["blueGreen"]["prePromotionAnalysis"]));
+    out.extend(analysis_refs(&strategy["blueGreen"]["postPromotionAnalysis"]));
+    out
+}
+
+/// The namespaced templates one analysis block names.
+fn analysis_refs(analysis: &Json) -> Vec<String> {
+    analysis["templates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["clusterScope"] != Json::Bool(true))
+        .filter_map(|t| t["templateName"].as_str().map(String::from))
+        .collect()
+}
+
+/// Measurements of a metric a Rollout waits for, when the config gives an interval and no
+/// count: with an interval and no count Argo Rollouts' `EffectiveCount()` is nil and the
+/// metric only ever ends by failing (argoproj/argo-rollouts@9f8d111d
+/// `pkg/apis/rollouts/v1alpha1/analysis_types.go:159-169`, `analysis/analysis.go:615`).
+const DEFAULT_BLOCKING_COUNT: i64 = 5;
+
 impl Rollouts {
+    /// The AnalysisTemplate for `rollouts.analysisTemplates.NAME`; `blocking` when a Rollout
+    /// waits for it (a step or a promotion), which needs a metric that finishes.
     fn analysis_template(
         &self,
         name: &str,
         namespace: Option<&str>,
         t: &super::config::AnalysisTemplateConfig,
-    ) -> Value {
+        blocking: bool,
+    ) -> Result<Value> {
         let mut metric = vec![("name".to_string(), Value::str(name))];
         // A query is measured every minute by default; a Job runs once unless told otherwise.
         let interval = t.interval.as_ref().map(|d| d.0.as_str()).or(t.prometheus.as_ref().map(|_| "1m"));
@@ -120,8 +139,20 @@ impl Rollouts {
         if let Some(d) = &t.initial_delay {
             metric.push(("initialDelay".into(), Value::str(&d.0)));
         }
-        if let Some(c) = t.count {
-            metric.push(("count".into(), Value::Int(c.into())));
+        let count = match (t.count, interval.is_some() && blocking) {
+            (Some(0), true) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("AnalysisTemplate `{name}` is used in a step or a promotion and `count: 0` with an interval never finishes: the Rollout would wait forever"),
+                )
+                .with_path(format!("rollouts.analysisTemplates.{name}.count"))
+                .with_hint("give a count (measurements before the step passes), or use the template only as background analysis (canary.analysis)"));
+            }
+            (None, true) => Some(DEFAULT_BLOCKING_COUNT),
+            (c, _) => c.map(i64::from),
+        };
+        if let Some(c) = count {
+            metric.push(("count".into(), Value::Int(c)));
         }
         if let Some(s) = &t.success_condition {
             metric.push(("successCondition".into(), Value::str(s)));
@@ -149,7 +180,7 @@ impl Rollouts {
             ));
         }
         spec.push(("metrics".into(), Value::Seq(vec![Value::Map(metric)])));
-        object("argoproj.io/v1alpha1", "AnalysisTemplate", metadata(name, namespace, Vec::new()), Value::Map(spec))
+        Ok(object("argoproj.io/v1alpha1", "AnalysisTemplate", metadata(name, namespace, Vec::new()), Value::Map(spec)))
     }
 
     /// The strategy fields postwire sets for a target: the config's, plus the traffic wiring.
@@ -285,6 +316,19 @@ impl Wiring for Rollouts {
                 }
             }
         }
+        // Templates a Rollout waits for, whether the config's strategy or the chart's names them.
+        let blocking: Vec<String> = self
+            .rc()
+            .workloads
+            .iter()
+            .filter_map(|wc| wc.strategy.as_ref())
+            .flat_map(|s| blocking_template_refs(&s.0))
+            .chain(objects.iter().filter(|o| o.is("argoproj.io", "Rollout")).flat_map(|o| {
+                let tree = ws.tree(o.segment);
+                let strategy = tree.path(o.node, &["spec", "strategy"]).map(|s| tree_value(tree, s).to_json());
+                strategy.map(|s| blocking_template_refs(&s)).unwrap_or_default()
+            }))
+            .collect();
         for (name, t) in &self.rc().analysis_templates {
             let uses = |wc: &super::config::RolloutWorkload| {
                 wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name))
@@ -310,7 +354,7 @@ impl Wiring for Rollouts {
                 format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
             };
             for ns in namespaces {
-                let template = self.analysis_template(name, ns.as_deref(), t);
+                let template = self.analysis_template(name, ns.as_deref(), t, blocking.contains(name))?;
                 if let Some(seg) = generate(ws, NAME, template, self.on_conflict())? {
                     record_generated(ws, report, NAME, seg, why.clone());
                 }
