@@ -23,6 +23,7 @@ pub mod config;
 pub mod plan;
 pub mod rollouts;
 pub mod schema;
+pub mod scrape;
 
 use std::collections::{BTreeMap, BTreeSet};
 
