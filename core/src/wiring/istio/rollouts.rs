@@ -6,7 +6,9 @@
 //!   `stable`, `canary`), or in host-level mode `canaryService`/`stableService` (generated).
 //! - A Deployment becomes the pod source of a generated Rollout (`spec.workloadRef`, Argo
 //!   Rollouts' migration path); the Deployment keeps its pod template, so checksums still land
-//!   there, and an HPA that scaled it scales the Rollout instead.
+//!   there, and an HPA that scaled it scales the Rollout instead. Unless `scaleDown: never`,
+//!   the Deployment is held at `replicas: 0` (the Rollout takes its replicas), so a
+//!   `helm upgrade` cannot bring its pods back beside the Rollout's.
 //! - Blue-green Rollouts get `activeService` (the Service in front) and a generated
 //!   `<service>-preview` Service.
 //! - AnalysisTemplates come from `rollouts.analysisTemplates` (Prometheus provider); a step
@@ -23,7 +25,7 @@ use super::{metadata, note, object, record_generated, set_all, ROUTE_NAME};
 use crate::config::PostwireConfig;
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::generate::{generate, OnConflict};
+use crate::generate::{generate, OnConflict, GENERATED_ANNOTATION};
 use crate::report::{IgnoreDifference, Level, Report};
 use crate::resource::{namespaces_match, Object};
 use crate::wire::ContextV1;
@@ -382,8 +384,25 @@ impl Wiring for Rollouts {
                             == Some(obj.name.as_str())
                 });
                 if hpa.is_none() {
-                    if let Some(r) = tree.path(obj.node, &["spec", "replicas"]) {
-                        spec.push(("replicas".to_string(), tree_value(tree, r)));
+                    // Held at 0 by an earlier run: the replicas are the Rollout's (ours) now.
+                    let earlier = objects.iter().find(|r| {
+                        r.is("argoproj.io", "Rollout")
+                            && r.name == obj.name
+                            && r.namespace == obj.namespace
+                            && ws.tree(r.segment).str_at(r.node, &["metadata", "annotations", GENERATED_ANNOTATION])
+                                == Some(NAME)
+                    });
+                    let held = earlier.map(|r| {
+                        let t = ws.tree(r.segment);
+                        t.path(r.node, &["spec", "replicas"]).map(|n| tree_value(t, n))
+                    });
+                    let own = tree.path(obj.node, &["spec", "replicas"]).map(|r| tree_value(tree, r));
+                    let replicas = match (own, held) {
+                        (Some(Value::Int(0)), Some(held)) => held,
+                        (own, _) => own,
+                    };
+                    if let Some(r) = replicas {
+                        spec.push(("replicas".to_string(), r));
                     }
                 }
                 if let Some(s) = tree.path(obj.node, &["spec", "selector"]) {
@@ -423,6 +442,23 @@ impl Wiring for Rollouts {
                     );
                 }
                 if scale_down != ScaleDown::Never {
+                    // Argo Rollouts scales the Deployment down only at the Rollout's revision 1
+                    // (argoproj/argo-rollouts@9f8d111d `rollout/sync.go:1362-1367`,
+                    // `rollout/replicaset.go:220`): a later `helm upgrade` writing the chart's
+                    // replicas back would run its pods beside the Rollout's. Its migration guide
+                    // holds the Deployment at 0 in the manifest (`docs/migrating.md:95`).
+                    set_all(
+                        ws,
+                        report,
+                        NAME,
+                        obj,
+                        vec![(
+                            vec![PathSeg::from("spec")],
+                            "replicas".into(),
+                            Value::Int(0),
+                            format!("the Rollout {} runs the pods (workloadRef); an upgrade must not scale the Deployment back up", obj.name),
+                        )],
+                    )?;
                     ignore(report, "apps", "Deployment", &obj.name, obj_ns, &["/spec/replicas"], &[]);
                 } else {
                     note(
