@@ -430,6 +430,15 @@ impl Istio {
             if detected == Some(p) || (detected.is_some() && !explicit) {
                 continue;
             }
+            // The chart's own appProtocol, one Istio does not know, stays unless the config names
+            // a protocol: Istio sniffs that port, whatever its name says.
+            if let (None, Some(app), false) = (detected, port.app_protocol.as_deref(), explicit) {
+                note(ws, report, NAME, &svc.obj, Level::Warning, format!(
+                    "Istio sniffs the protocol of port {}: its appProtocol `{app}` is not one Istio knows, and it wins over the port name; set `protocol` (or `appProtocols`) to make Istio read it as {p:?}",
+                    port.number
+                ));
+                continue;
+            }
             sets.push((
                 vec![PathSeg::from("spec"), PathSeg::from("ports"), PathSeg::Index(i)],
                 "appProtocol".to_string(),
