@@ -62,3 +62,23 @@ fn socket_mode_keeps_one_directory() {
     assert_eq!(spec["volumes"].as_array().unwrap().len(), 1);
     assert_eq!(env(&spec, "DD_TRACE_AGENT_URL"), "unix:///var/run/datadog/apm.socket");
 }
+
+/// Every JVM a container starts reads `JAVA_TOOL_OPTIONS` (the JDK's launcher-independent
+/// variable), so a second one (`jcmd`, `jstack`, a helper `java` process) would bind the JMX
+/// port again and die on "port already in use"; `JAVA_OPTS` is read only by launch scripts
+/// that pass it on. Choosing `JAVA_TOOL_OPTIONS` gets a warning that says so.
+#[test]
+fn jmx_flags_in_java_tool_options_get_a_warning() {
+    let report = |var: &str| {
+        let mut request = RenderRequestV1::new(APP);
+        request.config = Some(ConfigFileV1 {
+            name: "postwire.yaml".into(),
+            content: format!("datadog:\n  enabled: true\n  jmx: {{port: 9016, javaOptsVariable: {var}}}\n"),
+        });
+        let out = postwire_core::render(&request).unwrap();
+        out.report.documents.iter().flat_map(|d| d.notes.iter()).map(|n| n.message.clone()).collect::<Vec<_>>()
+    };
+    let notes = report("JAVA_TOOL_OPTIONS");
+    assert!(notes.iter().any(|n| n.contains("JAVA_TOOL_OPTIONS") && n.contains("already in use")), "{notes:?}");
+    assert!(!report("JAVA_OPTS").iter().any(|n| n.contains("already in use")));
+}

@@ -1045,6 +1045,12 @@ impl Datadog {
             if let Some((_, port)) = jmx.filter(|(n, _)| *n == ctr.name && !init) {
                 let var = c.jmx.as_ref().map_or("JAVA_OPTS", |j| j.java_opts_variable.as_str());
                 add("POD_IP", env_from("POD_IP", "status.podIP"));
+                if var == "JAVA_TOOL_OPTIONS" {
+                    notes.push((Level::Warning, format!(
+                        "container {}: every JVM it starts reads JAVA_TOOL_OPTIONS, so a second one (jcmd, jstack, a helper java process) binds JMX port {port} again and exits with \"port already in use\"; prefer a variable only the application's launcher reads (JAVA_OPTS) when the image's entrypoint passes it on",
+                        ctr.name
+                    )));
+                }
                 if names.iter().any(|n| n == var) {
                     notes.push((Level::Warning, format!(
                         "container {} sets {var} itself; add -Dcom.sun.management.jmxremote.port={port} -Dcom.sun.management.jmxremote.rmi.port={port} -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=false -Djava.rmi.server.hostname=$(POD_IP) to it for the JMX check",
