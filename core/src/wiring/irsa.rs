@@ -692,6 +692,25 @@ impl Wiring for Irsa {
             plans.push((w.clone(), index, dedicated));
         }
 
+        // A role for a ServiceAccount that no selected workload runs as and the render does not
+        // hold is a typo or a stale entry: an error, like a selector that matches nothing.
+        for key in self.config.roles.keys() {
+            let known = accounts.iter().any(|a| &a.name == key)
+                || objects.iter().any(|o| o.is("", "ServiceAccount") && &o.name == key);
+            if !known && ws.targets_must_match() {
+                let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "irsa.roles.{key} names a ServiceAccount that no selected workload runs as and the render does not hold (the workloads run as: {})",
+                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    ),
+                )
+                .with_path(format!("irsa.roles.{key}"))
+                .with_hint("fix the name, or remove the entry"));
+            }
+        }
+
         // What each ServiceAccount carries once postwire is done (the chart's values win).
         let effective: Vec<Option<Effective>> = accounts.iter().map(|a| self.effective(ws, a)).collect();
 
