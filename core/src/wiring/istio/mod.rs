@@ -23,6 +23,7 @@ pub mod config;
 pub mod plan;
 pub mod rollouts;
 pub mod schema;
+pub mod scrape;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -428,6 +429,15 @@ impl Istio {
             let port = &svc.ports[i];
             let detected = Protocol::detect(port.app_protocol.as_deref(), port.name.as_deref());
             if detected == Some(p) || (detected.is_some() && !explicit) {
+                continue;
+            }
+            // The chart's own appProtocol, one Istio does not know, stays unless the config names
+            // a protocol: Istio sniffs that port, whatever its name says.
+            if let (None, Some(app), false) = (detected, port.app_protocol.as_deref(), explicit) {
+                note(ws, report, NAME, &svc.obj, Level::Warning, format!(
+                    "Istio sniffs the protocol of port {}: its appProtocol `{app}` is not one Istio knows, and it wins over the port name; set `protocol` (or `appProtocols`) to make Istio read it as {p:?}",
+                    port.number
+                ));
                 continue;
             }
             sets.push((
