@@ -30,6 +30,8 @@ mod traps;
 /// IRSA and Datadog over the corpus, through the runner and through Helm 4.3.1.
 mod wirings;
 
+/// `postwire check`: the findings contract, --strict, --report, and every example clean.
+mod check;
 /// The runner as a command-line tool: errors, report, schema, version, wasm, module cache.
 mod cli;
 /// Real Helm 3.17.3 running postwire with `--post-renderer <path>`.
@@ -44,6 +46,8 @@ mod istio;
 mod plugins;
 /// The README's runnable command blocks, run as written in a fresh HOME.
 mod readme;
+/// Every wiring on, eight times the input: judged by the time ratio, never by a time.
+mod scaling;
 
 /// The Argo CD config-management plugin (`argocd-cmp/`) under a harness that behaves like
 /// argocd-cmp-server; the Argo CD chart values, the kustomize component and the image setup.

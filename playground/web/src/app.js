@@ -283,12 +283,20 @@ function showReport(result) {
   const rows = r.documents.flatMap((d) => [
     ...(d.changes ?? []).map((c) => el("tr", {}, el("td", { textContent: `${d.document}` }), el("td", { textContent: d.object }),
       el("td", { textContent: c.wiring }), el("td", { textContent: c.action }), el("td", {}, el("code", { textContent: c.path + (c.key ? " · " + c.key : "") })), el("td", { textContent: c.reason }))),
-    ...(d.notes ?? []).map((n) => el("tr", {}, el("td", { textContent: `${d.document}` }), el("td", { textContent: d.object }),
+    ...(d.notes ?? []).filter((n) => !n.rule).map((n) => el("tr", {}, el("td", { textContent: `${d.document}` }), el("td", { textContent: d.object }),
       el("td", { textContent: n.wiring }), el("td", { textContent: n.level }), el("td"), el("td", { textContent: n.message }))),
   ]);
+  // Findings of the cross-object check (`postwire check`): notes that carry a rule id.
+  const findings = r.documents.flatMap((d) => (d.notes ?? []).filter((n) => n.rule).map((n) => ({ d, n })));
   view.replaceChildren(el("div", { className: "report" },
     el("p", { textContent: `${r.summary.documents} documents in, ${r.summary.changed} changed, ${r.summary.removed} removed.` }),
     ...result.warnings.map((w) => el("div", { className: "warning", textContent: "Warning: " + w })),
+    el("h3", { textContent: "What would break once applied (postwire check)" }),
+    findings.length
+      ? el("ul", { className: "findings" }, ...findings.map(({ d, n }) => el("li", { className: `finding ${n.level}` },
+        el("strong", { textContent: `${n.level} ${n.rule}` }),
+        ` ${d.object} (document ${d.document}${n.line ? `, line ${n.line}` : ""}): ${n.message}`)))
+      : el("p", { className: "findings-none", textContent: "No findings: nothing the check knows of breaks once applied." }),
     el("h3", { textContent: "What each wiring did, and why" }),
     rows.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Doc", "Object", "Wiring", "Action", "Field", "Why"].map((h) => el("th", { scope: "col", textContent: h })))), el("tbody", {}, ...rows))
       : el("p", { textContent: "No wiring changed anything." }),

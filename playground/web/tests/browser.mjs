@@ -170,6 +170,21 @@ try {
   await waitForRender(page);
   assert(await page.evaluate(() => window.postwirePlayground.last().ok), "fixed input renders again");
 
+  // The cross-object check: a PodDisruptionBudget that never allows an eviction is a finding,
+  // shown beside the report; the output is the same as without it.
+  const blocking = manifests + (manifests.endsWith("\n") ? "" : "\n") +
+    "---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: never\nspec:\n  maxUnavailable: 0\n" +
+    "  selector:\n    matchLabels:\n      app.kubernetes.io/name: quickstart\n";
+  await replaceEditor(page, "#manifests", blocking);
+  await waitForRender(page);
+  await page.click("#tab-report");
+  const findings = await page.textContent("#view-report .findings");
+  assert(findings.includes("pdb-blocks-eviction") && findings.includes("PodDisruptionBudget/never"), `the finding is shown: ${findings}`);
+  await page.screenshot({ path: join(artifacts, "05-check-findings.png") });
+  await page.click("#tab-diff");
+  await replaceEditor(page, "#manifests", manifests);
+  await waitForRender(page);
+
   // Share: the link holds the whole state; a new page gets it back.
   await page.fill("#namespace", "shop");
   await page.click("#tab-output");
