@@ -40,12 +40,12 @@ fn check_reports_each_finding_on_one_line_with_a_distinct_exit_code() {
     let out = check(&dir, &stream, &[]);
     assert_eq!(out.status.code(), Some(7), "an error-level finding exits 7\n{}", describe(&out));
     assert!(out.stdout.is_empty(), "{}", describe(&out));
-    // The PDB is document 2 and starts on line 20 of the stream (18 lines, then `---`).
+    // The PDB is document 2 and starts on line 19 of the stream (17 lines, then `---`).
     let lines = stderr_lines(&out);
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("error pdb-blocks-eviction PodDisruptionBudget/web (document 2, line 20): ")),
+            .any(|l| l.starts_with("error pdb-blocks-eviction PodDisruptionBudget/web (document 2, line 19): ")),
         "{}",
         describe(&out)
     );

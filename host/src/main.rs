@@ -42,8 +42,7 @@ Exit codes:
   4  invalid input: a document is not valid YAML or not a Kubernetes object
   5  a wiring cannot do what the config asks of a document
   6  unreadable request (host and plugin.wasm from different versions)
-  7  the cross-object check found an error (`postwire check`; with --strict also a warning;
-     a render only when the config's check.failOn asks)
+  7  `postwire check` found an error (a warning too with --strict; a render: see check.failOn)
 
 Where errors and warnings go:
   stdout carries only YAML. Errors (`Error: ...`) and warnings (`postwire: warning: ...`) go to
@@ -462,7 +461,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         None => render("-", cli.render)?,
         Some(Command::Render { file, args }) => render(&file, args)?,
         Some(Command::Diff { file, context, args }) => {
-            // Like diff(1): 0 same, 1 different, 2 trouble (postwire's own errors keep 3..=6).
+            // Like diff(1): 0 same, 1 different, 2 trouble (postwire's own errors keep 3..=7).
             return match diff(&file, context, args) {
                 Ok(changed) => Ok(ExitCode::from(u8::from(changed))),
                 Err(f) if f.code == exit::OTHER => Err(Failure::usage(f.message)),

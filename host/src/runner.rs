@@ -130,8 +130,8 @@ impl Runner {
         match self.plugin.call_get_error_code::<&[u8], &[u8]>(function, input) {
             Ok(out) => serde_json::from_slice(out)
                 .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 }),
-            // 3..=6 are postwire's own errors, already worded for the user.
-            Err((err, code)) if (3..=6).contains(&code) => Err(CallError { message: err.to_string(), code }),
+            // 3..=7 are postwire's own errors, already worded for the user.
+            Err((err, code)) if (3..=7).contains(&code) => Err(CallError { message: err.to_string(), code }),
             Err((err, _)) => Err(CallError { message: self.describe_runtime_error(&err), code: 1 }),
         }
     }
