@@ -303,6 +303,19 @@ mod tests {
         assert_eq!(hash(input), hash(&plain));
     }
 
+    /// Billion laughs in a ConfigMap a checksum reads: refused at once, naming the document.
+    #[test]
+    fn alias_bombs_fail_naming_the_document() {
+        let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  l0: &l0 lol\n");
+        for i in 1..=9 {
+            let prev = format!("*l{}", i - 1);
+            bomb.push_str(&format!("  l{i}: &l{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        }
+        let input = format!("{}---\n{bomb}", WORKLOAD.split("---\n").nth(1).unwrap());
+        let err = render_with(&input, &[]).unwrap_err().to_string();
+        assert!(err.contains("document 2") && err.contains("excessive aliasing"), "{err}");
+    }
+
     #[test]
     fn on_uneditable_skip_leaves_the_document_and_warns() {
         let shared = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations: &a {team: x}\nspec:\n  template:\n    metadata:\n      annotations: *a\n    spec:\n      volumes:\n      - name: c\n        configMap:\n          name: c\n";
