@@ -91,7 +91,20 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
 /// Render with extra platform config sources (a KRM function's `functionConfig`), merged over
 /// the chart's config and under the config file and `--set`. Platform sources, the file and
 /// `--set` values expand `${NAME}` from the request's context (see [`crate::vars`]).
+///
+/// No message or report text carries a value of the stream's Secrets (see [`crate::redact`]).
 pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
+    let secrets = || crate::redact::SecretValues::collect(&request.manifests);
+    match render_unredacted(request, platform) {
+        Ok(mut out) => {
+            secrets().scrub_report(&mut out.report);
+            Ok(out)
+        }
+        Err(e) => Err(secrets().scrub_error(e)),
+    }
+}
+
+fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
     request.validate()?;
     let mut ws = Workspace::new(&request.manifests);
     if request.validate_only {
