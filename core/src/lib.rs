@@ -35,6 +35,7 @@ pub mod jinja;
 pub mod json;
 pub mod krm;
 pub mod model;
+pub mod objects;
 pub mod redact;
 pub mod report;
 pub mod resource;

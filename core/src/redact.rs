@@ -97,6 +97,87 @@ impl SecretValues {
     }
 }
 
+/// What a Secret value shows as in `postwire diff`: the same on both sides when unchanged.
+pub const MASK: &str = "'********'";
+/// What a changed Secret value shows as on the new side of `postwire diff`.
+pub const MASK_CHANGED: &str = "'++++++++ (changed)'";
+
+/// `before` and `after` with every value under a Secret's `data` and `stringData` replaced by
+/// [`MASK`], or on the after side by [`MASK_CHANGED`] where the value differs from the same
+/// Secret's before, so a diff of the two shows keys and whether they changed, never values
+/// (as helm-diff and Argo CD show Secrets). Documents that do not parse are masked whole.
+pub fn mask_secret_data(before: &str, after: &str) -> (String, String) {
+    let mut old_values = std::collections::HashMap::new();
+    let masked_before = mask_stream(before, |_, _| MASK, &mut |id, value| {
+        old_values.insert(id, value.to_string());
+    });
+    let masked_after = mask_stream(
+        after,
+        |id, value| if old_values.get(id).is_some_and(|v| v == value) { MASK } else { MASK_CHANGED },
+        &mut |_, _| {},
+    );
+    (masked_before, masked_after)
+}
+
+/// A Secret value's identity across two streams: object, field, key.
+type ValueId = (String, &'static str, String);
+
+fn mask_stream(
+    text: &str,
+    mask: impl Fn(&ValueId, &str) -> &'static str,
+    seen: &mut dyn FnMut(ValueId, &str),
+) -> String {
+    let stream = Stream::split(text);
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for i in 0..stream.segments.len() {
+        let doc = stream.segment_text(i);
+        let offset = doc.as_ptr() as usize - text.as_ptr() as usize;
+        if !doc.contains("Secret") {
+            continue;
+        }
+        let tree = match Tree::parse(doc, 0) {
+            Ok(tree) => tree,
+            Err(_) => {
+                out.push_str(&text[cursor..offset]);
+                out.push_str("# (a document that does not parse: not shown)\n");
+                cursor = offset + doc.len();
+                continue;
+            }
+        };
+        let Some(root) = tree.root().filter(|&r| tree.is_mapping(r)) else { continue };
+        if tree.str_at(root, &["kind"]) != Some("Secret") {
+            continue;
+        }
+        let name = format!(
+            "{}/{}",
+            tree.str_at(root, &["metadata", "namespace"]).unwrap_or(""),
+            tree.str_at(root, &["metadata", "name"]).unwrap_or("")
+        );
+        let mut spans = Vec::new();
+        for field in ["data", "stringData"] {
+            let Some(map) = tree.get(root, field) else { continue };
+            for &(k, v) in tree.entries(map) {
+                let id = (name.clone(), field, tree.scalar(k).unwrap_or("").to_string());
+                let value = tree.scalar(tree.resolved(v)).unwrap_or("");
+                // From the key's end, so a block scalar's indicator and lines go too.
+                let (start, end) = (tree.node(k).end, tree.node(v).end);
+                let newline = if doc[start..end].ends_with('\n') { "\n" } else { "" };
+                spans.push((start, end, format!(": {}{newline}", mask(&id, value))));
+                seen(id, value);
+            }
+        }
+        spans.sort();
+        for (start, end, replacement) in spans {
+            out.push_str(&text[cursor..offset + start]);
+            out.push_str(&replacement);
+            cursor = offset + end;
+        }
+    }
+    out.push_str(&text[cursor..]);
+    out
+}
+
 /// The forms a value can take in a message: itself, each long line of it, its JSON-escaped
 /// text, and for `data` values their base64 decoding.
 fn add_forms(value: &str, out: &mut Vec<String>) {
@@ -155,6 +236,23 @@ mod tests {
     fn finds_secrets_in_resource_list_items() {
         let list = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n  stringData: {token: Zebra-77}\n";
         assert_eq!(SecretValues::collect(list).scrub("Zebra-77"), REDACTED);
+    }
+
+    #[test]
+    fn diffs_of_secrets_show_keys_and_changes_not_values() {
+        let after = STREAM.replace("token: Zebra-77", "token: Zebra-78");
+        let (old, new) = mask_secret_data(STREAM, &after);
+        for text in [&old, &new] {
+            assert!(!text.contains("Zebra") && !text.contains("1234") && !text.contains("aHVudGVyMg"), "{text}");
+            assert!(text.contains("visible-value"), "{text}");
+        }
+        assert!(old.contains("  token: '********'\n  pin: '********'\n"), "{old}");
+        assert!(new.contains("  token: '++++++++ (changed)'\n  pin: '********'\n"), "{new}");
+        assert!(new.contains("  key: '********'\n"), "{new}");
+        // Block scalars and documents other than Secrets.
+        let block = "kind: Secret\nmetadata: {name: b}\nstringData:\n  cert: |\n    line one\n    line two\nother: x\n";
+        let (masked, _) = mask_secret_data(block, block);
+        assert!(masked.ends_with("  cert: '********'\nother: x\n"), "{masked}");
     }
 
     #[test]
