@@ -67,6 +67,11 @@ fuzz_target!(|data: &[u8]| {
     if first.report.summary.removed == 0 {
         let second = render(&first.manifests, &config)
             .unwrap_or_else(|e| panic!("rendering the output fails: {e}\n--- output\n{}", first.manifests));
-        assert!(second.manifests == first.manifests, "not idempotent\n--- config\n{config}--- first\n{}\n--- second\n{}", first.manifests, second.manifests);
+        assert!(
+            second.manifests == first.manifests,
+            "not idempotent\n--- config\n{config}--- first\n{}\n--- second\n{}",
+            first.manifests,
+            second.manifests
+        );
     }
 });
