@@ -122,6 +122,8 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
                     wiring: "config".into(),
                     level: Level::Warning,
                     message: "ignored: the chart's PostwireConfig is not read (--chart-config=ignore)".into(),
+                    rule: None,
+                    line: None,
                 });
             }
         }
@@ -143,7 +145,8 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
         OnUneditable::Skip => Uneditable::Skip,
     });
 
-    let pipeline = wiring::pipeline(&config, &request.context);
+    // `postwire check` changes nothing: it only reads the stream.
+    let pipeline = if request.check_only { Vec::new() } else { wiring::pipeline(&config, &request.context) };
     let mut kinds = BTreeSet::new();
     for w in &pipeline {
         kinds.extend(w.kinds());
@@ -166,10 +169,15 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
         });
     }
     let (manifests, changed, removed) = ws.finish();
+    let findings = crate::check::check(&manifests, request.context.namespace.as_deref())?;
+    crate::check::add_to_report(&findings, &mut report);
     report.finish();
     report.summary.documents = documents;
     report.summary.changed = changed;
     report.summary.removed = removed;
+    if !request.check_only {
+        crate::check::enforce(&findings, config.check.fail_on)?;
+    }
     Ok(RenderOutput { manifests, report })
 }
 

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Wiring,
     /// A host sent a message postwire cannot read.
     Wire,
+    /// The cross-object check found what `check.failOn` makes fatal.
+    Check,
 }
 
 impl ErrorKind {
@@ -27,6 +29,7 @@ impl ErrorKind {
             ErrorKind::Config => "invalid config",
             ErrorKind::Wiring => "cannot wire",
             ErrorKind::Wire => "invalid request",
+            ErrorKind::Check => "check failed",
         }
     }
 }
@@ -104,13 +107,14 @@ impl Error {
     /// The process exit code hosts use for this error, so that a caller that only sees the
     /// code (Helm 4 hides a plugin's stderr) still learns what kind of problem it is:
     /// 3 invalid config, 4 invalid input (YAML or document), 5 a wiring cannot do what the
-    /// config asks, 6 an unreadable request.
+    /// config asks, 6 an unreadable request, 7 findings of the cross-object check.
     pub fn exit_code(&self) -> u8 {
         match self.0.kind {
             ErrorKind::Config => 3,
             ErrorKind::Yaml | ErrorKind::Document => 4,
             ErrorKind::Wiring => 5,
             ErrorKind::Wire => 6,
+            ErrorKind::Check => 7,
         }
     }
 

@@ -64,11 +64,7 @@ pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value, on_conflict
     }
     let namespace = field(metadata, "namespace");
     let group = group_of(&api_version).to_string();
-    if let Some(existing) = ws
-        .objects()
-        .into_iter()
-        .find(|o| o.group() == group && o.kind == kind && o.name == name && (o.namespace == namespace))
-    {
+    if let Some(existing) = ws.find(&group, &kind, namespace.as_deref(), &name).cloned() {
         let tree = ws.tree(existing.segment);
         let ours = tree.str_at(existing.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(wiring);
         let whole_document = existing.place == Place::Root;

@@ -145,12 +145,7 @@ pub fn documents(text: &str, what: &str) -> Result<Vec<Value>> {
 /// Parse the documents of `kind` that the peek cannot rule out, so [`generate`] sees an
 /// earlier run's object of that kind.
 pub fn parse_kind(ws: &mut Workspace<'_>, kind: &str) -> Result<()> {
-    let segments: Vec<usize> =
-        ws.segments().filter(|&i| ws.needs_parse_to_know(i) || ws.peeked_kind(i) == Some(kind)).collect();
-    for i in segments {
-        ws.parse(i)?;
-    }
-    Ok(())
+    ws.parse_kind(kind)
 }
 
 /// Generate each of `objects`, as `wiring`; report each in the report. Errors name `what`.
@@ -170,7 +165,7 @@ pub fn generate_all(
         let made = generate(ws, wiring, object, on_conflict)
             .map_err(|e| Error::new(ErrorKind::Config, format!("{what}: {}", e.message())))?;
         if let Some(segment) = made {
-            let obj = ws.objects().into_iter().find(|o| o.segment == segment).expect("a generated object");
+            let obj = ws.objects_in(segment).first().cloned().expect("a generated object");
             report.document(obj.doc_number, &obj.display(), None).changes.push(Change {
                 wiring: wiring.to_string(),
                 path: String::new(),

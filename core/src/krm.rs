@@ -333,6 +333,7 @@ fn results(report: &Report, tree: &Tree, root: NodeId) -> Vec<Value> {
         }
         for note in &doc.notes {
             let severity = match note.level {
+                Level::Error => "error",
                 Level::Warning => "warning",
                 Level::Info => "info",
             };

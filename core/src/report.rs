@@ -89,6 +89,8 @@ pub enum Level {
     Info,
     /// Probably not what the user wants.
     Warning,
+    /// Certainly breaks once applied (a finding of the cross-object check).
+    Error,
 }
 
 /// A decision a wiring made without changing anything.
@@ -101,6 +103,12 @@ pub struct Note {
     pub level: Level,
     /// What and why.
     pub message: String,
+    /// The rule of a cross-object check finding (`wiring: check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The line of the object in the stream, for a check finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// Settings for the Argo CD Application that syncs the render.
@@ -209,14 +217,41 @@ impl Report {
         serde_json::to_string_pretty(&versioned).expect("report serializes") + "\n"
     }
 
-    /// All warnings, as `document N (object): message` lines.
+    /// The cross-object check's findings, one line each as `postwire check` prints them:
+    /// `error rule-id Kind/ns/name (document 3, line 12): message`.
+    pub fn findings(&self) -> Vec<String> {
+        self.documents
+            .iter()
+            .flat_map(|d| {
+                d.notes.iter().filter_map(move |n| {
+                    let rule = n.rule.as_ref()?;
+                    let level = if n.level == Level::Error { "error" } else { "warning" };
+                    Some(format!(
+                        "{level} {rule} {} (document {}, line {}): {}",
+                        d.object,
+                        d.document,
+                        n.line.unwrap_or_default(),
+                        n.message
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Whether a finding fails `postwire check`: an error, or with `strict` any finding.
+    pub fn has_findings(&self, strict: bool) -> bool {
+        let failing = |n: &Note| n.rule.is_some() && (n.level == Level::Error || (strict && n.level == Level::Warning));
+        self.documents.iter().flat_map(|d| &d.notes).any(failing)
+    }
+
+    /// All warnings but the check's findings, as `document N (object): message` lines.
     pub fn warnings(&self) -> Vec<String> {
         self.documents
             .iter()
             .flat_map(|d| {
                 d.notes
                     .iter()
-                    .filter(|n| n.level == Level::Warning)
+                    .filter(|n| n.level == Level::Warning && n.rule.is_none())
                     .map(move |n| format!("document {} ({}): {}: {}", d.document, d.object, n.wiring, n.message))
             })
             .collect()

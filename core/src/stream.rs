@@ -31,6 +31,9 @@ pub struct Stream<'a> {
     /// Whether the input uses CRLF line endings (judged by its first line; used for the text
     /// postwire adds).
     pub crlf: bool,
+    /// Whether the input carries Helm 4's filename annotation (found once: every generated
+    /// document asks).
+    filename_annotation: bool,
 }
 
 /// Helm 4 stamps each document with this annotation before post-rendering and regroups the
@@ -85,7 +88,12 @@ impl<'a> Stream<'a> {
             line_no += 1;
         }
         push(&mut segments, text, seg_start, bytes.len(), seg_line, after_marker);
-        Stream { text, segments, crlf: memchr::memchr(b'\n', bytes).is_some_and(|i| i > 0 && bytes[i - 1] == b'\r') }
+        Stream {
+            text,
+            segments,
+            crlf: memchr::memchr(b'\n', bytes).is_some_and(|i| i > 0 && bytes[i - 1] == b'\r'),
+            filename_annotation: memchr::memmem::find(bytes, FILENAME_ANNOTATION.as_bytes()).is_some(),
+        }
     }
 
     /// The text of segment `i`.
@@ -97,7 +105,7 @@ impl<'a> Stream<'a> {
     /// Whether the input used Helm 4's filename annotation on its documents (new documents
     /// then get one too, so `helm template --output-dir` and `--show-only` keep working).
     pub fn uses_filename_annotation(&self) -> bool {
-        memchr::memmem::find(self.text.as_bytes(), FILENAME_ANNOTATION.as_bytes()).is_some()
+        self.filename_annotation
     }
 
     /// The line break the stream uses.

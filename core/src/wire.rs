@@ -111,6 +111,10 @@ pub struct RenderRequestV1 {
     /// entries naming objects the (usually empty) stream lacks are not errors.
     #[serde(default, skip_serializing_if = "is_default")]
     pub validate_only: bool,
+    /// Run only the cross-object check (`postwire check`): no wiring changes the stream, the
+    /// findings come back in the report.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub check_only: bool,
 }
 
 /// What a request's `manifests` holds.
@@ -154,6 +158,7 @@ impl RenderRequestV1 {
             chart_config: ChartConfig::default(),
             input: InputFormat::default(),
             validate_only: false,
+            check_only: false,
         }
     }
 
@@ -262,6 +267,9 @@ impl RenderRequestV1 {
         }
         if self.validate_only {
             push_field(&mut out, false, "validateOnly", &self.validate_only);
+        }
+        if self.check_only {
+            push_field(&mut out, false, "checkOnly", &self.check_only);
         }
         out.push(b'}');
         out
@@ -406,6 +414,7 @@ mod tests {
         // Every field set: each must reach the plugin as serde would write it.
         req.chart_config = ChartConfig::Ignore;
         req.validate_only = true;
+        req.check_only = true;
         assert_eq!(req.to_json(), serde_json::to_vec(&req).unwrap());
         assert_eq!(RenderRequestV1::from_json(&req.to_json()).unwrap(), req);
         let mut report = Report::default();
@@ -413,6 +422,8 @@ mod tests {
             wiring: "checksum".into(),
             level: crate::report::Level::Info,
             message: "a \"quoted\" note".into(),
+            rule: None,
+            line: None,
         });
         let resp = RenderResponseV1::new(manifests.into(), report);
         assert_eq!(resp.to_json(), serde_json::to_vec(&resp).unwrap());

@@ -118,6 +118,8 @@ pub fn select(
                     wiring: wiring.into(),
                     level: Level::Info,
                     message: format!("skipped: annotation {annotation}: \"false\""),
+                    rule: None,
+                    line: None,
                 });
             }
             Some(true) => selected.push(w),

@@ -3,10 +3,14 @@
 //! Wirings read objects and trees here and hand their edits to [`Workspace::edit`], which
 //! records them in the document's [`Plan`]; [`Workspace::commit`] turns every plan into text
 //! once per wiring, so the next wiring sees the result and no document is re-parsed per edit.
+//!
+//! The objects of parsed documents are listed once per document, when its tree is set, and
+//! indexed by (group, kind, name): looking one up, as every generated object does to find a
+//! conflict, costs the same on a stream of ten objects as on one of a hundred thousand.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::edit::{self, DocRef, Op, Outcome, Plan, Uneditable};
 use crate::error::{DocLocation, Error, ErrorKind, Result};
@@ -29,6 +33,8 @@ struct DocState<'a> {
     /// Removed because a generated document takes its place.
     regenerated: bool,
     plan: Plan,
+    /// The objects of its tree (the root, or the items of a `*List`), in document order.
+    objects: Vec<Object>,
     /// Why the document is left unchanged (`onUneditable: skip`).
     skipped: Option<String>,
     /// Whether the report already says so.
@@ -49,6 +55,7 @@ impl<'a> DocState<'a> {
             generated: false,
             regenerated: false,
             plan: Plan::default(),
+            objects: Vec::new(),
             skipped: None,
             warned: false,
             source: OnceCell::new(),
@@ -57,10 +64,25 @@ impl<'a> DocState<'a> {
     }
 }
 
+/// An object's group, kind and name: with its namespace, what identifies it in a cluster. The
+/// index leaves the namespace out because a post-renderer is not always told the release
+/// namespace, so callers decide how namespaces match (see [`resource::namespaces_match`]).
+type ObjectKey = (String, String, String);
+
+fn key_of(o: &Object) -> ObjectKey {
+    (o.group().to_string(), o.kind.clone(), o.name.clone())
+}
+
 /// The stream being rendered.
 pub struct Workspace<'a> {
     stream: Stream<'a>,
     docs: Vec<DocState<'a>>,
+    /// The segments whose objects (in documents still in the output) have each key.
+    index: HashMap<ObjectKey, Vec<usize>>,
+    /// Kinds whose every document that could hold one has been parsed ([`Workspace::parse_kind`]).
+    parsed_kinds: BTreeSet<String>,
+    /// The number the next generated document gets.
+    next_number: usize,
     on_uneditable: Uneditable,
     targets_must_match: bool,
 }
@@ -85,7 +107,15 @@ impl<'a> Workspace<'a> {
                 DocState::new(Cow::Borrowed(text), peek, n, seg.line - 1)
             })
             .collect();
-        Workspace { stream, docs, on_uneditable: Uneditable::default(), targets_must_match: true }
+        Workspace {
+            stream,
+            docs,
+            index: HashMap::new(),
+            parsed_kinds: BTreeSet::new(),
+            next_number: number + 1,
+            on_uneditable: Uneditable::default(),
+            targets_must_match: true,
+        }
     }
 
     /// Choose what happens to documents that cannot be edited safely.
@@ -158,7 +188,7 @@ impl<'a> Workspace<'a> {
         })?;
         let Some(root) = tree.root() else {
             // Nothing but comments and breaks after all (lone CRs): no object, original bytes.
-            self.docs[segment].tree = Some(tree);
+            self.set_tree(segment, Some(tree));
             return Ok(());
         };
         if !tree.is_mapping(root) && !tree.is_null(root) {
@@ -175,7 +205,51 @@ impl<'a> Workspace<'a> {
             .at(node.line, node.col + 1)
             .in_document(self.location(segment, None)));
         }
-        self.docs[segment].tree = Some(tree);
+        self.set_tree(segment, Some(tree));
+        Ok(())
+    }
+
+    /// Set (or clear) a document's tree, and list and index its objects anew.
+    fn set_tree(&mut self, segment: usize, tree: Option<Tree>) {
+        self.unindex(segment);
+        let d = &mut self.docs[segment];
+        d.tree = tree;
+        d.objects = d.tree.as_ref().map(|t| objects_of(t, segment, d.number)).unwrap_or_default();
+        if !d.removed {
+            for o in &d.objects {
+                let segments = self.index.entry(key_of(o)).or_default();
+                if segments.last() != Some(&segment) {
+                    segments.push(segment);
+                }
+            }
+        }
+    }
+
+    /// Take a document's objects out of the index.
+    fn unindex(&mut self, segment: usize) {
+        for o in &self.docs[segment].objects {
+            let key = key_of(o);
+            if let Some(segments) = self.index.get_mut(&key) {
+                segments.retain(|&s| s != segment);
+                if segments.is_empty() {
+                    self.index.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Parse every document that could hold an object of `kind` (the peek cannot rule it
+    /// out), once per kind: later documents are parsed as they are generated.
+    pub fn parse_kind(&mut self, kind: &str) -> Result<()> {
+        if self.parsed_kinds.contains(kind) {
+            return Ok(());
+        }
+        let segments: Vec<usize> =
+            self.segments().filter(|&i| self.needs_parse_to_know(i) || self.peeked_kind(i) == Some(kind)).collect();
+        for i in segments {
+            self.parse(i)?;
+        }
+        self.parsed_kinds.insert(kind.to_string());
         Ok(())
     }
 
@@ -198,54 +272,49 @@ impl<'a> Workspace<'a> {
 
     /// Drop a document from the output (an in-stream `PostwireConfig`).
     pub fn remove(&mut self, segment: usize) {
+        self.unindex(segment);
         self.docs[segment].removed = true;
     }
 
     /// Drop a document that a generated one takes the place of (postwire's own from an earlier
     /// run, or a chart object under a `replace` conflict policy); not counted as removed.
     pub fn regenerate(&mut self, segment: usize) {
-        self.docs[segment].removed = true;
+        self.remove(segment);
         self.docs[segment].regenerated = true;
     }
 
     /// The objects of all parsed documents (items of `*List` documents included), in stream order.
     pub fn objects(&self) -> Vec<Object> {
-        let mut out = Vec::new();
-        for (segment, doc) in self.docs.iter().enumerate() {
-            let Some(tree) = doc.tree.as_ref().filter(|_| !doc.removed) else {
-                continue;
-            };
-            let Some(root) = tree.root().filter(|&r| tree.is_mapping(r)) else {
-                continue;
-            };
-            let mut places = vec![(Place::Root, root)];
-            if tree.str_at(root, &["kind"]).is_some_and(|k| k.ends_with("List")) {
-                if let Some(items) = tree.get(root, "items") {
-                    places = tree.items(items).iter().enumerate().map(|(i, &n)| (Place::ListItem(i), n)).collect();
-                }
-            }
-            for (place, node) in places {
-                if !tree.is_mapping(node) {
-                    continue;
-                }
-                let (Some(api_version), Some(kind)) =
-                    (tree.str_at(node, &["apiVersion"]), tree.str_at(node, &["kind"]))
-                else {
-                    continue;
-                };
-                out.push(Object {
-                    segment,
-                    doc_number: doc.number,
-                    place,
-                    node,
-                    api_version: api_version.to_string(),
-                    kind: kind.to_string(),
-                    name: tree.str_at(node, &["metadata", "name"]).unwrap_or_default().to_string(),
-                    namespace: tree.str_at(node, &["metadata", "namespace"]).map(String::from),
-                });
-            }
+        self.docs.iter().filter(|d| !d.removed).flat_map(|d| d.objects.iter().cloned()).collect()
+    }
+
+    /// The objects of one document (none when it is removed or not parsed).
+    pub fn objects_in(&self, segment: usize) -> &[Object] {
+        let d = &self.docs[segment];
+        if d.removed {
+            &[]
+        } else {
+            &d.objects
         }
-        out
+    }
+
+    /// The objects of `group` and `kind` named `name`, in any namespace, in stream order (among
+    /// parsed documents still in the output).
+    pub fn named<'w>(&'w self, group: &str, kind: &str, name: &str) -> impl Iterator<Item = &'w Object> + 'w {
+        let key = (group.to_string(), kind.to_string(), name.to_string());
+        let mut segments = self.index.get(&key).cloned().unwrap_or_default();
+        segments.sort_unstable();
+        let (group, kind, name) = key;
+        segments
+            .into_iter()
+            .flat_map(move |s| self.docs[s].objects.iter())
+            .filter(move |o| o.name == name && o.kind == kind && o.group() == group)
+    }
+
+    /// The first object, in stream order, of `group` and `kind` named `name` in `namespace` (as
+    /// written: `None` is an object without `metadata.namespace`).
+    pub fn find(&self, group: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<&Object> {
+        self.named(group, kind, name).find(|o| o.namespace.as_deref() == namespace)
     }
 
     /// The tree of a parsed document.
@@ -294,7 +363,7 @@ impl<'a> Workspace<'a> {
             if let Some(why) = self.docs[segment].skipped.clone() {
                 if !self.docs[segment].generated && matches!(self.docs[segment].text, Cow::Owned(_)) {
                     self.docs[segment].text = Cow::Borrowed(self.stream.segment_text(segment));
-                    self.docs[segment].tree = None;
+                    self.set_tree(segment, None);
                     self.parse(segment)?;
                 }
                 let number = self.docs[segment].number;
@@ -307,6 +376,8 @@ impl<'a> Workspace<'a> {
                         wiring: "edit".into(),
                         level: Level::Warning,
                         message: format!("left unchanged (onUneditable: skip): {why}"),
+                        rule: None,
+                        line: None,
                     });
                 }
                 continue;
@@ -325,7 +396,7 @@ impl<'a> Workspace<'a> {
             match edited {
                 Ok((text, tree)) => {
                     d.text = Cow::Owned(text);
-                    d.tree = Some(tree);
+                    self.set_tree(segment, Some(tree));
                 }
                 Err(e) => {
                     let object = d.peek.kind.clone();
@@ -344,15 +415,17 @@ impl<'a> Workspace<'a> {
 
     /// Append a document postwire generated (already validated YAML text); returns its segment.
     pub fn append(&mut self, text: String) -> Result<usize> {
-        let number = self.docs.iter().map(|d| d.number).max().unwrap_or(0) + 1;
+        let number = self.next_number;
         let tree = Tree::parse(&text, 0).map_err(|e| {
             Error::new(ErrorKind::Wiring, format!("internal error: a generated document is invalid ({e})"))
         })?;
         let mut doc = DocState::new(Cow::Owned(text), Peek::default(), number, 0);
-        doc.tree = Some(tree);
         doc.generated = true;
         self.docs.push(doc);
-        Ok(self.docs.len() - 1)
+        self.next_number += 1;
+        let segment = self.docs.len() - 1;
+        self.set_tree(segment, Some(tree));
+        Ok(segment)
     }
 
     /// Whether a document was generated by postwire.
@@ -406,6 +479,38 @@ impl<'a> Workspace<'a> {
         }
         (stream::join(&stream, &replacements, &appended), changed, removed)
     }
+}
+
+/// The objects of a document's tree: its root, or the items of a `*List`; those without
+/// `apiVersion` and `kind` are not objects.
+fn objects_of(tree: &Tree, segment: usize, doc_number: usize) -> Vec<Object> {
+    let Some(root) = tree.root().filter(|&r| tree.is_mapping(r)) else {
+        return Vec::new();
+    };
+    let mut places = vec![(Place::Root, root)];
+    if tree.str_at(root, &["kind"]).is_some_and(|k| k.ends_with("List")) {
+        if let Some(items) = tree.get(root, "items") {
+            places = tree.items(items).iter().enumerate().map(|(i, &n)| (Place::ListItem(i), n)).collect();
+        }
+    }
+    places
+        .into_iter()
+        .filter(|&(_, node)| tree.is_mapping(node))
+        .filter_map(|(place, node)| {
+            let api_version = tree.str_at(node, &["apiVersion"])?;
+            let kind = tree.str_at(node, &["kind"])?;
+            Some(Object {
+                segment,
+                doc_number,
+                place,
+                node,
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                name: tree.str_at(node, &["metadata", "name"]).unwrap_or_default().to_string(),
+                namespace: tree.str_at(node, &["metadata", "namespace"]).map(String::from),
+            })
+        })
+        .collect()
 }
 
 /// The chart template a document came from: Helm 3's `# Source:` comment or Helm 4's

@@ -25,6 +25,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Invalid config, including a `--config` file that cannot be read.
     pub const CONFIG: u8 = 3;
+    /// `postwire check` (or a render under `check.failOn`) found what breaks once applied.
+    pub const CHECK: u8 = 7;
 }
 
 /// `postwire.log` grows to this size, then moves to `postwire.log.1`.

@@ -22,6 +22,7 @@ Examples:
   helm template web ./chart | postwire --set checksum.mode=aggregate > out.yaml
   helm template web ./chart | postwire diff          # what postwire would change
   postwire validate --config postwire.yaml          # for CI and editors
+  helm template web ./chart | postwire check --strict # what breaks once applied
   postwire install-plugin                           # the Helm plugin, for every Helm on PATH
   kpt fn eval ./pkg --exec \"postwire krm\"           # as a KRM function (kpt, kustomize exec)
 
@@ -42,6 +43,8 @@ Exit codes:
   4  invalid input: a document is not valid YAML or not a Kubernetes object
   5  a wiring cannot do what the config asks of a document
   6  unreadable request (host and plugin.wasm from different versions)
+  7  the cross-object check found an error (`postwire check`; with --strict also a warning;
+     a render only when the config's check.failOn asks)
 
 Where errors and warnings go:
   stdout carries only YAML. Errors (`Error: ...`) and warnings (`postwire: warning: ...`) go to
@@ -133,6 +136,26 @@ ${ARGOCD_ENV_*} and the rest of Argo CD's build environment. POSTWIRE_HELM names
         /// Whether the chart's own PostwireConfig counts (default from POSTWIRE_CHART_CONFIG, else merge).
         #[arg(long = "chart-config", value_name = "merge|ignore", value_parser = ["merge", "ignore"])]
         chart_config: Option<String>,
+    },
+    /// Check a finished stream for what breaks once applied: each finding on stderr, one line
+    /// (exit 0: no error, 7: an error, or with --strict a warning).
+    #[command(
+        long_about = "Check a finished stream (any manifests: a chart's output, postwire's, kustomize's) for what is \
+schema-valid and still breaks once applied: analyses that never complete, routes to subsets nobody defines, \
+PodDisruptionBudgets that block every drain, STRICT mTLS in front of scraped ports, and more (docs/check.md). Each \
+finding goes to stderr on one line: level, rule id, object, document number and line, and what happens and how to \
+fix it. Silence one object with the annotation postwire.dev/check-ignore: rule-a,rule-b.",
+        after_help = "Examples:\n  helm template web ./chart | postwire | postwire check --strict\n  postwire check -f out.yaml --report findings.json"
+    )]
+    Check {
+        /// The manifests: a file, a directory of `*.yaml`/`*.yml`/`*.json` files (by name), or `-` for stdin.
+        #[arg(short = 'f', long = "filename", default_value = "-", value_name = "FILE")]
+        file: String,
+        /// Treat warnings as errors.
+        #[arg(long = "strict")]
+        strict: bool,
+        #[command(flatten)]
+        args: RenderArgs,
     },
     /// Check a config file (and `--set` overrides) without rendering (exit 0: valid, 3: not).
     #[command(after_help = "Example: postwire validate --config postwire.yaml --set checksum.mode=aggregate")]
@@ -362,6 +385,9 @@ fn send(request: RenderRequestV1, args: &RenderArgs) -> Result<RenderResponseV1,
     for warning in response.report.warnings() {
         errors::warn(&warning);
     }
+    for finding in response.report.findings() {
+        eprintln!("{finding}");
+    }
     if let Some(target) = &args.report {
         let json = response.report.to_versioned_json();
         let written =
@@ -430,6 +456,15 @@ fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
     write_stdout(text.as_bytes())
 }
 
+/// `postwire check`: the findings go to stderr (by [`send`]); Ok(true) when one fails the check.
+fn check(file: &str, strict: bool, args: RenderArgs) -> Result<bool, Failure> {
+    let (_, manifests) = read_input(file)?;
+    let mut request = request(manifests, &args, InputFormat::Auto)?;
+    request.check_only = true;
+    let response = send(request, &args)?;
+    Ok(response.report.has_findings(strict))
+}
+
 fn validate(config: &std::path::Path, set: Vec<String>) -> Result<(), Failure> {
     // The same code path as a render: plugin.wasm resolves the config and runs every wiring
     // over an empty stream, with the objects the config names not required to exist.
@@ -469,6 +504,11 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     let manifests = argocd::generate(&dir, &env, chart_config(&args)?).map_err(failed)?;
                     write_stdout(manifests.as_bytes())?;
                 }
+            }
+        }
+        Some(Command::Check { file, strict, args }) => {
+            if check(&file, strict, args)? {
+                return Ok(ExitCode::from(exit::CHECK));
             }
         }
         Some(Command::Validate { config, set }) => validate(&config, set)?,

@@ -98,6 +98,9 @@ pub struct PostwireConfig {
     /// Built-in, tested recipes, each on by name with an optional `target`.
     #[serde(default, skip_serializing_if = "crate::wiring::recipes::RecipesConfig::is_empty")]
     pub recipes: crate::wiring::recipes::RecipesConfig,
+    /// The cross-object check of the finished stream: which findings fail the render.
+    #[serde(default, skip_serializing_if = "crate::check::CheckConfig::is_default")]
+    pub check: crate::check::CheckConfig,
 }
 
 fn empty_values() -> serde_json::Value {
@@ -136,6 +139,7 @@ impl Default for PostwireConfig {
             patches: Vec::new(),
             templates: Vec::new(),
             recipes: Default::default(),
+            check: Default::default(),
         }
     }
 }

@@ -227,6 +227,8 @@ impl Checksum {
                 wiring: NAME.into(),
                 level,
                 message,
+                rule: None,
+                line: None,
             });
         };
 
@@ -361,19 +363,22 @@ impl Checksum {
         }
 
         let annotations = workload.template_child(&["metadata", "annotations"]);
-        if self.config.on_existing == OnExisting::Skip {
-            let own: Vec<&str> = tree
-                .resolve(node, &annotations)
-                .map(|ann| tree.entries(ann).iter().filter_map(|&(k, _)| tree.scalar(k)).collect())
-                .unwrap_or_default();
-            let own: Vec<&str> = own
-                .into_iter()
-                .filter(|k| k.starts_with(&self.config.annotation_prefix) && !wanted.contains_key(*k))
-                .collect();
-            if !own.is_empty() {
+        let own: Vec<&str> = tree
+            .resolve(node, &annotations)
+            .map(|ann| tree.entries(ann).iter().filter_map(|&(k, _)| tree.scalar(k)).collect())
+            .unwrap_or_default();
+        let own: Vec<&str> = own
+            .into_iter()
+            .filter(|k| k.starts_with(&self.config.annotation_prefix) && !wanted.contains_key(*k))
+            .collect();
+        if !own.is_empty() {
+            if self.config.on_existing == OnExisting::Skip {
                 note(report, Level::Info, format!("skipped: the pod template already has checksum annotations of its own ({}); checksum.onExisting: add adds postwire's too", own.join(", ")));
                 return Ok(());
             }
+            // Two hashes of the same content on one pod template (Bitnami and Grafana charts
+            // write their own): say so, and how to keep one.
+            note(report, Level::Warning, format!("the pod template already has the chart's checksum annotations ({}) and postwire adds its own beside them; set checksum.onExisting: skip to keep only the chart's, or drop the chart's", own.join(", ")));
         }
         let ops: Vec<Op> = wanted
             .iter()

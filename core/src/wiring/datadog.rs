@@ -307,7 +307,8 @@ pub struct DatadogConfig {
     /// The DogStatsD socket (default `unix:///var/run/datadog/dsd.socket`).
     #[serde(default = "default_dsd_socket")]
     pub dogstatsd_socket: String,
-    /// CSI mode: the driver (default `k8s.csi.datadoghq.com`).
+    /// CSI mode: the driver (default `k8s.csi.datadoghq.com`). The volumes follow the current
+    /// admission controller: `datadog-dsd` and `datadog-apm` at `<socketPath>/dsd` and `/apm`.
     #[serde(default = "default_csi_driver")]
     pub csi_driver: String,
     /// APM library injection, profiling and sampling.
@@ -556,6 +557,8 @@ impl Datadog {
             wiring: NAME.into(),
             level,
             message,
+            rule: None,
+            line: None,
         });
     }
 
@@ -928,7 +931,19 @@ impl Datadog {
                     volumes.push((name.into(), self.volume(s.mode, name, &path, "Socket", csi_type), path));
                 }
             }
-            Mode::Socket | Mode::Csi => {
+            Mode::Csi => {
+                // Two directories, as the config webhook mounts them in csi mode
+                // (DataDog/datadog-agent `pkg/clusteragent/admission/mutate/config/mutator.go`,
+                // `injectSocketVolumes`): one volume at `socketPath` would be doubled by its
+                // `datadog-dsd` and `datadog-apm`, which it adds by name and path.
+                for (name, dir, csi_type) in
+                    [("datadog-dsd", "dsd", "DSDSocketDirectory"), ("datadog-apm", "apm", "APMSocketDirectory")]
+                {
+                    let path = format!("{}/{dir}", c.socket_path.trim_end_matches('/'));
+                    volumes.push((name.into(), self.volume(s.mode, name, &path, "DirectoryOrCreate", csi_type), path));
+                }
+            }
+            Mode::Socket => {
                 volumes.push((
                     "datadog".into(),
                     self.volume(s.mode, "datadog", &c.socket_path, "DirectoryOrCreate", "DSDSocketDirectory"),
@@ -1002,6 +1017,15 @@ impl Datadog {
                         &format!("{}.{}.svc.cluster.local", c.local_service_name, c.agent_namespace),
                     ),
                 ),
+                Mode::Csi if !c.type_socket_volumes => {
+                    // The socket files under the two directories (`MutatePod`, `apmMountBase`).
+                    let under = |dir: &str, url: &str| {
+                        let file = url.rsplit('/').next().unwrap_or_default();
+                        format!("unix://{}/{dir}/{file}", c.socket_path.trim_end_matches('/'))
+                    };
+                    add("DD_DOGSTATSD_URL", env_value("DD_DOGSTATSD_URL", &under("dsd", &c.dogstatsd_socket)));
+                    add("DD_TRACE_AGENT_URL", env_value("DD_TRACE_AGENT_URL", &under("apm", &c.trace_agent_socket)));
+                }
                 Mode::Socket | Mode::Csi => {
                     add("DD_DOGSTATSD_URL", env_value("DD_DOGSTATSD_URL", &c.dogstatsd_socket));
                     add("DD_TRACE_AGENT_URL", env_value("DD_TRACE_AGENT_URL", &c.trace_agent_socket));
@@ -1023,6 +1047,12 @@ impl Datadog {
             if let Some((_, port)) = jmx.filter(|(n, _)| *n == ctr.name && !init) {
                 let var = c.jmx.as_ref().map_or("JAVA_OPTS", |j| j.java_opts_variable.as_str());
                 add("POD_IP", env_from("POD_IP", "status.podIP"));
+                if var == "JAVA_TOOL_OPTIONS" {
+                    notes.push((Level::Warning, format!(
+                        "container {}: every JVM it starts reads JAVA_TOOL_OPTIONS, so a second one (jcmd, jstack, a helper java process) binds JMX port {port} again and exits with \"port already in use\"; prefer a variable only the application's launcher reads (JAVA_OPTS) when the image's entrypoint passes it on",
+                        ctr.name
+                    )));
+                }
                 if names.iter().any(|n| n == var) {
                     notes.push((Level::Warning, format!(
                         "container {} sets {var} itself; add -Dcom.sun.management.jmxremote.port={port} -Dcom.sun.management.jmxremote.rmi.port={port} -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=false -Djava.rmi.server.hostname=$(POD_IP) to it for the JMX check",

@@ -99,7 +99,21 @@ pub enum Partition {
     /// GovCloud (US) regions.
     #[serde(rename = "aws-us-gov")]
     AwsUsGov,
+    /// US ISO regions (`us-iso-*`).
+    #[serde(rename = "aws-iso")]
+    AwsIso,
+    /// US ISOB regions (`us-isob-*`).
+    #[serde(rename = "aws-iso-b")]
+    AwsIsoB,
+    /// European Sovereign Cloud regions (`eusc-*`).
+    #[serde(rename = "aws-eusc")]
+    AwsEusc,
 }
+
+/// Every partition: the ones the webhook knows from its region
+/// (aws/amazon-eks-pod-identity-webhook@3bf80a34 `main.go:162-176`).
+const PARTITIONS: [Partition; 6] =
+    [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov, Partition::AwsIso, Partition::AwsIsoB, Partition::AwsEusc];
 
 impl Partition {
     fn as_str(self) -> &'static str {
@@ -107,11 +121,14 @@ impl Partition {
             Partition::Aws => "aws",
             Partition::AwsCn => "aws-cn",
             Partition::AwsUsGov => "aws-us-gov",
+            Partition::AwsIso => "aws-iso",
+            Partition::AwsIsoB => "aws-iso-b",
+            Partition::AwsEusc => "aws-eusc",
         }
     }
 
     fn parse(s: &str) -> Option<Partition> {
-        [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov].into_iter().find(|p| p.as_str() == s)
+        PARTITIONS.into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -148,7 +165,7 @@ impl<'de> Deserialize<'de> for RoleRef {
 /// A parsed role ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleArn {
-    /// `aws`, `aws-cn`, `aws-us-gov`.
+    /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, `aws-eusc`.
     pub partition: String,
     /// 12 digits.
     pub account: String,
@@ -191,7 +208,10 @@ pub fn parse_arn(s: &str) -> std::result::Result<RoleArn, String> {
         return Err(bad("expected arn:<partition>:iam::<account-id>:role/<name>"));
     }
     if Partition::parse(parts[1]).is_none() {
-        return Err(bad(&format!("unknown partition `{}` (use aws, aws-cn or aws-us-gov)", parts[1])));
+        return Err(bad(&format!(
+            "unknown partition `{}` (use aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b or aws-eusc)",
+            parts[1]
+        )));
     }
     if parts[2] != "iam" {
         return Err(bad(&format!("the service is `{}`, not `iam`", parts[2])));
@@ -267,7 +287,7 @@ pub struct IrsaConfig {
     /// The 12-digit AWS account ID the roles are in (needed for role names; not for full ARNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    /// `aws` (default), `aws-cn` or `aws-us-gov`.
+    /// `aws` (default), `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b` or `aws-eusc`.
     #[serde(default)]
     pub partition: Partition,
     /// Pattern of the role name for ServiceAccounts not listed in `roles`, with placeholders
@@ -342,10 +362,9 @@ impl Default for IrsaConfig {
 }
 
 fn is_region(s: &str) -> bool {
-    // us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-3
+    // us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts[0].len() == 2
         && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
@@ -526,6 +545,8 @@ fn note(report: &mut Report, ws: &Workspace<'_>, obj: &Object, level: Level, mes
         wiring: NAME.into(),
         level,
         message,
+        rule: None,
+        line: None,
     });
 }
 
@@ -673,6 +694,25 @@ impl Wiring for Irsa {
             plans.push((w.clone(), index, dedicated));
         }
 
+        // A role for a ServiceAccount that no selected workload runs as and the render does not
+        // hold is a typo or a stale entry: an error, like a selector that matches nothing.
+        for key in self.config.roles.keys() {
+            let known = accounts.iter().any(|a| &a.name == key)
+                || objects.iter().any(|o| o.is("", "ServiceAccount") && &o.name == key);
+            if !known && ws.targets_must_match() {
+                let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "irsa.roles.{key} names a ServiceAccount that no selected workload runs as and the render does not hold (the workloads run as: {})",
+                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    ),
+                )
+                .with_path(format!("irsa.roles.{key}"))
+                .with_hint("fix the name, or remove the entry"));
+            }
+        }
+
         // What each ServiceAccount carries once postwire is done (the chart's values win).
         let effective: Vec<Option<Effective>> = accounts.iter().map(|a| self.effective(ws, a)).collect();
 
@@ -708,11 +748,12 @@ impl Irsa {
         Some(Effective {
             arn,
             audience: chart("audience").unwrap_or_else(|| self.config.audience.clone()),
-            regional: chart("sts-regional-endpoints").map_or(self.config.sts_regional_endpoints, |v| v == "true"),
+            regional: chart("sts-regional-endpoints")
+                .and_then(|v| go_parse::parse_bool(&v))
+                .unwrap_or(self.config.sts_regional_endpoints),
             expiration: chart("token-expiration")
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(self.config.token_expiration)
-                .max(MIN_EXPIRATION),
+                .and_then(|v| go_parse::parse_expiration(&v, MIN_EXPIRATION))
+                .unwrap_or(self.config.token_expiration.max(MIN_EXPIRATION)),
         })
     }
 
@@ -882,15 +923,17 @@ impl Irsa {
                 );
             } else {
                 let annotation = |k: &str| tree.str_at(template, &["metadata", "annotations", k]).map(String::from);
-                let skipped: Vec<String> = annotation(SKIP_CONTAINERS)
-                    .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-                    .unwrap_or_default();
+                let skipped: Vec<String> =
+                    annotation(SKIP_CONTAINERS).and_then(|v| go_parse::csv_first_record(&v)).unwrap_or_default();
                 let expiration = annotation(&format!("{PREFIX}token-expiration"))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .map_or(eff.expiration, |e| e.max(MIN_EXPIRATION));
-                let windows = tree.str_at(pod_spec, &["nodeSelector", "kubernetes.io/os"]) == Some("windows");
+                    .and_then(|v| go_parse::parse_expiration(&v, MIN_EXPIRATION))
+                    .unwrap_or(eff.expiration);
+                // Either OS label makes the token path a Windows one (aws/amazon-eks-pod-identity-webhook@3bf80a34
+                // `pkg/handler/handler.go:314-321`).
+                let windows = ["kubernetes.io/os", "beta.kubernetes.io/os"]
+                    .iter()
+                    .any(|k| tree.str_at(pod_spec, &["nodeSelector", k]) == Some("windows"));
                 let token_file = if windows { WINDOWS_TOKEN_FILE } else { TOKEN_FILE };
-                let mut any = false;
                 for c in workload::containers(tree, pod_spec) {
                     if c.list == "ephemeralContainers" {
                         continue;
@@ -905,13 +948,21 @@ impl Irsa {
                         );
                         continue;
                     }
-                    any = true;
                     let mut cpath = c.path();
                     let env_names: Vec<&str> = tree
                         .get(c.node, "env")
                         .map(|e| tree.items(e).iter().filter_map(|&i| tree.str_at(i, &["name"])).collect())
                         .unwrap_or_default();
                     let has = |n: &str| env_names.contains(&n);
+                    // A container that already has the web identity, a region and the STS
+                    // variable is left entirely alone, mount included
+                    // (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:212-217`).
+                    if (has("AWS_ROLE_ARN") || has("AWS_WEB_IDENTITY_TOKEN_FILE"))
+                        && (has("AWS_REGION") || has("AWS_DEFAULT_REGION"))
+                        && has("AWS_STS_REGIONAL_ENDPOINTS")
+                    {
+                        continue;
+                    }
                     let mut env: Vec<(&str, String)> = Vec::new();
                     if eff.regional && !has("AWS_STS_REGIONAL_ENDPOINTS") {
                         env.push(("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()));
@@ -980,7 +1031,9 @@ impl Irsa {
                 let has_volume = tree
                     .get(pod_spec, "volumes")
                     .is_some_and(|v| tree.items(v).iter().any(|&i| tree.str_at(i, &["name"]) == Some(VOLUME)));
-                if any && !has_volume {
+                // The volume depends only on its name being free, even when every container is
+                // skipped (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:386-413`).
+                if !has_volume {
                     let token = Value::map([
                         ("audience", Value::str(&eff.audience)),
                         ("expirationSeconds", Value::Int(expiration as i64)),
@@ -1013,6 +1066,8 @@ impl Irsa {
         Ok(())
     }
 }
+
+mod go_parse;
 
 #[cfg(test)]
 mod tests;

@@ -85,6 +85,11 @@ pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wir
     if config.datadog.enabled {
         wirings.push(Box::new(datadog::Datadog::new(config, context)));
     }
+    // Istio again, once every scraper is in the stream: open the scraped ports through the
+    // mTLS and authorization it generated.
+    if config.istio.enabled {
+        wirings.push(Box::new(istio::scrape::ScrapeExceptions::new(config)));
+    }
     // User patches: after the built-in wirings, before checksums.
     if !config.patches.is_empty() {
         wirings.push(Box::new(patch::Patches::new(config, context)));

@@ -654,6 +654,8 @@ impl Patches {
                                 wiring: NAME.into(),
                                 level: Level::Info,
                                 message: format!("{label} skipped: operation {j} (test) failed: {why}"),
+                                rule: None,
+                                line: None,
                             });
                             return Ok(());
                         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// `../shared` beside the repository (the shared corpus, read in place), or None after saying
 /// that `test` is skipped and why. With `POSTWIRE_REQUIRE_ALL=1` (set by `scripts/test.sh`) a
 /// missing corpus fails the test instead.
+#[allow(dead_code)] // not every test binary using this module reads the corpus
 pub fn shared(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
     if dir.join("corpus").is_dir() {
@@ -23,4 +24,26 @@ pub fn shared(test: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The documents of a rendered stream as Kubernetes reads them (empty documents left out).
+#[allow(dead_code)] // not every test binary using this module reads documents
+pub fn documents(stream: &str) -> Vec<serde_json::Value> {
+    let split = postwire_core::stream::Stream::split(stream);
+    (0..split.segments.len())
+        .filter_map(|i| {
+            let tree = postwire_core::yaml::Tree::parse(split.segment_text(i), 0).unwrap();
+            tree.root().map(|root| postwire_core::model::json(&tree, root))
+        })
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+/// The document of `kind` named `name` in a rendered stream.
+#[allow(dead_code)]
+pub fn document(stream: &str, kind: &str, name: &str) -> serde_json::Value {
+    documents(stream)
+        .into_iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind}/{name} is not in the output:\n{stream}"))
 }

@@ -127,6 +127,29 @@ fn every_mode_injects_what_the_admission_controller_does_in_its_order() {
             "service" => {
                 assert_eq!(pod.env_value("containers", 0, "DD_AGENT_HOST"), "datadog.datadog.svc.cluster.local")
             }
+            "csi" => {
+                // The config webhook's csi layout: dsd and apm directories apart.
+                assert_eq!(
+                    pod.env_value("containers", 0, "DD_TRACE_AGENT_URL"),
+                    "unix:///var/run/datadog/apm/apm.socket"
+                );
+                assert_eq!(
+                    pod.env_value("containers", 0, "DD_DOGSTATSD_URL"),
+                    "unix:///var/run/datadog/dsd/dsd.socket"
+                );
+                assert_eq!(pod.volumes(), ["datadog-dsd", "datadog-apm"]);
+                let mounts = [
+                    ("datadog-dsd".to_string(), "/var/run/datadog/dsd".to_string()),
+                    ("datadog-apm".to_string(), "/var/run/datadog/apm".to_string()),
+                ];
+                assert_eq!(pod.mounts("containers", 0), mounts);
+                assert_eq!(pod.mounts("initContainers", 0), mounts);
+                assert_eq!(
+                    pod.template("annotations", "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes")
+                        .as_deref(),
+                    Some("datadog-dsd,datadog-apm")
+                );
+            }
             _ => {
                 assert_eq!(pod.env_value("containers", 0, "DD_TRACE_AGENT_URL"), "unix:///var/run/datadog/apm.socket");
                 assert_eq!(pod.env_value("containers", 0, "DD_DOGSTATSD_URL"), "unix:///var/run/datadog/dsd.socket");
@@ -156,7 +179,7 @@ fn every_mode_injects_what_the_admission_controller_does_in_its_order() {
         "{socket}"
     );
     let csi = ok(LIVECHAT, "  mode: csi\n").manifests;
-    assert!(csi.contains("        - name: \"datadog\"\n          csi:\n            driver: \"k8s.csi.datadoghq.com\"\n            readOnly: true\n            volumeAttributes:\n              type: \"DSDSocketDirectory\"\n"), "{csi}");
+    assert!(csi.contains("        - name: \"datadog-dsd\"\n          csi:\n            driver: \"k8s.csi.datadoghq.com\"\n            readOnly: true\n            volumeAttributes:\n              type: \"DSDSocketDirectory\"\n"), "{csi}");
 }
 
 #[test]

@@ -246,7 +246,7 @@ fn bad_config_is_a_clear_error_at_its_line() {
         ("  roleName: \"{release}-{sa}\"\n", "unknown placeholder `{sa}`"),
         ("  tokenExpiration: 60\n", "irsa.tokenExpiration: token expiration 60 is below 600"),
         ("  inject: maybe\n", "irsa.inject: expected a boolean (true or false), found `maybe`"),
-        ("  partition: aws-eu\n", "unknown value `aws-eu`, expected `aws`, `aws-cn` or `aws-us-gov`"),
+        ("  partition: aws-eu\n", "unknown value `aws-eu`, expected `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b` or `aws-eusc`"),
         ("  region: useast1\n", "`useast1` is not an AWS region"),
         ("  podIdentity: true\n  inject: true\n", "EKS Pod Identity does not use"),
         ("  tokenExpiration: soon\n", "expected a non-negative integer"),

@@ -232,23 +232,28 @@ impl Protocol {
         !matches!(self, Protocol::Tls | Protocol::Tcp)
     }
 
-    /// What Istio detects from an `appProtocol` or a port name prefix
-    /// (`pkg/config/kube/conversion.go`, `pkg/config/protocol/instance.go`).
+    /// What Istio detects from an `appProtocol` or, only when there is none, a port name prefix;
+    /// None: Istio sniffs (istio/istio@86c9f01f `pkg/config/kube/conversion.go:48-90`, whose
+    /// `name = *appProto` means an unknown appProtocol never falls back to the name;
+    /// `pkg/config/protocol/instance.go:68-99`).
     pub fn detect(app_protocol: Option<&str>, name: Option<&str>) -> Option<Protocol> {
         let word = |w: &str| match w.to_ascii_lowercase().as_str() {
             "http" | "http_proxy" => Some(Protocol::Http),
-            "http2" | "kubernetes.io/h2c" => Some(Protocol::Http2),
+            "http2" => Some(Protocol::Http2),
             "grpc" => Some(Protocol::Grpc),
             "grpc-web" => Some(Protocol::GrpcWeb),
-            "kubernetes.io/ws" => Some(Protocol::Websocket),
-            "https" | "tls" | "kubernetes.io/wss" => Some(Protocol::Tls),
+            "https" | "tls" => Some(Protocol::Tls),
             "tcp" | "mongo" | "redis" | "mysql" => Some(Protocol::Tcp),
             _ => None,
         };
-        if let Some(p) = app_protocol.and_then(word) {
-            return Some(p);
+        // Kubernetes' standard names exist for appProtocol only.
+        match app_protocol {
+            Some("kubernetes.io/h2c") => return Some(Protocol::Http2),
+            Some("kubernetes.io/ws") => return Some(Protocol::Websocket),
+            Some("kubernetes.io/wss") => return Some(Protocol::Tls),
+            _ => {}
         }
-        let name = name?;
+        let name = app_protocol.or(name)?;
         if name.to_ascii_lowercase().starts_with("grpc-web") {
             return Some(Protocol::GrpcWeb);
         }
@@ -616,7 +621,9 @@ pub struct AnalysisTemplateConfig {
     /// Wait this long before the first measurement, so a new version settles (`30s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_delay: Option<Duration>,
-    /// Number of measurements.
+    /// Number of measurements. Where a step or a promotion waits for the template and it has an
+    /// interval, the default is 5 and 0 (never finish) is refused; background analysis runs
+    /// unbounded unless given one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
     /// Failed measurements allowed (default 0 in Argo Rollouts).

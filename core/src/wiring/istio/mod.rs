@@ -23,6 +23,7 @@ pub mod config;
 pub mod plan;
 pub mod rollouts;
 pub mod schema;
+pub mod scrape;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -137,6 +138,8 @@ pub(crate) fn note(ws: &Workspace<'_>, report: &mut Report, wiring: &str, obj: &
         wiring: wiring.into(),
         level,
         message,
+        rule: None,
+        line: None,
     });
 }
 
@@ -202,8 +205,7 @@ pub const ROUTE_NAME: &str = "primary";
 #[derive(Clone, Copy)]
 struct Render<'a> {
     targets: &'a [Target],
-    workloads: &'a [Workload],
-    objects: &'a [Object],
+    pods: &'a plan::Pods<'a>,
     gateway_objects: &'a [Object],
 }
 
@@ -376,7 +378,7 @@ impl Istio {
         index: usize,
         render: &Render<'_>,
     ) -> Result<()> {
-        let Render { targets, workloads, objects, gateway_objects } = *render;
+        let Render { targets, pods, gateway_objects } = render;
         let cfg = &svc.config;
         let path = format!("istio.services[{index}]");
         let name = svc.obj.name.as_str();
@@ -427,6 +429,15 @@ impl Istio {
             let port = &svc.ports[i];
             let detected = Protocol::detect(port.app_protocol.as_deref(), port.name.as_deref());
             if detected == Some(p) || (detected.is_some() && !explicit) {
+                continue;
+            }
+            // The chart's own appProtocol, one Istio does not know, stays unless the config names
+            // a protocol: Istio sniffs that port, whatever its name says.
+            if let (None, Some(app), false) = (detected, port.app_protocol.as_deref(), explicit) {
+                note(ws, report, NAME, &svc.obj, Level::Warning, format!(
+                    "Istio sniffs the protocol of port {}: its appProtocol `{app}` is not one Istio knows, and it wins over the port name; set `protocol` (or `appProtocols`) to make Istio read it as {p:?}",
+                    port.number
+                ));
                 continue;
             }
             sets.push((
@@ -584,8 +595,8 @@ impl Istio {
             .collect();
         if let Some(label) = &cfg.subset_label {
             let mut values = BTreeSet::new();
-            for w in plan::behind(ws, svc, workloads, objects, self.namespace.as_deref()) {
-                if let Some(v) = plan::pod_labels(ws, w, objects).get(label) {
+            for (_, labels) in pods.behind(svc, self.namespace.as_deref()) {
+                if let Some(v) = labels.get(label) {
                     values.insert(v.clone());
                 }
             }
@@ -925,14 +936,10 @@ impl Wiring for Istio {
         let kinds = self.config.workload_kinds();
         let workloads: Vec<Workload> = workload::find(ws, &objects, &kinds).into_iter().map(|(w, _)| w).collect();
         let mut wired: BTreeSet<(usize, usize)> = BTreeSet::new();
+        let pods = plan::Pods::new(ws, &workloads);
         for svc in &services {
             let index = self.config.istio.services.iter().position(|c| *c == svc.config).unwrap_or(0);
-            let render = Render {
-                targets: &targets,
-                workloads: &workloads,
-                objects: &objects,
-                gateway_objects: &gateway_objects,
-            };
+            let render = Render { targets: &targets, pods: &pods, gateway_objects: &gateway_objects };
             self.wire_service(ws, report, svc, index, &render)?;
         }
         ws.commit(report)?;
@@ -940,8 +947,9 @@ impl Wiring for Istio {
         let objects = ws.objects();
         let services = plan::services(ws, &objects, &self.config, ns)?;
         let workloads: Vec<Workload> = workload::find(ws, &objects, &kinds).into_iter().map(|(w, _)| w).collect();
+        let pods = plan::Pods::new(ws, &workloads);
         for svc in &services {
-            for w in plan::behind(ws, svc, &workloads, &objects, ns) {
+            for (w, _) in pods.behind(svc, ns) {
                 if wired.insert((w.object.segment, w.object.node)) {
                     self.wire_workload(ws, report, w, &svc.obj.name)?;
                 }

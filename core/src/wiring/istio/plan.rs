@@ -2,7 +2,7 @@
 //! the selected Services (with their ports and the workloads behind them) and the workloads
 //! under Argo Rollouts (with the Service in front and how their traffic is split).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::config::{Injection, ServiceConfig, TrafficRouting};
 use crate::config::{glob_matches, PostwireConfig};
@@ -11,7 +11,7 @@ use crate::generate::GENERATED_ANNOTATION;
 use crate::resource::{namespaces_match, Object};
 use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
-use crate::yaml::Tree;
+use crate::yaml::{NodeId, Tree};
 
 /// Opt a Service or workload in (`"true"`) or out (`"false"`) of the `istio` wiring.
 pub const ISTIO_ANNOTATION: &str = "postwire.dev/istio";
@@ -160,18 +160,17 @@ pub fn services(
 
 /// The pod labels of a workload (its template's), or of the Deployment a Rollout's
 /// `workloadRef` names.
-pub fn pod_labels(ws: &Workspace<'_>, w: &Workload, objects: &[Object]) -> BTreeMap<String, String> {
+pub fn pod_labels(ws: &Workspace<'_>, w: &Workload) -> BTreeMap<String, String> {
     let tree = ws.tree(w.object.segment);
     if let Some(t) = w.template {
         return string_map(tree, tree.path(t, &["metadata", "labels"]));
     }
     if let Some(r) = tree.path(w.object.node, &["spec", "workloadRef"]) {
         let name = tree.str_at(r, &["name"]).unwrap_or_default();
-        if let Some(d) = objects.iter().find(|o| {
-            o.is("apps", "Deployment")
-                && o.name == name
-                && namespaces_match(o.namespace.as_deref(), w.object.namespace.as_deref())
-        }) {
+        if let Some(d) = ws
+            .named("apps", "Deployment", name)
+            .find(|o| namespaces_match(o.namespace.as_deref(), w.object.namespace.as_deref()))
+        {
             let dt = ws.tree(d.segment);
             return string_map(dt, dt.path(d.node, &["spec", "template", "metadata", "labels"]));
         }
@@ -184,23 +183,94 @@ pub fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, St
     !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-/// The workloads (with pod templates, not generated) behind a Service.
-pub fn behind<'w>(
-    ws: &Workspace<'_>,
-    svc: &Svc,
-    workloads: &'w [Workload],
-    objects: &[Object],
-    namespace: Option<&str>,
-) -> Vec<&'w Workload> {
-    workloads
-        .iter()
-        .filter(|w| {
-            let ns = w.object.namespace.as_deref().or(namespace);
-            namespaces_match(ns, svc.namespace.as_deref())
-                && !is_generated(ws.tree(w.object.segment), &w.object)
-                && selects(&svc.selector, &pod_labels(ws, w, objects))
-        })
-        .collect()
+/// The workloads of a render (not generated ones) with their pod labels, read once and indexed
+/// by label: finding the pods behind every Service is then linear in the stream, not Services ×
+/// workloads.
+pub struct Pods<'w> {
+    workloads: Vec<(&'w Workload, BTreeMap<String, String>)>,
+    /// Positions in `workloads` of the pods carrying each label (key, value).
+    by_label: HashMap<(String, String), Vec<usize>>,
+}
+
+impl<'w> Pods<'w> {
+    /// Index `workloads`.
+    pub fn new(ws: &Workspace<'_>, workloads: &'w [Workload]) -> Pods<'w> {
+        let workloads: Vec<(&Workload, BTreeMap<String, String>)> = workloads
+            .iter()
+            .filter(|w| !is_generated(ws.tree(w.object.segment), &w.object))
+            .map(|w| (w, pod_labels(ws, w)))
+            .collect();
+        let mut by_label: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, (_, labels)) in workloads.iter().enumerate() {
+            for (k, v) in labels {
+                by_label.entry((k.clone(), v.clone())).or_default().push(i);
+            }
+        }
+        Pods { workloads, by_label }
+    }
+
+    /// The workloads behind a Service, in stream order, with their pod labels.
+    pub fn behind(&self, svc: &Svc, namespace: Option<&str>) -> Vec<(&'w Workload, &BTreeMap<String, String>)> {
+        // Every pod a selector picks carries the selector's first label: look only at those.
+        let Some((k, v)) = svc.selector.iter().next() else {
+            return Vec::new();
+        };
+        let Some(candidates) = self.by_label.get(&(k.clone(), v.clone())) else {
+            return Vec::new();
+        };
+        candidates
+            .iter()
+            .map(|&i| (self.workloads[i].0, &self.workloads[i].1))
+            .filter(|(w, labels)| {
+                let ns = w.object.namespace.as_deref().or(namespace);
+                namespaces_match(ns, svc.namespace.as_deref()) && selects(&svc.selector, labels)
+            })
+            .collect()
+    }
+}
+
+/// Services indexed by the first label of their selector: the first Service (in stream order)
+/// that selects a set of pod labels is found by looking only at the Services whose first
+/// selector label the pods carry.
+struct Selectors<'o> {
+    services: Vec<(&'o Object, BTreeMap<String, String>)>,
+    by_first_label: HashMap<(String, String), Vec<usize>>,
+}
+
+impl<'o> Selectors<'o> {
+    fn new(ws: &Workspace<'_>, services: &[&'o Object]) -> Selectors<'o> {
+        let services: Vec<(&Object, BTreeMap<String, String>)> = services
+            .iter()
+            .map(|s| (*s, string_map(ws.tree(s.segment), ws.tree(s.segment).path(s.node, &["spec", "selector"]))))
+            .collect();
+        let mut by_first_label: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, (_, selector)) in services.iter().enumerate() {
+            if let Some((k, v)) = selector.iter().next() {
+                by_first_label.entry((k.clone(), v.clone())).or_default().push(i);
+            }
+        }
+        Selectors { services, by_first_label }
+    }
+
+    /// The first Service selecting pods with `labels` whose namespace passes `in_namespace`.
+    fn first_selecting(
+        &self,
+        labels: &BTreeMap<String, String>,
+        in_namespace: impl Fn(&Object) -> bool,
+    ) -> Option<&'o Object> {
+        let mut candidates: Vec<usize> = labels
+            .iter()
+            .filter_map(|(k, v)| self.by_first_label.get(&(k.clone(), v.clone())))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates
+            .into_iter()
+            .map(|i| &self.services[i])
+            .find(|(s, selector)| in_namespace(s) && selects(selector, labels))
+            .map(|(s, _)| *s)
+    }
 }
 
 /// How a workload under Argo Rollouts gets its traffic.
@@ -253,12 +323,14 @@ pub fn targets(
         .collect();
     let services: Vec<&Object> =
         objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
+    let selectors = Selectors::new(ws, &services);
     let mut out: Vec<Target> = Vec::new();
+    let mut taken: BTreeSet<(usize, NodeId)> = BTreeSet::new();
     for (index, wc) in config.rollouts.workloads.iter().enumerate() {
         let path = format!("rollouts.workloads[{index}]");
         let mut found = 0;
         // A Deployment that an existing Rollout already references is wired through that Rollout.
-        let referenced: Vec<String> = candidates
+        let referenced: BTreeSet<String> = candidates
             .iter()
             .filter(|w| w.object.is("argoproj.io", "Rollout"))
             .filter_map(|w| {
@@ -278,10 +350,11 @@ pub fn targets(
                 continue;
             }
             found += 1;
-            if workload::switch(ws, obj, ROLLOUT_ANNOTATION)? == Some(false) || out.iter().any(|t| t.object == *obj) {
+            if workload::switch(ws, obj, ROLLOUT_ANNOTATION)? == Some(false) || taken.contains(&(obj.segment, obj.node))
+            {
                 continue;
             }
-            let labels = pod_labels(ws, w, objects);
+            let labels = pod_labels(ws, w);
             let service = match &wc.service {
                 Some(name) => {
                     let Some(s) = services
@@ -298,15 +371,8 @@ pub fn targets(
                     };
                     Some(s.name.clone())
                 }
-                None => services
-                    .iter()
-                    .find(|s| {
-                        namespaces_match(s.namespace.as_deref().or(namespace), ns)
-                            && selects(
-                                &string_map(ws.tree(s.segment), ws.tree(s.segment).path(s.node, &["spec", "selector"])),
-                                &labels,
-                            )
-                    })
+                None => selectors
+                    .first_selecting(&labels, |s| namespaces_match(s.namespace.as_deref().or(namespace), ns))
                     .map(|s| s.name.clone()),
             };
             let is_routed = service.as_ref().is_some_and(|s| {
@@ -342,6 +408,7 @@ pub fn targets(
             } else {
                 Mode::Plain
             };
+            taken.insert((obj.segment, obj.node));
             out.push(Target { index, object: obj.clone(), convert, service, routed: is_routed, mode });
         }
         if found == 0 && !wc.optional && ws.targets_must_match() {

@@ -6,7 +6,9 @@
 //!   `stable`, `canary`), or in host-level mode `canaryService`/`stableService` (generated).
 //! - A Deployment becomes the pod source of a generated Rollout (`spec.workloadRef`, Argo
 //!   Rollouts' migration path); the Deployment keeps its pod template, so checksums still land
-//!   there, and an HPA that scaled it scales the Rollout instead.
+//!   there, and an HPA that scaled it scales the Rollout instead. Unless `scaleDown: never`,
+//!   the Deployment is held at `replicas: 0` (the Rollout takes its replicas), so a
+//!   `helm upgrade` cannot bring its pods back beside the Rollout's.
 //! - Blue-green Rollouts get `activeService` (the Service in front) and a generated
 //!   `<service>-preview` Service.
 //! - AnalysisTemplates come from `rollouts.analysisTemplates` (Prometheus provider); a step
@@ -23,9 +25,9 @@ use super::{metadata, note, object, record_generated, set_all, ROUTE_NAME};
 use crate::config::PostwireConfig;
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::generate::{generate, OnConflict};
+use crate::generate::{generate, OnConflict, GENERATED_ANNOTATION};
 use crate::report::{IgnoreDifference, Level, Report};
-use crate::resource::{namespaces_match, Object};
+use crate::resource::namespaces_match;
 use crate::wire::ContextV1;
 use crate::wiring::Wiring;
 use crate::workspace::Workspace;
@@ -84,33 +86,52 @@ pub fn tree_value(tree: &Tree, id: NodeId) -> Value {
 
 /// Template names a strategy's analyses refer to.
 fn template_refs(strategy: &Json) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut push = |analysis: &Json| {
-        for t in analysis["templates"].as_array().into_iter().flatten() {
-            if t["clusterScope"] != Json::Bool(true) {
-                if let Some(n) = t["templateName"].as_str() {
-                    out.push(n.to_string());
-                }
-            }
-        }
-    };
-    let canary = &strategy["canary"];
-    for step in canary["steps"].as_array().into_iter().flatten() {
-        push(&step["analysis"]);
-    }
-    push(&canary["analysis"]);
-    push(&strategy["blueGreen"]["prePromotionAnalysis"]);
-    push(&strategy["blueGreen"]["postPromotionAnalysis"]);
+    let mut out = blocking_template_refs(strategy);
+    out.extend(analysis_refs(&strategy["canary"]["analysis"]));
     out
 }
 
+/// Template names of the analyses a Rollout waits for: canary steps and blue-green pre- and
+/// post-promotion. Only background analysis (`canary.analysis`) may run without end: a step
+/// advances only once its run is Successful (argoproj/argo-rollouts@9f8d111d
+/// `rollout/canary.go:332-335`) and promotion waits likewise (`rollout/bluegreen.go:211-212`).
+fn blocking_template_refs(strategy: &Json) -> Vec<String> {
+    let mut out = Vec::new();
+    for step in strategy["canary"]["steps"].as_array().into_iter().flatten() {
+        out.extend(analysis_refs(&step["analysis"]));
+    }
+    out.extend(analysis_refs(&strategy["blueGreen"]["prePromotionAnalysis"]));
+    out.extend(analysis_refs(&strategy["blueGreen"]["postPromotionAnalysis"]));
+    out
+}
+
+/// The namespaced templates one analysis block names.
+fn analysis_refs(analysis: &Json) -> Vec<String> {
+    analysis["templates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["clusterScope"] != Json::Bool(true))
+        .filter_map(|t| t["templateName"].as_str().map(String::from))
+        .collect()
+}
+
+/// Measurements of a metric a Rollout waits for, when the config gives an interval and no
+/// count: with an interval and no count Argo Rollouts' `EffectiveCount()` is nil and the
+/// metric only ever ends by failing (argoproj/argo-rollouts@9f8d111d
+/// `pkg/apis/rollouts/v1alpha1/analysis_types.go:159-169`, `analysis/analysis.go:615`).
+const DEFAULT_BLOCKING_COUNT: i64 = 5;
+
 impl Rollouts {
+    /// The AnalysisTemplate for `rollouts.analysisTemplates.NAME`; `blocking` when a Rollout
+    /// waits for it (a step or a promotion), which needs a metric that finishes.
     fn analysis_template(
         &self,
         name: &str,
         namespace: Option<&str>,
         t: &super::config::AnalysisTemplateConfig,
-    ) -> Value {
+        blocking: bool,
+    ) -> Result<Value> {
         let mut metric = vec![("name".to_string(), Value::str(name))];
         // A query is measured every minute by default; a Job runs once unless told otherwise.
         let interval = t.interval.as_ref().map(|d| d.0.as_str()).or(t.prometheus.as_ref().map(|_| "1m"));
@@ -120,8 +141,20 @@ impl Rollouts {
         if let Some(d) = &t.initial_delay {
             metric.push(("initialDelay".into(), Value::str(&d.0)));
         }
-        if let Some(c) = t.count {
-            metric.push(("count".into(), Value::Int(c.into())));
+        let count = match (t.count, interval.is_some() && blocking) {
+            (Some(0), true) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("AnalysisTemplate `{name}` is used in a step or a promotion and `count: 0` with an interval never finishes: the Rollout would wait forever"),
+                )
+                .with_path(format!("rollouts.analysisTemplates.{name}.count"))
+                .with_hint("give a count (measurements before the step passes), or use the template only as background analysis (canary.analysis)"));
+            }
+            (None, true) => Some(DEFAULT_BLOCKING_COUNT),
+            (c, _) => c.map(i64::from),
+        };
+        if let Some(c) = count {
+            metric.push(("count".into(), Value::Int(c)));
         }
         if let Some(s) = &t.success_condition {
             metric.push(("successCondition".into(), Value::str(s)));
@@ -149,7 +182,7 @@ impl Rollouts {
             ));
         }
         spec.push(("metrics".into(), Value::Seq(vec![Value::Map(metric)])));
-        object("argoproj.io/v1alpha1", "AnalysisTemplate", metadata(name, namespace, Vec::new()), Value::Map(spec))
+        Ok(object("argoproj.io/v1alpha1", "AnalysisTemplate", metadata(name, namespace, Vec::new()), Value::Map(spec)))
     }
 
     /// The strategy fields postwire sets for a target: the config's, plus the traffic wiring.
@@ -203,18 +236,9 @@ impl Rollouts {
 
     /// A copy of Service `name` (ports and selector) named `new`, for host-level canaries and
     /// blue-green previews.
-    fn service_copy(
-        &self,
-        ws: &Workspace<'_>,
-        objects: &[Object],
-        name: &str,
-        ns: Option<&str>,
-        new: &str,
-    ) -> Option<Value> {
-        let svc = objects.iter().find(|o| {
-            o.is("", "Service")
-                && o.name == name
-                && namespaces_match(o.namespace.as_deref().or(self.namespace.as_deref()), ns)
+    fn service_copy(&self, ws: &Workspace<'_>, name: &str, ns: Option<&str>, new: &str) -> Option<Value> {
+        let svc = ws.named("", "Service", name).find(|o| {
+            namespaces_match(o.namespace.as_deref().or(self.namespace.as_deref()), ns)
                 && !plan::is_generated(ws.tree(o.segment), o)
         })?;
         let tree = ws.tree(svc.segment);
@@ -285,6 +309,19 @@ impl Wiring for Rollouts {
                 }
             }
         }
+        // Templates a Rollout waits for, whether the config's strategy or the chart's names them.
+        let blocking: Vec<String> = self
+            .rc()
+            .workloads
+            .iter()
+            .filter_map(|wc| wc.strategy.as_ref())
+            .flat_map(|s| blocking_template_refs(&s.0))
+            .chain(objects.iter().filter(|o| o.is("argoproj.io", "Rollout")).flat_map(|o| {
+                let tree = ws.tree(o.segment);
+                let strategy = tree.path(o.node, &["spec", "strategy"]).map(|s| tree_value(tree, s).to_json());
+                strategy.map(|s| blocking_template_refs(&s)).unwrap_or_default()
+            }))
+            .collect();
         for (name, t) in &self.rc().analysis_templates {
             let uses = |wc: &super::config::RolloutWorkload| {
                 wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name))
@@ -310,7 +347,7 @@ impl Wiring for Rollouts {
                 format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
             };
             for ns in namespaces {
-                let template = self.analysis_template(name, ns.as_deref(), t);
+                let template = self.analysis_template(name, ns.as_deref(), t, blocking.contains(name))?;
                 if let Some(seg) = generate(ws, NAME, template, self.on_conflict())? {
                     record_generated(ws, report, NAME, seg, why.clone());
                 }
@@ -338,8 +375,25 @@ impl Wiring for Rollouts {
                             == Some(obj.name.as_str())
                 });
                 if hpa.is_none() {
-                    if let Some(r) = tree.path(obj.node, &["spec", "replicas"]) {
-                        spec.push(("replicas".to_string(), tree_value(tree, r)));
+                    // Held at 0 by an earlier run: the replicas are the Rollout's (ours) now.
+                    let earlier = objects.iter().find(|r| {
+                        r.is("argoproj.io", "Rollout")
+                            && r.name == obj.name
+                            && r.namespace == obj.namespace
+                            && ws.tree(r.segment).str_at(r.node, &["metadata", "annotations", GENERATED_ANNOTATION])
+                                == Some(NAME)
+                    });
+                    let held = earlier.map(|r| {
+                        let t = ws.tree(r.segment);
+                        t.path(r.node, &["spec", "replicas"]).map(|n| tree_value(t, n))
+                    });
+                    let own = tree.path(obj.node, &["spec", "replicas"]).map(|r| tree_value(tree, r));
+                    let replicas = match (own, held) {
+                        (Some(Value::Int(0)), Some(held)) => held,
+                        (own, _) => own,
+                    };
+                    if let Some(r) = replicas {
+                        spec.push(("replicas".to_string(), r));
                     }
                 }
                 if let Some(s) = tree.path(obj.node, &["spec", "selector"]) {
@@ -379,6 +433,23 @@ impl Wiring for Rollouts {
                     );
                 }
                 if scale_down != ScaleDown::Never {
+                    // Argo Rollouts scales the Deployment down only at the Rollout's revision 1
+                    // (argoproj/argo-rollouts@9f8d111d `rollout/sync.go:1362-1367`,
+                    // `rollout/replicaset.go:220`): a later `helm upgrade` writing the chart's
+                    // replicas back would run its pods beside the Rollout's. Its migration guide
+                    // holds the Deployment at 0 in the manifest (`docs/migrating.md:95`).
+                    set_all(
+                        ws,
+                        report,
+                        NAME,
+                        obj,
+                        vec![(
+                            vec![PathSeg::from("spec")],
+                            "replicas".into(),
+                            Value::Int(0),
+                            format!("the Rollout {} runs the pods (workloadRef); an upgrade must not scale the Deployment back up", obj.name),
+                        )],
+                    )?;
                     ignore(report, "apps", "Deployment", &obj.name, obj_ns, &["/spec/replicas"], &[]);
                 } else {
                     note(
@@ -439,7 +510,6 @@ impl Wiring for Rollouts {
                 set_all(ws, report, NAME, obj, sets)?;
             }
             // Services the strategy needs, and what Argo CD must leave to the controller.
-            let objects = ws.objects();
             let svc_ns = obj_ns;
             let mut copies = Vec::new();
             if matches!(t.mode, Mode::Subset | Mode::Host) {
@@ -481,7 +551,7 @@ impl Wiring for Rollouts {
                 );
             }
             for copy in copies {
-                let Some(value) = self.service_copy(ws, &objects, &svc, svc_ns, &copy) else {
+                let Some(value) = self.service_copy(ws, &svc, svc_ns, &copy) else {
                     return Err(Error::new(ErrorKind::Config, format!("Service `{svc}` is not in the render"))
                         .with_path(format!("rollouts.workloads[{}].service", t.index)));
                 };

@@ -268,6 +268,8 @@ fn note(ws: &Workspace<'_>, report: &mut Report, obj: &Object, level: Level, mes
         wiring: NAME.into(),
         level,
         message,
+        rule: None,
+        line: None,
     });
 }
 
@@ -576,6 +578,23 @@ impl Recipes {
             let obj = &w.object;
             let Some(pod_spec) = w.pod_spec else { continue };
             let tree = ws.tree(obj.segment);
+            // One pod and no autoscaler: there is nothing to spread.
+            let single = tree.path(obj.node, &["spec", "replicas"]).map(|r| model::json(tree, r))
+                == Some(Json::from(1))
+                && !objects.iter().any(|h| {
+                    h.kind == "HorizontalPodAutoscaler"
+                        && ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"])
+                            == Some(obj.name.as_str())
+                });
+            if single {
+                note(
+                    ws,
+                    report,
+                    obj,
+                    Level::Warning,
+                    "recipes.zoneSpread: 1 replica and no HorizontalPodAutoscaler, so the spread does nothing; raise the replicas or leave the workload out of the target".into(),
+                );
+            }
             let spec = model::json(tree, pod_spec);
             let has = spec["topologySpreadConstraints"]
                 .as_array()

@@ -1,0 +1,288 @@
+//! One index of a stream's objects for every rule: by kind, by (kind, name), and the pod
+//! templates of its workloads by label, each object as the JSON Kubernetes reads.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value as Json;
+
+use super::{Finding, IGNORE_ANNOTATION};
+use crate::error::Result;
+use crate::model;
+use crate::resource::{builtin_workloads, group_of, namespaces_match};
+use crate::workspace::Workspace;
+
+/// Labels or annotations.
+pub type Labels = BTreeMap<String, String>;
+
+/// One object of the stream.
+#[derive(Debug, Clone)]
+pub struct Obj {
+    /// API group (`` for core).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, else the namespace the stream goes to, when known.
+    pub namespace: Option<String>,
+    /// Whether the namespace was written on the object.
+    written_namespace: bool,
+    /// 1-based document number.
+    pub document: usize,
+    /// 1-based line of the object in the stream.
+    pub line: usize,
+    /// The object as JSON.
+    pub value: Json,
+}
+
+impl Obj {
+    /// `Kind/name` or `Kind/namespace/name` (the namespace as written).
+    pub fn display(&self) -> String {
+        match (&self.namespace, self.written_namespace) {
+            (Some(ns), true) => format!("{}/{}/{}", self.kind, ns, self.name),
+            _ => format!("{}/{}", self.kind, self.name),
+        }
+    }
+
+    /// The value at a path of keys.
+    pub fn at(&self, keys: &[&str]) -> &Json {
+        at(&self.value, keys)
+    }
+
+    /// `metadata.labels`.
+    pub fn labels(&self) -> Labels {
+        string_map(self.at(&["metadata", "labels"]))
+    }
+
+    /// `metadata.annotations`.
+    pub fn annotations(&self) -> Labels {
+        string_map(self.at(&["metadata", "annotations"]))
+    }
+
+    /// Whether `other` (in namespace `ns`) can be in this object's namespace.
+    pub fn same_namespace(&self, ns: Option<&str>) -> bool {
+        namespaces_match(self.namespace.as_deref(), ns)
+    }
+}
+
+/// The value at a path of keys, `null` when absent.
+pub fn at<'a>(value: &'a Json, keys: &[&str]) -> &'a Json {
+    static NULL: Json = Json::Null;
+    keys.iter().try_fold(value, |v, k| v.get(*k)).unwrap_or(&NULL)
+}
+
+/// A JSON mapping of scalars as strings (labels, annotations, a Service selector).
+pub fn string_map(value: &Json) -> Labels {
+    value
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| scalar_string(v).map(|s| (k.clone(), s))).collect())
+        .unwrap_or_default()
+}
+
+/// A scalar as Kubernetes would read it into a string field.
+pub fn scalar_string(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// An integer field (a number, or a string of digits).
+pub fn int(v: &Json) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// A label selector: `matchLabels` and `matchExpressions`, or a plain map (a Service's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selector {
+    /// Labels that must be equal.
+    pub labels: Labels,
+    /// (key, operator, values).
+    pub expressions: Vec<(String, String, Vec<String>)>,
+}
+
+impl Selector {
+    /// A `metav1.LabelSelector`.
+    pub fn label_selector(v: &Json) -> Selector {
+        let expressions = v
+            .get("matchExpressions")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let s = |k: &str| e.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
+                let values = e.get("values").and_then(Json::as_array).into_iter().flatten();
+                (s("key"), s("operator"), values.filter_map(scalar_string).collect())
+            })
+            .collect();
+        Selector { labels: string_map(at(v, &["matchLabels"])), expressions }
+    }
+
+    /// A plain map selector (Service `spec.selector`, Istio `selector.matchLabels`).
+    pub fn map(v: &Json) -> Selector {
+        Selector { labels: string_map(v), expressions: Vec::new() }
+    }
+
+    /// Whether it selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.expressions.is_empty()
+    }
+
+    /// Whether `labels` satisfy it.
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.expressions.iter().all(|(k, op, values)| match op.as_str() {
+                "In" => labels.get(k).is_some_and(|v| values.contains(v)),
+                "NotIn" => labels.get(k).is_none_or(|v| !values.contains(v)),
+                "Exists" => labels.contains_key(k),
+                "DoesNotExist" => !labels.contains_key(k),
+                _ => false,
+            })
+    }
+}
+
+/// The pod template of a workload (or a Pod itself).
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Index of the owning object in [`Index::objects`].
+    pub owner: usize,
+    /// Pod labels.
+    pub labels: Labels,
+    /// Pod annotations.
+    pub annotations: Labels,
+    /// The pod spec.
+    pub spec: Json,
+}
+
+/// The index of a stream.
+#[derive(Debug, Default)]
+pub struct Index {
+    objects: Vec<Obj>,
+    by_kind: HashMap<(String, String), Vec<usize>>,
+    by_name: HashMap<(String, String, String), Vec<usize>>,
+    templates: Vec<Template>,
+    /// Template indexes by one of their labels (`key=value`).
+    templates_by_label: HashMap<(String, String), Vec<usize>>,
+}
+
+impl Index {
+    /// Parse every document of `text` and index its objects.
+    pub fn build(text: &str, namespace: Option<&str>) -> Result<Index> {
+        let mut ws = Workspace::new(text);
+        let segments: Vec<usize> = ws.segments().collect();
+        // A document that does not parse is not the check's to judge (a render leaves documents
+        // no wiring needs unparsed, and must not fail because of them).
+        for &i in &segments {
+            let _ = ws.parse(i);
+        }
+        let mut index = Index::default();
+        for o in ws.objects() {
+            let tree = ws.tree(o.segment);
+            index.add(Obj {
+                group: group_of(&o.api_version).to_string(),
+                written_namespace: o.namespace.is_some(),
+                namespace: o.namespace.clone().or_else(|| namespace.map(String::from)),
+                kind: o.kind,
+                name: o.name,
+                document: o.doc_number,
+                line: tree.node(o.node).line,
+                value: model::json(tree, o.node),
+            });
+        }
+        Ok(index)
+    }
+
+    /// An index of objects given as JSON, for tests.
+    #[cfg(test)]
+    pub fn from_objects(objects: Vec<Obj>) -> Index {
+        let mut index = Index::default();
+        for o in objects {
+            index.add(o);
+        }
+        index
+    }
+
+    fn add(&mut self, obj: Obj) {
+        let i = self.objects.len();
+        self.by_kind.entry((obj.group.clone(), obj.kind.clone())).or_default().push(i);
+        self.by_name.entry((obj.group.clone(), obj.kind.clone(), obj.name.clone())).or_default().push(i);
+        let workloads = builtin_workloads();
+        if let Some(w) = workloads.iter().find(|w| w.group == obj.group && w.kind == obj.kind) {
+            let path: Vec<&str> = w.template_path.iter().map(String::as_str).collect();
+            let template = at(&obj.value, &path);
+            if template.is_object() {
+                let t = self.templates.len();
+                let labels = string_map(at(template, &["metadata", "labels"]));
+                for (k, v) in &labels {
+                    self.templates_by_label.entry((k.clone(), v.clone())).or_default().push(t);
+                }
+                self.templates.push(Template {
+                    owner: i,
+                    labels,
+                    annotations: string_map(at(template, &["metadata", "annotations"])),
+                    spec: at(template, &["spec"]).clone(),
+                });
+            }
+        }
+        self.objects.push(obj);
+    }
+
+    /// Every object, in stream order.
+    pub fn objects(&self) -> &[Obj] {
+        &self.objects
+    }
+
+    /// The object at `i`.
+    pub fn object(&self, i: usize) -> &Obj {
+        &self.objects[i]
+    }
+
+    /// Objects of a group and kind.
+    pub fn of_kind<'a>(&'a self, group: &str, kind: &str) -> impl Iterator<Item = &'a Obj> + 'a {
+        let ids = self.by_kind.get(&(group.to_string(), kind.to_string())).map(Vec::as_slice).unwrap_or_default();
+        ids.iter().map(move |&i| &self.objects[i])
+    }
+
+    /// The object of a group, kind and name that can be in namespace `ns`.
+    pub fn find(&self, group: &str, kind: &str, ns: Option<&str>, name: &str) -> Option<&Obj> {
+        let key = (group.to_string(), kind.to_string(), name.to_string());
+        let ids = self.by_name.get(&key)?;
+        ids.iter().map(|&i| &self.objects[i]).find(|o| o.same_namespace(ns))
+    }
+
+    /// Whether the stream has any object of `group`.
+    pub fn has_group(&self, group: &str) -> bool {
+        self.by_kind.keys().any(|(g, _)| g == group)
+    }
+
+    /// Every pod template.
+    pub fn templates(&self) -> &[Template] {
+        &self.templates
+    }
+
+    /// Pod templates in namespace `ns` whose labels `selector` matches. An empty selector
+    /// matches every template of the namespace.
+    pub fn templates_matching<'a>(&'a self, ns: Option<&str>, selector: &Selector) -> Vec<&'a Template> {
+        let candidates: Box<dyn Iterator<Item = usize>> = match selector.labels.iter().next() {
+            Some((k, v)) => {
+                Box::new(self.templates_by_label.get(&(k.clone(), v.clone())).into_iter().flatten().copied())
+            }
+            None => Box::new(0..self.templates.len()),
+        };
+        candidates
+            .map(|t| &self.templates[t])
+            .filter(|t| self.objects[t.owner].same_namespace(ns) && selector.matches(&t.labels))
+            .collect()
+    }
+
+    /// Whether the object a finding is about silences its rule.
+    pub fn silenced(&self, f: &Finding) -> bool {
+        self.objects.iter().filter(|o| o.document == f.document && o.display() == f.object).any(|o| {
+            o.annotations()
+                .get(IGNORE_ANNOTATION)
+                .is_some_and(|v| v.split(',').map(str::trim).any(|r| r == f.rule || r == "*"))
+        })
+    }
+}

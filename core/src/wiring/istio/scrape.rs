@@ -1,0 +1,274 @@
+//! Scrapers from outside the mesh through the mTLS and authorization postwire generates.
+//!
+//! A STRICT PeerAuthentication refuses the plaintext connections of a Prometheus or Datadog
+//! agent that has no sidecar, and an ALLOW AuthorizationPolicy naming only namespaces or
+//! service accounts denies them too (a plaintext request has neither). Once every other wiring
+//! has run, this pass finds the ports that the stream scrapes on the pods a generated policy
+//! selects (ServiceMonitor, PodMonitor, `prometheus.io/port`, Datadog OpenMetrics and JMX
+//! checks) and opens exactly those ports: port-level PERMISSIVE mTLS, which Istio documents for
+//! leaving a workload port to plaintext (istio/api `security/v1beta1/peer_authentication.proto`,
+//! the `portLevelMtls` example; the port is the workload's, not the Service's: istio/istio@86c9f01f
+//! `manifests/charts/base/files/crd-all.gen.yaml:17886`), and an ALLOW rule for those ports
+//! from any source.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value as Json;
+
+use super::NAME;
+use crate::config::PostwireConfig;
+use crate::edit::{Op, Outcome, PathSeg, Value};
+use crate::error::Result;
+use crate::generate::GENERATED_ANNOTATION;
+use crate::report::{Action, Change, Report};
+use crate::resource::{Object, WorkloadKind};
+use crate::wiring::Wiring;
+use crate::workload;
+use crate::workspace::Workspace;
+
+/// The pass, run after the wirings that generate scrapers.
+pub struct ScrapeExceptions {
+    workloads: Vec<WorkloadKind>,
+}
+
+impl ScrapeExceptions {
+    /// Build the pass.
+    pub fn new(config: &PostwireConfig) -> Self {
+        ScrapeExceptions { workloads: config.workload_kinds() }
+    }
+}
+
+/// A pod template of the stream, as Kubernetes reads it.
+struct Pod {
+    namespace: Option<String>,
+    template: Json,
+}
+
+impl Pod {
+    fn labels(&self) -> &Json {
+        &self.template["metadata"]["labels"]
+    }
+
+    /// The container port named `name`.
+    fn port_named(&self, name: &str) -> Option<u16> {
+        self.template["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+            .find(|p| p["name"] == name)
+            .and_then(|p| port_number(&p["containerPort"]))
+    }
+}
+
+fn port_number(v: &Json) -> Option<u16> {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).and_then(|n| u16::try_from(n).ok())
+}
+
+/// Every key of `selector` has its value in `labels` (an empty selector matches nothing here).
+fn selects(selector: &Json, labels: &Json) -> bool {
+    selector.as_object().is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| &labels[k] == v))
+}
+
+fn json_of(ws: &Workspace<'_>, o: &Object) -> Json {
+    crate::model::json(ws.tree(o.segment), o.node)
+}
+
+/// A Service or monitor in `ns` may see pods in `pod_ns` (unknown namespaces match).
+fn same_namespace(a: &Option<String>, b: &Option<String>) -> bool {
+    a.is_none() || b.is_none() || a == b
+}
+
+/// The ports of `pod` something in the stream scrapes, each with who scrapes it.
+fn scraped_ports(docs: &[(Object, Json)], pod: &Pod) -> BTreeMap<u16, BTreeSet<String>> {
+    let mut out: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+    let mut add = |port: Option<u16>, who: String| {
+        if let Some(p) = port {
+            out.entry(p).or_default().insert(who);
+        }
+    };
+    for (o, doc) in docs {
+        match o.kind.as_str() {
+            "ServiceMonitor" if o.group() == "monitoring.coreos.com" => {
+                for (svc_obj, svc) in docs.iter().filter(|(s, _)| s.kind == "Service" && s.group().is_empty()) {
+                    let watched = doc["spec"]["namespaceSelector"]["any"] == Json::Bool(true)
+                        || same_namespace(&o.namespace, &svc_obj.namespace)
+                        || doc["spec"]["namespaceSelector"]["matchNames"].as_array().is_some_and(|n| {
+                            n.iter().any(|n| Some(n.as_str().unwrap_or_default()) == svc_obj.namespace.as_deref())
+                        });
+                    if !watched
+                        || !same_namespace(&svc_obj.namespace, &pod.namespace)
+                        || !selects(&doc["spec"]["selector"]["matchLabels"], &svc["metadata"]["labels"])
+                        || !selects(&svc["spec"]["selector"], pod.labels())
+                    {
+                        continue;
+                    }
+                    for e in doc["spec"]["endpoints"].as_array().into_iter().flatten() {
+                        let service_port =
+                            svc["spec"]["ports"].as_array().into_iter().flatten().find(|p| p["name"] == e["port"]);
+                        let target = match service_port {
+                            Some(p) => match &p["targetPort"] {
+                                Json::String(name) => pod.port_named(name),
+                                Json::Null => port_number(&p["port"]),
+                                n => port_number(n),
+                            },
+                            None => port_number(&e["targetPort"]),
+                        };
+                        add(target, format!("ServiceMonitor {}", o.name));
+                    }
+                }
+            }
+            "PodMonitor" if o.group() == "monitoring.coreos.com" => {
+                if !same_namespace(&o.namespace, &pod.namespace)
+                    || !selects(&doc["spec"]["selector"]["matchLabels"], pod.labels())
+                {
+                    continue;
+                }
+                for e in doc["spec"]["podMetricsEndpoints"].as_array().into_iter().flatten() {
+                    let port =
+                        e["port"].as_str().and_then(|n| pod.port_named(n)).or_else(|| port_number(&e["portNumber"]));
+                    add(port, format!("PodMonitor {}", o.name));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (key, value) in pod.template["metadata"]["annotations"].as_object().into_iter().flatten() {
+        if key == "prometheus.io/port" && pod.template["metadata"]["annotations"]["prometheus.io/scrape"] == "true" {
+            add(port_number(value), "the prometheus.io/port annotation".into());
+        }
+        if key.starts_with("ad.datadoghq.com/") && key.ends_with(".checks") {
+            for port in datadog_check_ports(value.as_str().unwrap_or_default()) {
+                add(Some(port), "a Datadog check".into());
+            }
+        }
+    }
+    out
+}
+
+/// Ports a Datadog Autodiscovery v2 `checks` annotation connects to: OpenMetrics endpoints
+/// written with a port, and JMX instances.
+fn datadog_check_ports(checks: &str) -> Vec<u16> {
+    let Ok(Json::Object(checks)) = serde_json::from_str::<Json>(checks) else { return Vec::new() };
+    let mut out = Vec::new();
+    for check in checks.values() {
+        for instance in check["instances"].as_array().into_iter().flatten() {
+            for key in ["openmetrics_endpoint", "prometheus_url"] {
+                if let Some(url) = instance[key].as_str() {
+                    let authority = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
+                    out.extend(authority.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()));
+                }
+            }
+            if check["init_config"]["is_jmx"] == Json::Bool(true) {
+                out.extend(port_number(&instance["port"]));
+            }
+        }
+    }
+    out
+}
+
+impl Wiring for ScrapeExceptions {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.workloads.iter().map(|w| w.kind.clone()).collect();
+        kinds.extend(
+            ["PeerAuthentication", "AuthorizationPolicy", "ServiceMonitor", "PodMonitor", "Service"].map(String::from),
+        );
+        kinds
+    }
+
+    fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
+        let objects = ws.objects();
+        let docs: Vec<(Object, Json)> = objects.iter().map(|o| (o.clone(), json_of(ws, o))).collect();
+        let pods: Vec<Pod> = workload::find(ws, &objects, &self.workloads)
+            .into_iter()
+            .filter_map(|(w, _)| {
+                let tree = ws.tree(w.object.segment);
+                w.template.map(|t| Pod { namespace: w.object.namespace.clone(), template: crate::model::json(tree, t) })
+            })
+            .collect();
+        for (o, doc) in &docs {
+            let is_policy = o.group() == "security.istio.io"
+                && matches!(o.kind.as_str(), "PeerAuthentication" | "AuthorizationPolicy");
+            if !is_policy || doc["metadata"]["annotations"][GENERATED_ANNOTATION] != NAME {
+                continue;
+            }
+            let mut ports: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+            for pod in pods.iter().filter(|p| same_namespace(&p.namespace, &o.namespace)) {
+                if selects(&doc["spec"]["selector"]["matchLabels"], pod.labels()) {
+                    for (port, who) in scraped_ports(&docs, pod) {
+                        ports.entry(port).or_default().extend(who);
+                    }
+                }
+            }
+            if ports.is_empty() {
+                continue;
+            }
+            open_ports(ws, report, o, doc, &ports)?;
+        }
+        Ok(())
+    }
+}
+
+/// Open `ports` in a generated policy: PERMISSIVE mTLS per port under a STRICT
+/// PeerAuthentication, an ALLOW rule for the ports in an AuthorizationPolicy.
+fn open_ports(
+    ws: &mut Workspace<'_>,
+    report: &mut Report,
+    o: &Object,
+    doc: &Json,
+    ports: &BTreeMap<u16, BTreeSet<String>>,
+) -> Result<()> {
+    let who: BTreeSet<&str> = ports.values().flatten().map(String::as_str).collect();
+    let who = who.into_iter().collect::<Vec<_>>().join(", ");
+    let list = ports.keys().map(u16::to_string).collect::<Vec<_>>();
+    let (ops, key, reason) = if o.kind == "PeerAuthentication" {
+        if doc["spec"]["mtls"]["mode"] != "STRICT" {
+            return Ok(());
+        }
+        let ops = list
+            .iter()
+            .map(|p| Op::Set {
+                path: vec!["spec".into(), "portLevelMtls".into(), PathSeg::from(p.as_str())],
+                value: Value::map([("mode", Value::str("PERMISSIVE"))]),
+            })
+            .collect::<Vec<_>>();
+        (
+            ops,
+            "portLevelMtls",
+            format!("{who} scrape port {} from outside the mesh, which STRICT mTLS would refuse", list.join(", ")),
+        )
+    } else {
+        let rule = Value::map([(
+            "to",
+            Value::Seq(vec![Value::map([(
+                "operation",
+                Value::map([("ports", Value::Seq(list.iter().map(Value::str).collect()))]),
+            )])]),
+        )]);
+        let ops = vec![Op::Insert { path: vec!["spec".into(), "rules".into()], index: None, item: rule }];
+        (
+            ops,
+            "rules",
+            format!(
+                "{who} scrape port {} with no mesh identity, which the allowed sources would not admit",
+                list.join(", ")
+            ),
+        )
+    };
+    let outcomes = ws.edit(o.segment, o.node, &ops, &o.display())?;
+    if outcomes.iter().any(|out| matches!(out, Outcome::Added | Outcome::Updated)) {
+        let source = ws.source(o.segment);
+        report.document(o.doc_number, &o.display(), source.as_deref()).changes.push(Change {
+            wiring: NAME.into(),
+            path: "spec".into(),
+            key: key.into(),
+            action: Action::Added,
+            reason,
+        });
+    }
+    Ok(())
+}
