@@ -458,8 +458,8 @@ fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
 
 /// `postwire check`: the findings go to stderr (by [`send`]); Ok(true) when one fails the check.
 fn check(file: &str, strict: bool, args: RenderArgs) -> Result<bool, Failure> {
-    let (_, manifests) = read_input(file)?;
-    let mut request = request(manifests, &args, InputFormat::Auto)?;
+    let (_, manifests) = read_input(file, &args)?;
+    let mut request = request(manifests, &args, InputFormat::Manifests)?;
     request.check_only = true;
     let response = send(request, &args)?;
     Ok(response.report.has_findings(strict))
