@@ -3,7 +3,7 @@
 //! With no subcommand it is a post-renderer: manifests on stdin, the result on stdout
 //! (Helm 3 `--post-renderer postwire`, the Helm 4 plugin, `helm template | postwire`).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,6 +31,7 @@ Environment:
                             (default $XDG_CACHE_HOME/postwire, else ~/.cache/postwire)
   POSTWIRE_TIMEOUT_SECONDS  wall-clock limit of one render, 1 to 86400 (default 60)
   POSTWIRE_MAX_MEMORY_MIB   memory cap of plugin.wasm, 1 to 4096 (default 2048)
+  POSTWIRE_MAX_INPUT_MIB    largest input read, 1 to 1024 (default 128; --max-input-mib)
   POSTWIRE_CHART_CONFIG     merge (default) or ignore a chart's own PostwireConfig (--chart-config)
   An invalid value is an error (exit 2), never ignored.
 
@@ -266,6 +267,9 @@ struct RenderArgs {
     /// Default from POSTWIRE_CHART_CONFIG.
     #[arg(long = "chart-config", value_name = "merge|ignore", value_parser = ["merge", "ignore"])]
     chart_config: Option<String>,
+    /// The largest input read, in MiB (default from POSTWIRE_MAX_INPUT_MIB, else 128).
+    #[arg(long = "max-input-mib", value_name = "MIB")]
+    max_input_mib: Option<u64>,
 }
 
 /// `--chart-config`, else `POSTWIRE_CHART_CONFIG`, else merge.
@@ -299,28 +303,29 @@ impl Failure {
 /// The JSON Schema of `--report`.
 const REPORT_SCHEMA: &str = include_str!("report.schema.json");
 
-fn read_input(file: &str) -> Result<(String, String), Failure> {
+/// The manifests in `file` (`-`: stdin; a directory: its files), at most `--max-input-mib`.
+fn read_input(file: &str, args: &RenderArgs) -> Result<(String, String), Failure> {
     let name = if file == "-" { "stdin".to_string() } else { file.to_string() };
+    let limit = postwire::input::max_input_bytes(args.max_input_mib).map_err(Failure::usage)?;
     if file != "-" && std::path::Path::new(file).is_dir() {
         // A directory of plain manifests, read as `postwire argocd generate` reads one.
-        let text = postwire::argocd::directory_manifests(std::path::Path::new(file), None)
+        let text = postwire::argocd::directory_manifests(std::path::Path::new(file), None, limit)
             .map_err(|e| Failure::other(e.message))?;
         return Ok((name, text));
     }
-    let mut bytes = Vec::new();
-    let result = if file == "-" {
+    let text = if file == "-" {
         if std::io::stdin().is_terminal() {
             return Err(Failure::usage(
                 "postwire reads manifests on stdin, and stdin is a terminal: pipe them in \
                  (helm template web ./chart | postwire), give a file (postwire render -f out.yaml), or see postwire --help",
             ));
         }
-        std::io::stdin().read_to_end(&mut bytes)
+        postwire::input::read_text(std::io::stdin().lock(), limit, &name)
     } else {
-        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes))
+        let f = std::fs::File::open(file).map_err(|e| Failure::other(format!("reading {name}: {e}")))?;
+        postwire::input::read_text(f, limit, &name)
     };
-    result.map_err(|e| Failure::other(format!("reading {name}: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| Failure::other(format!("{name}: not UTF-8 text: {e}")))?;
+    let text = text.map_err(Failure::other)?;
     Ok((name, text))
 }
 
@@ -339,7 +344,9 @@ fn read_config(path: &std::path::Path) -> Result<ConfigFileV1, Failure> {
 
 /// Render `manifests` with `args`; warnings are reported, the report written if asked for.
 fn render_text(manifests: String, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
-    render_as(manifests, args, InputFormat::Auto)
+    // Only `postwire krm` reads a ResourceList: a chart's output must not choose to be run as
+    // a KRM function, whose functionConfig counts as platform config.
+    render_as(manifests, args, InputFormat::Manifests)
 }
 
 fn render_as(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<RenderResponseV1, Failure> {
@@ -363,6 +370,15 @@ fn request(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<R
 
 /// Render `request` with plugin.wasm; warnings go to stderr, the report where `--report` says.
 fn send(request: RenderRequestV1, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
+    if let Some(target) = args.report.as_deref().filter(|t| *t != "-") {
+        // A failed render must not leave an earlier render's report behind to be mistaken for its own.
+        match std::fs::remove_file(target) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Failure::other(format!("removing the old report {target}: {e}")))
+            }
+            _ => {}
+        }
+    }
     let response =
         runner()?.render(&request).map_err(|e| Failure { message: e.message, code: e.code.clamp(1, 125) as u8 })?;
     for warning in response.report.warnings() {
@@ -391,19 +407,21 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {
-    let (_, manifests) = read_input(file)?;
+    let (_, manifests) = read_input(file, &args)?;
     let response = render_text(manifests, &args)?;
     write_stdout(response.manifests.as_bytes())
 }
 
 /// `postwire diff`: Ok(true) when something would change.
 fn diff(file: &str, context: usize, args: RenderArgs) -> Result<bool, Failure> {
-    let (name, manifests) = read_input(file)?;
+    let (name, manifests) = read_input(file, &args)?;
     let response = render_text(manifests.clone(), &args)?;
     if response.manifests == manifests {
         return Ok(false);
     }
-    let diff = similar::TextDiff::from_lines(&manifests, &response.manifests);
+    // Secret values show as masks that tell only whether they changed, as helm-diff and Argo CD do.
+    let (before, after) = postwire_core::redact::mask_secret_data(&manifests, &response.manifests);
+    let diff = similar::TextDiff::from_lines(&before, &after);
     let text = diff.unified_diff().context_radius(context).header(&name, &format!("{name} (postwire)")).to_string();
     write_stdout(text.as_bytes())?;
     Ok(true)
@@ -412,7 +430,7 @@ fn diff(file: &str, context: usize, args: RenderArgs) -> Result<bool, Failure> {
 /// `postwire ignore-differences`: the report's `argocd` part as Application spec YAML.
 fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
     use postwire_core::emit::{block_entries, Value};
-    let (_, manifests) = read_input(file)?;
+    let (_, manifests) = read_input(file, &args)?;
     let response = render_text(manifests, &args)?;
     let Some(argocd) = &response.report.argocd else {
         return write_stdout(
@@ -439,8 +457,8 @@ fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
 
 /// `postwire check`: the findings go to stderr (by [`send`]); Ok(true) when one fails the check.
 fn check(file: &str, strict: bool, args: RenderArgs) -> Result<bool, Failure> {
-    let (_, manifests) = read_input(file)?;
-    let mut request = request(manifests, &args, InputFormat::Auto)?;
+    let (_, manifests) = read_input(file, &args)?;
+    let mut request = request(manifests, &args, InputFormat::Manifests)?;
     request.check_only = true;
     let response = send(request, &args)?;
     Ok(response.report.has_findings(strict))
@@ -470,7 +488,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::IgnoreDifferences { file, args }) => ignore_differences(&file, args)?,
         Some(Command::Krm { args }) => {
-            let (_, manifests) = read_input("-")?;
+            let (_, manifests) = read_input("-", &args)?;
             let response = render_as(manifests, &args, InputFormat::ResourceList)?;
             write_stdout(response.manifests.as_bytes())?;
         }
