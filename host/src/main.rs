@@ -344,9 +344,19 @@ fn read_config(path: &std::path::Path) -> Result<ConfigFileV1, Failure> {
 
 /// Render `manifests` with `args`; warnings are reported, the report written if asked for.
 fn render_text(manifests: String, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
-    // Only `postwire krm` reads a ResourceList: a chart's output must not choose to be run as
-    // a KRM function, whose functionConfig counts as platform config.
-    render_as(manifests, args, InputFormat::Manifests)
+    render_as(manifests, args, render_input_format(args)?)
+}
+
+/// How a render reads its input. A ResourceList on stdin is run as a KRM function (kpt's
+/// `--exec postwire` and a Kptfile's `exec: postwire` send one), its functionConfig weighing as
+/// much as a chart's own PostwireConfig. Under `--chart-config ignore` the stream's own config
+/// does not count, so neither does a functionConfig: only `postwire krm` reads one then, and a
+/// chart cannot make its output run as a KRM function to bring its config back.
+fn render_input_format(args: &RenderArgs) -> Result<InputFormat, Failure> {
+    Ok(match chart_config(args)? {
+        ChartConfig::Merge => InputFormat::Auto,
+        ChartConfig::Ignore => InputFormat::Manifests,
+    })
 }
 
 fn render_as(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<RenderResponseV1, Failure> {
@@ -458,7 +468,7 @@ fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
 /// `postwire check`: the findings go to stderr (by [`send`]); Ok(true) when one fails the check.
 fn check(file: &str, strict: bool, args: RenderArgs) -> Result<bool, Failure> {
     let (_, manifests) = read_input(file, &args)?;
-    let mut request = request(manifests, &args, InputFormat::Manifests)?;
+    let mut request = request(manifests, &args, render_input_format(&args)?)?;
     request.check_only = true;
     let response = send(request, &args)?;
     Ok(response.report.has_findings(strict))
