@@ -672,7 +672,7 @@ fn cli_completion_scripts_parse() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
 
-/// `postwire --help` has examples, every environment variable, the exit codes of the README's
+/// `postwire --help` has examples, every environment variable, the exit codes of docs/cli.md's
 /// table (same codes, same order) and where errors go; `-h` points at `--help`.
 #[test]
 fn cli_help_explains_itself_like_the_readme() {
@@ -693,7 +693,7 @@ fn cli_help_explains_itself_like_the_readme() {
     ] {
         assert!(help.contains(want), "--help lacks {want}:\n{help}");
     }
-    let readme = std::fs::read_to_string(util::workspace().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(util::workspace().join("docs/cli.md")).unwrap();
     let readme_codes: Vec<String> = readme
         .lines()
         .filter_map(|l| l.trim().strip_prefix("| "))
@@ -709,7 +709,7 @@ fn cli_help_explains_itself_like_the_readme() {
         .take_while(|l| !l.trim().is_empty())
         .filter_map(|l| l.split_whitespace().next().map(String::from))
         .collect();
-    assert_eq!(readme_codes, help_codes, "README exit-code table and --help disagree");
+    assert_eq!(readme_codes, help_codes, "docs/cli.md exit-code table and --help disagree");
     let out = util::run(util::postwire(&dir.join("cache")).arg("-h"), b"");
     assert!(String::from_utf8_lossy(&out.stdout).contains("See `postwire --help`"), "{}", describe(&out));
 }

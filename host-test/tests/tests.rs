@@ -42,7 +42,7 @@ mod istio;
 /// Installing the Helm plugins (`postwire install-plugin`, `helm plugin install`, release
 /// archives) on machines with Helm 3, Helm 4 or both sharing one plugins directory.
 mod plugins;
-/// The README's runnable command blocks, run as written in a fresh HOME.
+/// The README's and the docs' runnable command blocks, run as written in a fresh HOME; their links.
 mod readme;
 
 /// The Argo CD config-management plugin (`argocd-cmp/`) under a harness that behaves like
