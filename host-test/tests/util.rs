@@ -27,6 +27,13 @@ pub fn skip(test: &str, why: &str) {
         panic!("{test}: required but cannot run: {why}");
     }
     eprintln!("skipped {test} because {why}");
+    // The test harness captures stderr of passing tests: the test command counts skips from here.
+    if let Some(path) = std::env::var_os("POSTWIRE_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut log) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(log, "skipped {test} because {why}");
+        }
+    }
 }
 
 /// The built runner beside this test binary (`target/<profile>/postwire`).
