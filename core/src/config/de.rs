@@ -261,9 +261,10 @@ impl<'de, 'a> MapAccess<'de> for Map<'a> {
         };
         self.value = Some((key, value));
         let de: de::value::StrDeserializer<'_, DeError> = key.as_str().into_deserializer();
-        // Keys carry no position of their own: name the line of their value, not a column.
+        // Name the key's line (a block value starts below it), not a column.
         seed.deserialize(de).map(Some).map_err(|e| {
             let mut e = e.in_field(key).located(value);
+            e.line = value.origin.key_line.or(e.line);
             e.column = None;
             e
         })

@@ -660,6 +660,19 @@ mod tests {
         assert!(err.to_string().contains("(did you mean `checksum`?)"), "{err}");
     }
 
+    /// An unknown key whose value is a block (a mapping or list on the lines below) is reported
+    /// at the key's line, not at the first line of its value.
+    #[test]
+    fn unknown_key_with_a_block_value_names_the_key_line() {
+        let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: true\n  modes:\n    a: b\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("postwire.yaml line 5: invalid config: checksum.modes: unknown field"),
+            "{err}"
+        );
+        let err = resolve_file(&format!("{HEAD}istoi:\n\n  # comment\n  enabled: true\n")).unwrap_err();
+        assert!(err.to_string().starts_with("postwire.yaml line 3: invalid config: istoi: unknown field"), "{err}");
+    }
+
     #[test]
     fn wrong_types_and_values_are_errors() {
         let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: yes\n")).unwrap_err();
