@@ -81,14 +81,23 @@ pub fn parse_all(ws: &mut Workspace<'_>) -> Result<Vec<Object>> {
 }
 
 /// The variables every template sees: `values` (the config's free-form values, `{}` when none),
-/// `release` (`name` and `namespace`, null when the host does not say), `namespace`, and `argocd`
+/// `release` (`name` and `namespace`, undefined when the host does not say), `namespace` (null
+/// when not known), and `argocd`
 /// (the Argo CD application environment: `ARGOCD_APP_NAME` and the rest, empty outside Argo CD).
 /// `resources` (every object of the render) is a global of the [`Engine`].
 pub fn context(values: &Json, ctx: &ContextV1) -> serde_json::Map<String, Json> {
     let mut map = serde_json::Map::new();
     let values = if values.is_null() { Json::Object(serde_json::Map::new()) } else { values.clone() };
     map.insert("values".into(), values);
-    map.insert("release".into(), serde_json::json!({"name": ctx.release_name, "namespace": ctx.namespace}));
+    // Unknown release fields are left out, not null, so that templates can say
+    // `release.name | default("app")` (a null would render as `none`).
+    let mut release = serde_json::Map::new();
+    for (key, value) in [("name", &ctx.release_name), ("namespace", &ctx.namespace)] {
+        if let Some(v) = value {
+            release.insert(key.into(), Json::String(v.clone()));
+        }
+    }
+    map.insert("release".into(), Json::Object(release));
     map.insert("namespace".into(), ctx.namespace.clone().map_or(Json::Null, Json::String));
     map.insert(
         "argocd".into(),

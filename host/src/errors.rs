@@ -17,7 +17,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-/// Exit codes, documented in the README and `postwire --help`.
+/// Exit codes, documented in docs/cli.md and `postwire --help`.
 pub mod exit {
     /// Anything else (I/O, runtime limits).
     pub const OTHER: u8 = 1;
@@ -25,6 +25,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Invalid config, including a `--config` file that cannot be read.
     pub const CONFIG: u8 = 3;
+    /// Invalid input: not YAML, not a Kubernetes object, an unrendered chart.
+    pub const INPUT: u8 = 4;
     /// `postwire check` (or a render under `check.failOn`) found what breaks once applied.
     pub const CHECK: u8 = 7;
 }

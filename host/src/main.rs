@@ -165,6 +165,12 @@ fix it. Silence one object with the annotation postwire.dev/check-ignore: rule-a
         /// Override a config value, Helm style (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Namespace of the render the config is for (templates, `{namespace}` patterns).
+        #[arg(short = 'n', long = "namespace", value_name = "NS")]
+        namespace: Option<String>,
+        /// Release (or application) name of the render (templates, `{release}` patterns).
+        #[arg(long = "release", value_name = "NAME")]
+        release: Option<String>,
     },
     /// Print a JSON Schema: of PostwireConfig (default) or of the --report JSON.
     Schema {
@@ -187,6 +193,15 @@ line that makes Helm 4 read it.",
         #[arg(long = "helm", value_enum, default_value = "auto")]
         helm: install::Which,
         /// Install into DIR instead of the directory Helm names (`helm env HELM_PLUGINS`).
+        #[arg(long = "plugins-dir", value_name = "DIR")]
+        plugins_dir: Option<PathBuf>,
+        /// Use this Helm binary instead of searching PATH (repeatable).
+        #[arg(long = "helm-bin", value_name = "PATH")]
+        helm_bin: Vec<PathBuf>,
+    },
+    /// Remove the Helm plugins `install-plugin` wrote, and its Helm 4 wrapper script.
+    UninstallPlugin {
+        /// Remove from DIR instead of the directories Helm names (`helm env HELM_PLUGINS`).
         #[arg(long = "plugins-dir", value_name = "DIR")]
         plugins_dir: Option<PathBuf>,
         /// Use this Helm binary instead of searching PATH (repeatable).
@@ -307,6 +322,17 @@ const REPORT_SCHEMA: &str = include_str!("report.schema.json");
 fn read_input(file: &str, args: &RenderArgs) -> Result<(String, String), Failure> {
     let name = if file == "-" { "stdin".to_string() } else { file.to_string() };
     let limit = postwire::input::max_input_bytes(args.max_input_mib).map_err(Failure::usage)?;
+    if file != "-" && std::path::Path::new(file).join("Chart.yaml").is_file() {
+        // postwire finishes rendered manifests; rendering a chart takes Helm, its values and
+        // the release, which `helm template` (or `--post-renderer postwire`) already handles.
+        return Err(Failure {
+            message: format!(
+                "{file} is a Helm chart (it has a Chart.yaml), not rendered manifests: render it first, \
+                 e.g. `helm template web {file} | postwire render`, or `helm template web {file} --post-renderer postwire`"
+            ),
+            code: exit::INPUT,
+        });
+    }
     if file != "-" && std::path::Path::new(file).is_dir() {
         // A directory of plain manifests, read as `postwire argocd generate` reads one.
         let text = postwire::argocd::directory_manifests(std::path::Path::new(file), None, limit)
@@ -474,10 +500,15 @@ fn check(file: &str, strict: bool, args: RenderArgs) -> Result<bool, Failure> {
     Ok(response.report.has_findings(strict))
 }
 
-fn validate(config: &std::path::Path, set: Vec<String>) -> Result<(), Failure> {
+fn validate(
+    config: &std::path::Path,
+    set: Vec<String>,
+    namespace: Option<String>,
+    release: Option<String>,
+) -> Result<(), Failure> {
     // The same code path as a render: plugin.wasm resolves the config and runs every wiring
     // over an empty stream, with the objects the config names not required to exist.
-    let args = RenderArgs { config: Some(config.to_path_buf()), set, ..RenderArgs::default() };
+    let args = RenderArgs { config: Some(config.to_path_buf()), set, namespace, release, ..RenderArgs::default() };
     let mut request = request(String::new(), &args, InputFormat::Auto)?;
     request.validate_only = true;
     send(request, &args)?;
@@ -520,7 +551,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 return Ok(ExitCode::from(exit::CHECK));
             }
         }
-        Some(Command::Validate { config, set }) => validate(&config, set)?,
+        Some(Command::Validate { config, set, namespace, release }) => validate(&config, set, namespace, release)?,
         Some(Command::Schema { which }) => match which {
             SchemaKind::Config => write_stdout((postwire_core::config::json_schema() + "\n").as_bytes())?,
             SchemaKind::Report => write_stdout(REPORT_SCHEMA.as_bytes())?,
@@ -529,10 +560,17 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let said = install::install(helm, plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
             write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
         }
+        Some(Command::UninstallPlugin { plugins_dir, helm_bin }) => {
+            let said = install::uninstall(plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
+            write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
+        }
         Some(Command::Playground { port }) => {
             let Some(files) = postwire::playground::files() else {
                 return Err(Failure::other(
-                    "this postwire was built without the playground (POSTWIRE_PLAYGROUND=off)".to_string(),
+                    "this postwire was built without the playground (its tools, wasm-bindgen, node, npm and \
+                     Helm, were missing, or POSTWIRE_PLAYGROUND=off): install them (scripts/install-tools.sh) \
+                     and rebuild"
+                        .to_string(),
                 ));
             };
             let listener = postwire::playground::bind(port)
@@ -552,8 +590,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             write_stdout(&script)?;
         }
         Some(Command::Version) => {
-            let line =
-                format!("postwire {} (plugin.wasm sha256:{})\n", postwire_core::VERSION, postwire::plugin_sha256());
+            let line = format!(
+                "postwire {} (commit {}, plugin.wasm sha256:{})\n",
+                postwire_core::VERSION,
+                env!("POSTWIRE_COMMIT"),
+                postwire::plugin_sha256()
+            );
             write_stdout(line.as_bytes())?;
         }
         Some(Command::Wasm { output }) => {
@@ -567,13 +609,21 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// clap's error as one line: `unexpected argument '--confg' found (tip: a similar argument
-/// exists: '--config'); see postwire --help`.
+/// clap's error as one line, all of its message but the usage synopsis: `unexpected argument
+/// '--confg' found (tip: a similar argument exists: '--config'); see postwire --help`, `the
+/// following required arguments were not provided: --config <FILE>; see postwire --help`,
+/// `invalid value '5' for '--helm <3|4|auto>' [possible values: 3, 4, auto]; ...`.
 fn usage_message(rendered: &str) -> String {
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
-    let tips: Vec<&str> = lines.filter(|l| l.starts_with("tip:")).collect();
-    let mut message = first;
+    let lines = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty());
+    let (tips, text): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("tip:"));
+    let mut message = text.join(" ").trim_start_matches("error: ").to_string();
+    if message.is_empty() {
+        message = "bad usage".into();
+    }
     if !tips.is_empty() {
         message.push_str(&format!(" ({})", tips.join("; ")));
     }
