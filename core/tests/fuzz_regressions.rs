@@ -86,3 +86,28 @@ fn an_explicit_empty_key_is_refused() {
         }
     }
 }
+
+/// fuzz target `wirings` (`fuzz/findings/wirings-irsa-service-account-order`, reduced): two
+/// workloads named alike, one without a namespace and one in `shop`, each get a dedicated
+/// ServiceAccount. Rendering the output again paired the namespaced workload with the
+/// namespace-less ServiceAccount (a missing namespace matches any), so the accounts swapped
+/// places: the render was not idempotent.
+#[test]
+fn irsa_pairs_a_workload_with_the_service_account_of_its_own_namespace() {
+    let deployment = |ns: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n{ns}spec:\n  selector:\n    matchLabels: {{app: api}}\n  template:\n    metadata:\n      labels: {{app: api}}\n    spec:\n      containers:\n      - name: api\n        image: api:2\n"
+        )
+    };
+    let input = format!("{}---\n{}", deployment(""), deployment("  namespace: shop\n"));
+    let config = "irsa:\n  enabled: true\n  accountId: \"123456789012\"\n  roleName: \"r-{serviceAccount}\"\n  createServiceAccount: true\n  serviceAccountName: \"{workload}\"\n";
+    let render = |text: &str| {
+        let mut request = RenderRequestV1::new(text);
+        request.config =
+            Some(postwire_core::wire::ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
+        postwire_core::render(&request).expect("renders").manifests
+    };
+    let first = render(&input);
+    assert_eq!(first.matches("kind: \"ServiceAccount\"").count(), 2, "{first}");
+    assert_eq!(render(&first), first, "rendering the output again changes it");
+}

@@ -643,12 +643,20 @@ impl Wiring for Irsa {
             } else {
                 None
             };
+            // The ServiceAccount of the workload's own namespace first: a missing namespace
+            // matches any, so two accounts named alike (one without a namespace) would otherwise
+            // pair by stream order, which a second render changes (not idempotent).
+            let named_sa = |o: &&Object| o.is("", "ServiceAccount") && o.name == sa;
+            let sa_namespace = |o: &Object| o.namespace.clone().or(self.namespace.clone());
             let sa_object = objects
                 .iter()
-                .find(|o| {
-                    o.is("", "ServiceAccount")
-                        && o.name == sa
-                        && namespaces_match(o.namespace.as_deref().or(self.namespace.as_deref()), ns.as_deref())
+                .filter(named_sa)
+                .find(|o| sa_namespace(o) == ns)
+                .or_else(|| {
+                    objects
+                        .iter()
+                        .filter(named_sa)
+                        .find(|o| namespaces_match(sa_namespace(o).as_deref(), ns.as_deref()))
                 })
                 .cloned();
             let existing = match &sa_object {
