@@ -112,11 +112,12 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     }
     let mut report = Report::default();
 
-    let (config_segments, chart_sources) = take_config_documents(&mut ws)?;
-    let mut sources = Vec::new();
+    let (config_segments, mut chart_sources) = take_config_documents(&mut ws)?;
     match request.chart_config {
-        ChartConfig::Merge => sources.extend(chart_sources),
+        ChartConfig::Merge => chart_sources.iter().try_for_each(crate::platform::refuse_in_chart)?,
         ChartConfig::Ignore => {
+            chart_sources.clear();
+            crate::platform::remove_chart_annotations(&mut ws, &mut report)?;
             for &i in &config_segments {
                 report.document(ws.number(i), config::KIND, ws.source(i).as_deref()).notes.push(Note {
                     wiring: "config".into(),
@@ -135,11 +136,14 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     for set in &request.set {
         platform.push(Source { name: format!("--set {set}"), value: config::parse_set(set)? });
     }
-    for mut source in platform {
+    for source in &mut platform {
         crate::vars::expand(&mut source.value, &request.context.env)?;
-        sources.push(source);
     }
-    let config: PostwireConfig = config::resolve(sources)?;
+    let chart_templates = crate::platform::owned_by_chart("templates", &chart_sources, &platform);
+    let chart_patches = crate::platform::owned_by_chart("patches", &chart_sources, &platform);
+    let mut config: PostwireConfig = config::resolve(chart_sources.into_iter().chain(platform).collect())?;
+    config.platform.chart_templates = chart_templates;
+    config.platform.chart_patches = chart_patches;
     ws.set_on_uneditable(match config.on_uneditable {
         OnUneditable::Error => Uneditable::Error,
         OnUneditable::Skip => Uneditable::Skip,

@@ -37,6 +37,7 @@ pub mod json;
 pub mod krm;
 pub mod model;
 pub mod objects;
+pub mod platform;
 pub mod redact;
 pub mod report;
 pub mod resource;

@@ -182,6 +182,7 @@ pub fn context_env(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap
                 || k.starts_with("ARGOCD_ENV_")
                 || k == "KUBE_VERSION"
                 || k == "KUBE_API_VERSIONS"
+                || k == "POSTWIRE_CHECKSUM_KEY"
         })
         .collect()
 }

@@ -13,6 +13,7 @@ mod de;
 mod value;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,10 @@ pub struct PostwireConfig {
     /// The cross-object check of the finished stream: which findings fail the render.
     #[serde(default, skip_serializing_if = "crate::check::CheckConfig::is_default")]
     pub check: crate::check::CheckConfig,
+    /// Caps a chart cannot raise: template fuel and output, and what a chart's own templates
+    /// see. Platform config only; a chart's PostwireConfig cannot set it.
+    #[serde(default, skip_serializing_if = "crate::platform::PlatformConfig::is_default")]
+    pub platform: crate::platform::PlatformConfig,
 }
 
 fn empty_values() -> serde_json::Value {
@@ -140,6 +145,7 @@ impl Default for PostwireConfig {
             templates: Vec::new(),
             recipes: Default::default(),
             check: Default::default(),
+            platform: Default::default(),
         }
     }
 }
@@ -243,7 +249,37 @@ pub struct ChecksumConfig {
     /// `add` postwire's beside them (default) or `skip` them.
     #[serde(default)]
     pub on_existing: OnExisting,
+    /// Key of the Secrets' checksums: when set, a Secret's checksum is an HMAC-SHA256 under
+    /// this key instead of a plain SHA-256, which anyone who reads the annotation can test
+    /// guesses against. Platform config only (a `--config` file, `--set`, a KRM
+    /// functionConfig), typically `${POSTWIRE_CHECKSUM_KEY}`; a chart's PostwireConfig cannot
+    /// set it. At least 16 bytes; it never appears in a message or the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<SecretKey>,
 }
+
+/// A key that must not be shown: `Debug` and serialization write `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct SecretKey(
+    /// The key's bytes, as text.
+    pub String,
+);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+impl Serialize for SecretKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// The shortest [`ChecksumConfig::secret_key`], in bytes.
+pub const SECRET_KEY_MIN_BYTES: usize = 16;
 
 impl Default for ChecksumConfig {
     fn default() -> Self {
@@ -255,6 +291,7 @@ impl Default for ChecksumConfig {
             exclude: Vec::new(),
             jobs: JobPolicy::default(),
             on_existing: OnExisting::default(),
+            secret_key: None,
         }
     }
 }
@@ -512,6 +549,18 @@ fn validate(config: &PostwireConfig) -> std::result::Result<(), (Error, Vec<Path
             vec![Key("checksum"), Key("annotationPrefix")],
         ));
     }
+    if config.checksum.secret_key.as_ref().is_some_and(|k| k.0.len() < SECRET_KEY_MIN_BYTES) {
+        // The message never quotes the key.
+        return Err((
+            Error::new(
+                ErrorKind::Config,
+                format!("checksum.secretKey is shorter than {SECRET_KEY_MIN_BYTES} bytes, too short to keep checksums unguessable"),
+            )
+            .with_path("checksum.secretKey")
+            .with_hint("use 32 random bytes, e.g. `openssl rand -base64 32`, passed as ${POSTWIRE_CHECKSUM_KEY}"),
+            vec![Key("checksum"), Key("secretKey")],
+        ));
+    }
     for (field, patterns) in [("include", &config.checksum.include), ("exclude", &config.checksum.exclude)] {
         for (i, p) in patterns.iter().enumerate() {
             let (kind, name) = match p.split_once('/') {
@@ -658,7 +707,7 @@ mod tests {
         let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: true\n  mdoe: aggregate\n")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "postwire.yaml line 5: invalid config: checksum.mdoe: unknown field `mdoe`, expected `enabled`, `mode`, `annotationPrefix`, `include`, `exclude`, `jobs` or `onExisting` (did you mean `mode`?)"
+            "postwire.yaml line 5: invalid config: checksum.mdoe: unknown field `mdoe`, expected `enabled`, `mode`, `annotationPrefix`, `include`, `exclude`, `jobs`, `onExisting` or `secretKey` (did you mean `mode`?)"
         );
         let err = resolve_file(&format!("{HEAD}chekcsum: {{}}\n")).unwrap_err();
         assert!(err.to_string().contains("(did you mean `checksum`?)"), "{err}");

@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::config::{pattern_matches, ChecksumConfig, ChecksumMode, JobPolicy, OnExisting, PostwireConfig};
@@ -96,9 +97,12 @@ impl Checksum {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * digest.len());
+    for &b in digest {
         out.push(char::from_digit((b >> 4) as u32, 16).unwrap());
         out.push(char::from_digit((b & 15) as u32, 16).unwrap());
     }
@@ -141,6 +145,19 @@ fn canonical(tree: &Tree, id: NodeId) -> serde_json::Value {
 
 /// SHA-256 of the canonical content (`binaryData`, `data`, `stringData`) of a ConfigMap or Secret.
 pub fn content_hash(tree: &Tree, object: NodeId) -> String {
+    sha256_hex(content_json(tree, object).as_bytes())
+}
+
+/// HMAC-SHA256 (RFC 2104) of the canonical content under `key`: a checksum that cannot be
+/// tested against guessed values without the key.
+pub fn keyed_content_hash(key: &[u8], tree: &Tree, object: NodeId) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(content_json(tree, object).as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+/// The canonical JSON of the content of a ConfigMap or Secret.
+fn content_json(tree: &Tree, object: NodeId) -> String {
     let mut content = serde_json::Map::new();
     for field in ["binaryData", "data", "stringData"] {
         let Some(node) = tree.get(object, field) else {
@@ -151,8 +168,7 @@ pub fn content_hash(tree: &Tree, object: NodeId) -> String {
         }
         content.insert(field.to_string(), canonical(tree, node));
     }
-    let json = serde_json::to_string(&serde_json::Value::Object(content)).expect("JSON of strings serializes");
-    sha256_hex(json.as_bytes())
+    serde_json::to_string(&serde_json::Value::Object(content)).expect("JSON of strings serializes")
 }
 
 fn aggregate_hash(used: &[(&Content, Vec<String>)]) -> String {
@@ -185,7 +201,12 @@ impl Wiring for Checksum {
                 kind,
                 name: obj.name.clone(),
                 namespace: self.namespace_of(obj).map(String::from),
-                hash: content_hash(ws.tree(obj.segment), obj.node),
+                hash: match (&self.config.secret_key, kind) {
+                    (Some(key), RefKind::Secret) => {
+                        keyed_content_hash(key.0.as_bytes(), ws.tree(obj.segment), obj.node)
+                    }
+                    _ => content_hash(ws.tree(obj.segment), obj.node),
+                },
             });
         }
         let mut by_name: Contents<'_> = BTreeMap::new();

@@ -32,7 +32,7 @@ use serde_json::Value as Json;
 use crate::config::PostwireConfig;
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::jinja::{self, Engine, Limits};
+use crate::jinja::{self, Engine};
 use crate::model;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource::{object_node, Object};
@@ -533,12 +533,18 @@ pub struct Patches {
     patches: Vec<PatchConfig>,
     values: Json,
     context: ContextV1,
+    platform: crate::platform::PlatformConfig,
 }
 
 impl Patches {
     /// Build the wiring.
     pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
-        Patches { patches: config.patches.clone(), values: config.values.clone(), context: context.clone() }
+        Patches {
+            patches: config.patches.clone(),
+            values: config.values.clone(),
+            context: config.platform.template_context(context, config.platform.chart_patches),
+            platform: config.platform.clone(),
+        }
     }
 
     fn label(&self, i: usize) -> String {
@@ -635,7 +641,7 @@ impl Patches {
                 let engine = engine.expect("an engine for template patches");
                 let mut context = jinja::context(&self.values, &self.context);
                 context.insert("object".into(), doc.clone());
-                let limits = Limits { fuel: patch.fuel.unwrap_or(jinja::DEFAULT_FUEL), ..Limits::default() };
+                let limits = self.platform.limits(patch.fuel, None);
                 let text = engine.render(label, source, &Json::Object(context), limits).map_err(|e| located(e, ws))?;
                 rendered = body_of_template(&text, label).map_err(|e| located(e, ws))?;
                 &rendered

@@ -35,7 +35,7 @@ use serde_json::Value as Json;
 use crate::config::PostwireConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::OnConflict;
-use crate::jinja::{self, documents, generate_all, is_generated, Engine, Limits};
+use crate::jinja::{self, documents, generate_all, is_generated, Engine};
 use crate::model;
 use crate::report::Report;
 use crate::resource::Object;
@@ -134,12 +134,18 @@ pub struct Templates {
     templates: Vec<TemplateConfig>,
     values: Json,
     context: ContextV1,
+    platform: crate::platform::PlatformConfig,
 }
 
 impl Templates {
     /// Build the wiring.
     pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
-        Templates { templates: config.templates.clone(), values: config.values.clone(), context: context.clone() }
+        Templates {
+            templates: config.templates.clone(),
+            values: config.values.clone(),
+            context: config.platform.template_context(context, config.platform.chart_templates),
+            platform: config.platform.clone(),
+        }
     }
 }
 
@@ -167,10 +173,7 @@ impl Wiring for Templates {
         for (i, t) in self.templates.iter().enumerate() {
             let name = t.name.as_str();
             let what = format!("templates[{i}] ({name})");
-            let limits = Limits {
-                fuel: t.fuel.unwrap_or(jinja::DEFAULT_FUEL),
-                max_output: t.max_output_bytes.unwrap_or(jinja::DEFAULT_MAX_OUTPUT),
-            };
+            let limits = self.platform.limits(t.fuel, t.max_output_bytes);
             let bindings: Vec<Option<(Json, String, usize)>> = match &t.for_each {
                 None => vec![None],
                 Some(sel) => sel
