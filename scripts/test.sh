@@ -110,7 +110,7 @@ if [ ! -x "$fuzz_bin/cargo-fuzz" ]; then
   stage "install cargo-fuzz" cargo install --locked cargo-fuzz@0.13.2 --root "$(dirname "$fuzz_bin")"
 fi
 shopt -s nullglob
-mkdir -p "$seeds/render" "$seeds/edit" "$seeds/wirings" "$seeds/config" "$seeds/krm"
+mkdir -p "$seeds/render" "$seeds/edit" "$seeds/wirings" "$seeds/config" "$seeds/krm" "$seeds/argocd"
 for f in core/tests/cases/*/*/input.yaml; do cp "$f" "$seeds/render/$(basename "$(dirname "$f")").yaml"; done
 for f in "$seeds"/styles/*.yaml; do
   cp "$f" "$seeds/render/"
@@ -128,6 +128,13 @@ for f in core/tests/cases/*/*/input.yaml; do
     awk '/^---/ { start = 1; next } { printf "%s%s\n", (start ? "- " : "  "), $0; start = 0 } BEGIN { start = 1 }' "$f"
   } > "$seeds/krm/$(basename "$(dirname "$f")").yaml"
 done
+# argocd: even first byte, ARGOCD_APP_PARAMETERS as Argo CD writes it; odd, NAME=VALUE lines.
+printf '\0[{"name":"set","map":{"checksum.mode":"aggregate","values.team":"shop"}},{"name":"config","string":""}]' \
+  > "$seeds/argocd/json.txt"
+printf '\0[{"name":"values-files","array":["values.yaml"]},{"name":"helm-parameters","map":{"image.tag":"v1"}}]' \
+  > "$seeds/argocd/helm.txt"
+printf '\1PARAM_CONFIG=postwire.yaml\nPARAM_VALUES_FILES_0=a.yaml\nARGOCD_ENV_TEAM=payments\nARGOCD_APP_NAME=shop\n' \
+  > "$seeds/argocd/vars.txt"
 if [ -n "${POSTWIRE_FUZZ_SECONDS:-}" ]; then
   fuzz_budget=(-max_total_time="$POSTWIRE_FUZZ_SECONDS")
 else
@@ -148,11 +155,11 @@ fuzz() {
 for target in render edit; do
   stage "fuzz $target" fuzz "$target"
 done
-# The wirings, config and KRM targets get about 10 s each in the fixed-seed run.
+# The wirings, config, KRM and Argo CD parameters targets get about 10 s each in the fixed-seed run.
 if [ -z "${POSTWIRE_FUZZ_SECONDS:-}" ]; then
   fuzz_budget=(-seed=1 -runs="${POSTWIRE_FUZZ_RUNS:-200000}" -max_total_time=10)
 fi
-for target in wirings config krm; do
+for target in wirings config krm argocd; do
   stage "fuzz $target" fuzz "$target"
 done
 [ "$stage_failed" = 0 ] && ! grep -q '^test result: FAILED' "$log"

@@ -51,18 +51,30 @@ pub const DEFAULT_FUEL: u64 = 1_000_000;
 /// Default largest output of one render, in bytes.
 pub const DEFAULT_MAX_OUTPUT: usize = 1 << 20;
 
-/// How far one render may go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How far one render may go, and what to tell the user when it goes too far.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// minijinja fuel (instructions, and memory at about 64 bytes a unit).
     pub fuel: u64,
     /// Largest output in bytes.
     pub max_output: usize,
+    /// The config entry being rendered, in limit errors: `templates[0] (pdb)`.
+    pub entry: String,
+    /// The setting that bounds `fuel`: `templates[0].fuel`, or the platform's cap.
+    pub fuel_setting: String,
+    /// The setting that bounds `max_output`.
+    pub output_setting: String,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { fuel: DEFAULT_FUEL, max_output: DEFAULT_MAX_OUTPUT }
+        Limits {
+            fuel: DEFAULT_FUEL,
+            max_output: DEFAULT_MAX_OUTPUT,
+            entry: "the template".into(),
+            fuel_setting: "fuel".into(),
+            output_setting: "maxOutputBytes".into(),
+        }
     }
 }
 
@@ -270,9 +282,18 @@ impl Engine {
                 ErrorKind::Config,
                 format!("template `{name}` writes more than {} bytes", limits.max_output),
             )
-            .with_hint("a loop that never ends, or a template that needs `maxOutputBytes` raised"));
+            .with_hint(format!(
+                "{} reached its output limit: a loop that never ends, or raise `{}` ({})",
+                limits.entry, limits.output_setting, limits.max_output
+            )));
         }
-        rendered.map_err(|e| template_error(&e, source))?;
+        rendered.map_err(|e| match e.kind() {
+            JErrorKind::OutOfFuel => template_error(&e, source).with_hint(format!(
+                "{} used all its fuel: a loop that never ends, or raise `{}` ({})",
+                limits.entry, limits.fuel_setting, limits.fuel
+            )),
+            _ => template_error(&e, source),
+        })?;
         String::from_utf8(out.buf)
             .map_err(|_| Error::new(ErrorKind::Config, format!("template `{name}` wrote invalid UTF-8")))
     }
@@ -612,7 +633,7 @@ mod tests {
 
     #[test]
     fn runaway_loops_run_out_of_fuel_or_output() {
-        let limits = Limits { fuel: 10_000, max_output: 1 << 20 };
+        let limits = Limits { fuel: 10_000, max_output: 1 << 20, ..Limits::default() };
         let err = engine()
             .render(
                 "t",
@@ -623,7 +644,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("out of fuel") && err.contains("fuel"), "{err}");
-        let limits = Limits { fuel: 10_000_000, max_output: 1000 };
+        let limits = Limits { fuel: 10_000_000, max_output: 1000, ..Limits::default() };
         let err =
             engine().render("t", "{% for i in range(10000) %}xxxxxxxx{% endfor %}", &json!({}), limits).unwrap_err();
         assert!(err.to_string().contains("more than 1000 bytes"), "{err}");

@@ -25,6 +25,7 @@
 //! every string a YAML 1.1 or 1.2 reader could take for something else.
 #![deny(missing_docs)]
 
+pub mod argocd;
 pub mod check;
 pub mod config;
 pub mod edit;

@@ -86,11 +86,25 @@ impl PlatformConfig {
         *self == PlatformConfig::default()
     }
 
-    /// The limits of one template render: what it asks for, within the caps.
-    pub fn limits(&self, fuel: Option<u64>, max_output: Option<usize>) -> Limits {
+    /// The limits of one template render of config entry `path` (`templates[0]`, labelled
+    /// `entry` in errors): what it asks for, within the caps. A limit error names the setting
+    /// that bounds it: the entry's own, or the platform's cap when that is lower.
+    pub fn limits(&self, path: &str, entry: &str, fuel: Option<u64>, max_output: Option<usize>) -> Limits {
+        let fuel = fuel.unwrap_or(jinja::DEFAULT_FUEL);
+        let max_output = max_output.unwrap_or(jinja::DEFAULT_MAX_OUTPUT);
+        let setting = |capped: bool, cap: &str, own: &str| {
+            if capped {
+                format!("platform.{cap}")
+            } else {
+                format!("{path}.{own}")
+            }
+        };
         Limits {
-            fuel: fuel.unwrap_or(jinja::DEFAULT_FUEL).min(self.template_fuel),
-            max_output: max_output.unwrap_or(jinja::DEFAULT_MAX_OUTPUT).min(self.template_output_bytes),
+            fuel: fuel.min(self.template_fuel),
+            max_output: max_output.min(self.template_output_bytes),
+            entry: entry.to_string(),
+            fuel_setting: setting(fuel > self.template_fuel, "templateFuel", "fuel"),
+            output_setting: setting(max_output > self.template_output_bytes, "templateOutputBytes", "maxOutputBytes"),
         }
     }
 

@@ -641,7 +641,7 @@ impl Patches {
                 let engine = engine.expect("an engine for template patches");
                 let mut context = jinja::context(&self.values, &self.context);
                 context.insert("object".into(), doc.clone());
-                let limits = self.platform.limits(patch.fuel, None);
+                let limits = self.platform.limits(&format!("patches[{i}]"), label, patch.fuel, None);
                 let text = engine.render(label, source, &Json::Object(context), limits).map_err(|e| located(e, ws))?;
                 rendered = body_of_template(&text, label).map_err(|e| located(e, ws))?;
                 &rendered

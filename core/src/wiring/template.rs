@@ -173,7 +173,7 @@ impl Wiring for Templates {
         for (i, t) in self.templates.iter().enumerate() {
             let name = t.name.as_str();
             let what = format!("templates[{i}] ({name})");
-            let limits = self.platform.limits(t.fuel, t.max_output_bytes);
+            let limits = self.platform.limits(&format!("templates[{i}]"), &what, t.fuel, t.max_output_bytes);
             let bindings: Vec<Option<(Json, String, usize)>> = match &t.for_each {
                 None => vec![None],
                 Some(sel) => sel
@@ -193,10 +193,12 @@ impl Wiring for Templates {
                     None => (what.clone(), format!("written by template `{name}`")),
                 };
                 let text =
-                    engine.render(name, &t.template, &Json::Object(context), limits).map_err(|e| match &binding {
-                        Some((_, display, segment)) => e.in_document(ws.location(*segment, Some(display.clone()))),
-                        None => e,
-                    })?;
+                    engine.render(name, &t.template, &Json::Object(context), limits.clone()).map_err(
+                        |e| match &binding {
+                            Some((_, display, segment)) => e.in_document(ws.location(*segment, Some(display.clone()))),
+                            None => e,
+                        },
+                    )?;
                 let docs = documents(&text, &what)?;
                 generate_all(ws, report, &wiring, &what, docs, t.on_conflict.into(), &reason)?;
             }
