@@ -149,6 +149,30 @@ spec:
     )
 }
 
+/// A render that fails (here: a template out of fuel, issue 19's limit errors) leaves no
+/// `--report` file behind: the report of an earlier render at the same path is removed first,
+/// so it cannot be taken for the failed render's.
+#[test]
+fn a_failed_render_leaves_no_stale_report() {
+    let dir = TempDir::new("cli_stale_report");
+    let report_file = dir.join("report.json");
+    let report = report_file.to_str().unwrap();
+    let out = render(&dir, Mode::RenderFile, &wired_input(), &["--report", report]);
+    assert!(out.status.success() && report_file.exists(), "{}", describe(&out));
+    let config = dir.join("spin.yaml");
+    std::fs::write(
+        &config,
+        "templates:\n- name: spin\n  fuel: 1000\n  template: \"{% for i in range(5000) %}{% endfor %}\"\n",
+    )
+    .unwrap();
+    let out =
+        render(&dir, Mode::RenderFile, &wired_input(), &["--report", report, "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("templates[0] (spin) used all its fuel"), "{stderr}");
+    assert!(!report_file.exists(), "the earlier render's report is still there");
+}
+
 /// `--report FILE` writes JSON that lists each change (document number, object, path, key,
 /// action) and never a Secret's value; stderr does not carry it either, and `--report -`
 /// (stderr) neither.
