@@ -129,6 +129,13 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
             }
         }
     }
+    // A ResourceList found in the stream (not `postwire krm`) may be a chart's output: its
+    // functionConfig cannot set what only the platform may, and its templates are the chart's.
+    let detected = request.input == crate::wire::InputFormat::Auto;
+    if detected {
+        platform.iter().try_for_each(crate::platform::refuse_in_chart)?;
+    }
+    let function_configs = platform.len();
     let mut platform = platform;
     if let Some(file) = &request.config {
         platform.push(config::file_source(&file.name, &file.content)?);
@@ -139,8 +146,11 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     for source in &mut platform {
         crate::vars::expand(&mut source.value, &request.context.env)?;
     }
-    let chart_templates = crate::platform::owned_by_chart("templates", &chart_sources, &platform);
-    let chart_patches = crate::platform::owned_by_chart("patches", &chart_sources, &platform);
+    let untrusted = if detected { function_configs } else { 0 };
+    let chart: Vec<&Source> = chart_sources.iter().chain(&platform[..untrusted]).collect();
+    let trusted: Vec<&Source> = platform[untrusted..].iter().collect();
+    let chart_templates = crate::platform::owned_by_chart("templates", &chart, &trusted);
+    let chart_patches = crate::platform::owned_by_chart("patches", &chart, &trusted);
     let mut config: PostwireConfig = config::resolve(chart_sources.into_iter().chain(platform).collect())?;
     config.platform.chart_templates = chart_templates;
     config.platform.chart_patches = chart_patches;

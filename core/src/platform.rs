@@ -145,7 +145,7 @@ pub fn refuse_in_chart(source: &Source) -> Result<()> {
 
 /// Whether the merged value of a top-level `key` comes from the chart: lists replace on merge,
 /// so the chart's list stands when no platform source sets the key.
-pub fn owned_by_chart(key: &str, chart: &[Source], platform: &[Source]) -> bool {
+pub fn owned_by_chart(key: &str, chart: &[&Source], platform: &[&Source]) -> bool {
     chart.iter().any(|s| s.value.get(key).is_some()) && !platform.iter().any(|s| s.value.get(key).is_some())
 }
 

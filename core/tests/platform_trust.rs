@@ -139,3 +139,30 @@ fn under_ignore_a_charts_postwire_annotations_are_not_read() {
     let report = serde_json::to_string(&out.report).unwrap();
     assert!(report.contains("ignored and removed postwire.dev/irsa-role"), "{report}");
 }
+
+/// A ResourceList found on stdin (not `postwire krm`) may be the chart's output wrapped to
+/// look like a KRM function call: its functionConfig cannot set the platform's keys, and its
+/// templates are the chart's (no `ARGOCD_ENV_*`). `postwire krm` (input `resourceList`) reads
+/// it as the platform's.
+#[test]
+fn a_detected_resource_lists_function_config_is_not_the_platforms() {
+    use postwire_core::wire::InputFormat;
+    let list = |fc: &str| {
+        format!("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nfunctionConfig:\n  apiVersion: postwire.dev/v1alpha1\n  kind: PostwireConfig\n{fc}items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {{name: c}}\n")
+    };
+    let indent = |text: &str| text.lines().map(|l| format!("  {l}\n")).collect::<String>();
+    let caps = list("  platform: {templateFuel: 1000000000000}\n");
+    let err = postwire_core::krm::render_response(&RenderRequestV1::new(&caps)).unwrap_err().to_string();
+    assert!(err.contains("cannot set `platform`") && err.contains("functionConfig"), "{err}");
+    let mut krm = RenderRequestV1::new(&caps);
+    krm.input = InputFormat::ResourceList;
+    postwire_core::krm::render_response(&krm).unwrap();
+
+    let reads_env = list(&indent(READ_ENV));
+    let out = postwire_core::krm::render_response(&with_env(RenderRequestV1::new(&reads_env))).unwrap();
+    assert!(out.manifests.contains("token: \"hidden\""), "{}", out.manifests);
+    let mut krm = with_env(RenderRequestV1::new(&reads_env));
+    krm.input = InputFormat::ResourceList;
+    let out = postwire_core::krm::render_response(&krm).unwrap();
+    assert!(out.manifests.contains("token: \"app-token\""), "{}", out.manifests);
+}
