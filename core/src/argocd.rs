@@ -144,7 +144,8 @@ fn params_from_param_vars(env: &BTreeMap<String, String>) -> Result<Params, Stri
 }
 
 /// The variables a platform config may use as `${NAME}`: the build environment Argo CD gives
-/// plugins and the application's `ARGOCD_ENV_*` variables.
+/// plugins, the application's `ARGOCD_ENV_*` variables, and `POSTWIRE_CHECKSUM_KEY` (the
+/// runner's key for `checksum.secretKey`; templates see only `ARGOCD_*`).
 pub fn context_env(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
     vars.into_iter()
         .filter(|(k, _)| {

@@ -149,6 +149,54 @@ spec:
     )
 }
 
+/// `checksum.secretKey: ${POSTWIRE_CHECKSUM_KEY}` keys the Secret checksums with a key from the
+/// runner's environment: the checksum changes with the key, and the key shows in no channel
+/// (stdout, stderr, `--report`), not even when it is refused as too short.
+#[test]
+fn the_checksum_key_from_the_environment_never_shows() {
+    const KEY: &str = "pw-key-marker-0123456789abcdef";
+    let dir = TempDir::new("cli_checksum_key");
+    let input = dir.join("input.yaml");
+    std::fs::write(&input, wired_input()).unwrap();
+    let config = dir.join("platform.yaml");
+    std::fs::write(&config, "checksum:\n  secretKey: ${POSTWIRE_CHECKSUM_KEY}\n").unwrap();
+    let report = dir.join("report.json");
+    let run = |key: &str| {
+        let mut cmd = util::postwire(&dir.join("cache"));
+        cmd.env("POSTWIRE_CHECKSUM_KEY", key).args([
+            "render",
+            "-f",
+            input.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        util::run(&mut cmd, b"")
+    };
+    let checksum = |out: &Output| {
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        stdout.lines().find(|l| l.contains("checksum/secret-db")).map(str::to_string).unwrap_or_default()
+    };
+    let out = run(KEY);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = std::fs::read_to_string(&report).unwrap();
+    for (channel, content) in [
+        ("stdout", String::from_utf8_lossy(&out.stdout).to_string()),
+        ("stderr", String::from_utf8_lossy(&out.stderr).to_string()),
+        ("report", text),
+    ] {
+        assert!(!content.contains(KEY), "the key is on {channel}");
+    }
+    let other = run(&format!("{KEY}-2"));
+    assert!(!checksum(&out).is_empty() && checksum(&out) != checksum(&other), "{}", describe(&other));
+
+    let short = run("pw-short-key");
+    assert!(!short.status.success() && short.stdout.is_empty(), "{}", describe(&short));
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(stderr.contains("checksum.secretKey") && !stderr.contains("pw-short-key"), "{stderr}");
+}
+
 /// A render that fails (here: a template out of fuel, issue 19's limit errors) leaves no
 /// `--report` file behind: the report of an earlier render at the same path is removed first,
 /// so it cannot be taken for the failed render's.
