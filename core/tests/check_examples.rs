@@ -28,3 +28,25 @@ fn every_example_is_clean_under_strict() {
     }
     assert!(findings.is_empty(), "findings over the examples:\n{}", findings.join("\n"));
 }
+
+/// robot-shop's callers are the ones its containers name (`nc -z redis 6379` in cart's
+/// wait-for-redis init container): its NetworkPolicies are judged against them, so a policy
+/// that drops one of them is reported.
+#[test]
+fn robot_shop_callers_are_judged() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/robot-shop/expected.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let cart_peer =
+        "    - podSelector:\n        matchLabels:\n          app: \"cart\"\n    ports:\n    - port: \"redis\"";
+    assert_eq!(text.matches(cart_peer).count(), 1, "redis-callers admits cart once");
+    let without_cart = text.replace(cart_peer, "    ports:\n    - port: \"redis\"");
+    let findings: Vec<String> = postwire_core::check::check(&without_cart, None)
+        .unwrap()
+        .iter()
+        .filter(|f| f.rule == "network-policy-blocks-caller")
+        .map(|f| f.line())
+        .collect();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].contains("StatefulSet/redis") || findings[0].contains("/redis "), "{findings:?}");
+    assert!(findings[0].contains("Deployment/cart"), "{findings:?}");
+}
