@@ -9,14 +9,17 @@
 //! `POSTWIRE_PLAYGROUND_DIR` when set (`scripts/test.sh` builds them there first with
 //! `playground/build.sh`), else it runs `playground/build.sh` into the target directory (cached:
 //! cargo, wasm-bindgen, npm and the bundler each redo only what changed). That needs the
-//! wasm-bindgen CLI, node and npm, and Helm for the example presets (`scripts/install-tools.sh`);
-//! `POSTWIRE_PLAYGROUND=off` builds a runner without the playground instead.
+//! wasm-bindgen CLI, node and npm, and Helm for the example presets (`scripts/install-tools.sh`).
+//! `POSTWIRE_PLAYGROUND` says what to do: unset or `auto`, embed it when those tools are there
+//! and build the runner without it (with a warning) when they are not, so `cargo install --path
+//! host` needs only Rust; `on` requires it; `off` never builds it.
 
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
+    commit();
     playground();
     println!("cargo:rerun-if-env-changed=POSTWIRE_PLUGIN_WASM");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("plugin.wasm");
@@ -61,23 +64,63 @@ fn main() {
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
 }
 
+/// `POSTWIRE_COMMIT` for `postwire version`: the variable when set (a build from a source
+/// archive), else the checkout's `git rev-parse --short=12 HEAD`, else `unknown`.
+fn commit() {
+    println!("cargo:rerun-if-env-changed=POSTWIRE_COMMIT");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).output().ok().filter(|o| o.status.success())?;
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let commit = match env::var("POSTWIRE_COMMIT") {
+        Ok(c) if !c.is_empty() => c,
+        _ => {
+            // Rebuild when HEAD moves: HEAD itself, and the branch it points at.
+            for path in [git(&["rev-parse", "--git-path", "HEAD"]), git(&["rev-parse", "--git-path", "packed-refs"])] {
+                path.into_iter().for_each(|p| println!("cargo:rerun-if-changed={p}"));
+            }
+            if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+                git(&["rev-parse", "--git-path", &branch])
+                    .into_iter()
+                    .for_each(|p| println!("cargo:rerun-if-changed={p}"));
+            }
+            git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into())
+        }
+    };
+    println!("cargo:rustc-env=POSTWIRE_COMMIT={commit}");
+}
+
 /// Write `$OUT_DIR/playground.rs`: `PLAYGROUND`, every file of the built playground as
 /// `(path, bytes)`, or `None` when built with `POSTWIRE_PLAYGROUND=off`.
 fn playground() {
-    for var in ["POSTWIRE_PLAYGROUND", "POSTWIRE_PLAYGROUND_DIR", "POSTWIRE_HELM4", "POSTWIRE_TOOLS"] {
+    for var in
+        ["POSTWIRE_PLAYGROUND", "POSTWIRE_PLAYGROUND_DIR", "POSTWIRE_HELM4", "POSTWIRE_TOOLS", "POSTWIRE_WASM_BINDGEN"]
+    {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let generated = out_dir.join("playground.rs");
-    match env::var("POSTWIRE_PLAYGROUND").as_deref() {
-        Ok("off") => {
-            std::fs::write(&generated, "pub const PLAYGROUND: Option<&[(&str, &[u8])]> = None;\n").unwrap();
-            return;
-        }
-        Ok("") | Ok("on") | Err(_) => {}
-        Ok(other) => panic!("POSTWIRE_PLAYGROUND={other}: expected on or off"),
-    }
+    let without = "pub const PLAYGROUND: Option<&[(&str, &[u8])]> = None;\n";
     let workspace = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf();
+    let prebuilt = env::var("POSTWIRE_PLAYGROUND_DIR").is_ok_and(|d| !d.is_empty());
+    match env::var("POSTWIRE_PLAYGROUND").as_deref() {
+        Ok("off") => return std::fs::write(&generated, without).unwrap(),
+        Ok("on") => {}
+        Ok("") | Ok("auto") | Err(_) if prebuilt => {}
+        Ok("") | Ok("auto") | Err(_) => {
+            // Tools appearing on PATH (or HOME's tool cache) later should embed it then.
+            println!("cargo:rerun-if-env-changed=PATH");
+            println!("cargo:rerun-if-env-changed=HOME");
+            if let Some(missing) = playground_tools_missing(&workspace) {
+                println!(
+                    "cargo:warning=postwire is built without `postwire playground`: {missing} \
+                     (POSTWIRE_PLAYGROUND=off silences this)"
+                );
+                return std::fs::write(&generated, without).unwrap();
+            }
+        }
+        Ok(other) => panic!("POSTWIRE_PLAYGROUND={other}: expected auto, on or off"),
+    }
     let dir = match env::var("POSTWIRE_PLAYGROUND_DIR") {
         Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => {
@@ -125,6 +168,20 @@ fn playground() {
     }
     code.push_str("]);\n");
     std::fs::write(&generated, code).unwrap();
+}
+
+/// What `playground/build.sh --check` says is missing (wasm-bindgen, node, npm, Helm), or None
+/// when everything the playground build needs is there.
+fn playground_tools_missing(workspace: &std::path::Path) -> Option<String> {
+    let check = Command::new("bash").arg(workspace.join("playground/build.sh")).arg("--check").output();
+    match check {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => {
+            let why = String::from_utf8_lossy(&out.stderr);
+            Some(why.trim().trim_start_matches("playground/build.sh: error: ").to_string())
+        }
+        Err(e) => Some(format!("cannot run bash: {e}")),
+    }
 }
 
 fn collect(root: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(String, PathBuf)>) {

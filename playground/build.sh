@@ -11,14 +11,15 @@
 # (so the runner, which embeds OUT, rebuilds only when the page did).
 # Needs: cargo with the wasm32 target, wasm-bindgen (the version of the crate, from
 # scripts/install-tools.sh), node and npm, and Helm 4 (POSTWIRE_HELM4, else helm on PATH).
+# `build.sh --check` only looks for those tools: exit 0 when all are there, else 3 with what is
+# missing on stderr (the runner's build script then builds the runner without the playground).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
-OUT="${1:-$HERE/dist}"
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
+CHECK_ONLY=0
+if [ "${1:-}" = "--check" ]; then CHECK_ONLY=1; shift; fi
 TOOLS="${POSTWIRE_TOOLS:-$HOME/.cache/postwire/tools}"
-die() { echo "playground/build.sh: error: $*" >&2; exit 1; }
+die() { echo "playground/build.sh: error: $*" >&2; if [ "$CHECK_ONLY" = 1 ]; then exit 3; fi; exit 1; }
 
 # The wasm-bindgen CLI must be exactly the crate's version.
 want="$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' "$HERE/Cargo.toml")"
@@ -31,7 +32,13 @@ fi
 got="$("$WASM_BINDGEN" --version | awk '{print $2}')"
 [ "$got" = "$want" ] || die "$WASM_BINDGEN is version $got, the crate needs $want (scripts/install-tools.sh installs it)"
 command -v npm >/dev/null || die "npm not found: run scripts/install-tools.sh"
+command -v node >/dev/null || die "node not found: run scripts/install-tools.sh"
 HELM="${POSTWIRE_HELM4:-$(command -v helm4 || ls "$TOOLS/bin/helm4" 2>/dev/null || command -v helm || true)}"
+[ -n "$HELM" ] || die "Helm not found (the presets are rendered with it): run scripts/install-tools.sh"
+[ "$CHECK_ONLY" = 0 ] || exit 0
+OUT="${1:-$HERE/dist}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
 
 # 1. The engine for browsers, in its own target directory (never waits on an outer build's lock).
 target="${POSTWIRE_PLAYGROUND_TARGET_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/playground-wasm}"

@@ -57,3 +57,12 @@ echo
 echo "Outputs in $DEMO: plain.yaml, piped.yaml, post-rendered.yaml (Helm 4 re-serializes"
 echo "post-rendered documents itself when it regroups them by file, so that file also differs"
 echo "from plain.yaml in sequence indentation)."
+echo
+echo "=== where the demo put its tools (nothing was installed system-wide or put on your PATH)"
+echo "  postwire:    $POSTWIRE"
+echo "  Helm 4.3.1:  $HELM   (Helm 3.17.3 beside it as helm3 once scripts/test.sh has run)"
+echo "  Helm home:   $DEMO   (plugins, data, config, cache of this demo only)"
+echo "To use them in this shell:"
+echo "  export PATH=\"$(dirname "$POSTWIRE"):$TOOLS/bin:\$PATH\""
+echo "  helm4 template web ./chart --post-renderer postwire   # after: postwire install-plugin --helm 4"
+echo "or install postwire for your own Helm: cargo install --locked --path host && postwire install-plugin"

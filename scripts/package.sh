@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Builds release archives into dist/: one per target, each holding the postwire binary, the Helm
-# plugin directories with the binary beside them (helm-plugin/postwire for Helm 4,
-# helm-plugin/postwire-cli for `helm postwire` under Helm 3 and 4), the README and the JSON
-# Schemas; plus dist/SHA256SUMS. Not part of scripts/test.sh: each new target is a cold build.
+# Builds release archives into dist/, per target:
+#   postwire-VERSION-TARGET.tar.gz        the postwire binary, the Helm plugin directories with
+#                                         the binary beside them (helm-plugin/postwire for Helm 4,
+#                                         helm-plugin/postwire-cli for `helm postwire` under Helm 3
+#                                         and 4), README, LICENSE, docs/ and the JSON Schemas;
+#   postwire-VERSION-TARGET-helm4.tgz     the Helm 4 post-renderer plugin as `helm plugin package`
+#                                         lays it out (postwire/plugin.yaml, run.sh, the binary):
+#                                         `helm plugin install FILE-or-URL` (Helm 4 verifies a
+#                                         .prov beside it when the release workflow signed one);
+#   postwire-VERSION-TARGET-helm3.tar.gz  `helm postwire` with the binary, flat as Helm 3's URL
+#                                         installer wants it: `helm plugin install URL`;
+# plus dist/SHA256SUMS. Not part of scripts/test.sh: each new target is a cold build.
 #
 #   ./scripts/package.sh                      static x86_64-unknown-linux-musl (and aarch64-unknown-linux-musl
 #                                             when a linker for it is installed), else the host target
@@ -46,7 +54,10 @@ for target in "${targets[@]}"; do
         bin="$CARGO_TARGET_DIR/release/postwire"
     else
         linker_var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER"
-        [ "$target" = aarch64-unknown-linux-musl ] && export "$linker_var=aarch64-linux-musl-gcc"
+        # Cross-linking from another architecture needs the cross linker; natively, musl-gcc.
+        if [ "$target" = aarch64-unknown-linux-musl ] && [ "${HOST%%-*}" != aarch64 ]; then
+            export "$linker_var=aarch64-linux-musl-gcc"
+        fi
         if ! cargo build --release --locked -p postwire --target "$target"; then
             say "building $target failed (wasmtime's C parts need a C compiler for the target, e.g. musl-tools); skipping it"
             continue
@@ -62,13 +73,24 @@ for target in "${targets[@]}"; do
     # Hard links: the archive stores the binary once.
     ln "$dir/postwire" "$dir/helm-plugin/postwire/postwire"
     ln "$dir/postwire" "$dir/helm-plugin/postwire-cli/postwire"
-    cp README.md "$dir/"
+    cp README.md LICENSE "$dir/"
+    cp -r docs "$dir/docs"
     "$dir/postwire" schema config >"$dir/schemas/postwire-config.json"
     "$dir/postwire" schema report >"$dir/schemas/report.json"
     tar -C "$stage" -czf "$DIST/$name.tar.gz" "$name"
+    # Helm 4: a top directory named like the plugin (Helm 4 looks for NAME/plugin.yaml in a
+    # local NAME-VERSION*.tgz), as `helm plugin package` writes it.
+    mkdir -p "$stage/helm4/postwire" "$stage/helm3"
+    cp helm-plugin/postwire/plugin.yaml helm-plugin/postwire/run.sh LICENSE "$stage/helm4/postwire/"
+    ln "$dir/postwire" "$stage/helm4/postwire/postwire"
+    tar -C "$stage/helm4" -czf "$DIST/$name-helm4.tgz" postwire
+    # Helm 3: plugin.yaml at the top, which its URL installer requires.
+    cp helm-plugin/postwire-cli/plugin.yaml LICENSE "$stage/helm3/"
+    ln "$dir/postwire" "$stage/helm3/postwire"
+    tar -C "$stage/helm3" -czf "$DIST/$name-helm3.tar.gz" plugin.yaml postwire LICENSE
     rm -rf "$stage"
-    archives+=("$name.tar.gz")
-    say "wrote $DIST/$name.tar.gz"
+    archives+=("$name.tar.gz" "$name-helm4.tgz" "$name-helm3.tar.gz")
+    say "wrote $DIST/$name.tar.gz and the Helm plugin archives $name-helm4.tgz, $name-helm3.tar.gz"
 done
 [ ${#archives[@]} -gt 0 ] || { say "no archive was built"; exit 1; }
 (cd "$DIST" && sha256sum "${archives[@]}" >SHA256SUMS)

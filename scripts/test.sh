@@ -110,11 +110,23 @@ if [ ! -x "$fuzz_bin/cargo-fuzz" ]; then
   stage "install cargo-fuzz" cargo install --locked cargo-fuzz@0.13.2 --root "$(dirname "$fuzz_bin")"
 fi
 shopt -s nullglob
-mkdir -p "$seeds/render" "$seeds/edit"
+mkdir -p "$seeds/render" "$seeds/edit" "$seeds/wirings" "$seeds/config" "$seeds/krm"
 for f in core/tests/cases/*/*/input.yaml; do cp "$f" "$seeds/render/$(basename "$(dirname "$f")").yaml"; done
 for f in "$seeds"/styles/*.yaml; do
   cp "$f" "$seeds/render/"
   { printf '\377'; cat "$f"; } > "$seeds/edit/$(basename "$f")"  # first byte: every op
+done
+# wirings: the first byte picks the wirings (all on); config: even first byte, a config file.
+for f in "$seeds"/render/*.yaml; do { printf '\377'; cat "$f"; } > "$seeds/wirings/$(basename "$f")"; done
+i=0
+for f in examples/*/postwire*.yaml core/tests/cases/*/*/postwire.yaml; do
+  i=$((i + 1)); { printf '\0'; cat "$f"; } > "$seeds/config/$i.yaml"
+done
+# krm: each fixture input as the items of a ResourceList.
+for f in core/tests/cases/*/*/input.yaml; do
+  { printf 'apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n'
+    awk '/^---/ { start = 1; next } { printf "%s%s\n", (start ? "- " : "  "), $0; start = 0 } BEGIN { start = 1 }' "$f"
+  } > "$seeds/krm/$(basename "$(dirname "$f")").yaml"
 done
 if [ -n "${POSTWIRE_FUZZ_SECONDS:-}" ]; then
   fuzz_budget=(-max_total_time="$POSTWIRE_FUZZ_SECONDS")
@@ -134,6 +146,13 @@ fuzz() {
   grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$flog" | sed "s/^/fuzz $target: /"
 }
 for target in render edit; do
+  stage "fuzz $target" fuzz "$target"
+done
+# The wirings, config and KRM targets get about 10 s each in the fixed-seed run.
+if [ -z "${POSTWIRE_FUZZ_SECONDS:-}" ]; then
+  fuzz_budget=(-seed=1 -runs="${POSTWIRE_FUZZ_RUNS:-200000}" -max_total_time=10)
+fi
+for target in wirings config krm; do
   stage "fuzz $target" fuzz "$target"
 done
 [ "$stage_failed" = 0 ] && ! grep -q '^test result: FAILED' "$log"

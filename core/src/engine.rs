@@ -91,7 +91,20 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
 /// Render with extra platform config sources (a KRM function's `functionConfig`), merged over
 /// the chart's config and under the config file and `--set`. Platform sources, the file and
 /// `--set` values expand `${NAME}` from the request's context (see [`crate::vars`]).
+///
+/// No message or report text carries a value of the stream's Secrets (see [`crate::redact`]).
 pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
+    let secrets = || crate::redact::SecretValues::collect(&request.manifests);
+    match render_unredacted(request, platform) {
+        Ok(mut out) => {
+            secrets().scrub_report(&mut out.report);
+            Ok(out)
+        }
+        Err(e) => Err(secrets().scrub_error(e)),
+    }
+}
+
+fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
     request.validate()?;
     let mut ws = Workspace::new(&request.manifests);
     if request.validate_only {
@@ -309,6 +322,19 @@ mod tests {
             out.manifests.split("checksum/configmap-c: ").nth(1).unwrap()[..66].to_string()
         };
         assert_eq!(hash(input), hash(&plain));
+    }
+
+    /// Billion laughs in a ConfigMap a checksum reads: refused at once, naming the document.
+    #[test]
+    fn alias_bombs_fail_naming_the_document() {
+        let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  l0: &l0 lol\n");
+        for i in 1..=9 {
+            let prev = format!("*l{}", i - 1);
+            bomb.push_str(&format!("  l{i}: &l{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        }
+        let input = format!("{}---\n{bomb}", WORKLOAD.split("---\n").nth(1).unwrap());
+        let err = render_with(&input, &[]).unwrap_err().to_string();
+        assert!(err.contains("document 2") && err.contains("excessive aliasing"), "{err}");
     }
 
     #[test]

@@ -194,6 +194,20 @@ impl Error {
         self.0.hint = Some(hint.into());
         self
     }
+
+    /// The error with its free texts (message, hint, path, origin, object) passed through `f`:
+    /// how Secret values are scrubbed from it (see [`crate::redact`]).
+    pub fn map_text(mut self, f: impl Fn(&str) -> String) -> Self {
+        let r = &mut *self.0;
+        r.message = f(&r.message);
+        for text in [&mut r.hint, &mut r.path, &mut r.origin].into_iter().flatten() {
+            *text = f(text);
+        }
+        if let Some(object) = r.document.as_mut().and_then(|d| d.object.as_mut()) {
+            *object = f(object);
+        }
+        self
+    }
 }
 
 impl fmt::Display for Error {

@@ -81,14 +81,23 @@ pub fn parse_all(ws: &mut Workspace<'_>) -> Result<Vec<Object>> {
 }
 
 /// The variables every template sees: `values` (the config's free-form values, `{}` when none),
-/// `release` (`name` and `namespace`, null when the host does not say), `namespace`, and `argocd`
+/// `release` (`name` and `namespace`, undefined when the host does not say), `namespace` (null
+/// when not known), and `argocd`
 /// (the Argo CD application environment: `ARGOCD_APP_NAME` and the rest, empty outside Argo CD).
 /// `resources` (every object of the render) is a global of the [`Engine`].
 pub fn context(values: &Json, ctx: &ContextV1) -> serde_json::Map<String, Json> {
     let mut map = serde_json::Map::new();
     let values = if values.is_null() { Json::Object(serde_json::Map::new()) } else { values.clone() };
     map.insert("values".into(), values);
-    map.insert("release".into(), serde_json::json!({"name": ctx.release_name, "namespace": ctx.namespace}));
+    // Unknown release fields are left out, not null, so that templates can say
+    // `release.name | default("app")` (a null would render as `none`).
+    let mut release = serde_json::Map::new();
+    for (key, value) in [("name", &ctx.release_name), ("namespace", &ctx.namespace)] {
+        if let Some(v) = value {
+            release.insert(key.into(), Json::String(v.clone()));
+        }
+    }
+    map.insert("release".into(), Json::Object(release));
     map.insert("namespace".into(), ctx.namespace.clone().map_or(Json::Null, Json::String));
     map.insert(
         "argocd".into(),
@@ -196,6 +205,15 @@ impl Engine {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_debug(true);
         env.set_recursion_limit(100);
+        env.set_formatter(|out, state, value| {
+            if value.as_str().is_some_and(starts_a_document) {
+                return Err(fail(
+                    "a value holds a line that starts a YAML document (`---` or `...`), which would add \
+                     objects to the render; write it with `| tojson` or `| quote`, or indent it",
+                ));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         env.add_filter("to_yaml", |v: JValue| to_yaml(&v));
         env.add_filter("to_json", |v: JValue| to_json(&v));
         env.add_filter("b64encode", |s: String| Ok::<_, minijinja::Error>(b64encode(&s)));
@@ -258,6 +276,17 @@ impl Engine {
         String::from_utf8(out.buf)
             .map_err(|_| Error::new(ErrorKind::Config, format!("template `{name}` wrote invalid UTF-8")))
     }
+}
+
+/// Whether a string written into a template would start a document of its own: a line after
+/// a line break that is a document marker (`---`, `...`). An Application parameter such as
+/// `${ARGOCD_ENV_TEAM}` written unquoted could otherwise add objects (a ClusterRoleBinding) to
+/// the render.
+fn starts_a_document(s: &str) -> bool {
+    s.split(['\n', '\r']).skip(1).any(|line| {
+        (line.starts_with("---") || line.starts_with("..."))
+            && line[3..].chars().next().is_none_or(|c| c == ' ' || c == '\t')
+    })
 }
 
 /// A writer that refuses to grow past `max` bytes.
@@ -598,6 +627,23 @@ mod tests {
         let err =
             engine().render("t", "{% for i in range(10000) %}xxxxxxxx{% endfor %}", &json!({}), limits).unwrap_err();
         assert!(err.to_string().contains("more than 1000 bytes"), "{err}");
+    }
+
+    #[test]
+    fn values_that_would_start_a_document_are_refused_unless_quoted() {
+        let team = "pay\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n";
+        let err = render("team: {{ values.team }}", json!({"values": {"team": team}})).unwrap_err().to_string();
+        assert!(err.contains("starts a YAML document"), "{err}");
+        let err = render("team: {{ values.team }}", json!({"values": {"team": "a\r..."}})).unwrap_err();
+        assert!(err.to_string().contains("starts a YAML document"), "{err}");
+        for safe in ["team: {{ values.team | tojson }}", "team: {{ values.team | quote }}"] {
+            let out = render(safe, json!({"values": {"team": team}})).unwrap();
+            assert!(!out.contains("\n---"), "{safe}: {out}");
+        }
+        // Multi-line values without document markers, and indented markers, are fine.
+        for fine in ["a\nb", "a\n  ---\n", "a\n----\n", "---x"] {
+            assert!(render("{{ v }}", json!({"v": fine})).is_ok(), "{fine:?}");
+        }
     }
 
     #[test]

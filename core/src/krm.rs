@@ -83,7 +83,8 @@ pub fn render_response(request: &RenderRequestV1) -> Result<RenderResponseV1> {
         InputFormat::ResourceList => true,
         InputFormat::Auto => is_resource_list(&request.manifests),
     };
-    let out = if krm { render(request)? } else { engine::render(request)? };
+    let out = if krm { render(request) } else { engine::render(request) };
+    let out = out.map_err(|e| crate::redact::SecretValues::collect(&request.manifests).scrub_error(e))?;
     Ok(RenderResponseV1::new(out.manifests, out.report))
 }
 

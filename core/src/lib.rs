@@ -36,6 +36,8 @@ pub mod jinja;
 pub mod json;
 pub mod krm;
 pub mod model;
+pub mod objects;
+pub mod redact;
 pub mod report;
 pub mod resource;
 pub mod select;

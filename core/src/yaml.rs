@@ -4,6 +4,8 @@
 //! that [`crate::inject`] can splice new text next to it. Scalars keep their value after escape
 //! processing; nothing is resolved to a type here (a wiring asks for what it needs).
 
+use std::collections::{HashMap, HashSet};
+
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -130,9 +132,9 @@ pub struct Tree {
     nodes: Vec<Node>,
     root: Option<NodeId>,
     /// For each alias node, the node it refers to.
-    alias_targets: Vec<(NodeId, NodeId)>,
+    alias_targets: HashMap<NodeId, NodeId>,
     /// Anchor ids some alias refers to (an anchored node no alias uses is an ordinary node).
-    used_anchors: Vec<usize>,
+    used_anchors: HashSet<usize>,
 }
 
 fn style_of(s: ScalarStyle) -> Style {
@@ -154,6 +156,7 @@ impl Tree {
         // A mapping under construction alternates key and value; a pending key waits here.
         let mut pending_key: Vec<Option<NodeId>> = Vec::new();
         let mut documents = 0;
+        let mut aliases = AliasBudget::default();
         let parser = Parser::new_from_str(text);
         for item in parser {
             let (event, span) = item.map_err(|e| {
@@ -185,23 +188,23 @@ impl Tree {
                     continue;
                 }
                 Event::Scalar(value, style, anchor, tag) => {
+                    let bytes = value.len();
                     tree.nodes.push(new_node(
                         NodeKind::Scalar { value: value.into_owned(), style: style_of(style) },
                         anchor,
                         tag_text(tag.as_deref()),
                     ));
-                    tree.nodes.len() - 1
+                    let id = tree.nodes.len() - 1;
+                    aliases.leaf(id, anchor, &stack, Expanded { nodes: 1, bytes: bytes as u64 });
+                    id
                 }
                 Event::Alias(anchor) => {
                     tree.nodes.push(new_node(NodeKind::Alias, 0, None));
                     let id = tree.nodes.len() - 1;
-                    // Aliases refer to the most recent definition of their anchor.
-                    if let Some(target) = tree.nodes[..id].iter().rposition(|n| n.anchor == anchor) {
-                        tree.alias_targets.push((id, target));
+                    if let Some(target) = aliases.alias(id, anchor, &stack).map_err(|e| e.at(line, col + 1))? {
+                        tree.alias_targets.insert(id, target);
                     }
-                    if !tree.used_anchors.contains(&anchor) {
-                        tree.used_anchors.push(anchor);
-                    }
+                    tree.used_anchors.insert(anchor);
                     id
                 }
                 Event::MappingStart(style, anchor, tag) => {
@@ -212,6 +215,7 @@ impl Tree {
                         tag_text(tag.as_deref()),
                     ));
                     let id = tree.nodes.len() - 1;
+                    aliases.open(id, anchor);
                     stack.push(id);
                     pending_key.push(None);
                     continue_after_open(&mut tree, &stack, &mut pending_key, id);
@@ -225,6 +229,7 @@ impl Tree {
                         tag_text(tag.as_deref()),
                     ));
                     let id = tree.nodes.len() - 1;
+                    aliases.open(id, anchor);
                     stack.push(id);
                     pending_key.push(None);
                     continue_after_open(&mut tree, &stack, &mut pending_key, id);
@@ -232,6 +237,7 @@ impl Tree {
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
                     let id = stack.pop().expect("parser balances collections");
+                    aliases.close(id, &stack);
                     pending_key.pop();
                     let node = &mut tree.nodes[id];
                     node.end = node.end.max(end);
@@ -241,6 +247,7 @@ impl Tree {
             };
             attach(&mut tree, &stack, &mut pending_key, id);
         }
+        aliases.check(tree.root, tree.nodes.len(), text.len()).map_err(|e| e.at(1 + line_offset, 1))?;
         Ok(tree)
     }
 
@@ -337,7 +344,7 @@ impl Tree {
     /// The node an alias refers to; other nodes are themselves.
     pub fn resolved(&self, id: NodeId) -> NodeId {
         match self.nodes[id].kind {
-            NodeKind::Alias => self.alias_targets.iter().find(|(a, _)| *a == id).map_or(id, |&(_, t)| t),
+            NodeKind::Alias => self.alias_targets.get(&id).copied().unwrap_or(id),
             _ => id,
         }
     }
@@ -398,6 +405,129 @@ impl Tree {
             }
         }
         count
+    }
+}
+
+/// What a node stands for once its aliases are expanded: how many nodes and scalar bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Expanded {
+    nodes: u64,
+    bytes: u64,
+}
+
+impl Expanded {
+    fn add(&mut self, other: Expanded) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
+
+/// Resolves aliases while parsing (a map from anchor to its latest node, so each alias costs
+/// O(1)) and adds up what every node expands to, so that an alias bomb is refused before any
+/// reader expands it. The bound is Go's: go-yaml's `allowedAliasRatio` and the check in
+/// `decoder.unmarshal` (github.com/go-yaml/yaml, decode.go, commit
+/// 00aeb2c63b7cd89d82eeb66ffcebae066eeb8092; yaml.v2's decode.go has the same constants), which
+/// kubectl and Helm apply: more than 100 alias-driven nodes in more than 1000 may be at most
+/// 99% of them, falling to 10% between 400k and 4M nodes. Go shares aliased strings; readers
+/// here copy them, so expanded scalar bytes are bounded too.
+#[derive(Debug, Default)]
+struct AliasBudget {
+    /// The latest node defining each anchor (aliases refer to the most recent definition).
+    anchors: HashMap<usize, NodeId>,
+    /// Expanded size per node id (filled for leaves at once, for collections when they close).
+    sizes: HashMap<NodeId, Expanded>,
+    /// Collections still open (an alias to one of them would contain itself).
+    open: HashSet<NodeId>,
+}
+
+/// Alias-driven nodes become suspect above this many, in a document of at least `MIN_NODES`.
+const MIN_ALIAS_NODES: u64 = 100;
+const MIN_NODES: u64 = 1000;
+const RATIO_RANGE_LOW: u64 = 400_000;
+const RATIO_RANGE_HIGH: u64 = 4_000_000;
+/// Expanded scalar bytes allowed: this many times the document's size, and at least
+/// `MIN_EXPANDED_BYTES`.
+const EXPANDED_BYTES_FACTOR: u64 = 16;
+const MIN_EXPANDED_BYTES: u64 = 16 << 20;
+
+fn allowed_alias_ratio(nodes: u64) -> f64 {
+    match nodes {
+        n if n <= RATIO_RANGE_LOW => 0.99,
+        n if n >= RATIO_RANGE_HIGH => 0.10,
+        n => 0.99 - 0.89 * ((n - RATIO_RANGE_LOW) as f64 / (RATIO_RANGE_HIGH - RATIO_RANGE_LOW) as f64),
+    }
+}
+
+impl AliasBudget {
+    fn define(&mut self, id: NodeId, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, id);
+        }
+    }
+
+    fn leaf(&mut self, id: NodeId, anchor: usize, stack: &[NodeId], size: Expanded) {
+        self.define(id, anchor);
+        self.sizes.insert(id, size);
+        self.add_to_parent(stack, size);
+    }
+
+    fn open(&mut self, id: NodeId, anchor: usize) {
+        self.define(id, anchor);
+        self.open.insert(id);
+        self.sizes.insert(id, Expanded { nodes: 1, bytes: 0 });
+    }
+
+    fn close(&mut self, id: NodeId, stack: &[NodeId]) {
+        self.open.remove(&id);
+        let size = self.sizes[&id];
+        self.add_to_parent(stack, size);
+    }
+
+    fn add_to_parent(&mut self, stack: &[NodeId], size: Expanded) {
+        if let Some(parent) = stack.last() {
+            self.sizes.get_mut(parent).expect("open collections have a size").add(size);
+        }
+    }
+
+    /// The node an alias refers to (None when its anchor is unknown: the parser reports that).
+    fn alias(&mut self, id: NodeId, anchor: usize, stack: &[NodeId]) -> Result<Option<NodeId>> {
+        let Some(&target) = self.anchors.get(&anchor) else {
+            return Ok(None);
+        };
+        if self.open.contains(&target) {
+            return Err(Error::new(
+                ErrorKind::Yaml,
+                "an alias refers to a node that contains it (its anchor's value contains itself)",
+            ));
+        }
+        let size = self.sizes[&target];
+        self.sizes.insert(id, size);
+        self.add_to_parent(stack, size);
+        Ok(Some(target))
+    }
+
+    /// Refuse a document whose aliases expand it far beyond its own size.
+    fn check(&self, root: Option<NodeId>, nodes: usize, text_len: usize) -> Result<()> {
+        let Some(total) = root.and_then(|r| self.sizes.get(&r)) else {
+            return Ok(());
+        };
+        let written = nodes as u64;
+        let alias_driven = total.nodes.saturating_sub(written);
+        let too_many_nodes = alias_driven > MIN_ALIAS_NODES
+            && total.nodes > MIN_NODES
+            && alias_driven as f64 / total.nodes as f64 > allowed_alias_ratio(total.nodes);
+        let byte_budget = MIN_EXPANDED_BYTES.max((text_len as u64).saturating_mul(EXPANDED_BYTES_FACTOR));
+        if too_many_nodes || total.bytes > byte_budget {
+            return Err(Error::new(
+                ErrorKind::Yaml,
+                format!(
+                    "excessive aliasing: the document's {written} nodes ({text_len} bytes) expand to {} nodes and {} bytes of scalars through aliases",
+                    total.nodes, total.bytes
+                ),
+            )
+            .with_hint("write the repeated values out, or share fewer of them: Go's YAML decoder (kubectl, Helm) refuses such documents too"));
+        }
+        Ok(())
     }
 }
 
@@ -478,5 +608,66 @@ mod tests {
         let err = Tree::parse("a: 1\nb: [1, 2\n", 10).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Yaml);
         assert!(err.line().unwrap() > 10, "{err}");
+    }
+    /// 25k anchor/alias pairs parse and resolve in linear time (each alias used to scan every
+    /// earlier node).
+    #[test]
+    fn many_aliases_parse_in_linear_time() {
+        let mut text = String::from("data:\n");
+        for i in 0..25_000 {
+            text.push_str(&format!("  a{i}: &x{i} v\n  b{i}: *x{i}\n"));
+        }
+        let started = std::time::Instant::now();
+        let tree = Tree::parse(&text, 0).unwrap();
+        let data = tree.get(tree.root().unwrap(), "data").unwrap();
+        for &(_, v) in tree.entries(data) {
+            assert_eq!(tree.scalar(tree.resolved(v)), Some("v"));
+            assert!(tree.is_shared(tree.resolved(v)));
+        }
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    }
+
+    /// Billion laughs: ten levels of ten aliases each expand 1 KB to 10^10 nodes.
+    #[test]
+    fn alias_bombs_are_refused_with_the_cause() {
+        let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n  l0: &l0 [lol]\n");
+        for i in 1..=10 {
+            let prev = format!("*l{}", i - 1);
+            text.push_str(&format!("  l{i}: &l{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        }
+        let err = Tree::parse(&text, 0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Yaml);
+        assert!(err.to_string().contains("excessive aliasing"), "{err}");
+    }
+
+    /// One big scalar aliased many times: few nodes, but far more bytes than the document.
+    #[test]
+    fn aliases_of_a_big_scalar_are_bounded_by_bytes() {
+        let big = "x".repeat(1 << 20);
+        let mut text = format!("data:\n  big: &big {big}\n  refs: [");
+        text.push_str(&["*big"; 40].join(", "));
+        text.push_str("]\n");
+        let err = Tree::parse(&text, 0).unwrap_err();
+        assert!(err.to_string().contains("excessive aliasing"), "{err}");
+    }
+
+    /// Modest sharing, as in real charts, stays allowed.
+    #[test]
+    fn ordinary_aliases_and_merge_keys_are_allowed() {
+        let text = "base: &base {a: 1, b: [x, y]}\none: {<<: *base, c: 2}\ntwo: *base\nthree: [*base, *base]\n";
+        let tree = Tree::parse(text, 0).unwrap();
+        assert!(tree.has_aliases());
+    }
+
+    /// An alias inside the node its anchor names would expand forever.
+    #[test]
+    fn an_alias_to_its_own_ancestor_is_refused() {
+        for text in ["a: &a [1, *a]\n", "a: &a {b: *a}\n"] {
+            match Tree::parse(text, 0) {
+                Err(err) => assert!(err.to_string().contains("contains itself"), "{err}"),
+                Ok(tree) => panic!("parsed a recursive alias: {tree:?}"),
+            }
+        }
     }
 }

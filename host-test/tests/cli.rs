@@ -256,15 +256,24 @@ checksum:\n  enabled: true\n  mode: aggregate\n  annotationPrefix: checksum/\n  
     assert_eq!(schema["type"], "object");
 }
 
-/// `postwire version` names the version and the sha256 of plugin.wasm; `postwire wasm -o FILE`
-/// writes that very module (wasm magic `\0asm`, same digest).
+/// `postwire version` names the version, the commit it was built from and the sha256 of
+/// plugin.wasm; `postwire wasm -o FILE` writes that very module (wasm magic `\0asm`, same digest).
 #[test]
 fn cli_version_and_wasm_agree() {
     let dir = TempDir::new("cli_version_wasm");
     let out = util::run(util::postwire(&dir.join("cache")).arg("version"), b"");
     assert!(out.status.success(), "{}", describe(&out));
     let version = String::from_utf8(out.stdout).unwrap();
-    assert!(version.starts_with(&format!("postwire {} (plugin.wasm sha256:", env!("CARGO_PKG_VERSION"))), "{version}");
+    assert!(version.starts_with(&format!("postwire {} (commit ", env!("CARGO_PKG_VERSION"))), "{version}");
+    let head = Command::new("git").current_dir(util::workspace()).args(["rev-parse", "--short=12", "HEAD"]).output();
+    if let Ok(head) = head.as_ref().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) {
+        if !head.is_empty() && std::env::var_os("POSTWIRE_COMMIT").is_none() {
+            assert!(
+                version.contains(&format!("(commit {head}, plugin.wasm sha256:")),
+                "{version} is not of HEAD {head}"
+            );
+        }
+    }
     let file = dir.join("plugin.wasm");
     let out = util::run(util::postwire(&dir.join("cache")).args(["wasm", "-o", file.to_str().unwrap()]), b"");
     assert!(out.status.success(), "{}", describe(&out));
@@ -537,6 +546,35 @@ fn cli_missing_config_file_and_unknown_flag_have_their_exit_codes() {
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{}", describe(&out));
 }
 
+/// A clap usage error keeps all of its message on its one line: the missing flag, the allowed
+/// values; only the usage synopsis and "For more information" are left to `--help`.
+#[test]
+fn cli_usage_errors_keep_the_whole_message() {
+    let dir = TempDir::new("cli_usage_errors");
+    let run = |args: &[&str]| util::run(util::postwire(&dir.join("cache")).args(args), b"");
+    let out = run(&["validate"]);
+    assert_fails(&out, 2, &["required arguments were not provided", "--config <FILE>"], "validate without --config");
+    let out = run(&["install-plugin", "--helm", "5"]);
+    assert_fails(&out, 2, &["invalid value '5'", "possible values: 3, 4, auto"], "--helm 5");
+    for out in [run(&["validate"]), run(&["install-plugin", "--helm", "5"])] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{}", describe(&out));
+        assert!(!stderr.contains("Usage:") && !stderr.contains("For more information"), "{}", describe(&out));
+    }
+}
+
+/// `render -f`/`diff -f` on an unrendered chart directory says to render it with Helm (exit 4)
+/// instead of emitting `Chart.yaml` and `values.yaml` as manifests.
+#[test]
+fn cli_render_of_a_chart_directory_says_to_run_helm_template() {
+    let dir = TempDir::new("cli_chart_dir");
+    let chart = util::workspace().join("examples/quickstart/chart");
+    for sub in ["render", "diff"] {
+        let out = util::run(util::postwire(&dir.join("cache")).arg(sub).arg("-f").arg(&chart), b"");
+        assert_fails(&out, 4, &["is a Helm chart (it has a Chart.yaml)", "helm template web"], sub);
+    }
+}
+
 /// Invalid POSTWIRE_* values are usage errors naming the variable, never silently ignored.
 #[test]
 fn cli_invalid_environment_values_are_errors() {
@@ -611,6 +649,28 @@ fn cli_validate_checks_a_config_file() {
     }
 }
 
+/// `postwire validate --release NAME --namespace NS` checks a config as a render of that release
+/// sees it: a template using `release.name` fails without a release and passes with one.
+#[test]
+fn cli_validate_takes_the_release_and_namespace() {
+    let dir = TempDir::new("cli_validate_release");
+    let file = dir.join("postwire.yaml");
+    std::fs::write(
+        &file,
+        "templates:\n- name: info\n  template: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: \"{{ release.name }}-info\", namespace: \"{{ release.namespace }}\"}\n",
+    )
+    .unwrap();
+    let validate = |extra: &[&str]| {
+        let mut cmd = util::postwire(&dir.join("cache"));
+        cmd.arg("validate").arg("--config").arg(&file).args(extra);
+        util::run(&mut cmd, b"")
+    };
+    let out = validate(&["--release", "web", "--namespace", "prod"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = validate(&["-n", "prod"]);
+    assert_fails(&out, 3, &["release.name"], "a template needing the release, without --release");
+}
+
 /// `postwire diff`: exit 1 and a unified diff of exactly the added lines when postwire would
 /// change something; exit 0 and no output for its own output (nothing left to change);
 /// `-U 0` drops the context lines; errors keep their own codes.
@@ -672,7 +732,7 @@ fn cli_completion_scripts_parse() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
 
-/// `postwire --help` has examples, every environment variable, the exit codes of the README's
+/// `postwire --help` has examples, every environment variable, the exit codes of docs/cli.md's
 /// table (same codes, same order) and where errors go; `-h` points at `--help`.
 #[test]
 fn cli_help_explains_itself_like_the_readme() {
@@ -693,7 +753,7 @@ fn cli_help_explains_itself_like_the_readme() {
     ] {
         assert!(help.contains(want), "--help lacks {want}:\n{help}");
     }
-    let readme = std::fs::read_to_string(util::workspace().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(util::workspace().join("docs/cli.md")).unwrap();
     let readme_codes: Vec<String> = readme
         .lines()
         .filter_map(|l| l.trim().strip_prefix("| "))
@@ -709,7 +769,7 @@ fn cli_help_explains_itself_like_the_readme() {
         .take_while(|l| !l.trim().is_empty())
         .filter_map(|l| l.split_whitespace().next().map(String::from))
         .collect();
-    assert_eq!(readme_codes, help_codes, "README exit-code table and --help disagree");
+    assert_eq!(readme_codes, help_codes, "docs/cli.md exit-code table and --help disagree");
     let out = util::run(util::postwire(&dir.join("cache")).arg("-h"), b"");
     assert!(String::from_utf8_lossy(&out.stdout).contains("See `postwire --help`"), "{}", describe(&out));
 }

@@ -81,6 +81,17 @@ fn a_resource_list_by_hand_keeps_unchanged_items_byte_for_byte() {
         assert_eq!(result["field"]["path"], "spec.template.metadata.annotations.checksum/config");
         assert_eq!(result["file"]["path"], "deployment.yaml");
     }
+    // Under --chart-config ignore a render reads its input as manifests: the functionConfig
+    // (aggregate mode) does not count, the items get the default per-object checksums, and
+    // the output is still the list with its items.
+    let out = util::run(util::postwire(&cache.0).args(["--chart-config", "ignore"]), list.as_bytes());
+    assert!(out.status.success(), "{}", util::describe(&out));
+    let value = &docs(&python, &String::from_utf8(out.stdout).unwrap())[0];
+    let annotations = template_annotations(&value["items"][1]);
+    assert!(
+        annotations.contains_key("checksum/configmap-settings") && !annotations.contains_key("checksum/config"),
+        "{value}"
+    );
     // `postwire krm` on something else is an error; the plain runner renders it as manifests.
     let out = util::run(util::postwire(&cache.0).arg("krm"), CONFIGMAP.as_bytes());
     assert_eq!(out.status.code(), Some(4), "{}", util::describe(&out));

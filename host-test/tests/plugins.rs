@@ -85,11 +85,21 @@ fn ok(out: &Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `HELM_PLUGINS="..."` from the alias line `postwire install-plugin` prints.
-fn alias_plugins(said: &str) -> String {
-    let line =
-        said.lines().find(|l| l.trim_start().starts_with("alias ")).unwrap_or_else(|| panic!("no alias in:\n{said}"));
-    line.split("HELM_PLUGINS=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string()
+/// The wrapper directory from the `export PATH="DIR:$PATH"` line `postwire install-plugin` prints.
+fn wrapper_dir(said: &str) -> PathBuf {
+    let line = said
+        .lines()
+        .find(|l| l.trim_start().starts_with("export PATH="))
+        .unwrap_or_else(|| panic!("no export PATH in:\n{said}"));
+    PathBuf::from(line.split("PATH=\"").nth(1).and_then(|r| r.split(':').next()).unwrap())
+}
+
+impl Machine {
+    /// `sh -c script` non-interactively (no aliases, no profile), with `first` before PATH.
+    fn sh(&self, first: &Path, script: &str) -> Output {
+        let path = format!("{}:{}:/usr/bin:/bin", first.display(), self.dir.join("bin").display());
+        util::run(&mut self.cmd(Path::new("/bin/sh"), &["-c", script], &[("PATH", path)]), b"")
+    }
 }
 
 /// Helm 3.17.3 and Helm 4.3.1 on one machine, one shared plugins directory holding a plain
@@ -119,9 +129,9 @@ fn plugins_helm3_and_helm4_share_one_plugins_directory() {
     let said = ok(&m.postwire(&["install-plugin"]), "postwire install-plugin");
     assert!(said.contains("Helm 3 (") && said.contains("Helm 4 ("), "{said}");
     assert!(said.contains("replaced the Helm 4 plugin"), "{said}");
-    let helm4_plugins = alias_plugins(&said);
     let own = m.home().join(".local/share/helm/plugins-helm4");
-    assert_eq!(helm4_plugins, format!("{}:{}", m.shared_plugins().display(), own.display()), "{said}");
+    let wrappers = wrapper_dir(&said);
+    assert_eq!(wrappers, own.join("bin"), "{said}");
 
     // Helm 3: both plugins listed and running, no loader errors.
     let list = m.helm("helm3", &["plugin", "list"], &[]);
@@ -135,22 +145,37 @@ fn plugins_helm3_and_helm4_share_one_plugins_directory() {
     assert!(ok(&out, "helm3 template").contains("checksum/configmap-demo-web: \""), "{}", describe(&out));
     assert!(out.stderr.is_empty(), "{}", describe(&out));
 
-    // Helm 4 with the plugins path install-plugin printed.
-    let env = [("HELM_PLUGINS", helm4_plugins)];
-    let text = ok(&m.helm("helm", &["plugin", "list"], &env), "helm4 plugin list");
+    // Helm 4 through the wrapper first on PATH, non-interactively (a CI step, a Makefile).
+    let text = ok(&m.sh(&wrappers, "helm plugin list"), "helm4 plugin list");
     for want in ["hello", "cli/v1", "postrenderer/v1"] {
         assert!(text.contains(want), "helm4 plugin list lacks {want}:\n{text}");
     }
-    assert_eq!(ok(&m.helm("helm", &["hello", "b"], &env), "helm4 hello"), "hello from hello: b\n");
-    let out = m.helm("helm", &["template", "demo", &quickstart(), "--post-renderer", "postwire"], &env);
+    assert_eq!(ok(&m.sh(&wrappers, "helm hello b"), "helm4 hello"), "hello from hello: b\n");
+    let out = m.sh(&wrappers, &format!("helm template demo {} --post-renderer postwire", quickstart()));
     let text = ok(&out, "helm4 template --post-renderer postwire");
     assert!(text.contains("checksum/configmap-demo-web: \"") && text.contains("checksum/secret-demo-db: \""), "{text}");
+    let list = m.sh(&wrappers, "helm3 plugin list");
+    assert!(ok(&list, "helm3 beside the wrapper").contains("hello") && list.stderr.is_empty(), "{}", describe(&list));
 
     // Helm 3 still fine after the Helm 4 install, and install-plugin is repeatable.
     ok(&m.postwire(&["install-plugin"]), "second install-plugin");
     let list = m.helm("helm3", &["plugin", "list"], &[]);
     ok(&list, "helm3 plugin list after reinstall");
     assert!(list.stderr.is_empty(), "{}", describe(&list));
+
+    // `postwire uninstall-plugin` removes both plugins and the wrapper; hello stays, and both
+    // Helms list their plugins without errors.
+    let path = format!("{}:{}:/usr/bin:/bin", wrappers.display(), m.dir.join("bin").display());
+    let said =
+        ok(&util::run(&mut m.cmd(&util::postwire_bin(), &["uninstall-plugin"], &[("PATH", path)]), b""), "uninstall");
+    assert!(said.contains("removed") && said.contains("take its directory off PATH"), "{said}");
+    assert!(!m.shared_plugins().join("postwire").exists() && !own.join("postwire").exists(), "{said}");
+    assert!(!wrappers.join("helm").exists(), "{said}");
+    for helm in ["helm3", "helm"] {
+        let list = m.helm(helm, &["plugin", "list"], &[]);
+        let text = ok(&list, "plugin list after uninstall");
+        assert!(list.stderr.is_empty() && text.contains("hello") && !text.contains("postwire"), "{}", describe(&list));
+    }
 }
 
 /// Only Helm 4 on the machine: `postwire install-plugin` puts the post-renderer plugin, with the
@@ -212,8 +237,12 @@ fn plugins_package_script_builds_a_checksummed_archive() {
     );
     assert!(out.status.success(), "{}", describe(&out));
     let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
-    let (sum, name) = sums.trim().split_once("  ").unwrap_or_else(|| panic!("SHA256SUMS: {sums}"));
-    assert_eq!(sum, util::sha256_hex(&std::fs::read(dist.join(name)).unwrap()), "{sums}");
+    for line in sums.lines() {
+        let (sum, name) = line.split_once("  ").unwrap_or_else(|| panic!("SHA256SUMS: {sums}"));
+        assert_eq!(sum, util::sha256_hex(&std::fs::read(dist.join(name)).unwrap()), "{sums}");
+    }
+    let name = sums.lines().next().and_then(|l| l.split_once("  ")).unwrap().1;
+    assert!(name.ends_with(".tar.gz") && !name.ends_with("-helm3.tar.gz"), "{sums}");
     let list = util::run(Command::new("tar").args(["tzf", dist.join(name).to_str().unwrap()]), b"");
     let files = String::from_utf8_lossy(&list.stdout).into_owned();
     let top = name.trim_end_matches(".tar.gz");
@@ -226,7 +255,70 @@ fn plugins_package_script_builds_a_checksummed_archive() {
         "helm-plugin/postwire-cli/postwire",
         "schemas/postwire-config.json",
         "schemas/report.json",
+        "LICENSE",
+        "docs/index.md",
     ] {
         assert!(files.lines().any(|l| l == format!("{top}/{want}")), "archive lacks {want}:\n{files}");
     }
+}
+
+/// Unpack `archive` into `into` with the system tar.
+fn unpack(archive: &Path, into: &Path) {
+    std::fs::create_dir_all(into).unwrap();
+    let out = util::run(Command::new("tar").arg("xzf").arg(archive).arg("-C").arg(into), b"");
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// The release path as a user without Rust takes it: scripts/package.sh's archive, unpacked
+/// into a clean directory on a machine with Helm 3.17.3 and Helm 4.3.1 and a PATH with no cargo
+/// or rustc. Its `postwire install-plugin` sets up both Helms, and both post-render from it
+/// alone; the Helm 4 plugin archive installs with `helm plugin install FILE` and post-renders
+/// with nothing else on the machine.
+#[test]
+fn plugins_release_archive_installs_and_post_renders_without_rust() {
+    let test = "plugins_release_archive_installs_and_post_renders_without_rust";
+    let (Some(helm3), Some(helm4)) = (util::helm3(test), util::helm4(test)) else { return };
+    let m = Machine::new(test, &[("helm3", &helm3), ("helm", &helm4)]);
+    let dist = m.dir.join("dist");
+    let out = util::run(
+        Command::new("bash")
+            .arg(util::workspace().join("scripts/package.sh"))
+            .env("POSTWIRE_BIN", util::postwire_bin())
+            .env("POSTWIRE_DIST", &dist),
+        b"",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    let names: Vec<&str> = sums.lines().filter_map(|l| l.split_once("  ").map(|(_, n)| n)).collect();
+    let main = names.iter().find(|n| !n.contains("-helm")).unwrap();
+    let download = m.dir.join("download");
+    unpack(&dist.join(main), &download);
+    let top = download.join(main.trim_end_matches(".tar.gz"));
+    let path = format!("{}:{}:/usr/bin:/bin", top.display(), m.dir.join("bin").display());
+    let mut rust =
+        m.cmd(Path::new("/bin/sh"), &["-c", "command -v cargo || command -v rustc"], &[("PATH", path.clone())]);
+    assert!(!util::run(&mut rust, b"").status.success(), "cargo or rustc on the clean PATH");
+
+    let said = ok(
+        &util::run(&mut m.cmd(&top.join("postwire"), &["install-plugin"], &[("PATH", path.clone())]), b""),
+        "install",
+    );
+    let wrappers = wrapper_dir(&said);
+    let chart = quickstart();
+    let script = format!(
+        "export PATH=\"{}:{path}\"; helm template demo {chart} --post-renderer postwire; \
+         helm3 template demo {chart} --post-renderer postwire",
+        wrappers.display()
+    );
+    let out = util::run(&mut m.cmd(Path::new("/bin/sh"), &["-c", &script], &[("PATH", path.clone())]), b"");
+    let text = ok(&out, "helm and helm3 template from the archive");
+    assert_eq!(text.matches("checksum/configmap-demo-web: \"").count(), 2, "{}", describe(&out));
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+
+    // The Helm 4 plugin archive alone, on a machine with only Helm 4.
+    let m4 = Machine::new(&format!("{test}-helm4"), &[("helm", &helm4)]);
+    let tgz = dist.join(names.iter().find(|n| n.ends_with("-helm4.tgz")).unwrap());
+    ok(&m4.helm("helm", &["plugin", "install", tgz.to_str().unwrap(), "--verify=false"], &[]), "helm plugin install");
+    let out = m4.helm("helm", &["template", "demo", &chart, "--post-renderer", "postwire"], &[]);
+    assert!(ok(&out, "helm template with the installed archive").contains("checksum/configmap-demo-web: \""));
 }

@@ -44,7 +44,7 @@ mod istio;
 /// Installing the Helm plugins (`postwire install-plugin`, `helm plugin install`, release
 /// archives) on machines with Helm 3, Helm 4 or both sharing one plugins directory.
 mod plugins;
-/// The README's runnable command blocks, run as written in a fresh HOME.
+/// The README's and the docs' runnable command blocks, run as written in a fresh HOME; their links.
 mod readme;
 /// Every wiring on, eight times the input: judged by the time ratio, never by a time.
 mod scaling;

@@ -300,17 +300,19 @@ pub fn init(dir: &Path, env: &BTreeMap<String, String>) -> Step<()> {
     Ok(())
 }
 
-/// Whether a stream holds at least one document with a `kind` (block or JSON/flow style).
+/// Whether a stream holds at least one Kubernetes object, by its parsed documents (a `List`
+/// counts its items; comments and empty kinds count for nothing).
 pub fn has_object(text: &str) -> bool {
-    text.lines().any(|l| {
-        l.starts_with("kind:") || l.contains("\"kind\"") || (l.trim_start().starts_with('{') && l.contains("kind:"))
-    })
+    postwire_core::objects::count(text) > 0
 }
 
 /// The manifests of a directory without Chart.yaml: its `*.yaml`, `*.yml` and `*.json` files
 /// (not recursive, by name), each led by a `# Source:` comment so messages name the file.
 /// `postwire render -f DIR` reads a directory the same way.
-pub fn directory_manifests(dir: &Path, skip: Option<&Path>) -> Step<String> {
+/// A symbolic link that leads out of the directory is refused, naming the link (as
+/// `values-files` and `config` refuse one that leads out of the repository); the files
+/// together may hold at most `limit` bytes.
+pub fn directory_manifests(dir: &Path, skip: Option<&Path>, limit: u64) -> Step<String> {
     for k in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
         if dir.join(k).is_file() {
             return Err(StepError::other(format!(
@@ -330,10 +332,19 @@ pub fn directory_manifests(dir: &Path, skip: Option<&Path>) -> Step<String> {
         .filter(|p| skip.is_none_or(|s| normalize(p) != s))
         .collect();
     files.sort();
+    refuse_links_out_of(dir, &files)?;
     let mut out = String::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)
+        let budget = limit.saturating_sub(out.len() as u64);
+        let reader = std::fs::File::open(&file)
             .map_err(|e| StepError::other(format!("generate: reading {}: {e}", file.display())))?;
+        let text = crate::input::read_text(reader, budget, &file.display().to_string()).map_err(|e| {
+            StepError::other(if e.contains("input size limit") {
+                crate::input::too_large(&format!("the manifests in {}", dir.display()), limit)
+            } else {
+                format!("generate: {e}")
+            })
+        })?;
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         out.push_str(&format!("---\n# Source: {name}\n{text}"));
         if !text.ends_with('\n') {
@@ -341,6 +352,22 @@ pub fn directory_manifests(dir: &Path, skip: Option<&Path>) -> Step<String> {
         }
     }
     Ok(out)
+}
+
+/// Refuse any of `files` that is a symbolic link leading outside `dir`.
+fn refuse_links_out_of(dir: &Path, files: &[PathBuf]) -> Step<()> {
+    let real_dir = dir.canonicalize().map_err(|e| StepError::other(format!("generate: {}: {e}", dir.display())))?;
+    for file in files {
+        let is_link = std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link && !file.canonicalize().is_ok_and(|real| real.starts_with(&real_dir)) {
+            return Err(StepError::other(format!(
+                "{} is a symbolic link that leads outside {}; postwire reads only files inside the directory",
+                file.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `generate`: render the application (a Helm chart, or a directory of manifests) and run it
@@ -386,7 +413,8 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>, chart_config: ChartC
                 dir.display()
             )));
         }
-        directory_manifests(dir, config_path.as_deref())?
+        let limit = crate::input::max_input_bytes(None).map_err(StepError::config)?;
+        directory_manifests(dir, config_path.as_deref(), limit)?
     };
 
     let mut request = RenderRequestV1::new(manifests);
@@ -486,6 +514,30 @@ mod tests {
         assert!(!has_object(""));
         assert!(!has_object("---\n# Source: x\n~\n---\n"));
         assert!(!has_object("data:\n  kind: x\n"));
+        // What the old line heuristic took for objects: an empty List, comments, an empty kind.
+        assert!(!has_object("apiVersion: v1\nkind: List\nitems: []\n"));
+        assert!(!has_object("# kind: ConfigMap\n"));
+        assert!(!has_object("# the \"kind\" of thing\n"));
+        assert!(!has_object("kind:\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directory_links_out_of_the_directory_are_refused() {
+        let root = std::env::temp_dir().join(format!("postwire-links-{}", std::process::id()));
+        let dir = root.join("app");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(root.join("outside.yaml"), "kind: Secret\n").unwrap();
+        std::fs::write(dir.join("a.yaml"), "kind: ConfigMap\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("a.yaml"), dir.join("b.yaml")).unwrap();
+        assert!(directory_manifests(&dir, None, 1 << 20).is_ok(), "a link inside the directory is fine");
+        std::os::unix::fs::symlink(root.join("outside.yaml"), dir.join("c.yaml")).unwrap();
+        let err = directory_manifests(&dir, None, 1 << 20).unwrap_err().message;
+        assert!(err.contains("c.yaml is a symbolic link that leads outside"), "{err}");
+        std::fs::remove_file(dir.join("c.yaml")).unwrap();
+        let err = directory_manifests(&dir, None, 20).unwrap_err().message;
+        assert!(err.contains("larger than 0 MiB") || err.contains("input size limit"), "{err}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

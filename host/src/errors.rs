@@ -17,7 +17,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-/// Exit codes, documented in the README and `postwire --help`.
+/// Exit codes, documented in docs/cli.md and `postwire --help`.
 pub mod exit {
     /// Anything else (I/O, runtime limits).
     pub const OTHER: u8 = 1;
@@ -25,6 +25,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Invalid config, including a `--config` file that cannot be read.
     pub const CONFIG: u8 = 3;
+    /// Invalid input: not YAML, not a Kubernetes object, an unrendered chart.
+    pub const INPUT: u8 = 4;
     /// `postwire check` (or a render under `check.failOn`) found what breaks once applied.
     pub const CHECK: u8 = 7;
 }
@@ -115,6 +117,31 @@ fn write_tty(text: &str) {
     }
 }
 
+/// Open a log file readable by its owner only (0600), for appending or truncated: messages name
+/// files, commands and directories other local users need not see. A file an older postwire
+/// created 0644 is narrowed too.
+pub fn open_private(path: &std::path::Path, append: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true);
+    if append {
+        options.append(true);
+    } else {
+        options.truncate(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
+}
+
 /// Append one line to `postwire.log` (one `write` of a line, so concurrent appends do not mix).
 fn log(kind: &str, message: &str, detail: &str) {
     let Some(path) = log_path() else { return };
@@ -131,7 +158,7 @@ fn log(kind: &str, message: &str, detail: &str) {
         message.replace('\n', " "),
         command_line()
     );
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+    if let Ok(mut f) = open_private(&path, true) {
         let _ = f.write_all(line.as_bytes());
     }
 }
@@ -149,7 +176,8 @@ pub fn report(message: &str, code: u8) {
             format!("{line}\ntime: {}\ncommand: {}\ndirectory: {cwd}\nexit code: {code}\n", utc_now(), command_line());
         // Whole file, then rename: a concurrent run sees one complete error or the other.
         let tmp = dir.join(format!(".last-error.txt.{}", std::process::id()));
-        if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+        let written = open_private(&tmp, false).and_then(|mut f| f.write_all(text.as_bytes()));
+        if written.is_ok() && std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
     }
@@ -182,6 +210,25 @@ mod tests {
         assert_eq!(t.len(), 20, "{t}");
         assert!(t.ends_with('Z') && &t[4..5] == "-" && &t[10..11] == "T", "{t}");
         assert!(t.as_str() > "2024-01-01T00:00:00Z", "{t}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn log_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("postwire-private-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let new = dir.join("postwire.log");
+        open_private(&new, true).unwrap().write_all(b"x\n").unwrap();
+        assert_eq!(mode(&new), 0o600);
+        // An old world-readable file is narrowed.
+        let old = dir.join("last-error.txt");
+        std::fs::write(&old, "old").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        open_private(&old, false).unwrap().write_all(b"new").unwrap();
+        assert_eq!((mode(&old), std::fs::read_to_string(&old).unwrap()), (0o600, "new".to_string()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //!   takes the binary itself as its post-renderer;
 //! - Helm 4 gets the `postrenderer/v1` plugin in its first plugins directory when no Helm 3
 //!   reads that directory, and otherwise in a sibling directory `plugins-helm4`, which Helm 4
-//!   alone is then told to read (`HELM_PLUGINS` is a path list).
+//!   alone is then told to read (`HELM_PLUGINS` is a path list): by a wrapper script in
+//!   `plugins-helm4/bin`, named like the Helm 4 binary, that sets it and runs that Helm, so the
+//!   setup works wherever PATH does (CI, Makefiles, helmfile), not only in an interactive shell.
+//!
+//! `postwire uninstall-plugin` removes what this wrote.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -147,6 +151,26 @@ fn set_executable(_: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// First line of the wrapper script, by which `uninstall-plugin` knows it.
+const WRAPPER_MARK: &str = "# postwire install-plugin: Helm 4 reading its own plugins directory too";
+
+/// Write `<own>/bin/<name>`: runs `helm4` with `HELM_PLUGINS` = `dirs`. Returns its directory.
+fn write_wrapper(own: &Path, name: &str, helm4: &Path, dirs: &[PathBuf]) -> Result<PathBuf, String> {
+    let bin = own.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", bin.display()))?;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let script = format!(
+        "#!/bin/sh\n{WRAPPER_MARK}\n# (Helm 3 shares the first directory and cannot read a Helm 4 plugin there.)\n\
+         HELM_PLUGINS={} exec {} \"$@\"\n",
+        quote(&join_paths(dirs)),
+        quote(&helm4.display().to_string())
+    );
+    let path = bin.join(name);
+    std::fs::write(&path, script).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    set_executable(&path).map_err(|e| format!("chmod {}: {e}", path.display()))?;
+    Ok(bin)
+}
+
 fn join_paths(dirs: &[PathBuf]) -> String {
     std::env::join_paths(dirs).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -259,17 +283,73 @@ pub fn install(which: Which, plugins_dir: Option<&Path>, helm_bins: &[PathBuf]) 
                         .unwrap_or_else(|| "helm".into());
                     said.push(format!(
                         "  {} ({}) reads {} too and loads no plugin from it while it holds a Helm 4 plugin, so \
-                         Helm 4 alone must read {}; add to your shell profile:",
+                         Helm 4 alone must read {}; put the wrapper that makes it first on PATH (shell profile):",
                         h3.bin.display(),
                         h3.version,
                         shared.display(),
                         own.display()
                     ));
-                    said.push(format!("    alias {name}='HELM_PLUGINS=\"{}\" {name}'", join_paths(&dirs)));
+                    let real = helm4.map_or_else(|| PathBuf::from("helm"), |h| h.bin.clone());
+                    let real = real.canonicalize().unwrap_or(real);
+                    let bin = write_wrapper(&own, &name, &real, &dirs)?;
+                    said.push(format!("    export PATH=\"{}:$PATH\"", bin.display()));
+                    said.push(format!(
+                        "  ({}/{name} runs {} with HELM_PLUGINS set; CI jobs and Makefiles put that directory \
+                         first on PATH the same way)",
+                        bin.display(),
+                        real.display()
+                    ));
                 }
             }
         }
         said.push("  post-render with: helm template web ./chart --post-renderer postwire".to_string());
+    }
+    Ok(said)
+}
+
+/// Remove what `install` wrote for the Helms found (or in `plugins_dir`): the `postwire`
+/// plugins in their plugins directories and the `-helm4` sibling, and the wrapper script.
+/// Other plugins are left alone. Returns what was done, as lines for the user.
+pub fn uninstall(plugins_dir: Option<&Path>, helm_bins: &[PathBuf]) -> Result<Vec<String>, String> {
+    let mut dirs: Vec<PathBuf> = match plugins_dir {
+        Some(d) => vec![d.to_path_buf()],
+        None => find_helms(helm_bins).into_iter().flat_map(|h| h.plugin_dirs).collect(),
+    };
+    if dirs.is_empty() {
+        return Err(
+            "no Helm found (looked for $HELM_BIN, and helm, helm3, helm4 on PATH); pass --plugins-dir DIR".into()
+        );
+    }
+    let siblings: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| Some(d.with_file_name(format!("{}-helm4", d.file_name()?.to_string_lossy()))))
+        .collect();
+    dirs.extend(siblings);
+    let mut said = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        if seen.iter().any(|d| same_dir(d, &dir)) {
+            continue;
+        }
+        seen.push(dir.clone());
+        let plugin = dir.join("postwire");
+        let ours = std::fs::read_to_string(plugin.join("plugin.yaml"))
+            .is_ok_and(|y| y.lines().any(|l| l.trim() == "name: postwire"));
+        if ours {
+            std::fs::remove_dir_all(&plugin).map_err(|e| format!("removing {}: {e}", plugin.display()))?;
+            said.push(format!("removed {}", plugin.display()));
+        }
+        let Ok(entries) = std::fs::read_dir(dir.join("bin")) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if std::fs::read_to_string(&path).is_ok_and(|t| t.lines().nth(1) == Some(WRAPPER_MARK)) {
+                std::fs::remove_file(&path).map_err(|e| format!("removing {}: {e}", path.display()))?;
+                said.push(format!("removed {} (take its directory off PATH)", path.display()));
+            }
+        }
+    }
+    if said.is_empty() {
+        said.push("postwire's Helm plugins were not installed; nothing to remove".into());
     }
     Ok(said)
 }

@@ -5,7 +5,9 @@
 //! way Helm 4 cannot swallow (see [`errors`]).
 
 pub mod argocd;
+pub mod cache_trust;
 pub mod errors;
+pub mod input;
 pub mod install;
 pub mod playground;
 pub mod runner;

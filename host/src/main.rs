@@ -3,7 +3,7 @@
 //! With no subcommand it is a post-renderer: manifests on stdin, the result on stdout
 //! (Helm 3 `--post-renderer postwire`, the Helm 4 plugin, `helm template | postwire`).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,6 +31,7 @@ Environment:
                             (default $XDG_CACHE_HOME/postwire, else ~/.cache/postwire)
   POSTWIRE_TIMEOUT_SECONDS  wall-clock limit of one render, 1 to 86400 (default 60)
   POSTWIRE_MAX_MEMORY_MIB   memory cap of plugin.wasm, 1 to 4096 (default 2048)
+  POSTWIRE_MAX_INPUT_MIB    largest input read, 1 to 1024 (default 128; --max-input-mib)
   POSTWIRE_CHART_CONFIG     merge (default) or ignore a chart's own PostwireConfig (--chart-config)
   An invalid value is an error (exit 2), never ignored.
 
@@ -164,6 +165,12 @@ fix it. Silence one object with the annotation postwire.dev/check-ignore: rule-a
         /// Override a config value, Helm style (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Namespace of the render the config is for (templates, `{namespace}` patterns).
+        #[arg(short = 'n', long = "namespace", value_name = "NS")]
+        namespace: Option<String>,
+        /// Release (or application) name of the render (templates, `{release}` patterns).
+        #[arg(long = "release", value_name = "NAME")]
+        release: Option<String>,
     },
     /// Print a JSON Schema: of PostwireConfig (default) or of the --report JSON.
     Schema {
@@ -186,6 +193,15 @@ line that makes Helm 4 read it.",
         #[arg(long = "helm", value_enum, default_value = "auto")]
         helm: install::Which,
         /// Install into DIR instead of the directory Helm names (`helm env HELM_PLUGINS`).
+        #[arg(long = "plugins-dir", value_name = "DIR")]
+        plugins_dir: Option<PathBuf>,
+        /// Use this Helm binary instead of searching PATH (repeatable).
+        #[arg(long = "helm-bin", value_name = "PATH")]
+        helm_bin: Vec<PathBuf>,
+    },
+    /// Remove the Helm plugins `install-plugin` wrote, and its Helm 4 wrapper script.
+    UninstallPlugin {
+        /// Remove from DIR instead of the directories Helm names (`helm env HELM_PLUGINS`).
         #[arg(long = "plugins-dir", value_name = "DIR")]
         plugins_dir: Option<PathBuf>,
         /// Use this Helm binary instead of searching PATH (repeatable).
@@ -266,6 +282,9 @@ struct RenderArgs {
     /// Default from POSTWIRE_CHART_CONFIG.
     #[arg(long = "chart-config", value_name = "merge|ignore", value_parser = ["merge", "ignore"])]
     chart_config: Option<String>,
+    /// The largest input read, in MiB (default from POSTWIRE_MAX_INPUT_MIB, else 128).
+    #[arg(long = "max-input-mib", value_name = "MIB")]
+    max_input_mib: Option<u64>,
 }
 
 /// `--chart-config`, else `POSTWIRE_CHART_CONFIG`, else merge.
@@ -299,28 +318,40 @@ impl Failure {
 /// The JSON Schema of `--report`.
 const REPORT_SCHEMA: &str = include_str!("report.schema.json");
 
-fn read_input(file: &str) -> Result<(String, String), Failure> {
+/// The manifests in `file` (`-`: stdin; a directory: its files), at most `--max-input-mib`.
+fn read_input(file: &str, args: &RenderArgs) -> Result<(String, String), Failure> {
     let name = if file == "-" { "stdin".to_string() } else { file.to_string() };
+    let limit = postwire::input::max_input_bytes(args.max_input_mib).map_err(Failure::usage)?;
+    if file != "-" && std::path::Path::new(file).join("Chart.yaml").is_file() {
+        // postwire finishes rendered manifests; rendering a chart takes Helm, its values and
+        // the release, which `helm template` (or `--post-renderer postwire`) already handles.
+        return Err(Failure {
+            message: format!(
+                "{file} is a Helm chart (it has a Chart.yaml), not rendered manifests: render it first, \
+                 e.g. `helm template web {file} | postwire render`, or `helm template web {file} --post-renderer postwire`"
+            ),
+            code: exit::INPUT,
+        });
+    }
     if file != "-" && std::path::Path::new(file).is_dir() {
         // A directory of plain manifests, read as `postwire argocd generate` reads one.
-        let text = postwire::argocd::directory_manifests(std::path::Path::new(file), None)
+        let text = postwire::argocd::directory_manifests(std::path::Path::new(file), None, limit)
             .map_err(|e| Failure::other(e.message))?;
         return Ok((name, text));
     }
-    let mut bytes = Vec::new();
-    let result = if file == "-" {
+    let text = if file == "-" {
         if std::io::stdin().is_terminal() {
             return Err(Failure::usage(
                 "postwire reads manifests on stdin, and stdin is a terminal: pipe them in \
                  (helm template web ./chart | postwire), give a file (postwire render -f out.yaml), or see postwire --help",
             ));
         }
-        std::io::stdin().read_to_end(&mut bytes)
+        postwire::input::read_text(std::io::stdin().lock(), limit, &name)
     } else {
-        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes))
+        let f = std::fs::File::open(file).map_err(|e| Failure::other(format!("reading {name}: {e}")))?;
+        postwire::input::read_text(f, limit, &name)
     };
-    result.map_err(|e| Failure::other(format!("reading {name}: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| Failure::other(format!("{name}: not UTF-8 text: {e}")))?;
+    let text = text.map_err(Failure::other)?;
     Ok((name, text))
 }
 
@@ -339,7 +370,19 @@ fn read_config(path: &std::path::Path) -> Result<ConfigFileV1, Failure> {
 
 /// Render `manifests` with `args`; warnings are reported, the report written if asked for.
 fn render_text(manifests: String, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
-    render_as(manifests, args, InputFormat::Auto)
+    render_as(manifests, args, render_input_format(args)?)
+}
+
+/// How a render reads its input. A ResourceList on stdin is run as a KRM function (kpt's
+/// `--exec postwire` and a Kptfile's `exec: postwire` send one), its functionConfig weighing as
+/// much as a chart's own PostwireConfig. Under `--chart-config ignore` the stream's own config
+/// does not count, so neither does a functionConfig: only `postwire krm` reads one then, and a
+/// chart cannot make its output run as a KRM function to bring its config back.
+fn render_input_format(args: &RenderArgs) -> Result<InputFormat, Failure> {
+    Ok(match chart_config(args)? {
+        ChartConfig::Merge => InputFormat::Auto,
+        ChartConfig::Ignore => InputFormat::Manifests,
+    })
 }
 
 fn render_as(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<RenderResponseV1, Failure> {
@@ -363,6 +406,15 @@ fn request(manifests: String, args: &RenderArgs, input: InputFormat) -> Result<R
 
 /// Render `request` with plugin.wasm; warnings go to stderr, the report where `--report` says.
 fn send(request: RenderRequestV1, args: &RenderArgs) -> Result<RenderResponseV1, Failure> {
+    if let Some(target) = args.report.as_deref().filter(|t| *t != "-") {
+        // A failed render must not leave an earlier render's report behind to be mistaken for its own.
+        match std::fs::remove_file(target) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Failure::other(format!("removing the old report {target}: {e}")))
+            }
+            _ => {}
+        }
+    }
     let response =
         runner()?.render(&request).map_err(|e| Failure { message: e.message, code: e.code.clamp(1, 125) as u8 })?;
     for warning in response.report.warnings() {
@@ -391,19 +443,21 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn render(file: &str, args: RenderArgs) -> Result<(), Failure> {
-    let (_, manifests) = read_input(file)?;
+    let (_, manifests) = read_input(file, &args)?;
     let response = render_text(manifests, &args)?;
     write_stdout(response.manifests.as_bytes())
 }
 
 /// `postwire diff`: Ok(true) when something would change.
 fn diff(file: &str, context: usize, args: RenderArgs) -> Result<bool, Failure> {
-    let (name, manifests) = read_input(file)?;
+    let (name, manifests) = read_input(file, &args)?;
     let response = render_text(manifests.clone(), &args)?;
     if response.manifests == manifests {
         return Ok(false);
     }
-    let diff = similar::TextDiff::from_lines(&manifests, &response.manifests);
+    // Secret values show as masks that tell only whether they changed, as helm-diff and Argo CD do.
+    let (before, after) = postwire_core::redact::mask_secret_data(&manifests, &response.manifests);
+    let diff = similar::TextDiff::from_lines(&before, &after);
     let text = diff.unified_diff().context_radius(context).header(&name, &format!("{name} (postwire)")).to_string();
     write_stdout(text.as_bytes())?;
     Ok(true)
@@ -412,7 +466,7 @@ fn diff(file: &str, context: usize, args: RenderArgs) -> Result<bool, Failure> {
 /// `postwire ignore-differences`: the report's `argocd` part as Application spec YAML.
 fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
     use postwire_core::emit::{block_entries, Value};
-    let (_, manifests) = read_input(file)?;
+    let (_, manifests) = read_input(file, &args)?;
     let response = render_text(manifests, &args)?;
     let Some(argocd) = &response.report.argocd else {
         return write_stdout(
@@ -439,17 +493,22 @@ fn ignore_differences(file: &str, args: RenderArgs) -> Result<(), Failure> {
 
 /// `postwire check`: the findings go to stderr (by [`send`]); Ok(true) when one fails the check.
 fn check(file: &str, strict: bool, args: RenderArgs) -> Result<bool, Failure> {
-    let (_, manifests) = read_input(file)?;
-    let mut request = request(manifests, &args, InputFormat::Auto)?;
+    let (_, manifests) = read_input(file, &args)?;
+    let mut request = request(manifests, &args, render_input_format(&args)?)?;
     request.check_only = true;
     let response = send(request, &args)?;
     Ok(response.report.has_findings(strict))
 }
 
-fn validate(config: &std::path::Path, set: Vec<String>) -> Result<(), Failure> {
+fn validate(
+    config: &std::path::Path,
+    set: Vec<String>,
+    namespace: Option<String>,
+    release: Option<String>,
+) -> Result<(), Failure> {
     // The same code path as a render: plugin.wasm resolves the config and runs every wiring
     // over an empty stream, with the objects the config names not required to exist.
-    let args = RenderArgs { config: Some(config.to_path_buf()), set, ..RenderArgs::default() };
+    let args = RenderArgs { config: Some(config.to_path_buf()), set, namespace, release, ..RenderArgs::default() };
     let mut request = request(String::new(), &args, InputFormat::Auto)?;
     request.validate_only = true;
     send(request, &args)?;
@@ -470,7 +529,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::IgnoreDifferences { file, args }) => ignore_differences(&file, args)?,
         Some(Command::Krm { args }) => {
-            let (_, manifests) = read_input("-")?;
+            let (_, manifests) = read_input("-", &args)?;
             let response = render_as(manifests, &args, InputFormat::ResourceList)?;
             write_stdout(response.manifests.as_bytes())?;
         }
@@ -492,7 +551,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 return Ok(ExitCode::from(exit::CHECK));
             }
         }
-        Some(Command::Validate { config, set }) => validate(&config, set)?,
+        Some(Command::Validate { config, set, namespace, release }) => validate(&config, set, namespace, release)?,
         Some(Command::Schema { which }) => match which {
             SchemaKind::Config => write_stdout((postwire_core::config::json_schema() + "\n").as_bytes())?,
             SchemaKind::Report => write_stdout(REPORT_SCHEMA.as_bytes())?,
@@ -501,10 +560,17 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let said = install::install(helm, plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
             write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
         }
+        Some(Command::UninstallPlugin { plugins_dir, helm_bin }) => {
+            let said = install::uninstall(plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
+            write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
+        }
         Some(Command::Playground { port }) => {
             let Some(files) = postwire::playground::files() else {
                 return Err(Failure::other(
-                    "this postwire was built without the playground (POSTWIRE_PLAYGROUND=off)".to_string(),
+                    "this postwire was built without the playground (its tools, wasm-bindgen, node, npm and \
+                     Helm, were missing, or POSTWIRE_PLAYGROUND=off): install them (scripts/install-tools.sh) \
+                     and rebuild"
+                        .to_string(),
                 ));
             };
             let listener = postwire::playground::bind(port)
@@ -524,8 +590,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             write_stdout(&script)?;
         }
         Some(Command::Version) => {
-            let line =
-                format!("postwire {} (plugin.wasm sha256:{})\n", postwire_core::VERSION, postwire::plugin_sha256());
+            let line = format!(
+                "postwire {} (commit {}, plugin.wasm sha256:{})\n",
+                postwire_core::VERSION,
+                env!("POSTWIRE_COMMIT"),
+                postwire::plugin_sha256()
+            );
             write_stdout(line.as_bytes())?;
         }
         Some(Command::Wasm { output }) => {
@@ -539,13 +609,21 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// clap's error as one line: `unexpected argument '--confg' found (tip: a similar argument
-/// exists: '--config'); see postwire --help`.
+/// clap's error as one line, all of its message but the usage synopsis: `unexpected argument
+/// '--confg' found (tip: a similar argument exists: '--config'); see postwire --help`, `the
+/// following required arguments were not provided: --config <FILE>; see postwire --help`,
+/// `invalid value '5' for '--helm <3|4|auto>' [possible values: 3, 4, auto]; ...`.
 fn usage_message(rendered: &str) -> String {
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
-    let tips: Vec<&str> = lines.filter(|l| l.starts_with("tip:")).collect();
-    let mut message = first;
+    let lines = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty());
+    let (tips, text): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("tip:"));
+    let mut message = text.join(" ").trim_start_matches("error: ").to_string();
+    if message.is_empty() {
+        message = "bad usage".into();
+    }
     if !tips.is_empty() {
         message.push_str(&format!(" ({})", tips.join("; ")));
     }

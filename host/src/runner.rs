@@ -112,7 +112,14 @@ impl Runner {
         let mut config = wasmtime::Config::new();
         config.generate_address_map(false).wasm_backtrace_max_frames(None);
         let mut builder = PluginBuilder::new(manifest).with_wasi(false).with_wasmtime_config(config);
-        builder = match options.cache_dir.as_deref().and_then(cache_config) {
+        let trusted = options.cache_dir.as_deref().filter(|dir| match crate::cache_trust::refusal(dir) {
+            Some(why) => {
+                eprintln!("postwire: warning: not using the compiled-module cache: {why}");
+                false
+            }
+            None => true,
+        });
+        builder = match trusted.and_then(cache_config) {
             Some(config) => builder.with_cache_config(config),
             None => builder.with_cache_disabled(),
         };

@@ -32,7 +32,7 @@ pub fn check(index: &Index, out: &mut Vec<Finding>) {
     let own_namespace = |m: &Obj| m.at(&["spec", "namespaceSelector"]).as_object().is_none_or(|o| o.is_empty());
     for sm in index.of_kind("monitoring.coreos.com", "ServiceMonitor").filter(|m| own_namespace(m)) {
         let selector = Selector::label_selector(sm.at(&["spec", "selector"]));
-        let any = index.of_kind("", "Service").any(|s| watched(sm, s) && selector.matches(&s.labels()));
+        let any = index.services_matching(&selector).into_iter().any(|s| watched(sm, s));
         if !any {
             nothing(sm, "its selector matches no Service in the stream: nothing is scraped", out);
         }
@@ -110,10 +110,7 @@ fn replicas(index: &Index, pdb: &Obj, selector: &Selector) -> Option<i64> {
         if !matches!(owner.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet" | "Rollout") {
             return None;
         }
-        let autoscaled = index.of_kind("autoscaling", "HorizontalPodAutoscaler").any(|h| {
-            h.at(&["spec", "scaleTargetRef", "name"]).as_str() == Some(owner.name.as_str())
-                && h.same_namespace(owner.namespace.as_deref())
-        });
+        let autoscaled = index.autoscalers_of(&owner.kind, &owner.name, owner.namespace.as_deref()).next().is_some();
         if autoscaled {
             return None;
         }

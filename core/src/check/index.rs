@@ -165,6 +165,12 @@ pub struct Index {
     templates: Vec<Template>,
     /// Template indexes by one of their labels (`key=value`).
     templates_by_label: HashMap<(String, String), Vec<usize>>,
+    /// Services by one of their labels, for the monitors that select them.
+    services_by_label: HashMap<(String, String), Vec<usize>>,
+    /// HorizontalPodAutoscalers by the kind and name of what they scale.
+    autoscalers_by_target: HashMap<(String, String), Vec<usize>>,
+    /// Rollouts by the name of the Deployment their `workloadRef` names.
+    rollouts_by_workload: HashMap<String, Vec<usize>>,
 }
 
 impl Index {
@@ -208,6 +214,7 @@ impl Index {
         let i = self.objects.len();
         self.by_kind.entry((obj.group.clone(), obj.kind.clone())).or_default().push(i);
         self.by_name.entry((obj.group.clone(), obj.kind.clone(), obj.name.clone())).or_default().push(i);
+        self.add_references(i, &obj);
         let workloads = builtin_workloads();
         if let Some(w) = workloads.iter().find(|w| w.group == obj.group && w.kind == obj.kind) {
             let path: Vec<&str> = w.template_path.iter().map(String::as_str).collect();
@@ -227,6 +234,68 @@ impl Index {
             }
         }
         self.objects.push(obj);
+    }
+
+    /// Index what `obj` selects or names, so that rules look it up instead of scanning.
+    fn add_references(&mut self, i: usize, obj: &Obj) {
+        match (obj.group.as_str(), obj.kind.as_str()) {
+            ("", "Service") => {
+                for pair in obj.labels() {
+                    self.services_by_label.entry(pair).or_default().push(i);
+                }
+            }
+            ("autoscaling", "HorizontalPodAutoscaler") => {
+                let target = obj.at(&["spec", "scaleTargetRef"]);
+                let field = |k: &str| target.get(k).and_then(Json::as_str).map(String::from);
+                if let (Some(kind), Some(name)) = (field("kind"), field("name")) {
+                    self.autoscalers_by_target.entry((kind, name)).or_default().push(i);
+                }
+            }
+            ("argoproj.io", "Rollout") => {
+                let workload = obj.at(&["spec", "workloadRef"]);
+                if workload.get("kind").and_then(Json::as_str) == Some("Deployment") {
+                    if let Some(name) = workload.get("name").and_then(Json::as_str) {
+                        self.rollouts_by_workload.entry(name.to_string()).or_default().push(i);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The Services `selector` matches (any namespace: callers filter). A selector with labels
+    /// looks up the rarest of them; one with only expressions looks at every Service.
+    pub fn services_matching<'a>(&'a self, selector: &Selector) -> Vec<&'a Obj> {
+        let candidates: Vec<usize> = if selector.labels.is_empty() {
+            self.by_kind.get(&(String::new(), "Service".to_string())).cloned().unwrap_or_default()
+        } else {
+            let lists = selector.labels.iter().map(|(k, v)| {
+                self.services_by_label.get(&(k.clone(), v.clone())).map(Vec::as_slice).unwrap_or_default()
+            });
+            lists.min_by_key(|l| l.len()).unwrap_or_default().to_vec()
+        };
+        candidates.into_iter().map(|i| &self.objects[i]).filter(|s| selector.matches(&s.labels())).collect()
+    }
+
+    /// The HorizontalPodAutoscalers in namespace `ns` that scale `kind` `name`.
+    pub fn autoscalers_of<'a>(
+        &'a self,
+        kind: &str,
+        name: &str,
+        ns: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Obj> + 'a {
+        let ids = self.autoscalers_by_target.get(&(kind.to_string(), name.to_string()));
+        ids.map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|&i| &self.objects[i])
+            .filter(move |h| h.same_namespace(ns))
+    }
+
+    /// The Rollouts in namespace `ns` whose `workloadRef` names Deployment `name`.
+    pub fn rollouts_taking<'a>(&'a self, name: &str, ns: Option<&'a str>) -> impl Iterator<Item = &'a Obj> + 'a {
+        let ids = self.rollouts_by_workload.get(name).map(Vec::as_slice).unwrap_or_default();
+        ids.iter().map(|&i| &self.objects[i]).filter(move |r| r.same_namespace(ns))
     }
 
     /// Every object, in stream order.

@@ -125,8 +125,8 @@ pub(super) fn scrapes(index: &Index, annotations: bool) -> Vec<Scrape<'_>> {
 fn service_monitors<'a>(index: &'a Index, out: &mut Vec<Scrape<'a>>) {
     for sm in index.of_kind(MON, "ServiceMonitor") {
         let selector = Selector::label_selector(sm.at(&["spec", "selector"]));
-        let services = index.of_kind("", "Service").filter(|s| watches(sm, s.namespace.as_deref()));
-        for svc in services.filter(|s| selector.matches(&s.labels())) {
+        let services = index.services_matching(&selector).into_iter();
+        for svc in services.filter(|s| watches(sm, s.namespace.as_deref())) {
             let pods = Selector::map(svc.at(&["spec", "selector"]));
             if pods.is_empty() {
                 continue;

@@ -301,12 +301,7 @@ fn workload_ref(index: &Index, out: &mut Vec<Finding>) {
         let Some(name) = target.get("name").and_then(Json::as_str) else {
             continue;
         };
-        let taken = index.of_kind(GROUP, "Rollout").find(|r| {
-            let wr = r.at(&["spec", "workloadRef"]);
-            r.same_namespace(hpa.namespace.as_deref())
-                && wr.get("kind").and_then(Json::as_str) == Some("Deployment")
-                && wr.get("name").and_then(Json::as_str) == Some(name)
-        });
+        let taken = index.rollouts_taking(name, hpa.namespace.as_deref()).next();
         if let Some(rollout) = taken {
             out.push(Finding::new(
                 Level::Error,

@@ -30,6 +30,12 @@ impl DeError {
             self.source = Some(v.origin.source.clone());
             self.line = v.origin.line;
             self.column = v.origin.column;
+            // An unknown key at its key's line; a bad value at the value itself.
+            match named_node(&self.message, v) {
+                Some((at, true)) => (self.line, self.column) = (at.origin.key_line.or(at.origin.line), None),
+                Some((at, false)) => (self.line, self.column) = (at.origin.line, at.origin.column),
+                None => {}
+            }
         }
         self
     }
@@ -47,6 +53,32 @@ impl fmt::Display for DeError {
 }
 
 impl std::error::Error for DeError {}
+
+/// The node inside `v` that the message of a check over a free-form block names (a Rollouts
+/// strategy: `canary.steps[0]: unknown field `setWieght``), down to the unknown key itself:
+/// such checks know the path in the block, not the line.
+/// Also says whether the node is an unknown key's value (to be reported at the key).
+fn named_node<'v>(message: &str, v: &'v Spanned) -> Option<(&'v Spanned, bool)> {
+    let (path, rest) = if message.starts_with("unknown field `") { ("", message) } else { message.split_once(": ")? };
+    if path.contains(' ') {
+        return None;
+    }
+    let mut node = v;
+    for seg in path.split('.').filter(|s| !s.is_empty()) {
+        let (key, indices) = seg.split_once('[').unwrap_or((seg, ""));
+        if !key.is_empty() {
+            node = node.get(key)?;
+        }
+        for index in indices.split('[').map(|i| i.trim_end_matches(']')).filter(|i| !i.is_empty()) {
+            node = node.item(index.parse().ok()?)?;
+        }
+    }
+    let unknown = rest.strip_prefix("unknown field `").and_then(|r| r.split('`').next()).and_then(|f| node.get(f));
+    if let Some(value) = unknown {
+        return Some((value, true));
+    }
+    (!std::ptr::eq(node, v)).then_some((node, false))
+}
 
 fn closest(word: &str, candidates: &[&str]) -> Option<String> {
     candidates
@@ -261,9 +293,10 @@ impl<'de, 'a> MapAccess<'de> for Map<'a> {
         };
         self.value = Some((key, value));
         let de: de::value::StrDeserializer<'_, DeError> = key.as_str().into_deserializer();
-        // Keys carry no position of their own: name the line of their value, not a column.
+        // Name the key's line (a block value starts below it), not a column.
         seed.deserialize(de).map(Some).map_err(|e| {
             let mut e = e.in_field(key).located(value);
+            e.line = value.origin.key_line.or(e.line);
             e.column = None;
             e
         })

@@ -664,6 +664,34 @@ mod tests {
         assert!(err.to_string().contains("(did you mean `checksum`?)"), "{err}");
     }
 
+    /// A typo inside a Rollouts strategy (a free-form block checked against Argo Rollouts'
+    /// schema) is reported at the typo's line, not at `canary:`.
+    #[test]
+    fn rollouts_strategy_typo_names_its_own_line() {
+        let rollouts = "rollouts:\n  enabled: true\n  workloads:\n    - name: web\n      strategy:\n        canary:\n";
+        let err = resolve_file(&format!("{HEAD}{rollouts}          maxSurge: 1\n          stesp: []\n")).unwrap_err();
+        assert!(err.to_string().starts_with("postwire.yaml line 10: "), "{err}");
+        assert!(err.to_string().contains("unknown field `stesp`"), "{err}");
+        let err = resolve_file(&format!(
+            "{HEAD}{rollouts}          steps:\n            - setWeight: 5\n            - setWieght: 10\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().starts_with("postwire.yaml line 11: "), "{err}");
+    }
+
+    /// An unknown key whose value is a block (a mapping or list on the lines below) is reported
+    /// at the key's line, not at the first line of its value.
+    #[test]
+    fn unknown_key_with_a_block_value_names_the_key_line() {
+        let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: true\n  modes:\n    a: b\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("postwire.yaml line 5: invalid config: checksum.modes: unknown field"),
+            "{err}"
+        );
+        let err = resolve_file(&format!("{HEAD}istoi:\n\n  # comment\n  enabled: true\n")).unwrap_err();
+        assert!(err.to_string().starts_with("postwire.yaml line 3: invalid config: istoi: unknown field"), "{err}");
+    }
+
     #[test]
     fn wrong_types_and_values_are_errors() {
         let err = resolve_file(&format!("{HEAD}checksum:\n  enabled: yes\n")).unwrap_err();

@@ -12,6 +12,9 @@ pub struct Origin {
     pub line: Option<usize>,
     /// 1-based column, with the line.
     pub column: Option<usize>,
+    /// 1-based line of the key, for a mapping's value: a block value starts below its key, and
+    /// an unknown key is reported where it is written.
+    pub key_line: Option<usize>,
 }
 
 /// A config value as written, before typing.
@@ -46,14 +49,15 @@ impl Spanned {
     pub fn empty_map(source: &str) -> Spanned {
         Spanned {
             value: Value::Map(Vec::new()),
-            origin: Origin { source: source.to_string(), line: None, column: None },
+            origin: Origin { source: source.to_string(), line: None, column: None, key_line: None },
         }
     }
 
     /// Convert a parsed YAML node.
     pub fn from_tree(tree: &Tree, id: NodeId, source: &str) -> Result<Spanned> {
         let node = tree.node(id);
-        let origin = Origin { source: source.to_string(), line: Some(node.line), column: Some(node.col + 1) };
+        let origin =
+            Origin { source: source.to_string(), line: Some(node.line), column: Some(node.col + 1), key_line: None };
         let value = match &node.kind {
             NodeKind::Scalar { .. } if tree.is_null(id) => Value::Null,
             NodeKind::Scalar { value, style } => Value::Scalar { text: value.clone(), plain: *style == Style::Plain },
@@ -73,7 +77,9 @@ impl Spanned {
                             .with_origin(source)
                             .at(tree.node(k).line, tree.node(k).col + 1));
                     }
-                    map.push((key.to_string(), Spanned::from_tree(tree, v, source)?));
+                    let mut value = Spanned::from_tree(tree, v, source)?;
+                    value.origin.key_line = Some(tree.node(k).line);
+                    map.push((key.to_string(), value));
                 }
                 Value::Map(map)
             }
@@ -122,7 +128,7 @@ impl Spanned {
 
     /// Subtract `lines` from every line number (to count lines from a document's start).
     pub fn rebase_lines(&mut self, lines: usize) {
-        if let Some(line) = self.origin.line.as_mut() {
+        for line in [self.origin.line.as_mut(), self.origin.key_line.as_mut()].into_iter().flatten() {
             *line = line.saturating_sub(lines).max(1);
         }
         match &mut self.value {
@@ -148,7 +154,7 @@ impl Spanned {
 /// `\.` keeps a dot inside a key.
 pub fn parse_set(set: &str) -> Result<Spanned> {
     let source = format!("--set {set}");
-    let origin = Origin { source: source.clone(), line: None, column: None };
+    let origin = Origin { source: source.clone(), line: None, column: None, key_line: None };
     let err = |msg: &str| Error::new(ErrorKind::Config, msg.to_string()).with_origin(source.clone());
     let Some((path, raw)) = split_unescaped(set, '=') else {
         return Err(err("expected path=value, e.g. --set checksum.mode=aggregate"));

@@ -264,7 +264,15 @@ pub fn expand(pattern: &str, values: &BTreeMap<&str, Option<String>>) -> std::re
             Some(v) => out.push_str(&v),
             None => {
                 let hint = match name {
-                    "release" => " (pass the release name: helm passes it; with the CLI use --release)",
+                    // Helm hands a post-renderer only the manifests: Helm 3 runs it with the
+                    // args given (helm/helm pkg/postrender/exec.go @v3.21.4), Helm 4 with its
+                    // inherited env plus HELM_PLUGIN_NAME and HELM_PLUGIN_DIR
+                    // (internal/plugin/runtime_subprocess.go @e9b85e4): no release name.
+                    "release" => {
+                        " (Helm does not tell a post-renderer the release name: add \
+                         `--post-renderer-args --release --post-renderer-args NAME` to the helm command; \
+                         elsewhere pass --release NAME)"
+                    }
                     "namespace" => " (pass --namespace, or write metadata.namespace)",
                     _ => "",
                 };

@@ -449,7 +449,8 @@ fn from_of(op: &Operation) -> std::result::Result<&Pointer, Failure> {
 
 /// Check one operation against the model and carry it out there; the steps that do it in the
 /// document.
-fn check(doc: &mut Json, op: &Operation) -> std::result::Result<Vec<Step>, Failure> {
+/// `quote_found`: whether a failed `test` may say what it found (never for a Secret's data).
+fn check(doc: &mut Json, op: &Operation, quote_found: bool) -> std::result::Result<Vec<Step>, Failure> {
     match op.op {
         OpName::Add => add(doc, &op.path, value_of(op)?),
         OpName::Remove => remove(doc, &op.path).map(|(steps, _)| steps),
@@ -488,6 +489,7 @@ fn check(doc: &mut Json, op: &Operation) -> std::result::Result<Vec<Step>, Failu
             if model::equal(found, &want) {
                 Ok(Vec::new())
             } else {
+                let found = if quote_found { found.to_string() } else { "a value not shown (a Secret's)".into() };
                 Err(Failure::Test(format!("{} is {found}, not {want}", op.path)))
             }
         }
@@ -644,7 +646,7 @@ impl Patches {
         match body {
             PatchBody::Json(ops) => {
                 for (j, op) in ops.iter().enumerate() {
-                    match check(&mut doc, op) {
+                    match check(&mut doc, op, obj.kind != "Secret") {
                         Ok(s) => steps.extend(s.into_iter().map(|s| (j, op.op, s))),
                         Err(Failure::Test(why)) if patch.on_test_failure == OnTestFailure::Skip => {
                             let source = ws.source(obj.segment);

@@ -44,7 +44,12 @@ function editor(parent, label, extra = []) {
     }),
   });
 }
-const manifestsView = editor($("manifests"), "Manifests");
+// Pasted or dropped manifests are the user's own, not the preset's (see leavePreset).
+const manifestsView = editor($("manifests"), "Manifests", [
+  EditorView.updateListener.of((u) => {
+    if (u.docChanged && u.transactions.some((t) => t.isUserEvent("input.paste") || t.isUserEvent("input.drop"))) leavePreset();
+  }),
+]);
 const configView = editor($("config"), "Config (postwire.yaml)", [
   autocompletion({ override: [schemaCompletion(schema)] }),
 ]);
@@ -129,6 +134,17 @@ function loadPreset(name) {
   applyState({ preset: p.name, manifests: p.manifests, config: p.config, release: p.release, namespace: p.namespace ?? "", tab: state().tab });
 }
 select.addEventListener("change", () => (select.value ? loadPreset(select.value) : describePreset()));
+/// The user's own manifests replace a preset's: the release and namespace the preset set
+/// belonged to its example, so they are cleared (unless the user has changed them since), and
+/// the selector says "(your own input)". The config stays: it is often what one wants to try.
+function leavePreset() {
+  const p = presets.find((p) => p.name === select.value);
+  if (!p || restoring) return;
+  if ($("release").value === (p.release ?? "")) $("release").value = "";
+  if ($("namespace").value === (p.namespace ?? "")) $("namespace").value = "";
+  select.value = "";
+  describePreset();
+}
 
 // --- rendering ---------------------------------------------------------------------------------
 let last = { ok: false };
@@ -330,8 +346,11 @@ for (const [id, view] of [["upload-manifests", manifestsView], ["upload-config",
   $(id).addEventListener("change", async (e) => {
     const file = e.target.files[0];
     if (!file) return;
-    select.value = "";
-    describePreset();
+    if (view === manifestsView) leavePreset();
+    else {
+      select.value = "";
+      describePreset();
+    }
     setText(view, await file.text());
     e.target.value = "";
     renderNow();

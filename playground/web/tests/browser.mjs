@@ -99,6 +99,23 @@ try {
     assert((await page.$$("#view-diff details.doc")).length > 0, `preset ${p}: no document in the diff view`);
   }
 
+  // Pasting one's own manifests over a preset's drops the preset's release and namespace (they
+  // named its example) and says "(your own input)"; the config stays.
+  await page.selectOption("#preset", "livechat");
+  assert((await page.inputValue("#release")) !== "" && (await page.inputValue("#namespace")) !== "", "livechat sets both");
+  const ownConfig = await editorText(page, "configView");
+  await page.click("#manifests .cm-content");
+  await page.evaluate(() => {
+    const v = window.postwirePlayground.views.manifestsView;
+    const own = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mine\ndata:\n  a: b\n";
+    v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: own }, userEvent: "input.paste" });
+  });
+  await waitForRender(page);
+  assert((await page.inputValue("#release")) === "", `release after a paste: ${await page.inputValue("#release")}`);
+  assert((await page.inputValue("#namespace")) === "", `namespace after a paste: ${await page.inputValue("#namespace")}`);
+  assert((await page.inputValue("#preset")) === "", "the selector says (your own input)");
+  assert((await editorText(page, "configView")) === ownConfig, "the config stays");
+
   // Pick a preset.
   await page.selectOption("#preset", "quickstart");
   const quick = await output(page);

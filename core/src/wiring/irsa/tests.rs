@@ -276,3 +276,19 @@ fn arns_and_role_names_parse() {
     assert!(super::check_role_name(&"r".repeat(65)).unwrap_err().contains("65 characters"));
     assert!(super::parse_arn("arn:aws:iam:us-east-1:123456789012:role/x").unwrap_err().contains("no region"));
 }
+
+/// `{release}` without a release name (Helm passes none to a post-renderer) says how to pass it
+/// under Helm and on the command line, and does not claim Helm passes it.
+#[test]
+fn release_placeholder_without_a_release_says_how_to_pass_it() {
+    let mut req =
+        crate::wiring::test_support::request(APP, &format!("{BASE}  roleName: \"{{release}}-{{serviceAccount}}\"\n"));
+    req.context.release_name = None;
+    let e = render_err(&req);
+    assert!(e.contains("uses {release}, which is not known here"), "{e}");
+    assert!(!e.contains("helm passes it"), "{e}");
+    assert!(
+        e.contains("--post-renderer-args --release --post-renderer-args NAME") && e.contains("--release NAME"),
+        "{e}"
+    );
+}

@@ -207,6 +207,8 @@ struct Render<'a> {
     targets: &'a [Target],
     pods: &'a plan::Pods<'a>,
     gateway_objects: &'a [Object],
+    /// The namespace of each generated Gateway, by its key under `istio.gateways`.
+    gateway_namespaces: &'a BTreeMap<String, Option<String>>,
 }
 
 impl Istio {
@@ -218,7 +220,18 @@ impl Istio {
         self.config.istio.on_conflict.into()
     }
 
-    fn gateway(&self, key: &str, g: &config::GatewayConfig) -> Result<Value> {
+    /// A generated Gateway's namespace: its own `namespace`, else the one namespace the Services
+    /// routed through it are written with (where their VirtualServices go), else none.
+    fn gateway_namespace(key: &str, g: &config::GatewayConfig, services: &[Svc]) -> Option<String> {
+        if g.namespace.is_some() {
+            return g.namespace.clone();
+        }
+        let mut routed = services.iter().filter(|s| s.config.gateways.iter().any(|k| k == key));
+        let first = routed.next()?.obj.namespace.clone();
+        routed.all(|s| s.obj.namespace == first).then_some(first).flatten()
+    }
+
+    fn gateway(&self, key: &str, g: &config::GatewayConfig, namespace: Option<&str>) -> Result<Value> {
         let path = format!("istio.gateways.{key}");
         let err = |m: String, p: &str| Error::new(ErrorKind::Config, m).with_path(format!("{path}{p}"));
         if g.hosts.is_empty() {
@@ -292,7 +305,7 @@ impl Istio {
                 ("hosts", hosts.clone()),
             ]));
         }
-        let mut meta = metadata(key, g.namespace.as_deref(), Vec::new());
+        let mut meta = metadata(key, namespace, Vec::new());
         if g.external_dns {
             let names: Vec<&str> = g.hosts.iter().map(String::as_str).filter(|h| !h.contains('*')).collect();
             if !names.is_empty() {
@@ -378,7 +391,7 @@ impl Istio {
         index: usize,
         render: &Render<'_>,
     ) -> Result<()> {
-        let Render { targets, pods, gateway_objects } = render;
+        let Render { targets, pods, gateway_objects, gateway_namespaces } = *render;
         let cfg = &svc.config;
         let path = format!("istio.services[{index}]");
         let name = svc.obj.name.as_str();
@@ -460,7 +473,7 @@ impl Istio {
                 gateways.push(g.clone());
             } else if let Some(gc) = self.config.istio.gateways.get(g) {
                 gateway_hosts.extend(gc.hosts.iter().cloned());
-                match (&gc.namespace, ns) {
+                match (gateway_namespaces.get(g).cloned().flatten(), ns) {
                     (Some(gns), n) if Some(gns.as_str()) != n => gateways.push(format!("{gns}/{g}")),
                     _ => gateways.push(g.clone()),
                 }
@@ -917,8 +930,11 @@ impl Wiring for Istio {
         };
         let gateway_objects: Vec<Object> =
             objects.iter().filter(|o| o.is("networking.istio.io", "Gateway")).cloned().collect();
+        let gateway_namespaces: BTreeMap<String, Option<String>> = (self.config.istio.gateways.iter())
+            .map(|(key, g)| (key.clone(), Self::gateway_namespace(key, g, &services)))
+            .collect();
         for (key, g) in &self.config.istio.gateways {
-            let gw = self.gateway(key, g)?;
+            let gw = self.gateway(key, g, gateway_namespaces[key].as_deref())?;
             if let Some(seg) = generate(ws, NAME, gw, self.on_conflict())? {
                 let reason = match &g.tls {
                     Some(t) if t.https_redirect && g.http_port != 0 => format!(
@@ -939,7 +955,12 @@ impl Wiring for Istio {
         let pods = plan::Pods::new(ws, &workloads);
         for svc in &services {
             let index = self.config.istio.services.iter().position(|c| *c == svc.config).unwrap_or(0);
-            let render = Render { targets: &targets, pods: &pods, gateway_objects: &gateway_objects };
+            let render = Render {
+                targets: &targets,
+                pods: &pods,
+                gateway_objects: &gateway_objects,
+                gateway_namespaces: &gateway_namespaces,
+            };
             self.wire_service(ws, report, svc, index, &render)?;
         }
         ws.commit(report)?;

@@ -44,6 +44,32 @@ const PDB_TEMPLATE: &str = include_str!("pdb.yaml.j2");
 const SERVICE_MONITOR_TEMPLATE: &str = include_str!("servicemonitor.yaml.j2");
 const NETWORK_POLICY_TEMPLATE: &str = include_str!("networkpolicy.yaml.j2");
 
+/// A `recipes.networkPolicy` caller outside the chart starts with this.
+const OUTSIDE_PREFIX: &str = "namespace:";
+
+/// `NAME` or `NAME/LABEL=VALUE,...` after `namespace:` as the template's caller: the namespace
+/// (selected by `kubernetes.io/metadata.name`, which Kubernetes sets on every namespace since
+/// 1.22) and, when given, the labels its pods must have.
+fn outside_caller(spec: &str) -> std::result::Result<Json, String> {
+    let (namespace, labels) = spec.split_once('/').unwrap_or((spec, ""));
+    if namespace.is_empty() {
+        return Err(format!(
+            "`{OUTSIDE_PREFIX}` needs a namespace: `{OUTSIDE_PREFIX}NAME` or `{OUTSIDE_PREFIX}NAME/LABEL=VALUE`"
+        ));
+    }
+    let mut pods = serde_json::Map::new();
+    for pair in labels.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) =
+            pair.split_once('=').ok_or_else(|| format!("`{pair}` is not LABEL=VALUE (in `{OUTSIDE_PREFIX}{spec}`)"))?;
+        pods.insert(k.to_string(), Json::String(v.to_string()));
+    }
+    let mut caller = json!({"namespace": namespace});
+    if !pods.is_empty() {
+        caller["pods"] = Json::Object(pods);
+    }
+    Ok(caller)
+}
+
 /// The recipes, each off unless configured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -173,6 +199,9 @@ pub struct NetworkPolicyRecipe {
     pub target: Option<Selector>,
     /// For each Service of the render, by name, the Services or workloads of the render that
     /// call it: `{api: [web, worker], db: [api]}`. An empty list allows no ingress at all.
+    /// Callers outside the chart: `namespace:NAME` (every pod of that namespace, e.g. an
+    /// ingress controller's) or `namespace:NAME/LABEL=VALUE,...` (its pods with those labels,
+    /// e.g. `namespace:monitoring/app.kubernetes.io/name=prometheus`).
     pub services: std::collections::BTreeMap<String, Vec<String>>,
 }
 
@@ -438,6 +467,13 @@ impl Recipes {
             }
             let mut callers = Vec::new();
             for caller in &r.services[&obj.name] {
+                let path = || format!("recipes.networkPolicy.services.{}", obj.name);
+                if let Some(outside) = caller.strip_prefix(OUTSIDE_PREFIX) {
+                    let peer =
+                        outside_caller(outside).map_err(|e| Error::new(ErrorKind::Config, e).with_path(path()))?;
+                    callers.push(peer);
+                    continue;
+                }
                 let selector = objects
                     .iter()
                     .filter(|o| {
@@ -454,7 +490,7 @@ impl Recipes {
                         s.as_object().filter(|m| !m.is_empty()).map(|_| s.clone())
                     });
                 match selector {
-                    Some(s) => callers.push(s),
+                    Some(s) => callers.push(json!({"pods": s})),
                     None => {
                         return Err(Error::new(
                             ErrorKind::Config,

@@ -181,6 +181,39 @@ fn network_policies_from_a_dependency_list() {
     }
 }
 
+/// Callers outside the chart: `namespace:NAME` admits every pod of a namespace (an ingress
+/// controller's), `namespace:NAME/LABEL=VALUE,...` only the pods with those labels there (a
+/// Prometheus in a monitoring namespace), beside callers of the render.
+#[test]
+fn network_policies_admit_callers_outside_the_chart() {
+    let recipe = "  networkPolicy:\n    services:\n      api: [web, \"namespace:ingress-nginx\", \"namespace:monitoring/app.kubernetes.io/name=prometheus\"]\n";
+    let (_, d, report) = run(recipe);
+    let ns = |name: &str| json!({"matchLabels": {"kubernetes.io/metadata.name": name}});
+    assert_eq!(
+        d[6]["spec"]["ingress"][0]["from"],
+        json!([
+            {"podSelector": {"matchLabels": {"app": "web"}}},
+            {"namespaceSelector": ns("ingress-nginx")},
+            {"namespaceSelector": ns("monitoring"), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
+        ])
+    );
+    let reasons = serde_json::to_string(&report).unwrap();
+    assert!(
+        reasons.contains(
+            "admits only web, namespace:ingress-nginx, namespace:monitoring/app.kubernetes.io/name=prometheus"
+        ),
+        "{reasons}"
+    );
+    for (caller, want) in
+        [("namespace:", "`namespace:` needs a namespace"), ("namespace:monitoring/app", "`app` is not LABEL=VALUE")]
+    {
+        let err = render(INPUT, &format!("  networkPolicy: {{services: {{api: [\"{caller}\"]}}}}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{caller}: {err}");
+    }
+}
+
 #[test]
 fn go_runtime_limits_from_container_limits() {
     let (text, d, report) = run("  goRuntime: {}\n");

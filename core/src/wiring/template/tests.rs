@@ -168,3 +168,26 @@ fn conflicts_can_be_skipped_or_replaced() {
     assert!(!replaced.contains("name: http") && replaced.contains("port: 8080"), "{replaced}");
     assert_eq!(json!(render(&replaced, &config("replace")).unwrap().manifests), json!(replaced));
 }
+
+/// Without a release name (Helm tells a post-renderer none), `release.name` is undefined, so
+/// `| default(...)` and `is defined` work; it used to be none and rendered `none-info`.
+#[test]
+fn release_name_is_undefined_when_the_host_does_not_say() {
+    let config = "templates:
+- name: info
+  template: |
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: {{ (release.name | default(\"app\")) ~ \"-info\" }}}
+    data:
+      known: {{ \"set\" if release.name is defined else \"unset\" }}
+      ns: {{ release.namespace | default(\"default\") | quote }}
+";
+    let mut request = crate::wiring::test_support::request(INPUT, config);
+    request.set = vec!["checksum.enabled=false".into()];
+    let out = crate::render(&request).unwrap();
+    let tail = &out.manifests[INPUT.len()..];
+    for line in ["name: \"app-info\"", "known: \"unset\"", "ns: \"default\""] {
+        assert!(tail.contains(line), "{line}\n{tail}");
+    }
+}

@@ -1,0 +1,95 @@
+//! Whether the compiled-module cache can be trusted. wasmtime loads the native code it finds
+//! there without verifying it, so anyone who can write the cache can run code as every user of
+//! this postwire. A cache directory (or anything in it) that is not owned by this user, or that
+//! other users may write, is refused: postwire then compiles the module on each run instead,
+//! and says why once per run.
+
+use std::path::Path;
+
+/// Why `dir` must not serve as the module cache, or None when it may. A directory that does
+/// not exist yet is fine (postwire creates it, private to its user).
+pub fn refusal(dir: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        unix::refusal(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::Path;
+
+    /// Entries walked at most: the cache holds a few files per postwire version.
+    const MAX_ENTRIES: usize = 10_000;
+
+    pub fn refusal(dir: &Path) -> Option<String> {
+        // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+        let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let mut pending = vec![dir.to_path_buf()];
+        let mut seen = 0;
+        while let Some(path) = pending.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            seen += 1;
+            if seen > MAX_ENTRIES {
+                return Some(format!("{} holds more than {MAX_ENTRIES} entries", dir.display()));
+            }
+            if meta.file_type().is_symlink() && path != dir {
+                return Some(format!("{} is a symbolic link", path.display()));
+            }
+            if meta.uid() != me && meta.uid() != 0 {
+                return Some(format!("{} belongs to another user (uid {})", path.display(), meta.uid()));
+            }
+            // Group-writable is fine for the user's own group (umask 002 on user-private groups).
+            let mode = meta.permissions().mode();
+            if mode & 0o002 != 0 || (mode & 0o020 != 0 && meta.gid() != my_group) {
+                return Some(format!("{} is writable by other users", path.display()));
+            }
+            if meta.is_dir() {
+                if let Ok(entries) = std::fs::read_dir(&path) {
+                    pending.extend(entries.flatten().map(|e| e.path()));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::refusal;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_cache_others_can_write_is_refused() {
+        let dir = std::env::temp_dir().join(format!("postwire-cache-trust-{}", std::process::id()));
+        let modules = dir.join("modules");
+        std::fs::create_dir_all(&modules).unwrap();
+        let set =
+            |p: &std::path::Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        set(&dir, 0o700);
+        set(&modules, 0o755);
+        std::fs::write(modules.join("entry"), b"code").unwrap();
+        set(&modules.join("entry"), 0o644);
+        assert_eq!(refusal(&dir), None);
+        assert_eq!(refusal(&dir.join("absent")), None);
+
+        set(&modules.join("entry"), 0o666);
+        let why = refusal(&dir).expect("a world-writable entry");
+        assert!(why.contains("entry") && why.contains("writable by other users"), "{why}");
+        set(&modules.join("entry"), 0o644);
+
+        set(&modules, 0o777);
+        assert!(refusal(&dir).is_some_and(|w| w.contains("modules")));
+        set(&modules, 0o755);
+
+        std::os::unix::fs::symlink("/tmp", modules.join("link")).unwrap();
+        assert!(refusal(&dir).is_some_and(|w| w.contains("symbolic link")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
