@@ -146,7 +146,9 @@ fn irsa_service_account(index: &Index, t: &Template, out: &mut Vec<Finding>) {
 
 /// The Datadog admission controller sets `DD_ENV`, `DD_SERVICE` and `DD_VERSION` from the pod's
 /// `tags.datadoghq.com/*` labels only when a container lacks them (DataDog/datadog-agent
-/// pkg/clusteragent/admission/mutate/tagsfromlabels: an existing variable is kept), while the
+/// 4ad248e9 pkg/clusteragent/admission/mutate/tagsfromlabels/tags.go `injectTagsFromLabels`
+/// calls `InjectEnv`, which at ccc408e0 pkg/clusteragent/admission/mutate/common/common.go
+/// `injectEnvInContainer` skips a container that already has the variable), while the
 /// agent tags the pod's metrics from the labels: traces and metrics then disagree.
 fn datadog(index: &Index, t: &Template, out: &mut Vec<Finding>) {
     let owner = index.object(t.owner);
