@@ -120,8 +120,10 @@ fn replicas(index: &Index, pdb: &Obj, selector: &Selector) -> Option<i64> {
 }
 
 /// The eviction API refuses every eviction when `maxUnavailable` is 0 or `minAvailable` covers
-/// every replica (k8s.io/kubernetes pkg/registry/core/pod/storage/eviction.go: disruptionsAllowed
-/// is 0), so `kubectl drain` and cluster upgrades hang on these pods.
+/// every replica (kubernetes/kubernetes pkg/registry/core/pod/storage/eviction.go
+/// `checkAndDecrement` answers 429 "Cannot evict pod as it would violate the pod's disruption
+/// budget" when the PDB's disruptions allowed is 0; read at 277391ee, an older version where
+/// the field is `PodDisruptionsAllowed`; line not verified), so `kubectl drain` and cluster upgrades hang on these pods.
 fn pdb_eviction(index: &Index, pdb: &Obj, out: &mut Vec<Finding>) {
     let spec = pdb.at(&["spec"]);
     let zero = |v: &Json| int(v) == Some(0) || v.as_str() == Some("0%");

@@ -10,6 +10,10 @@ use super::{Finding, Level};
 pub const IRSA_ROLE_MISMATCH: &str = "irsa-role-mismatch";
 /// A container names a web-identity token file that no volume mount provides.
 pub const IRSA_TOKEN_NOT_MOUNTED: &str = "irsa-token-not-mounted";
+/// A pod looks set up for IRSA but names a ServiceAccount the stream does not hold.
+pub const IRSA_MISSING_SERVICE_ACCOUNT: &str = "irsa-missing-service-account";
+/// A pod looks set up for IRSA but its ServiceAccount in the stream names no role.
+pub const IRSA_ROLE_NOT_ANNOTATED: &str = "irsa-role-not-annotated";
 /// `DD_ENV`/`DD_SERVICE`/`DD_VERSION` differ from the pod's `tags.datadoghq.com/*` labels.
 pub const DATADOG_TAGS_MISMATCH: &str = "datadog-tags-mismatch";
 
@@ -18,6 +22,7 @@ const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 pub fn check(index: &Index, out: &mut Vec<Finding>) {
     for t in index.templates() {
         irsa(index, t, out);
+        irsa_service_account(index, t, out);
         datadog(index, t, out);
     }
 }
@@ -79,9 +84,71 @@ fn irsa(index: &Index, t: &Template, out: &mut Vec<Finding>) {
     }
 }
 
+/// Whether a pod looks set up for IRSA: a container names the web-identity role or token file,
+/// or the pod carries one of the webhook's `eks.amazonaws.com/*` annotations.
+fn expects_irsa(t: &Template) -> bool {
+    t.annotations.keys().any(|k| k.starts_with("eks.amazonaws.com/"))
+        || containers(&t.spec)
+            .any(|c| env(c, "AWS_ROLE_ARN").is_some() || env(c, "AWS_WEB_IDENTITY_TOKEN_FILE").is_some())
+}
+
+/// Whether every container that names a role also has its own token file mounted: the pod
+/// then needs no webhook.
+fn self_sufficient(t: &Template) -> bool {
+    containers(&t.spec).filter(|c| env(c, "AWS_ROLE_ARN").is_some()).all(|c| {
+        let Some(file) = env(c, "AWS_WEB_IDENTITY_TOKEN_FILE") else { return false };
+        c["volumeMounts"].as_array().into_iter().flatten().any(|m| {
+            m["mountPath"].as_str().is_some_and(|p| file.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+        })
+    }) && containers(&t.spec).any(|c| env(c, "AWS_ROLE_ARN").is_some())
+}
+
+/// The webhook mutates a pod only when its ServiceAccount is known and annotated with a role
+/// (aws/amazon-eks-pod-identity-webhook 3bf80a34 pkg/handler/handler.go:464-485: a
+/// ServiceAccount missing from its cache means "Not mutating"; :488-507: an empty role means
+/// "No mutations needed"). Without the mutation the pod gets no token, and the AWS SDK falls
+/// back to other credentials (the node's role), so the outcome depends on the cluster: a
+/// warning. A ServiceAccount outside the stream may exist in the cluster; one in the stream
+/// without the annotation certainly gets nothing.
+fn irsa_service_account(index: &Index, t: &Template, out: &mut Vec<Finding>) {
+    if !expects_irsa(t) || self_sufficient(t) {
+        return;
+    }
+    let owner = index.object(t.owner);
+    let Some(name) = t.spec["serviceAccountName"].as_str().or(t.spec["serviceAccount"].as_str()) else {
+        return;
+    };
+    match index.find("", "ServiceAccount", owner.namespace.as_deref(), name) {
+        None if name != "default" => out.push(Finding::new(
+            Level::Warning,
+            IRSA_MISSING_SERVICE_ACCOUNT,
+            owner,
+            format!(
+                "the pods are set up for IRSA but their ServiceAccount {name} is not in the stream: unless it exists \
+                 in the cluster with eks.amazonaws.com/role-arn, the webhook does not mutate them, no web-identity \
+                 token is mounted and the AWS SDK falls back to other credentials; add the ServiceAccount with its \
+                 role annotation"
+            ),
+        )),
+        Some(sa) if !sa.annotations().contains_key(ROLE_ANNOTATION) => out.push(Finding::new(
+            Level::Warning,
+            IRSA_ROLE_NOT_ANNOTATED,
+            owner,
+            format!(
+                "the pods are set up for IRSA but their ServiceAccount {name} has no eks.amazonaws.com/role-arn \
+                 annotation: the webhook does not mutate them, no web-identity token is mounted and the AWS SDK falls \
+                 back to other credentials (the node's role); annotate the ServiceAccount with the role"
+            ),
+        )),
+        _ => {}
+    }
+}
+
 /// The Datadog admission controller sets `DD_ENV`, `DD_SERVICE` and `DD_VERSION` from the pod's
 /// `tags.datadoghq.com/*` labels only when a container lacks them (DataDog/datadog-agent
-/// pkg/clusteragent/admission/mutate/tagsfromlabels: an existing variable is kept), while the
+/// 4ad248e9 pkg/clusteragent/admission/mutate/tagsfromlabels/tags.go `injectTagsFromLabels`
+/// calls `InjectEnv`, which at ccc408e0 pkg/clusteragent/admission/mutate/common/common.go
+/// `injectEnvInContainer` skips a container that already has the variable), while the
 /// agent tags the pod's metrics from the labels: traces and metrics then disagree.
 fn datadog(index: &Index, t: &Template, out: &mut Vec<Finding>) {
     let owner = index.object(t.owner);
@@ -146,6 +213,39 @@ mod tests {
         table(
             DATADOG_TAGS_MISMATCH,
             &[("agree", pod(&dd("prod"), ""), None), ("disagree", pod(&dd("staging"), ""), Some(Level::Warning))],
+        );
+    }
+
+    #[test]
+    fn irsa_service_accounts() {
+        let role = "        - name: AWS_ROLE_ARN\n          value: arn:aws:iam::1:role/api\n";
+        let unannotated = |stream: String| {
+            stream.replace("  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::1:role/api\n", "")
+        };
+        let without_sa = |stream: String| {
+            stream.replacen(
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: api\n",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api\n",
+                1,
+            )
+        };
+        let plain = "        - name: LOG_LEVEL\n          value: info\n";
+        table(
+            IRSA_MISSING_SERVICE_ACCOUNT,
+            &[
+                ("in the stream", pod(role, ""), None),
+                ("missing", without_sa(pod(role, "")), Some(Level::Warning)),
+                ("missing, no IRSA", without_sa(pod(plain, "")), None),
+                ("missing, own token mounted", without_sa(pod(&format!("{role}{TOKEN}"), MOUNT)), None),
+            ],
+        );
+        table(
+            IRSA_ROLE_NOT_ANNOTATED,
+            &[
+                ("annotated", pod(role, ""), None),
+                ("not annotated", unannotated(pod(role, "")), Some(Level::Warning)),
+                ("not annotated, no IRSA", unannotated(pod(plain, "")), None),
+            ],
         );
     }
 }

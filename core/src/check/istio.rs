@@ -241,7 +241,7 @@ fn subsets_without_pods(index: &Index, out: &mut Vec<Finding>) {
     }
 }
 
-/// Istio's protocol from a name or appProtocol (pkg/config/protocol/instance.go:68-99,
+/// Istio's protocol from a name or appProtocol (istio/istio 86c9f01f pkg/config/protocol/instance.go:68-99,
 /// pkg/config/kube/conversion.go:48-96); None when Istio sniffs.
 fn protocol(port: i64, name: &str, app_protocol: Option<&str>) -> Option<String> {
     let name = app_protocol.unwrap_or(name);

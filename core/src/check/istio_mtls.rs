@@ -8,6 +8,11 @@
 //! business, so this is a warning. Upstream: istio/istio at 86c9f01f, security.istio.io
 //! PeerAuthentication (`portLevelMtls` is keyed by the workload's port) and
 //! AuthorizationPolicy semantics (an ALLOW policy admits a request only if a rule matches).
+//! Pods scraped through `prometheus.io/*` annotations count only with metrics merging off:
+//! the injector rewrites those annotations to the sidecar's status port, which serves the
+//! merged metrics outside mTLS, unless `prometheus.istio.io/merge-metrics` says false (else the
+//! mesh config, default on) (istio/istio 86c9f01f pkg/kube/inject/webhook.go:325-342
+//! `enablePrometheusMerge`, :918-922 `applyPrometheusMerge`).
 
 use std::collections::BTreeSet;
 

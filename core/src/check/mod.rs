@@ -8,6 +8,7 @@
 //! depends on the cluster (an object may live outside the stream).
 
 mod availability;
+mod callers;
 mod identity;
 mod index;
 mod istio;

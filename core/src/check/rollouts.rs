@@ -289,7 +289,9 @@ fn services(index: &Index, rollout: &Obj, out: &mut Vec<Finding>) {
     }
 }
 
-/// Argo Rollouts scales a `workloadRef` Deployment to zero (rollout/sync.go; `scaleDown`), and
+/// Argo Rollouts scales a `workloadRef` Deployment to zero (argoproj/argo-rollouts 9f8d111d
+/// rollout/sync.go:1362-1367 with `scaleDown: onsuccess`, rollout/replicaset.go:220-239 with
+/// `progressively`, both through `scaleDeployment` in rollout/scale_utils.go:9), and
 /// an HorizontalPodAutoscaler on that Deployment then either sees zero replicas and stops, or
 /// scales it back up beside the Rollout: the Rollout itself is never autoscaled.
 fn workload_ref(index: &Index, out: &mut Vec<Finding>) {
