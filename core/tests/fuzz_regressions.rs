@@ -111,3 +111,39 @@ fn irsa_pairs_a_workload_with_the_service_account_of_its_own_namespace() {
     assert_eq!(first.matches("kind: \"ServiceAccount\"").count(), 2, "{first}");
     assert_eq!(render(&first), first, "rendering the output again changes it");
 }
+
+/// fuzz target `edit` (`fuzz/findings/edit-flow-mapping-empty-key-with-properties*`, first byte
+/// 0x20: Set `/metadata/labels`): a flow mapping whose first entry is an empty key with an
+/// anchor or a tag (`{ &a }`) got the new entry written between those properties and the empty
+/// key, so the output read with a mapping as a key and a second edit refused it. A first key
+/// with content lost its anchor or tag to the new key the same way (`{ &a k: 1, b: *a }`).
+#[test]
+fn a_flow_mapping_with_a_propertied_empty_key_is_not_mis_edited() {
+    use postwire_core::edit::Value;
+    let ops = [Op::Set {
+        path: parse_pointer("/metadata/labels").unwrap(),
+        value: Value::Map(vec![("app".into(), Value::Str("x".into())), ("n".into(), Value::Int(1))]),
+    }];
+    for text in [" {!-labsa:: &nawww/wwwwwwapbluons}\n", " { &fffe}\n", "{ &a }\n", "{ !!str , a: 1}\n"] {
+        match edit_document(text, &ops, Uneditable::Error) {
+            Ok((out, _)) => {
+                let tree =
+                    Tree::parse(&out, 0).unwrap_or_else(|e| panic!("{text:?}: output does not parse: {e}\n{out}"));
+                let root = tree.root().unwrap();
+                let app = tree.path(root, &["metadata", "labels", "app"]).and_then(|n| tree.scalar(n));
+                assert_eq!(app, Some("x"), "{text:?}: the intended entry is not there:\n{out}");
+                let (again, outcomes) = edit_document(&out, &ops, Uneditable::Error)
+                    .unwrap_or_else(|e| panic!("{text:?}: the output cannot be edited again: {e}\n{out}"));
+                assert!(
+                    again == out && outcomes == [Outcome::Unchanged],
+                    "{text:?}: not idempotent ({outcomes:?}):\n--- once\n{out}\n--- twice\n{again}"
+                );
+            }
+            Err(e) => assert!(e.is_uneditable(), "{text:?}: failed instead of refusing: {e}"),
+        }
+    }
+    let (out, _) = edit_document("{ &a k: 1, b: *a }\n", &ops, Uneditable::Error).expect("edits");
+    let tree = Tree::parse(&out, 0).unwrap();
+    let b = tree.path(tree.root().unwrap(), &["b"]).map(|n| tree.resolved(n));
+    assert_eq!(b.and_then(|n| tree.scalar(n)), Some("k"), "the anchor moved off its key:\n{out}");
+}

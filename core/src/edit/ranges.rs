@@ -125,6 +125,36 @@ pub fn is_explicit_key(text: &str, tree: &Tree, key: NodeId) -> bool {
     explicit || tree.is_empty_scalar(key)
 }
 
+/// Where the first entry of the flow mapping `map` starts, given where its key's content starts:
+/// the parser's span of a key begins after its node properties (`&anchor`, `!tag`), so text
+/// written at that span would land between the properties and the key they belong to. Skips
+/// only blanks, comments and an explicit `? ` after the `{`; the rest up to the key is properties.
+pub fn flow_entry_start(text: &str, tree: &Tree, map: NodeId, key_start: usize) -> usize {
+    let open = tree.node(map).start;
+    if text.as_bytes().get(open) != Some(&b'{') || open >= key_start {
+        return key_start;
+    }
+    let mut p = open + 1;
+    loop {
+        let rest = &text[p..key_start];
+        let blank = rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len();
+        p += blank;
+        let rest = &text[p..key_start];
+        let after_blank = text[..p].ends_with([' ', '\t', '\r', '\n']);
+        if rest.starts_with('#') && after_blank {
+            match rest.find('\n') {
+                Some(i) => p += i + 1,
+                None => return key_start,
+            }
+        } else if rest.starts_with('?') && (rest.len() == 1 || rest[1..].starts_with([' ', '\t', '\r', '\n'])) {
+            // After `? ` as before: the new entries stay in front of the explicit key.
+            p += 1;
+        } else {
+            return p;
+        }
+    }
+}
+
 /// The indentation step to use for children of the mapping entry whose key is `key`: the
 /// distance from the key that owns its mapping, else 2.
 pub fn step_at(tree: &Tree, key: NodeId) -> usize {
