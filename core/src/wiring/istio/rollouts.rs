@@ -17,6 +17,8 @@
 //!   (route weights, subset labels, Service selectors, the Deployment's replicas), for
 //!   `postwire ignore-differences`.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value as Json};
 
 use super::config::{RolloutsConfig, ScaleDown};
@@ -354,6 +356,8 @@ impl Wiring for Rollouts {
             }
         }
 
+        // Deployments converted so far, by namespace (the render's for one without) and name.
+        let mut converted: BTreeMap<(Option<&str>, &str), usize> = BTreeMap::new();
         for t in &targets {
             let obj = &t.object;
             let tree = ws.tree(obj.segment);
@@ -361,6 +365,9 @@ impl Wiring for Rollouts {
             let svc = t.service.clone().unwrap_or_default();
             let obj_ns = obj.namespace.as_deref();
             if t.convert {
+                let copy = converted.entry((obj_ns.or(ns), obj.name.as_str())).or_default();
+                let nth = *copy;
+                *copy += 1;
                 let (kind, fields) = self.strategy(t, None)?;
                 let scale_down = wc.scale_down.unwrap_or(self.rc().scale_down);
                 let mut spec = Vec::new();
@@ -375,14 +382,24 @@ impl Wiring for Rollouts {
                             == Some(obj.name.as_str())
                 });
                 if hpa.is_none() {
-                    // Held at 0 by an earlier run: the replicas are the Rollout's (ours) now.
-                    let earlier = objects.iter().find(|r| {
-                        r.is("argoproj.io", "Rollout")
-                            && r.name == obj.name
-                            && r.namespace == obj.namespace
-                            && ws.tree(r.segment).str_at(r.node, &["metadata", "annotations", GENERATED_ANNOTATION])
-                                == Some(NAME)
-                    });
+                    // Held at 0 by an earlier run: the replicas are the Rollout's (ours) now, the
+                    // one made from this Deployment: same name, same namespace (the render's for an
+                    // object without one). A Deployment written twice is one object in a cluster
+                    // (the API server refuses to create a second of the same kind, namespace and
+                    // name: k8s.io/apiserver `pkg/registry/generic/registry/store.go`,
+                    // `Store.Create`, AlreadyExists), yet each copy gets a Rollout, in stream
+                    // order: the n-th copy pairs with the n-th. Pairing every copy with the first
+                    // made a second render change the other copies' replicas.
+                    let earlier = objects
+                        .iter()
+                        .filter(|r| {
+                            r.is("argoproj.io", "Rollout")
+                                && r.name == obj.name
+                                && r.namespace.as_deref().or(ns) == obj_ns.or(ns)
+                                && ws.tree(r.segment).str_at(r.node, &["metadata", "annotations", GENERATED_ANNOTATION])
+                                    == Some(NAME)
+                        })
+                        .nth(nth);
                     let held = earlier.map(|r| {
                         let t = ws.tree(r.segment);
                         t.path(r.node, &["spec", "replicas"]).map(|n| tree_value(t, n))
