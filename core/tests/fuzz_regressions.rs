@@ -146,6 +146,8 @@ fn a_flow_mapping_with_a_propertied_empty_key_is_not_mis_edited() {
     let tree = Tree::parse(&out, 0).unwrap();
     let b = tree.path(tree.root().unwrap(), &["b"]).map(|n| tree.resolved(n));
     assert_eq!(b.and_then(|n| tree.scalar(n)), Some("k"), "the anchor moved off its key:\n{out}");
+}
+
 /// The config of fuzz target `wirings` (`fuzz/fuzz_targets/wirings.rs`): bit i of `pick` turns
 /// on `WIRINGS[i]`; 0xff is every wiring.
 fn wirings_config(pick: u8) -> String {
