@@ -106,6 +106,7 @@ pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<R
 
 fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
     request.validate()?;
+    crate::progress::step(|| "splitting the stream into documents".to_string());
     let mut ws = Workspace::new(&request.manifests);
     if request.validate_only {
         ws.set_config_check();
@@ -151,6 +152,7 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     let trusted: Vec<&Source> = platform[untrusted..].iter().collect();
     let chart_templates = crate::platform::owned_by_chart("templates", &chart, &trusted);
     let chart_patches = crate::platform::owned_by_chart("patches", &chart, &trusted);
+    crate::progress::step(|| "reading the config".to_string());
     let mut config: PostwireConfig = config::resolve(chart_sources.into_iter().chain(platform).collect())?;
     config.platform.chart_templates = chart_templates;
     config.platform.chart_patches = chart_patches;
@@ -168,6 +170,7 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     ws.parse_needed(&kinds)?;
 
     for w in &pipeline {
+        crate::progress::step(|| format!("running the {} wiring", w.name()));
         w.apply(&mut ws, &mut report)?;
         ws.commit(&mut report)?;
     }
@@ -182,7 +185,9 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
             reason: "PostwireConfig is read by postwire and not applied to the cluster".into(),
         });
     }
+    crate::progress::step(|| "writing the output stream".to_string());
     let (manifests, changed, removed) = ws.finish();
+    crate::progress::step(|| "checking the output (postwire check's rules)".to_string());
     let findings = crate::check::check(&manifests, request.context.namespace.as_deref())?;
     crate::check::add_to_report(&findings, &mut report);
     report.finish();

@@ -39,6 +39,7 @@ pub mod krm;
 pub mod model;
 pub mod objects;
 pub mod platform;
+pub mod progress;
 pub mod redact;
 pub mod report;
 pub mod resource;

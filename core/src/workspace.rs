@@ -182,6 +182,10 @@ impl<'a> Workspace<'a> {
             return Ok(());
         }
         let doc = &self.docs[segment];
+        crate::progress::step(|| {
+            let kind = doc.peek.kind.as_deref().unwrap_or("unknown kind");
+            format!("parsing document {} ({kind}, line {})", doc.number, self.template_first_line(segment))
+        });
         let tree = Tree::parse(&doc.text, doc.line_offset).map_err(|e| {
             let object = doc.peek.kind.clone();
             e.in_document(self.location(segment, object))
@@ -334,6 +338,7 @@ impl<'a> Workspace<'a> {
         if self.docs[segment].skipped.is_some() {
             return Ok(vec![Outcome::Unchanged; ops.len()]);
         }
+        crate::progress::step(|| format!("editing document {} ({object})", self.docs[segment].number));
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in ops {
             let d = &mut self.docs[segment];
@@ -387,6 +392,7 @@ impl<'a> Workspace<'a> {
                 continue;
             }
             let plan = std::mem::take(&mut d.plan);
+            crate::progress::step(|| format!("writing the edits of document {}", d.number));
             let tree = d.tree.as_ref().expect("a planned document is parsed");
             let doc = DocRef { text: &d.text, tree };
             let edited = plan
@@ -416,6 +422,7 @@ impl<'a> Workspace<'a> {
     /// Append a document postwire generated (already validated YAML text); returns its segment.
     pub fn append(&mut self, text: String) -> Result<usize> {
         let number = self.next_number;
+        crate::progress::step(|| format!("adding generated document {number}"));
         let tree = Tree::parse(&text, 0).map_err(|e| {
             Error::new(ErrorKind::Wiring, format!("internal error: a generated document is invalid ({e})"))
         })?;

@@ -490,12 +490,66 @@ fn a_timeout_is_an_error_not_a_hang() {
             err.message
         );
         assert!(elapsed < Duration::from_secs(10), "attempt {attempt}: a 10 ms timeout took {elapsed:?} to fire");
+        assert!(
+            err.message.contains(" while "),
+            "attempt {attempt}: the error should name the step: {:?}",
+            err.message
+        );
         // The host lives on: the same runner renders a small chart correctly.
         let small = runner
             .render(&request(CHART, &[]))
             .unwrap_or_else(|e| panic!("attempt {attempt}: the runner is unusable after a timeout: {e}"));
         assert!(small.manifests.contains(CONFIG_HASH));
     }
+}
+
+/// A stream of `apps` ConfigMaps, each read by a Deployment (`envFrom`), and the stream line
+/// where each document starts: the independent check of what a limit error names.
+fn config_map_apps(apps: usize) -> (String, Vec<(usize, &'static str)>) {
+    let (mut text, mut starts) = (String::new(), Vec::new());
+    for i in 0..apps {
+        for (kind, body) in [
+            ("ConfigMap", format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  k: v{i}\n")),
+            (
+                "Deployment",
+                format!(
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d{i}\nspec:\n  template:\n    spec:\n      \
+                     containers:\n      - name: a\n        image: a\n        envFrom:\n        - configMapRef: {{name: c{i}}}\n"
+                ),
+            ),
+        ] {
+            text.push_str("---\n");
+            starts.push((text.lines().count() + 1, kind));
+            text.push_str(&body);
+        }
+    }
+    (text, starts)
+}
+
+/// Defect: a module stopped by its memory cap or timeout said which limit, not where. The
+/// module reports each step (plugin/src/lib.rs, host/src/steps.rs); the error names the last.
+#[test]
+fn limit_errors_name_the_document_they_stopped_in() {
+    let (stream, starts) = config_map_apps(3000);
+    // 12 MiB holds the module and the 0.8 MB input, not every parsed document.
+    let options = Options { cache_dir: None, max_memory_pages: 12 * 16, ..Options::default() };
+    let mut runner = Runner::new(PLUGIN_WASM, &options).expect("12 MiB holds the module");
+    let err = must_fail(runner.render(&request(&stream, &["checksum.enabled=true"])), "3,000 apps in 12 MiB");
+    assert!(mentions_memory(&err.message) && err.code == 1, "{err:?}");
+    let step = err.message.split(" while ").nth(1).unwrap_or_else(|| panic!("names no step: {:?}", err.message));
+    // `parsing document N (Kind, line L)`, and document N really is a Kind at line L.
+    let parsed = step.strip_prefix("parsing document ").and_then(|rest| {
+        let (number, rest) = rest.split_once(" (")?;
+        let (kind, rest) = rest.split_once(", line ")?;
+        let line = rest.split_once(')')?.0;
+        Some((number.parse::<usize>().ok()?, kind, line.parse::<usize>().ok()?))
+    });
+    let (number, kind, line) = parsed.unwrap_or_else(|| panic!("expected a parsing step: {step:?}"));
+    assert_eq!(starts.get(number - 1).copied(), Some((line, kind)), "document {number} is not where {step:?} says");
+
+    // The runner lives on, and a render that fits names nothing.
+    let small = runner.render(&request(CHART, &[])).expect("a small chart renders after running out of memory");
+    assert!(small.manifests.contains(CONFIG_HASH));
 }
 
 #[test]

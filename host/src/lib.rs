@@ -11,6 +11,7 @@ pub mod input;
 pub mod install;
 pub mod playground;
 pub mod runner;
+pub mod steps;
 
 /// The plugin module every postwire host runs, embedded at build time.
 pub static PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/plugin.wasm"));

@@ -78,6 +78,8 @@ impl std::error::Error for CallError {}
 pub struct Runner {
     plugin: Plugin,
     limits: Options,
+    /// Whether the module's steps are collected (see [`crate::steps`]).
+    steps: bool,
 }
 
 /// The wasmtime cache config for `dir`, or None when the directory cannot serve as a cache (the
@@ -123,7 +125,8 @@ impl Runner {
             Some(config) => builder.with_cache_config(config),
             None => builder.with_cache_disabled(),
         };
-        Ok(Runner { plugin: builder.build()?, limits: options.clone() })
+        let steps = crate::steps::listen();
+        Ok(Runner { plugin: builder.build()?, limits: options.clone(), steps })
     }
 
     /// Load the embedded module with the options of the environment ([`Options::from_env`]).
@@ -132,39 +135,59 @@ impl Runner {
     }
 
     /// Call `function` and read its JSON answer straight from the plugin's output (a copy of a
-    /// multi-megabyte stream costs fresh pages).
-    fn call<T: serde::de::DeserializeOwned>(&mut self, function: &str, input: &[u8]) -> Result<T, CallError> {
+    /// multi-megabyte stream costs fresh pages). `manifests` are the stream sent, whose Secret
+    /// values a limit error must not repeat.
+    fn call<T: serde::de::DeserializeOwned>(
+        &mut self,
+        function: &str,
+        input: &[u8],
+        manifests: &str,
+    ) -> Result<T, CallError> {
+        crate::steps::clear();
         match self.plugin.call_get_error_code::<&[u8], &[u8]>(function, input) {
             Ok(out) => serde_json::from_slice(out)
                 .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 }),
             // 3..=7 are postwire's own errors, already worded for the user.
             Err((err, code)) if (3..=7).contains(&code) => Err(CallError { message: err.to_string(), code }),
-            Err((err, _)) => Err(CallError { message: self.describe_runtime_error(&err), code: 1 }),
+            Err((err, _)) => {
+                Err(CallError { message: self.describe_runtime_error(&err, input.len(), manifests), code: 1 })
+            }
         }
     }
 
-    /// Say which limit a runtime failure hit, and how to raise it.
-    fn describe_runtime_error(&self, err: &extism::Error) -> String {
+    /// Say which limit a runtime failure hit, the step it stopped (the document, template or
+    /// patch), and how to raise the limit.
+    fn describe_runtime_error(&self, err: &extism::Error, input_len: usize, manifests: &str) -> String {
         let text = format!("{err:#}");
+        // Steps name documents by kind, name and line, but a name could equal a Secret value.
+        // No step yet: the module stopped before the engine started, reading its input.
+        let step = match crate::steps::last() {
+            Some(step) => format!(" while {}", postwire_core::redact::SecretValues::collect(manifests).scrub(&step)),
+            None if self.steps => format!(" while reading the request ({} bytes)", input_len),
+            None => String::new(),
+        };
         if text.contains("timeout") {
-            format!("plugin.wasm timed out after {:?} (POSTWIRE_TIMEOUT_SECONDS raises the limit)", self.limits.timeout)
+            format!(
+                "plugin.wasm timed out after {:?}{step} (POSTWIRE_TIMEOUT_SECONDS raises the limit)",
+                self.limits.timeout
+            )
         } else if text.contains("oom") || text.contains("allocate") || text.contains("memory") {
             format!(
-                "plugin.wasm ran out of memory at its {} MiB limit (POSTWIRE_MAX_MEMORY_MIB raises it): {text}",
+                "plugin.wasm ran out of memory at its {} MiB limit{step} (POSTWIRE_MAX_MEMORY_MIB raises it): {text}",
                 u64::from(self.limits.max_memory_pages) * 64 / 1024
             )
         } else {
-            format!("plugin.wasm failed: {text}")
+            format!("plugin.wasm failed{step}: {text}")
         }
     }
 
     /// Call `render`.
     pub fn render(&mut self, request: &RenderRequestV1) -> Result<RenderResponseV1, CallError> {
-        self.call("render", &request.to_json())
+        self.call("render", &request.to_json(), &request.manifests)
     }
 
     /// Call `helm_plugin_main` with Helm 4's message.
     pub fn helm_plugin_main(&mut self, input: &HelmPostRendererInputV1) -> Result<HelmPostRendererOutputV1, CallError> {
-        self.call("helm_plugin_main", &serde_json::to_vec(input).expect("input serializes"))
+        self.call("helm_plugin_main", &serde_json::to_vec(input).expect("input serializes"), &input.manifests)
     }
 }

@@ -632,6 +632,7 @@ impl Patches {
         engine: Option<&Engine>,
     ) -> Result<()> {
         let patch = &self.patches[i];
+        crate::progress::step(|| format!("applying {label} to {} (document {})", obj.display(), obj.doc_number));
         let located = |e: Error, ws: &Workspace<'_>| e.in_document(ws.location(obj.segment, Some(obj.display())));
         let node = object_node(ws.tree(obj.segment), obj.place).expect("a picked object is in its document");
         let mut doc = model::json(ws.tree(obj.segment), node);

@@ -192,6 +192,7 @@ impl Wiring for Templates {
                     }
                     None => (what.clone(), format!("written by template `{name}`")),
                 };
+                crate::progress::step(|| format!("rendering {what}"));
                 let text =
                     engine.render(name, &t.template, &Json::Object(context), limits.clone()).map_err(
                         |e| match &binding {

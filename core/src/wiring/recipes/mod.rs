@@ -322,6 +322,7 @@ impl Recipes {
     }
 
     fn render(engine: &Engine, name: &str, source: &str, context: Json) -> Result<Vec<Value>> {
+        crate::progress::step(|| format!("rendering {name}"));
         let text = engine.render(name, source, &context, Limits::default())?;
         documents(&text, &format!("recipe {name}"))
     }
