@@ -170,15 +170,56 @@ pub fn join(stream: &Stream<'_>, replacements: &[Replacement], appended: &[Strin
     }
     out.push_str(&stream.text[cursor..]);
     let nl = stream.newline();
+    let mut generated = String::with_capacity(appended.iter().map(|d| d.len() + 5).sum());
     for doc in appended {
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push_str(nl);
+        if !generated.is_empty() && !generated.ends_with('\n') {
+            generated.push_str(nl);
         }
-        out.push_str("---");
-        out.push_str(nl);
-        out.push_str(doc);
+        generated.push_str("---");
+        generated.push_str(nl);
+        generated.push_str(doc);
+    }
+    if generated.is_empty() {
+        return out;
+    }
+    if out.is_empty() || out.ends_with('\n') {
+        out.push_str(&generated);
+        return out;
+    }
+    if !generated.ends_with('\n') {
+        generated.push_str(nl);
+    }
+    // The last line has no line break, and adding one could change the last document: in a
+    // block scalar (`note: |` then `x`) the break becomes part of the value for Go's yaml.v2
+    // (kubectl, Helm), "x" before and "x\n" after (YAML 1.2, 8.1.1.2: clip chomping keeps a
+    // final line break only where there is one). So that document stays last, byte for byte,
+    // and the generated documents go in front of its `---` (or of the whole stream, given a
+    // `---` of its own, when it has none).
+    match last_marker(&out) {
+        Some(at) => out.insert_str(at, &generated),
+        None => {
+            let bom = if out.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+            generated.push_str("---");
+            generated.push_str(nl);
+            out.insert_str(bom, &generated);
+        }
     }
     out
+}
+
+/// Where the last `---` document marker line of `text` starts.
+fn last_marker(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut end = text.len();
+    while let Some(found) = text[..end].rfind("---") {
+        let at_line_start = found == 0 || bytes[found - 1] == b'\n';
+        let ends_marker = matches!(bytes.get(found + 3), None | Some(b' ' | b'\t' | b'\r' | b'\n'));
+        if at_line_start && ends_marker {
+            return Some(found);
+        }
+        end = found;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -239,7 +280,27 @@ mod tests {
         let text = "---\na: 1\n---\nkind: PostwireConfig\n---\nb: 2";
         let s = Stream::split(text);
         let reps = vec![Replacement::Text("\na: 2\n".into()), Replacement::Remove, Replacement::Keep];
-        assert_eq!(join(&s, &reps, &["c: 3\n".into()]), "---\na: 2\n---\nb: 2\n---\nc: 3\n");
+        // The last line has no line break: the generated document goes before the last one.
+        assert_eq!(join(&s, &reps, &["c: 3\n".into()]), "---\na: 2\n---\nc: 3\n---\nb: 2");
+        let s = Stream::split("---\na: 1\n---\nb: 2\n");
+        let keep = vec![Replacement::Keep; s.segments.len()];
+        assert_eq!(join(&s, &keep, &["c: 3\n".into(), "d: 4".into()]), "---\na: 1\n---\nb: 2\n---\nc: 3\n---\nd: 4");
+    }
+
+    #[test]
+    fn a_last_line_without_a_break_stays_last() {
+        for (text, joined) in [
+            // Without a marker of its own, the document gets one after the generated documents.
+            ("a: |\n  x", "---\nc: 3\n---\na: |\n  x"),
+            ("\u{feff}a: 1", "\u{feff}---\nc: 3\n---\na: 1"),
+            ("a: 1\r\n--- # last\r\nb: |\r\n  x", "a: 1\r\n---\r\nc: 3\n--- # last\r\nb: |\r\n  x"),
+            // `---` inside a line is not a marker.
+            ("a: 1\n---\nb: x---y", "a: 1\n---\nc: 3\n---\nb: x---y"),
+        ] {
+            let s = Stream::split(text);
+            let keep = vec![Replacement::Keep; s.segments.len()];
+            assert_eq!(join(&s, &keep, &["c: 3\n".into()]), joined, "{text:?}");
+        }
     }
 
     #[test]
