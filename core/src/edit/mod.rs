@@ -620,6 +620,8 @@ impl Walk<'_, '_> {
                 // earlier one visible, and a second run would remove that too.
                 let mut removed = false;
                 while let Some((k, v)) = self.entry(n, &key) {
+                    // The key may carry the anchor (`{&x a: 1, c: *x}`): it leaves with its entry.
+                    self.check_subtree(k, path)?;
                     self.check_subtree(v, path)?;
                     self.forget_inside(v);
                     self.map_change(n).1.push(k);

@@ -125,6 +125,32 @@ pub fn is_explicit_key(text: &str, tree: &Tree, key: NodeId) -> bool {
     explicit || tree.is_empty_scalar(key)
 }
 
+/// Where a flow collection's entry or item whose content starts at `content_start` really
+/// starts: in front of its node properties (`&anchor`, `!tag`) on the same line, which the
+/// parser's span leaves out. Text removed or inserted at the content start would otherwise
+/// leave them behind or move them onto a neighbour (`{&x a: 1, b: 2, c: *x}` minus `a` made `c`
+/// read "b").
+pub fn flow_properties_start(text: &str, content_start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut start = content_start;
+    loop {
+        let mut p = start;
+        while p > 0 && matches!(bytes[p - 1], b' ' | b'\t') {
+            p -= 1;
+        }
+        let token_end = p;
+        while p > 0 && !matches!(bytes[p - 1], b' ' | b'\t' | b'\r' | b'\n' | b',' | b'{' | b'[') {
+            p -= 1;
+        }
+        // A token in front of a node that starts with `&` or `!` can only be its property.
+        if p < token_end && matches!(bytes[p], b'&' | b'!') {
+            start = p;
+        } else {
+            return start;
+        }
+    }
+}
+
 /// Where the first entry of the flow mapping `map` starts, given where its key's content starts:
 /// the parser's span of a key begins after its node properties (`&anchor`, `!tag`), so text
 /// written at that span would land between the properties and the key they belong to. Skips

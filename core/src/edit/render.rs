@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::ranges::{
-    colon_after, column, content_end, dash_of, flow_entry_start, is_explicit_key, line_start, starts_line, step_at,
+    colon_after, column, content_end, dash_of, flow_entry_start, flow_properties_start, is_explicit_key, line_start,
+    starts_line, step_at,
 };
 use super::{internal, Change, DocRef, Slot, Splice, Value};
 use crate::emit::{self, block_body, block_entries, block_item};
@@ -175,7 +176,10 @@ fn map(
         out.push(replace(doc, id, &Value::Map(added.to_vec()), newline)?);
         return Ok(());
     }
-    let starts: Vec<usize> = entries.iter().map(|&(k, _)| tree.node(k).start).collect();
+    let starts: Vec<usize> = entries
+        .iter()
+        .map(|&(k, _)| if flow { flow_properties_start(text, tree.node(k).start) } else { tree.node(k).start })
+        .collect();
     let ends: Vec<usize> = entries.iter().map(|&(_, v)| content_end(text, tree, v)).collect();
     if !flow {
         for (i, &r) in flags.iter().enumerate() {
@@ -268,7 +272,7 @@ fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec
     let mut starts = Vec::with_capacity(items.len());
     for &item in items {
         starts.push(if flow {
-            tree.node(item).start
+            flow_properties_start(text, tree.node(item).start)
         } else {
             dash_of(text, tree, item).ok_or_else(|| refuse_layout(doc, item))?
         });

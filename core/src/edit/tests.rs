@@ -263,3 +263,22 @@ fn pointers_unescape_and_number() {
     // A numeric token on a mapping is a key.
     assert_eq!(run("m:\n  x: 1\n", &[set("/m/0", "z")]), "m:\n  \"0\": \"z\"\n  x: 1\n");
 }
+
+/// Node properties (`&anchor`, `!tag`) stand in front of a flow entry's or item's content, outside
+/// the parser's span: removals and insertions take or keep them with their own entry.
+#[test]
+fn flow_entries_keep_their_anchors_and_tags() {
+    let remove = |ptr: &str| Op::Remove { path: p(ptr) };
+    // The anchor goes with the entry it is on, and the neighbour keeps its own.
+    assert_eq!(run("m: {&x a: 1, b: 2}\n", &[remove("/m/a")]), "m: {b: 2}\n");
+    assert_eq!(run("m: {a: 1, &x b: 2, c: *x}\n", &[remove("/m/a")]), "m: {&x b: 2, c: *x}\n");
+    assert_eq!(run("m: {a: 1, !!str b: 2}\n", &[remove("/m/a")]), "m: {!!str b: 2}\n");
+    assert_eq!(run("s: [a, &x b, *x]\n", &[remove("/s/0")]), "s: [&x b, *x]\n");
+    // An anchor an alias still uses cannot go (c would read "b" with the anchor moved, or
+    // nothing at all with it removed).
+    let why = refusal("m: {&x a: 1, b: 2, c: *x}\n", &[remove("/m/a")]);
+    assert!(why.contains("anchor"), "{why}");
+    // New items go in front of an anchored first item, not between its anchor and it.
+    let front = Op::Insert { path: p("/s"), index: Some(0), item: Value::str("n") };
+    assert_eq!(run("s: [&x a, *x]\n", &[front]), "s: [\"n\", &x a, *x]\n");
+}
