@@ -106,6 +106,7 @@ pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<R
 
 fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
     request.validate()?;
+    crate::progress::wiring(None);
     crate::progress::step(|| "splitting the stream into documents".to_string());
     let mut ws = Workspace::new(&request.manifests);
     if request.validate_only {
@@ -170,10 +171,11 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     ws.parse_needed(&kinds)?;
 
     for w in &pipeline {
-        crate::progress::step(|| format!("running the {} wiring", w.name()));
+        crate::progress::wiring(Some(w.name()));
         w.apply(&mut ws, &mut report)?;
         ws.commit(&mut report)?;
     }
+    crate::progress::wiring(None);
 
     let documents = ws.document_count();
     for &i in &config_segments {

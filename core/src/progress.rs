@@ -9,19 +9,40 @@
 //! Steps name documents by number, kind, name and line, never by their contents, so no Secret
 //! value is ever in one.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 static REPORTER: OnceLock<fn(&str)> = OnceLock::new();
+
+thread_local! {
+    /// The wiring the engine is running: later steps are part of it.
+    static WIRING: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
 
 /// Send every later step to `report` (the first reporter set stays).
 pub fn set_reporter(report: fn(&str)) {
     let _ = REPORTER.set(report);
 }
 
-/// Tell the reporter, if any, that the engine is now `what()` ("parsing document 3 …").
+/// Steps from now on are part of wiring `name` ("running the istio wiring"), or of none.
+pub fn wiring(name: Option<&'static str>) {
+    WIRING.with(|w| w.set(name));
+    if let (Some(report), Some(name)) = (REPORTER.get(), name) {
+        report(&format!("running the {name} wiring"));
+    }
+}
+
+/// Tell the reporter, if any, that the engine is now `what()` ("parsing document 3 …"), with
+/// the wiring it is part of.
 #[inline]
 pub fn step(what: impl FnOnce() -> String) {
     if let Some(report) = REPORTER.get() {
-        report(&what());
+        let mut text = what();
+        if let Some(name) = WIRING.with(Cell::get) {
+            text.push_str(", running the ");
+            text.push_str(name);
+            text.push_str(" wiring");
+        }
+        report(&text);
     }
 }

@@ -21,8 +21,6 @@ const PREFIX: &str = "postwire step: ";
 thread_local! {
     static LAST: RefCell<String> = const { RefCell::new(String::new()) };
     static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
-    /// The last `running the … wiring` step: the wiring a later step (a generated document) is part of.
-    static WIRING: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Start listening (once per process); whether steps are collected. Where another subscriber
@@ -35,19 +33,12 @@ pub fn listen() -> bool {
 /// Forget this thread's last step (before a call).
 pub fn clear() {
     LAST.with(|last| last.borrow_mut().clear());
-    WIRING.with(|wiring| wiring.borrow_mut().clear());
 }
 
-/// This thread's last step since [`clear`], if any, with the wiring it is part of
-/// (`adding generated document 12, running the rollouts wiring`).
+/// This thread's last step since [`clear`], if any (`adding generated document 12, running the
+/// rollouts wiring`).
 pub fn last() -> Option<String> {
-    let last = LAST.with(|last| last.borrow().clone());
-    let wiring = WIRING.with(|wiring| wiring.borrow().clone());
-    match (last.is_empty(), wiring.is_empty() || wiring == last) {
-        (true, _) => None,
-        (false, true) => Some(last),
-        (false, false) => Some(format!("{last}, {wiring}")),
-    }
+    LAST.with(|last| Some(last.borrow().clone()).filter(|s| !s.is_empty()))
 }
 
 struct Steps;
@@ -99,21 +90,11 @@ impl Visit for StepVisitor {
             line.clear();
             let _ = write!(line, "{value:?}");
             if let Some(step) = line.strip_prefix(PREFIX) {
-                let keep = |cell: &RefCell<String>| {
-                    let mut kept = cell.borrow_mut();
-                    kept.clear();
-                    kept.push_str(step);
-                };
-                LAST.with(keep);
-                if step.starts_with("running the ") {
-                    WIRING.with(keep);
-                } else if ["writing the output", "checking the output", "writing the response"]
-                    .iter()
-                    .any(|s| step.starts_with(s))
-                {
-                    // Past the wirings: the last one is done.
-                    WIRING.with(|wiring| wiring.borrow_mut().clear());
-                }
+                LAST.with(|last| {
+                    let mut last = last.borrow_mut();
+                    last.clear();
+                    last.push_str(step);
+                });
             }
         });
     }
