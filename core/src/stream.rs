@@ -209,12 +209,10 @@ pub fn join(stream: &Stream<'_>, replacements: &[Replacement], appended: &[Strin
 
 /// Where the last `---` document marker line of `text` starts.
 fn last_marker(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut end = text.len();
     while let Some(found) = text[..end].rfind("---") {
-        let at_line_start = found == 0 || bytes[found - 1] == b'\n';
-        let ends_marker = matches!(bytes.get(found + 3), None | Some(b' ' | b'\t' | b'\r' | b'\n'));
-        if at_line_start && ends_marker {
+        let at_line_start = found == 0 || text.as_bytes()[found - 1] == b'\n';
+        if at_line_start && is_marker(&text.as_bytes()[found..], b"---") {
             return Some(found);
         }
         end = found;
