@@ -126,57 +126,30 @@ pub fn is_explicit_key(text: &str, tree: &Tree, key: NodeId) -> bool {
 }
 
 /// Where a flow collection's entry or item whose content starts at `content_start` really
-/// starts: in front of its node properties (`&anchor`, `!tag`) on the same line, which the
-/// parser's span leaves out. Text removed or inserted at the content start would otherwise
-/// leave them behind or move them onto a neighbour (`{&x a: 1, b: 2, c: *x}` minus `a` made `c`
-/// read "b").
+/// starts: in front of its node properties (`&anchor`, `!tag`), which the parser's span leaves
+/// out. Text removed or inserted at the content start would otherwise leave them behind or move
+/// them onto a neighbour (`{&x a: 1, b: 2, c: *x}` minus `a` made `c` read "b"; `{ &a }` plus
+/// an entry read with a mapping as its key).
 pub fn flow_properties_start(text: &str, content_start: usize) -> usize {
     let bytes = text.as_bytes();
     let mut start = content_start;
     loop {
         let mut p = start;
-        while p > 0 && matches!(bytes[p - 1], b' ' | b'\t') {
+        while p > 0 && matches!(bytes[p - 1], b' ' | b'\t' | b'\r' | b'\n') {
             p -= 1;
         }
         let token_end = p;
         while p > 0 && !matches!(bytes[p - 1], b' ' | b'\t' | b'\r' | b'\n' | b',' | b'{' | b'[') {
             p -= 1;
         }
-        // A token in front of a node that starts with `&` or `!` can only be its property.
-        if p < token_end && matches!(bytes[p], b'&' | b'!') {
+        // A token in front of a node that starts with `&` or `!` can only be its property, unless
+        // it is on an earlier line behind a `#`: then it may be a comment's end.
+        let line = &text[text[..p].rfind('\n').map_or(0, |i| i + 1)..p];
+        let earlier_line = text[token_end..start].contains('\n');
+        if p < token_end && matches!(bytes[p], b'&' | b'!') && !(earlier_line && line.contains('#')) {
             start = p;
         } else {
             return start;
-        }
-    }
-}
-
-/// Where the first entry of the flow mapping `map` starts, given where its key's content starts:
-/// the parser's span of a key begins after its node properties (`&anchor`, `!tag`), so text
-/// written at that span would land between the properties and the key they belong to. Skips
-/// only blanks, comments and an explicit `? ` after the `{`; the rest up to the key is properties.
-pub fn flow_entry_start(text: &str, tree: &Tree, map: NodeId, key_start: usize) -> usize {
-    let open = tree.node(map).start;
-    if text.as_bytes().get(open) != Some(&b'{') || open >= key_start {
-        return key_start;
-    }
-    let mut p = open + 1;
-    loop {
-        let rest = &text[p..key_start];
-        let blank = rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len();
-        p += blank;
-        let rest = &text[p..key_start];
-        let after_blank = text[..p].ends_with([' ', '\t', '\r', '\n']);
-        if rest.starts_with('#') && after_blank {
-            match rest.find('\n') {
-                Some(i) => p += i + 1,
-                None => return key_start,
-            }
-        } else if rest.starts_with('?') && (rest.len() == 1 || rest[1..].starts_with([' ', '\t', '\r', '\n'])) {
-            // After `? ` as before: the new entries stay in front of the explicit key.
-            p += 1;
-        } else {
-            return p;
         }
     }
 }

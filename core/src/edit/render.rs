@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::ranges::{
-    colon_after, column, content_end, dash_of, flow_entry_start, flow_properties_start, is_explicit_key, line_start,
-    starts_line, step_at,
+    colon_after, column, content_end, dash_of, flow_properties_start, is_explicit_key, line_start, starts_line, step_at,
 };
 use super::{internal, Change, DocRef, Slot, Splice, Value};
 use crate::emit::{self, block_body, block_entries, block_item};
@@ -198,8 +197,6 @@ fn map(
     let first_key = entries[0].0;
     let at = starts[0];
     if flow {
-        // In front of the first key's properties too (`{ &a k: 1}`, `{ !t }`), not between them and the key.
-        let at = flow_entry_start(text, tree, id, at);
         let mut new = String::new();
         for (k, v) in added {
             new.push_str(&emit::key(k, true));
