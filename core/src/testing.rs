@@ -1,5 +1,6 @@
-//! Test data shared by the engine's unit tests and the integration tests, so that there is one
-//! list of the strings postwire must never write plain. Not part of the engine's API.
+//! Test data shared by the engine's unit tests, the integration tests and the fuzz targets, so
+//! that there is one list of the strings postwire must never write plain and one every-wiring
+//! fuzz config with its properties. Not part of the engine's API.
 #![doc(hidden)]
 
 /// YAML 1.1 traps: strings a YAML 1.1 reader (PyYAML, Go's yaml.v2 behind kubectl and Helm) or a
@@ -97,4 +98,45 @@ pub const MORE: &[&str] = &[
 /// Every string of [`TRAPS`] and [`MORE`].
 pub fn all_traps() -> impl Iterator<Item = &'static str> {
     TRAPS.iter().chain(MORE).copied()
+}
+
+/// The wirings fuzz target `wirings` turns on, one bit of its first byte each (checksum, Istio,
+/// Rollouts, IRSA, Datadog, patches, templates, recipes): all on is the benchmark's
+/// every-wiring config.
+pub const WIRINGS: [&str; 8] = [
+    "checksum:\n  enabled: true\n",
+    "istio:\n  enabled: true\n  proxy: {holdApplicationUntilProxyStarts: true, excludeOutboundPorts: [9092]}\n  gateways:\n    public: {hosts: [apps.example.com], tls: {credentialName: apps-tls}}\n  services:\n  - {name: \"*\", gateways: [public], mesh: true}\n",
+    "rollouts:\n  enabled: true\n  workloads:\n  - name: \"*\"\n    strategy:\n      canary:\n        steps: [{setWeight: 10}, {pause: {duration: 1m}}, {setWeight: 100}]\n",
+    "irsa:\n  enabled: true\n  accountId: \"123456789012\"\n  roleName: \"r-{serviceAccount}\"\n  createServiceAccount: true\n  serviceAccountName: \"{workload}\"\n  region: us-east-1\n  inject: true\n",
+    "datadog:\n  enabled: true\n  env: prod\n  mode: socket\n  apm: {enabled: true, language: java}\n  logs: {enabled: true, source: java}\n",
+    "patches:\n- target: {kind: Deployment, optional: true}\n  patch: [{op: add, path: /spec/template/spec/priorityClassName, value: high}]\n",
+    "templates:\n- name: owner\n  forEach: {kind: Deployment}\n  template: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: \"{{ object.metadata.name | dns_label }}-owner\"\n      labels: {team: {{ values.team | label_value | quote }}}\n",
+    "recipes:\n  podDisruptionBudget: {minAvailable: 1}\n  zoneSpread: {}\n",
+];
+
+/// The config with the wirings of `pick` on (bit i: [`WIRINGS`]`[i]`).
+pub fn wirings_config(pick: u8) -> String {
+    let mut config = String::from("values: {team: payments}\n");
+    for (i, part) in WIRINGS.iter().enumerate() {
+        if pick & (1 << i) != 0 {
+            config.push_str(part);
+        }
+    }
+    config
+}
+
+/// The 1-based numbers of the documents of `input` that the report of `out` does not name and
+/// that `out` does not hold byte for byte: untouched, yet changed or lost.
+pub fn untouched_but_changed(input: &str, out: &crate::RenderOutput) -> Vec<usize> {
+    use crate::stream::Stream;
+    let output = Stream::split(&out.manifests);
+    let outputs: Vec<&str> = (0..output.segments.len()).map(|i| output.segment_text(i)).collect();
+    let input = Stream::split(input);
+    (0..input.segments.len())
+        .filter(|&i| input.segments[i].has_content)
+        .enumerate()
+        .map(|(n, i)| (n + 1, input.segment_text(i)))
+        .filter(|(number, doc)| !out.report.documents.iter().any(|d| d.document == *number) && !outputs.contains(doc))
+        .map(|(number, _)| number)
+        .collect()
 }

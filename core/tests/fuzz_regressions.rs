@@ -1,6 +1,7 @@
 //! Inputs the fuzz targets (`fuzz/`, `cargo fuzz run render|edit`) found, kept as tests.
 
 use postwire_core::edit::{edit_document, parse_pointer, Op, Outcome, Uneditable};
+use postwire_core::testing;
 use postwire_core::wire::RenderRequestV1;
 use postwire_core::yaml::{NodeKind, Tree};
 
@@ -148,59 +149,26 @@ fn a_flow_mapping_with_a_propertied_empty_key_is_not_mis_edited() {
     assert_eq!(b.and_then(|n| tree.scalar(n)), Some("k"), "the anchor moved off its key:\n{out}");
 }
 
-/// The config of fuzz target `wirings` (`fuzz/fuzz_targets/wirings.rs`): bit i of `pick` turns
-/// on `WIRINGS[i]`; 0xff is every wiring.
-fn wirings_config(pick: u8) -> String {
-    const WIRINGS: [&str; 8] = [
-        "checksum:\n  enabled: true\n",
-        "istio:\n  enabled: true\n  proxy: {holdApplicationUntilProxyStarts: true, excludeOutboundPorts: [9092]}\n  gateways:\n    public: {hosts: [apps.example.com], tls: {credentialName: apps-tls}}\n  services:\n  - {name: \"*\", gateways: [public], mesh: true}\n",
-        "rollouts:\n  enabled: true\n  workloads:\n  - name: \"*\"\n    strategy:\n      canary:\n        steps: [{setWeight: 10}, {pause: {duration: 1m}}, {setWeight: 100}]\n",
-        "irsa:\n  enabled: true\n  accountId: \"123456789012\"\n  roleName: \"r-{serviceAccount}\"\n  createServiceAccount: true\n  serviceAccountName: \"{workload}\"\n  region: us-east-1\n  inject: true\n",
-        "datadog:\n  enabled: true\n  env: prod\n  mode: socket\n  apm: {enabled: true, language: java}\n  logs: {enabled: true, source: java}\n",
-        "patches:\n- target: {kind: Deployment, optional: true}\n  patch: [{op: add, path: /spec/template/spec/priorityClassName, value: high}]\n",
-        "templates:\n- name: owner\n  forEach: {kind: Deployment}\n  template: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: \"{{ object.metadata.name | dns_label }}-owner\"\n      labels: {team: {{ values.team | label_value | quote }}}\n",
-        "recipes:\n  podDisruptionBudget: {minAvailable: 1}\n  zoneSpread: {}\n",
-    ];
-    let mut config = String::from("values: {team: payments}\n");
-    for (i, part) in WIRINGS.iter().enumerate() {
-        if pick & (1 << i) != 0 {
-            config.push_str(part);
-        }
-    }
-    config
-}
-
 fn render_wirings(text: &str, pick: u8) -> postwire_core::RenderOutput {
     let mut request = RenderRequestV1::new(text);
-    request.config =
-        Some(postwire_core::wire::ConfigFileV1 { name: "postwire.yaml".into(), content: wirings_config(pick) });
+    request.config = Some(postwire_core::wire::ConfigFileV1 {
+        name: "postwire.yaml".into(),
+        content: testing::wirings_config(pick),
+    });
     postwire_core::render(&request).unwrap_or_else(|e| panic!("{e}\n--- input\n{text}"))
 }
 
 /// The properties fuzz target `wirings` asserts of a render that succeeds (for a stream
 /// postwire has not rendered before): documents the report does not name come out byte for
-/// byte (the last one may gain the line break that ends its last line, so that the `---` of a
-/// generated document starts a line), and rendering the output again changes nothing.
+/// byte, and rendering the output again changes nothing.
 fn assert_wirings_properties(text: &str, pick: u8) -> postwire_core::RenderOutput {
-    use postwire_core::stream::Stream;
     let first = render_wirings(text, pick);
-    let input = Stream::split(text);
-    let output = Stream::split(&first.manifests);
-    let outputs: Vec<&str> = (0..output.segments.len()).map(|i| output.segment_text(i)).collect();
-    let named: Vec<usize> = first.report.documents.iter().map(|d| d.document).collect();
-    let mut number = 0;
-    for i in 0..input.segments.len() {
-        if !input.segments[i].has_content {
-            continue;
-        }
-        number += 1;
-        let doc = input.segment_text(i);
-        assert!(
-            named.contains(&number) || outputs.contains(&doc),
-            "document {number} untouched but changed\n--- input\n{text}\n--- output\n{}",
-            first.manifests
-        );
-    }
+    let changed = testing::untouched_but_changed(text, &first);
+    assert!(
+        changed.is_empty(),
+        "documents {changed:?} untouched but changed\n--- input\n{text}\n--- output\n{}",
+        first.manifests
+    );
     let second = render_wirings(&first.manifests, pick);
     assert!(
         second.manifests == first.manifests,
@@ -273,8 +241,10 @@ fn rollouts_pair_copies_in_the_renders_namespace_in_stream_order() {
     let render = |text: &str| {
         let mut request = RenderRequestV1::new(text);
         request.context.namespace = Some("shop".into());
-        request.config =
-            Some(postwire_core::wire::ConfigFileV1 { name: "postwire.yaml".into(), content: wirings_config(0x04) });
+        request.config = Some(postwire_core::wire::ConfigFileV1 {
+            name: "postwire.yaml".into(),
+            content: testing::wirings_config(0x04),
+        });
         postwire_core::render(&request).expect("renders").manifests
     };
     let first = render(&input);
