@@ -39,11 +39,13 @@
 //! - Run `postwire_core::render(&RenderRequestV1 { .. })` end to end in core tests (`request.set =
 //!   vec!["istio.enabled=true".into()]`, or a `config: Some(ConfigFileV1 { name, content })`).
 
+pub mod changes;
 pub mod checksum;
 pub mod datadog;
 pub mod irsa;
 pub mod istio;
 pub mod patch;
+pub mod podspec;
 pub mod recipes;
 pub mod template;
 #[cfg(test)]
