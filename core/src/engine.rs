@@ -3,14 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::{self, OnUneditable, PostwireConfig, Source, Spanned};
-use crate::edit::Uneditable;
+use crate::config::{self, Source, Spanned};
 use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::{self, PostwireConfig};
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource;
 use crate::stream::FILENAME_ANNOTATION;
 use crate::wire::{ChartConfig, RenderRequestV1, RenderResponseV1};
-use crate::wiring;
 use crate::workspace::Workspace;
 
 /// Take `PostwireConfig` documents out of the stream: their segments and config sources.
@@ -154,16 +153,13 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     let chart_templates = crate::platform::owned_by_chart("templates", &chart, &trusted);
     let chart_patches = crate::platform::owned_by_chart("patches", &chart, &trusted);
     crate::progress::step(|| "reading the config".to_string());
-    let mut config: PostwireConfig = config::resolve(chart_sources.into_iter().chain(platform).collect())?;
+    let mut config: PostwireConfig = pipeline::resolve(chart_sources.into_iter().chain(platform).collect())?;
     config.platform.chart_templates = chart_templates;
     config.platform.chart_patches = chart_patches;
-    ws.set_on_uneditable(match config.on_uneditable {
-        OnUneditable::Error => Uneditable::Error,
-        OnUneditable::Skip => Uneditable::Skip,
-    });
+    ws.set_on_uneditable(config.on_uneditable);
 
     // `postwire check` changes nothing: it only reads the stream.
-    let pipeline = if request.check_only { Vec::new() } else { wiring::pipeline(&config, &request.context) };
+    let pipeline = if request.check_only { Vec::new() } else { pipeline::wirings(&config, &request.context) };
     let mut kinds = BTreeSet::new();
     for w in &pipeline {
         kinds.extend(w.kinds());

@@ -4,6 +4,7 @@
 
 use crate::emit::{block_entries, Value};
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::names::is_dns_subdomain;
 use crate::resource::{group_of, Place};
 use crate::stream::FILENAME_ANNOTATION;
 use crate::workspace::Workspace;
@@ -13,18 +14,6 @@ pub const GENERATED_ANNOTATION: &str = "postwire.dev/generated-by";
 
 fn invalid(wiring: &str, what: String) -> Error {
     Error::new(ErrorKind::Wiring, format!("{wiring} would generate an invalid object: {what}"))
-}
-
-/// Whether `name` is a DNS-1123 subdomain, as Kubernetes requires of most object names.
-pub fn is_dns_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 /// What to do when the render already has an object that a wiring would generate (same group,

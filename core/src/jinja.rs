@@ -31,7 +31,6 @@ use base64::Engine as _;
 use minijinja::value::{Kwargs, Serde, Value as JValue};
 use minijinja::{Environment, ErrorKind as JErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 
 use crate::edit::Value;
 use crate::emit;
@@ -230,13 +229,13 @@ impl Engine {
         env.add_filter("to_json", |v: JValue| to_json(&v));
         env.add_filter("b64encode", |s: String| Ok::<_, minijinja::Error>(b64encode(&s)));
         env.add_filter("b64decode", |s: String| b64decode(&s));
-        env.add_filter("sha256", |s: String| Ok::<_, minijinja::Error>(sha256_hex(&s)));
+        env.add_filter("sha256", |s: String| Ok::<_, minijinja::Error>(crate::digest::sha256_hex(s.as_bytes())));
         env.add_filter("quote", |v: JValue| Ok::<_, minijinja::Error>(quote(&v)));
         env.add_filter("nindent", |s: String, n: usize| Ok::<_, minijinja::Error>(nindent(&s, n)));
         env.add_filter("bytes", |v: JValue| quantity_arg(&v).and_then(|q| bytes(&q)));
         env.add_filter("cores", |v: JValue| quantity_arg(&v).and_then(|q| cores(&q)));
         env.add_filter("quantity", |v: JValue| quantity_arg(&v).and_then(|q| quantity_value(&q)));
-        env.add_filter("label_value", |s: String| Ok::<_, minijinja::Error>(label_value(&s)));
+        env.add_filter("label_value", |s: String| Ok::<_, minijinja::Error>(crate::names::label_value(&s, '-')));
         env.add_filter("dns_label", |s: String| dns_name(&s, false));
         env.add_filter("dns_subdomain", |s: String| dns_name(&s, true));
         env.add_global("resources", JValue::from(Serde(&*resources)));
@@ -398,11 +397,6 @@ pub fn b64decode(s: &str) -> std::result::Result<String, minijinja::Error> {
     String::from_utf8(bytes).map_err(|_| fail(format!("`{s}` decodes to bytes that are not UTF-8 text")))
 }
 
-/// Hex SHA-256.
-pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `quote`: the value's text as a double-quoted string.
 pub fn quote(v: &JValue) -> String {
     let text = match v.as_str() {
@@ -491,16 +485,6 @@ pub fn cores(s: &str) -> std::result::Result<JValue, minijinja::Error> {
 pub fn quantity_value(s: &str) -> std::result::Result<JValue, minijinja::Error> {
     let v = parse_quantity(s).ok_or_else(|| quantity_error(s))?;
     Ok(if v.fract() == 0.0 && v.abs() < 9.0e15 { JValue::from(v as i64) } else { JValue::from(v) })
-}
-
-/// `label_value`: characters other than alphanumerics, `-`, `_` and `.` become `-`; at most
-/// 63 characters; starts and ends alphanumeric (possibly empty).
-pub fn label_value(s: &str) -> String {
-    let mapped: String =
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
-    let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    let cut: String = trimmed.chars().take(63).collect();
-    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
 }
 
 /// `dns_label` / `dns_subdomain`: lower case, runs of other characters become one `-`, ends

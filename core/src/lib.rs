@@ -28,6 +28,7 @@
 pub mod argocd;
 pub mod check;
 pub mod config;
+pub mod digest;
 pub mod edit;
 pub mod emit;
 pub mod engine;
@@ -37,7 +38,9 @@ pub mod jinja;
 pub mod json;
 pub mod krm;
 pub mod model;
+pub mod names;
 pub mod objects;
+pub mod pipeline;
 pub mod platform;
 pub mod progress;
 pub mod redact;

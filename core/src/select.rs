@@ -10,8 +10,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::glob_matches;
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::names::is_label_value;
 use crate::resource::Object;
 use crate::workspace::Workspace;
 use crate::yaml::{NodeId, Tree};
@@ -205,16 +205,6 @@ pub fn is_label_key(s: &str) -> bool {
     prefix.is_none_or(crate::generate::is_dns_subdomain) && is_label_value(name) && !name.is_empty()
 }
 
-/// Whether `s` is a valid label value (empty, or at most 63 alphanumerics, `-`, `_`, `.`,
-/// starting and ending alphanumeric).
-pub fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
-}
-
 impl LabelSelector {
     /// Parse the string form; the error names the requirement that is wrong.
     pub fn parse(text: &str) -> Result<LabelSelector, String> {
@@ -300,6 +290,17 @@ fn parse_requirement(p: &str) -> Result<Requirement, String> {
         }
     }
     Ok(Requirement::Exists(key(p)?))
+}
+
+/// Whether `text` matches a glob with `*` (any run) and `?` (any one byte).
+pub fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob_matches(&pattern[1..], text) || (!text.is_empty() && glob_matches(pattern, &text[1..])),
+        (Some(b'?'), Some(_)) => glob_matches(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p == t => glob_matches(&pattern[1..], &text[1..]),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

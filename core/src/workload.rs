@@ -1,7 +1,12 @@
 //! Shared workload traversal: kind table → pod template → pod spec → containers, the
 //! per-object switch annotations, and the paths reports and errors name.
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Invalid, Key};
 use crate::error::{Error, ErrorKind, Result};
+use crate::names::is_dns_subdomain;
 use crate::report::{Level, Note, Report};
 pub use crate::resource::{containers, Container, CONTAINER_LISTS};
 use crate::resource::{Object, Place, WorkloadKind};
@@ -136,4 +141,65 @@ pub fn select(
         .with_hint("fix the selector, or mark it `optional: true`"));
     }
     Ok(selected)
+}
+
+/// A workload kind postwire should treat like a Deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadKindConfig {
+    /// API group, e.g. `apps.kruise.io` (empty for the core group).
+    #[serde(default)]
+    pub group: String,
+    /// Kind, e.g. `CloneSet`.
+    pub kind: String,
+    /// Dotted path from the object to its pod template, e.g. `spec.template`.
+    pub pod_template_path: String,
+}
+
+/// JSON Schema (ECMA 262) patterns of what [`validate_kinds`] checks after parsing.
+pub mod patterns {
+    /// `workloads[].kind`: a Kubernetes kind such as `CloneSet`.
+    pub const KIND: &str = r"^[A-Za-z][A-Za-z0-9]*$";
+    /// `workloads[].group`: empty (the core group) or a DNS subdomain.
+    pub const GROUP: &str = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*)?$";
+    /// `workloads[].podTemplatePath`: dotted keys, e.g. `spec.template` (empty: the object itself).
+    pub const POD_TEMPLATE_PATH: &str = r"^([^.]+(\.[^.]+)*)?$";
+}
+
+/// The built-in workload kinds plus the configured ones.
+pub fn kinds(configured: &[WorkloadKindConfig]) -> Vec<WorkloadKind> {
+    let mut kinds = crate::resource::builtin_workloads();
+    for w in configured {
+        kinds.push(WorkloadKind {
+            group: w.group.clone(),
+            kind: w.kind.clone(),
+            template_path: w.pod_template_path.split('.').filter(|s| !s.is_empty()).map(String::from).collect(),
+        });
+    }
+    kinds
+}
+
+/// Checks after parsing of the `workloads:` section.
+pub fn validate_kinds(configured: &[WorkloadKindConfig]) -> std::result::Result<(), Invalid> {
+    let at = |i: usize, field: &str| vec![Key::from("workloads"), Key::Index(i), Key::from(field)];
+    for (i, w) in configured.iter().enumerate() {
+        let kind_ok = w.kind.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && w.kind.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !kind_ok {
+            return Err(Invalid::new(format!("`{}` is not a Kubernetes kind", w.kind), at(i, "kind"))
+                .hint("a kind is letters and digits, e.g. `CloneSet`"));
+        }
+        if !(w.group.is_empty() || is_dns_subdomain(&w.group)) {
+            return Err(Invalid::new(format!("`{}` is not an API group", w.group), at(i, "group"))
+                .hint("use a DNS subdomain such as `apps.kruise.io`, or leave it empty for the core group"));
+        }
+        if !w.pod_template_path.is_empty() && w.pod_template_path.split('.').any(str::is_empty) {
+            return Err(Invalid::new(
+                format!("`{}` is not a dotted path", w.pod_template_path),
+                at(i, "podTemplatePath"),
+            )
+            .hint("use keys joined by dots, such as `spec.template`"));
+        }
+    }
+    Ok(())
 }

@@ -225,7 +225,7 @@ fn check_or_bless(path: &Path, text: &str) {
 
 #[test]
 fn config_reference_is_generated_from_the_schema() {
-    let schema: Value = serde_json::from_str(&postwire_core::config::json_schema()).unwrap();
+    let schema: Value = serde_json::from_str(&postwire_core::pipeline::json_schema()).unwrap();
     let text = page("Config reference", "postwire schema config", &schema);
     for key in ["checksum.mode", "istio.gateways.<name>.hosts", "workloads[].podTemplatePath"] {
         assert!(text.contains(&format!("| `{key}` |")), "no row for {key}:\n{text}");

@@ -553,7 +553,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Validate { config, set, namespace, release }) => validate(&config, set, namespace, release)?,
         Some(Command::Schema { which }) => match which {
-            SchemaKind::Config => write_stdout((postwire_core::config::json_schema() + "\n").as_bytes())?,
+            SchemaKind::Config => write_stdout((postwire_core::pipeline::json_schema() + "\n").as_bytes())?,
             SchemaKind::Report => write_stdout(REPORT_SCHEMA.as_bytes())?,
         },
         Some(Command::InstallPlugin { helm, plugins_dir, helm_bin }) => {

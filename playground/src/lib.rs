@@ -67,7 +67,7 @@ fn document_line(manifests: &str, index: usize) -> Option<usize> {
 /// postwire's config JSON Schema (what `postwire schema config` prints).
 #[wasm_bindgen]
 pub fn config_schema() -> String {
-    postwire_core::config::json_schema()
+    postwire_core::pipeline::json_schema()
 }
 
 /// The engine's version.

@@ -76,13 +76,15 @@ pub enum Outcome {
     Removed,
 }
 
-/// What to do with a document the layer cannot edit safely.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What to do with a document that cannot be edited safely (config `onUneditable`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "OnUneditable")]
 pub enum Uneditable {
-    /// Stop the render with an error naming the document and why.
+    /// Stop the render with an error that names the document and why.
     #[default]
     Error,
-    /// Leave the document byte-identical and warn.
+    /// Leave the document unchanged and warn.
     Skip,
 }
 

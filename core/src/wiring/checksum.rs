@@ -26,9 +26,9 @@ use std::collections::BTreeMap;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::config::{pattern_matches, ChecksumConfig, ChecksumMode, JobPolicy, OnExisting, PostwireConfig};
 use crate::edit::{Op, Outcome, Value};
 use crate::error::Result;
+use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource::{namespaces_match, pod_references, Object, RefKind, WorkloadKind};
 use crate::wire::ContextV1;
@@ -37,6 +37,11 @@ use crate::workspace::Workspace;
 use crate::yaml::{NodeId, NodeKind, Tree};
 
 use super::Wiring;
+
+mod config;
+pub use config::{
+    pattern_matches, patterns, ChecksumConfig, ChecksumMode, JobPolicy, OnExisting, SecretKey, SECRET_KEY_MIN_BYTES,
+};
 
 const NAME: &str = "checksum";
 /// The per-workload switch: `"false"` opts a workload out, `"true"` opts a Job in.

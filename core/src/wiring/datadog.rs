@@ -39,10 +39,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::PostwireConfig;
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::emit::double_quoted;
 use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource::{Container, Object, WorkloadKind};
 use crate::select::Selector;
@@ -357,13 +357,13 @@ impl Default for DatadogConfig {
 
 impl DatadogConfig {
     /// Checks across fields; the error and the config path of the value at fault.
-    pub fn validate(&self) -> std::result::Result<(), (Error, Vec<&'static str>)> {
+    pub fn validate(&self) -> std::result::Result<(), crate::config::Invalid> {
         let err = |msg: String, path: Vec<&'static str>, hint: &str| {
             let mut e = Error::new(ErrorKind::Config, msg).with_path(path.join("."));
             if !hint.is_empty() {
                 e = e.with_hint(hint.to_string());
             }
-            Err((e, path))
+            Err(crate::config::Invalid { error: e, path: path.into_iter().map(crate::config::Key::from).collect() })
         };
         if self.apm.enabled && self.apm.language.is_none() {
             return err(

@@ -36,10 +36,10 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::PostwireConfig;
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{self, OnConflict, GENERATED_ANNOTATION};
+use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource::{namespaces_match, Object, WorkloadKind};
 use crate::select::Selector;
@@ -380,13 +380,13 @@ fn is_region(s: &str) -> bool {
 
 impl IrsaConfig {
     /// Checks across fields; the error and the config path of the value at fault.
-    pub fn validate(&self) -> std::result::Result<(), (Error, Vec<&'static str>)> {
+    pub fn validate(&self) -> std::result::Result<(), crate::config::Invalid> {
         let err = |msg: String, path: &'static str, hint: &str| {
             let mut e = Error::new(ErrorKind::Config, msg).with_path(format!("irsa.{path}"));
             if !hint.is_empty() {
                 e = e.with_hint(hint.to_string());
             }
-            Err((e, vec!["irsa", path]))
+            Err(crate::config::Invalid { error: e, path: vec!["irsa".into(), path.into()] })
         };
         if let Some(id) = &self.account_id {
             if !is_account_id(id) {

@@ -51,10 +51,8 @@ pub mod template;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-use crate::config::PostwireConfig;
 use crate::error::Result;
 use crate::report::Report;
-use crate::wire::ContextV1;
 use crate::workspace::Workspace;
 
 /// One wiring.
@@ -65,40 +63,4 @@ pub trait Wiring {
     fn kinds(&self) -> Vec<String>;
     /// Plan edits in the workspace and record what it did (the engine commits them).
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()>;
-}
-
-/// The enabled wirings, in the order they run.
-pub fn pipeline(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
-    let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
-    // Generate (and the mutations that go with it): Istio routing and Argo Rollouts first, so
-    // user templates can see their objects.
-    wirings.extend(istio::wirings(config, context));
-    // Generate: user templates, then the recipes (which also mutate, never overwriting).
-    if !config.templates.is_empty() {
-        wirings.push(Box::new(template::Templates::new(config, context)));
-    }
-    if !config.recipes.is_empty() {
-        wirings.push(Box::new(recipes::Recipes::new(config, context)));
-    }
-    // Mutate.
-    if config.irsa.enabled {
-        wirings.push(Box::new(irsa::Irsa::new(config, context)));
-    }
-    if config.datadog.enabled {
-        wirings.push(Box::new(datadog::Datadog::new(config, context)));
-    }
-    // Istio again, once every scraper is in the stream: open the scraped ports through the
-    // mTLS and authorization it generated.
-    if config.istio.enabled {
-        wirings.push(Box::new(istio::scrape::ScrapeExceptions::new(config)));
-    }
-    // User patches: after the built-in wirings, before checksums.
-    if !config.patches.is_empty() {
-        wirings.push(Box::new(patch::Patches::new(config, context)));
-    }
-    // Checksums last, so hashes see the final content.
-    if config.checksum.enabled {
-        wirings.push(Box::new(checksum::Checksum::new(config, context)));
-    }
-    wirings
 }

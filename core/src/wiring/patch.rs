@@ -29,11 +29,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::config::PostwireConfig;
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jinja::{self, Engine};
 use crate::model;
+use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource::{object_node, Object};
 use crate::select::Selector;

@@ -32,11 +32,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::config::PostwireConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::OnConflict;
 use crate::jinja::{self, documents, generate_all, is_generated, Engine};
 use crate::model;
+use crate::pipeline::PostwireConfig;
 use crate::report::Report;
 use crate::resource::Object;
 use crate::select::Selector;

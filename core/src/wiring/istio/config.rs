@@ -643,3 +643,44 @@ pub struct PrometheusProvider {
     /// The PromQL query.
     pub query: String,
 }
+
+impl RolloutsConfig {
+    /// Checks after parsing: each analysis template names one provider, and only a Prometheus
+    /// analysis takes conditions (a Job's measurement is the Job's success).
+    pub fn validate(&self) -> std::result::Result<(), crate::config::Invalid> {
+        use crate::config::{Invalid, Key};
+        for (name, t) in &self.analysis_templates {
+            let error = |message: &str, field: &str, hint: &str| {
+                let mut path = vec![Key::from("rollouts"), Key::from("analysisTemplates"), Key::from(name.as_str())];
+                path.extend((!field.is_empty()).then(|| Key::from(field)));
+                Err(Invalid::new(message, path).hint(hint))
+            };
+            match (&t.prometheus, &t.job) {
+                (None, None) | (Some(_), Some(_)) => {
+                    return error(
+                        "give one provider: a `prometheus` query or a `job`",
+                        "",
+                        "prometheus: {address: ..., query: ...} with a successCondition, or job: {spec: <JobSpec>}",
+                    )
+                }
+                (Some(_), None) if t.success_condition.is_none() => {
+                    return error(
+                        "a Prometheus analysis needs a `successCondition`",
+                        "prometheus",
+                        "e.g. successCondition: result[0] >= 0.95",
+                    )
+                }
+                (None, Some(_)) if t.success_condition.is_some() || t.failure_condition.is_some() => {
+                    let field = if t.success_condition.is_some() { "successCondition" } else { "failureCondition" };
+                    return error(
+                        "a Job analysis succeeds when its Job does and takes no condition",
+                        field,
+                        "remove the condition; make the Job exit non-zero to fail the measurement",
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

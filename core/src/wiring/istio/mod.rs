@@ -29,10 +29,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use config::{IstioConfig, RolloutsConfig};
 
-use crate::config::PostwireConfig;
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{generate, OnConflict};
+use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource::Object;
 use crate::wire::ContextV1;

@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::config::{Injection, ServiceConfig, TrafficRouting};
-use crate::config::{glob_matches, PostwireConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::GENERATED_ANNOTATION;
+use crate::pipeline::PostwireConfig;
 use crate::resource::{namespaces_match, Object};
+use crate::select::glob_matches;
 use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
 use crate::yaml::{NodeId, Tree};

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value as Json;
 
 use super::NAME;
-use crate::config::PostwireConfig;
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::Result;
 use crate::generate::GENERATED_ANNOTATION;
+use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Report};
 use crate::resource::{Object, WorkloadKind};
 use crate::wiring::Wiring;

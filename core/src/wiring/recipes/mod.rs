@@ -23,14 +23,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use crate::config::{glob_matches, PostwireConfig};
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::OnConflict;
 use crate::jinja::{self, documents, generate_all, is_generated, Engine, Limits};
 use crate::model;
+use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource::{containers, object_node, Object, WorkloadKind};
+use crate::select::glob_matches;
 use crate::select::Selector;
 use crate::wire::ContextV1;
 use crate::workload::{self, report_path, Workload};
