@@ -9,7 +9,7 @@ use crate::pipeline::{self, PostwireConfig};
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource;
 use crate::stream::FILENAME_ANNOTATION;
-use crate::wire::{ChartConfig, RenderRequestV1, RenderResponseV1};
+use crate::wire::{ChartConfig, RenderRequestV1};
 use crate::workspace::Workspace;
 
 /// Take `PostwireConfig` documents out of the stream: their segments and config sources.
@@ -82,8 +82,9 @@ pub struct RenderOutput {
     pub report: Report,
 }
 
-/// Render a request: the one entry point every host uses.
-pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
+/// Render a manifest stream (the hosts' entry point is [`crate::render`], which also takes a
+/// KRM `ResourceList`).
+pub fn render_stream(request: &RenderRequestV1) -> Result<RenderOutput> {
     render_with(request, Vec::new())
 }
 
@@ -198,15 +199,10 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     Ok(RenderOutput { manifests, report })
 }
 
-/// Render and wrap the result for the wire.
-pub fn render_response(request: &RenderRequestV1) -> Result<RenderResponseV1> {
-    let out = render(request)?;
-    Ok(RenderResponseV1::new(out.manifests, out.report))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render;
 
     const WORKLOAD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: v\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      volumes:\n      - name: c\n        configMap:\n          name: c\n";
 

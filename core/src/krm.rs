@@ -38,7 +38,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::report::{Action, Level, Report};
 use crate::resource;
 use crate::stream::{self, Replacement, Stream};
-use crate::wire::{InputFormat, RenderRequestV1, RenderResponseV1};
+use crate::wire::RenderRequestV1;
 use crate::yaml::{NodeId, NodeKind, PathSeg, Style, Tree};
 
 /// The `apiVersion` of a KRM `ResourceList`.
@@ -75,19 +75,6 @@ pub fn is_resource_list(text: &str) -> bool {
     })
 }
 
-/// Render a request by what it holds ([`InputFormat`]): a `ResourceList` through [`render`],
-/// anything else through the engine.
-pub fn render_response(request: &RenderRequestV1) -> Result<RenderResponseV1> {
-    let krm = match request.input {
-        InputFormat::Manifests => false,
-        InputFormat::ResourceList => true,
-        InputFormat::Auto => is_resource_list(&request.manifests),
-    };
-    let out = if krm { render(request) } else { engine::render(request) };
-    let out = out.map_err(|e| crate::redact::SecretValues::collect(&request.manifests).scrub_error(e))?;
-    Ok(RenderResponseV1::new(out.manifests, out.report))
-}
-
 fn not_a_list(found: String) -> Error {
     Error::new(ErrorKind::Document, format!("expected a {API_VERSION} {KIND}, got {found}")).with_hint(
         "postwire krm reads the ResourceList kpt and kustomize send a KRM function; for manifests use postwire render",
@@ -96,7 +83,7 @@ fn not_a_list(found: String) -> Error {
 
 /// Render a `ResourceList`: its items through the engine, its `functionConfig` as config, the
 /// report as `results`.
-pub fn render(request: &RenderRequestV1) -> Result<RenderOutput> {
+pub fn render_resource_list(request: &RenderRequestV1) -> Result<RenderOutput> {
     let stream = Stream::split(&request.manifests);
     let documents = stream.segments.iter().filter(|s| s.has_content).count();
     let Some(seg) = only_document(&stream) else {
@@ -348,6 +335,8 @@ fn results(report: &Report, tree: &Tree, root: NodeId) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::InputFormat;
+    use crate::{render, render_response};
 
     const LIST: &str = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n    annotations:\n      config.kubernetes.io/index: '0'\n      internal.config.kubernetes.io/path: 'cm.yaml'\n  data:\n    k: v   # a comment\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: d\n    annotations:\n      config.kubernetes.io/index: '0'\n      internal.config.kubernetes.io/index: '0'\n      internal.config.kubernetes.io/path: 'deploy.yaml'\n  spec:\n    template:\n      spec:\n        volumes:\n        - name: c\n          configMap: {name: c}\n";
 

@@ -56,8 +56,29 @@ pub mod workload;
 pub mod workspace;
 pub mod yaml;
 
-pub use engine::{render, render_response, RenderOutput};
+pub use engine::RenderOutput;
 pub use error::{Error, ErrorKind};
+
+use wire::{InputFormat, RenderRequestV1, RenderResponseV1};
+
+/// Render a request by what its manifests hold ([`InputFormat`]): a KRM `ResourceList`
+/// through [`krm`], a manifest stream through [`engine`]. The one entry point every host uses.
+pub fn render(request: &RenderRequestV1) -> Result<RenderOutput, Error> {
+    let resource_list = match request.input {
+        InputFormat::Manifests => false,
+        InputFormat::ResourceList => true,
+        InputFormat::Auto => krm::is_resource_list(&request.manifests),
+    };
+    let out = if resource_list { krm::render_resource_list(request) } else { engine::render_stream(request) };
+    // The engine scrubs its own errors; this covers the list's envelope too.
+    out.map_err(|e| redact::SecretValues::collect(&request.manifests).scrub_error(e))
+}
+
+/// [`render`], as the response message the plugin's `render` export returns.
+pub fn render_response(request: &RenderRequestV1) -> Result<RenderResponseV1, Error> {
+    let out = render(request)?;
+    Ok(RenderResponseV1::new(out.manifests, out.report))
+}
 
 /// The postwire version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

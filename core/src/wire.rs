@@ -295,6 +295,9 @@ impl HelmPostRendererInputV1 {
     /// make sense without a file system: `--set path=value`, `--namespace NS`, `--release NAME`.
     pub fn into_request(self) -> Result<RenderRequestV1> {
         let mut request = RenderRequestV1::new(self.manifests);
+        // Helm hands over a chart's manifests: a chart whose one document is a ResourceList
+        // is rendered as that document, never run as a KRM function.
+        request.input = InputFormat::Manifests;
         let mut args = self.extra_args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {

@@ -152,17 +152,17 @@ fn a_detected_resource_lists_function_config_is_not_the_platforms() {
     };
     let indent = |text: &str| text.lines().map(|l| format!("  {l}\n")).collect::<String>();
     let caps = list("  platform: {templateFuel: 1000000000000}\n");
-    let err = postwire_core::krm::render_response(&RenderRequestV1::new(&caps)).unwrap_err().to_string();
+    let err = postwire_core::render_response(&RenderRequestV1::new(&caps)).unwrap_err().to_string();
     assert!(err.contains("cannot set `platform`") && err.contains("functionConfig"), "{err}");
     let mut krm = RenderRequestV1::new(&caps);
     krm.input = InputFormat::ResourceList;
-    postwire_core::krm::render_response(&krm).unwrap();
+    postwire_core::render_response(&krm).unwrap();
 
     let reads_env = list(&indent(READ_ENV));
-    let out = postwire_core::krm::render_response(&with_env(RenderRequestV1::new(&reads_env))).unwrap();
+    let out = postwire_core::render_response(&with_env(RenderRequestV1::new(&reads_env))).unwrap();
     assert!(out.manifests.contains("token: \"hidden\""), "{}", out.manifests);
     let mut krm = with_env(RenderRequestV1::new(&reads_env));
     krm.input = InputFormat::ResourceList;
-    let out = postwire_core::krm::render_response(&krm).unwrap();
+    let out = postwire_core::render_response(&krm).unwrap();
     assert!(out.manifests.contains("token: \"app-token\""), "{}", out.manifests);
 }

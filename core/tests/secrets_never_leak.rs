@@ -77,7 +77,7 @@ fn krm_results_do_not_quote_secret_values() {
     let list = format!(
         "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {{name: db}}\n  stringData: {{token: {MARKER}}}\nfunctionConfig:\n  apiVersion: postwire.dev/v1alpha1\n  kind: PostwireConfig\n  patches:\n  - target: {{kind: Secret}}\n    patch: [{{op: test, path: /stringData/token, value: x}}]\n    onTestFailure: skip\n"
     );
-    let out = postwire_core::krm::render_response(&RenderRequestV1::new(list)).unwrap();
+    let out = postwire_core::render_response(&RenderRequestV1::new(list)).unwrap();
     let results = out.manifests.split("results:").nth(1).expect("results").to_string();
     assert!(results.contains("(test) failed"), "{results}");
     assert_clean("the KRM results", &results);

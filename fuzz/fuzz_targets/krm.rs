@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut request = RenderRequestV1::new(text);
     request.input = InputFormat::ResourceList;
-    if let Ok(out) = postwire_core::krm::render_response(&request) {
+    if let Ok(out) = postwire_core::render_response(&request) {
         assert!(
             postwire_core::krm::is_resource_list(&out.manifests),
             "the output is not a ResourceList\n--- input\n{text}\n--- output\n{}",

@@ -1,7 +1,7 @@
 //! The postwire engine in the browser: the playground page calls these functions through
 //! wasm-bindgen. Each takes and returns JSON text, so the page and the Node parity test see
 //! exactly what the runner's `plugin.wasm` sees: the same `RenderRequestV1` goes into the same
-//! `postwire_core::krm::render_response` the extism plugin's `render` export calls.
+//! `postwire_core::render_response` the extism plugin's `render` export calls.
 
 use postwire_core::stream::Stream;
 use postwire_core::wire::RenderRequestV1;
@@ -22,7 +22,7 @@ fn render_value(request_json: &str) -> Value {
         Ok(request) => request,
         Err(e) => return json!({"ok": false, "error": error_value(&e, "")}),
     };
-    match postwire_core::krm::render_response(&request) {
+    match postwire_core::render_response(&request) {
         Ok(response) => json!({
             "ok": true,
             "manifests": response.manifests,

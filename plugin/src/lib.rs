@@ -58,7 +58,7 @@ pub fn render(input: Vec<u8>) -> FnResult<Vec<u8>> {
     postwire_core::progress::step(|| "reading the request".to_string());
     let request = RenderRequestV1::from_json(&input).map_err(fail)?;
     drop(input);
-    let response = postwire_core::krm::render_response(&request).map_err(fail)?;
+    let response = postwire_core::render_response(&request).map_err(fail)?;
     drop(request);
     postwire_core::progress::step(|| "writing the response".to_string());
     Ok(response.to_json())
