@@ -143,7 +143,7 @@ fn skip_rules_match_the_webhook() {
     let clash = APP.replace("        - name: A\n          value: b\n", "        - name: A\n          value: b\n        volumeMounts:\n        - name: token\n          mountPath: /var/run/secrets/eks.amazonaws.com/serviceaccount\n");
     let out = ok(&clash, &cfg);
     assert!(
-        out.report.warnings().iter().any(|w| w.contains("would add its `aws-iam-token` mount at the same path")),
+        out.report.warnings().iter().any(|w| w.contains("container app mounts `token` at /var/run/secrets/eks.amazonaws.com/serviceaccount: a second mount at that path would get the pod rejected, so `aws-iam-token` is not mounted")),
         "{:?}",
         out.report.warnings()
     );
