@@ -36,17 +36,20 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::edit::{Op, Outcome, PathSeg, Value};
+use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{self, OnConflict, GENERATED_ANNOTATION};
 use crate::pipeline::PostwireConfig;
-use crate::report::{Action, Change, Level, Note, Report};
-use crate::resource::{namespaces_match, Object, WorkloadKind};
+use crate::report::{Level, Report};
+use crate::resource::{namespaces_match, Container, Object, WorkloadKind};
 use crate::select::Selector;
 use crate::wire::ContextV1;
-use crate::workload::{self, report_path, Workload};
+use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
+use crate::yaml::{NodeId, Tree};
 
+use super::changes::Changes;
+use super::podspec::{self, EnvAt, Pod};
 use super::Wiring;
 
 const NAME: &str = "irsa";
@@ -524,38 +527,12 @@ struct Effective {
     expiration: u64,
 }
 
-fn change(
-    report: &mut Report,
-    obj: &Object,
-    source: Option<&str>,
-    path: String,
-    key: &str,
-    outcome: Outcome,
-    reason: String,
-) {
-    let action = match outcome {
-        Outcome::Unchanged | Outcome::Removed => return,
-        Outcome::Added => Action::Added,
-        Outcome::Updated => Action::Updated,
-    };
-    report.document(obj.doc_number, &obj.display(), source).changes.push(Change {
-        wiring: NAME.into(),
-        path,
-        key: key.to_string(),
-        action,
-        reason,
-    });
-}
-
-fn note(report: &mut Report, ws: &Workspace<'_>, obj: &Object, level: Level, message: String) {
-    let source = ws.source(obj.segment);
-    report.document(obj.doc_number, &obj.display(), source.as_deref()).notes.push(Note {
-        wiring: NAME.into(),
-        level,
-        message,
-        rule: None,
-        line: None,
-    });
+/// A selected workload to wire: the account it runs as (an index into the accounts) and the
+/// dedicated ServiceAccount it is to be given, if any.
+struct WorkloadPlan {
+    workload: Workload,
+    account: usize,
+    dedicated: Option<String>,
 }
 
 fn wiring_error(ws: &Workspace<'_>, obj: &Object, message: String) -> Error {
@@ -589,129 +566,194 @@ impl Wiring for Irsa {
 
         // Which ServiceAccount each workload runs as, and its role.
         let mut accounts: Vec<Account> = Vec::new();
-        let mut plans: Vec<(Workload, usize, Option<String>)> = Vec::new();
+        let mut plans: Vec<WorkloadPlan> = Vec::new();
         for w in &selected {
-            let obj = &w.object;
             let Some(pod_spec) = w.pod_spec else { continue };
-            let tree = ws.tree(obj.segment);
-            let ns = obj.namespace.clone().or(self.namespace.clone());
-            let written = tree
-                .str_at(pod_spec, &["serviceAccountName"])
-                .or_else(|| tree.str_at(pod_spec, &["serviceAccount"]))
-                .filter(|s| !s.is_empty())
-                .map(String::from);
-            let mut values: BTreeMap<&str, Option<String>> = BTreeMap::new();
-            values.insert("release", self.release.clone());
-            values.insert("namespace", ns.clone());
-            values.insert("workload", Some(obj.name.clone()));
-            let (sa, dedicated) = match written {
-                Some(sa) => (sa, None),
-                None if self.config.create_service_account => {
-                    values.insert("serviceAccount", None);
-                    let name = expand(&self.config.service_account_name, &values)
-                        .map_err(|e| wiring_error(ws, obj, format!("irsa.serviceAccountName: {e}")))?;
-                    if !generate::is_dns_subdomain(&name) {
-                        return Err(wiring_error(
-                            ws,
-                            obj,
-                            format!("the dedicated ServiceAccount name `{name}` is not a DNS-1123 subdomain"),
-                        ));
-                    }
-                    (name.clone(), Some(name))
-                }
-                None => ("default".to_string(), None),
-            };
-            values.insert("serviceAccount", Some(sa.clone()));
-            let override_role = tree.str_at(obj.node, &["metadata", "annotations", ROLE_ANNOTATION]);
-            let role: Option<(String, String)> = if let Some(r) = override_role {
-                check_role(r).map_err(|e| wiring_error(ws, obj, format!("annotation {ROLE_ANNOTATION}: {e}")))?;
-                if !r.starts_with("arn:") && self.config.account_id.is_none() {
-                    return Err(wiring_error(
-                        ws,
-                        obj,
-                        format!("annotation {ROLE_ANNOTATION} is a role name, which needs irsa.accountId"),
-                    ));
-                }
-                Some((self.config.arn_of(r), format!("annotation {ROLE_ANNOTATION} of {}", obj.display())))
-            } else if let Some(r) = self.config.roles.get(&sa) {
-                Some((self.config.arn_of(&r.0), format!("irsa.roles.{sa}")))
-            } else if let Some(pattern) = &self.config.role_name {
-                let name =
-                    expand(pattern, &values).map_err(|e| wiring_error(ws, obj, format!("irsa.roleName: {e}")))?;
-                check_role_name(&name).map_err(|e| wiring_error(ws, obj, format!("irsa.roleName gives {e}")))?;
-                Some((self.config.arn_of(&name), format!("irsa.roleName `{pattern}`")))
-            } else {
-                None
-            };
-            // The ServiceAccount of the workload's own namespace first: a missing namespace
-            // matches any, so two accounts named alike (one without a namespace) would otherwise
-            // pair by stream order, which a second render changes (not idempotent).
-            let named_sa = |o: &&Object| o.is("", "ServiceAccount") && o.name == sa;
-            let sa_namespace = |o: &Object| o.namespace.clone().or(self.namespace.clone());
-            let sa_object = objects
-                .iter()
-                .filter(named_sa)
-                .find(|o| sa_namespace(o) == ns)
-                .or_else(|| {
-                    objects
-                        .iter()
-                        .filter(named_sa)
-                        .find(|o| namespaces_match(sa_namespace(o).as_deref(), ns.as_deref()))
-                })
-                .cloned();
-            let existing = match &sa_object {
-                Some(o) => accounts.iter().position(|a| a.object.as_ref() == Some(o)),
-                None => accounts.iter().position(|a| a.name == sa && a.namespace == ns),
-            };
-            let index = match existing {
-                Some(i) => {
-                    let a = &mut accounts[i];
-                    match (&a.arn, &role) {
-                        (Some(x), Some((y, _))) if x != y => {
-                            return Err(wiring_error(
-                                ws,
-                                obj,
-                                format!(
-                                    "ServiceAccount {sa} would get role {y}, but {} gives it {x}",
-                                    a.users.join(", ")
-                                ),
-                            )
-                            .with_hint(
-                                "one ServiceAccount has one role: give the workloads different ServiceAccounts",
-                            ));
-                        }
-                        (None, Some((y, why))) => {
-                            a.arn = Some(y.clone());
-                            a.why = why.clone();
-                        }
-                        _ => {}
-                    }
-                    a.users.push(obj.display());
-                    i
-                }
-                None => {
-                    let ours = sa_object.as_ref().is_some_and(|o| {
-                        ws.tree(o.segment).str_at(o.node, &["metadata", "annotations", GENERATED_ANNOTATION])
-                            == Some(NAME)
-                    });
-                    accounts.push(Account {
-                        name: sa.clone(),
-                        namespace: ns.clone(),
-                        arn: role.as_ref().map(|r| r.0.clone()),
-                        why: role.as_ref().map(|r| r.1.clone()).unwrap_or_default(),
-                        object: sa_object.clone(),
-                        generate: dedicated.is_some() || ours,
-                        users: vec![obj.display()],
-                        first_user: obj.clone(),
-                    });
-                    accounts.len() - 1
-                }
-            };
-            plans.push((w.clone(), index, dedicated));
+            let (account, dedicated) = self.account_of(ws, &objects, w, pod_spec)?;
+            let index = join(ws, &mut accounts, account)?;
+            plans.push(WorkloadPlan { workload: w.clone(), account: index, dedicated });
         }
+        self.check_roles_known(ws, &objects, &accounts)?;
 
-        // A role for a ServiceAccount that no selected workload runs as and the render does not
-        // hold is a typo or a stale entry: an error, like a selector that matches nothing.
+        // What each ServiceAccount carries once postwire is done (the chart's values win).
+        let effective: Vec<Option<Effective>> = accounts.iter().map(|a| self.effective(ws, a)).collect();
+
+        for plan in &plans {
+            self.wire_workload(ws, plan, &accounts[plan.account], effective[plan.account].as_ref(), report)?;
+        }
+        for account in &accounts {
+            self.wire_account(ws, account, report)?;
+        }
+        Ok(())
+    }
+}
+
+/// Count one workload's use of a ServiceAccount (`account`, as that workload alone sees it) in
+/// `accounts`, where the same object, or without one the same name and namespace, is one
+/// account; its index. One account has one role: two different ones are an error.
+fn join(ws: &Workspace<'_>, accounts: &mut Vec<Account>, account: Account) -> Result<usize> {
+    let existing = match &account.object {
+        Some(o) => accounts.iter().position(|a| a.object.as_ref() == Some(o)),
+        None => accounts.iter().position(|a| a.name == account.name && a.namespace == account.namespace),
+    };
+    let Some(index) = existing else {
+        accounts.push(account);
+        return Ok(accounts.len() - 1);
+    };
+    let known = &mut accounts[index];
+    match (&known.arn, &account.arn) {
+        (Some(x), Some(y)) if x != y => {
+            return Err(wiring_error(
+                ws,
+                &account.first_user,
+                format!(
+                    "ServiceAccount {} would get role {y}, but {} gives it {x}",
+                    account.name,
+                    known.users.join(", ")
+                ),
+            )
+            .with_hint("one ServiceAccount has one role: give the workloads different ServiceAccounts"));
+        }
+        (None, Some(_)) => {
+            known.arn = account.arn;
+            known.why = account.why;
+        }
+        _ => {}
+    }
+    known.users.push(account.first_user.display());
+    Ok(index)
+}
+
+impl Irsa {
+    /// The ServiceAccount workload `w` runs as, seen from `w` alone (its role, its object in the
+    /// render), and the name of the dedicated ServiceAccount `w` is to get, if any.
+    fn account_of(
+        &self,
+        ws: &Workspace<'_>,
+        objects: &[Object],
+        w: &Workload,
+        pod_spec: NodeId,
+    ) -> Result<(Account, Option<String>)> {
+        let obj = &w.object;
+        let ns = obj.namespace.clone().or(self.namespace.clone());
+        let (sa, dedicated) = self.service_account_name(ws, obj, pod_spec, &ns)?;
+        let role = self.role_of(ws, obj, &sa, &self.placeholders(obj, &ns, Some(&sa)))?;
+        let object = self.service_account_object(objects, &sa, &ns);
+        let ours = object.as_ref().is_some_and(|o| {
+            ws.tree(o.segment).str_at(o.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(NAME)
+        });
+        let (arn, why) = role.unzip();
+        let account = Account {
+            name: sa,
+            namespace: ns,
+            arn,
+            why: why.unwrap_or_default(),
+            object,
+            generate: dedicated.is_some() || ours,
+            users: vec![obj.display()],
+            first_user: obj.clone(),
+        };
+        Ok((account, dedicated))
+    }
+
+    /// The values of the name placeholders for a workload (`{serviceAccount}` once known).
+    fn placeholders(
+        &self,
+        obj: &Object,
+        ns: &Option<String>,
+        sa: Option<&str>,
+    ) -> BTreeMap<&'static str, Option<String>> {
+        BTreeMap::from([
+            ("release", self.release.clone()),
+            ("namespace", ns.clone()),
+            ("workload", Some(obj.name.clone())),
+            ("serviceAccount", sa.map(String::from)),
+        ])
+    }
+
+    /// The ServiceAccount a workload runs as: the one its pod names; else, with
+    /// `createServiceAccount`, a dedicated one (its name also returned second, to be written);
+    /// else the namespace's `default`.
+    fn service_account_name(
+        &self,
+        ws: &Workspace<'_>,
+        obj: &Object,
+        pod_spec: NodeId,
+        ns: &Option<String>,
+    ) -> Result<(String, Option<String>)> {
+        let tree = ws.tree(obj.segment);
+        let written = tree
+            .str_at(pod_spec, &["serviceAccountName"])
+            .or_else(|| tree.str_at(pod_spec, &["serviceAccount"]))
+            .filter(|s| !s.is_empty());
+        if let Some(sa) = written {
+            return Ok((sa.to_string(), None));
+        }
+        if !self.config.create_service_account {
+            return Ok(("default".to_string(), None));
+        }
+        let name = expand(&self.config.service_account_name, &self.placeholders(obj, ns, None))
+            .map_err(|e| wiring_error(ws, obj, format!("irsa.serviceAccountName: {e}")))?;
+        if !generate::is_dns_subdomain(&name) {
+            return Err(wiring_error(
+                ws,
+                obj,
+                format!("the dedicated ServiceAccount name `{name}` is not a DNS-1123 subdomain"),
+            ));
+        }
+        Ok((name.clone(), Some(name)))
+    }
+
+    /// The role of ServiceAccount `sa` for a workload, and where it came from: the workload's
+    /// `postwire.dev/irsa-role` annotation, else `roles`, else the `roleName` pattern.
+    fn role_of(
+        &self,
+        ws: &Workspace<'_>,
+        obj: &Object,
+        sa: &str,
+        values: &BTreeMap<&str, Option<String>>,
+    ) -> Result<Option<(String, String)>> {
+        let tree = ws.tree(obj.segment);
+        if let Some(role) = tree.str_at(obj.node, &["metadata", "annotations", ROLE_ANNOTATION]) {
+            check_role(role).map_err(|e| wiring_error(ws, obj, format!("annotation {ROLE_ANNOTATION}: {e}")))?;
+            if !role.starts_with("arn:") && self.config.account_id.is_none() {
+                return Err(wiring_error(
+                    ws,
+                    obj,
+                    format!("annotation {ROLE_ANNOTATION} is a role name, which needs irsa.accountId"),
+                ));
+            }
+            return Ok(Some((self.config.arn_of(role), format!("annotation {ROLE_ANNOTATION} of {}", obj.display()))));
+        }
+        if let Some(role) = self.config.roles.get(sa) {
+            return Ok(Some((self.config.arn_of(&role.0), format!("irsa.roles.{sa}"))));
+        }
+        let Some(pattern) = &self.config.role_name else { return Ok(None) };
+        let name = expand(pattern, values).map_err(|e| wiring_error(ws, obj, format!("irsa.roleName: {e}")))?;
+        check_role_name(&name).map_err(|e| wiring_error(ws, obj, format!("irsa.roleName gives {e}")))?;
+        Ok(Some((self.config.arn_of(&name), format!("irsa.roleName `{pattern}`"))))
+    }
+
+    /// The render's ServiceAccount `sa` for a workload in namespace `ns`. The one of that very
+    /// namespace first: a missing namespace matches any, so two accounts named alike (one
+    /// without a namespace) would otherwise pair by stream order, which a second render changes
+    /// (not idempotent).
+    fn service_account_object(&self, objects: &[Object], sa: &str, ns: &Option<String>) -> Option<Object> {
+        let named_sa = |o: &&Object| o.is("", "ServiceAccount") && o.name == sa;
+        let sa_namespace = |o: &Object| o.namespace.clone().or(self.namespace.clone());
+        objects
+            .iter()
+            .filter(named_sa)
+            .find(|o| sa_namespace(o) == *ns)
+            .or_else(|| {
+                objects.iter().filter(named_sa).find(|o| namespaces_match(sa_namespace(o).as_deref(), ns.as_deref()))
+            })
+            .cloned()
+    }
+
+    /// A role for a ServiceAccount that no selected workload runs as and the render does not
+    /// hold is a typo or a stale entry: an error, like a selector that matches nothing.
+    fn check_roles_known(&self, ws: &Workspace<'_>, objects: &[Object], accounts: &[Account]) -> Result<()> {
         for key in self.config.roles.keys() {
             let known = accounts.iter().any(|a| &a.name == key)
                 || objects.iter().any(|o| o.is("", "ServiceAccount") && &o.name == key);
@@ -728,30 +770,21 @@ impl Wiring for Irsa {
                 .with_hint("fix the name, or remove the entry"));
             }
         }
-
-        // What each ServiceAccount carries once postwire is done (the chart's values win).
-        let effective: Vec<Option<Effective>> = accounts.iter().map(|a| self.effective(ws, a)).collect();
-
-        for (w, index, dedicated) in &plans {
-            self.wire_workload(ws, w, &accounts[*index], effective[*index].as_ref(), dedicated.as_deref(), report)?;
-        }
-        for account in &accounts {
-            self.wire_account(ws, account, report)?;
-        }
         Ok(())
     }
-}
 
-impl Irsa {
-    fn annotations(&self, arn: &str) -> Vec<(String, Value)> {
+    /// The webhook's ServiceAccount annotations for role `arn`, in the order they are written.
+    fn annotations(&self, arn: &str) -> Vec<(String, String)> {
         vec![
-            (format!("{PREFIX}role-arn"), Value::str(arn)),
-            (format!("{PREFIX}audience"), Value::str(&self.config.audience)),
-            (format!("{PREFIX}sts-regional-endpoints"), Value::str(self.config.sts_regional_endpoints.to_string())),
-            (format!("{PREFIX}token-expiration"), Value::str(self.config.token_expiration.to_string())),
+            (format!("{PREFIX}role-arn"), arn.to_string()),
+            (format!("{PREFIX}audience"), self.config.audience.clone()),
+            (format!("{PREFIX}sts-regional-endpoints"), self.config.sts_regional_endpoints.to_string()),
+            (format!("{PREFIX}token-expiration"), self.config.token_expiration.to_string()),
         ]
     }
 
+    /// What `a` carries once postwire is done: the chart's annotations win over postwire's, and
+    /// the webhook reads them as Go does; None without a role (or with `podIdentity`).
     fn effective(&self, ws: &Workspace<'_>, a: &Account) -> Option<Effective> {
         if self.config.pod_identity {
             return None;
@@ -773,107 +806,77 @@ impl Irsa {
         })
     }
 
+    /// The ServiceAccount's side: its role annotations (or, with `podIdentity`, the association
+    /// to create), written on it or on the dedicated one generated for it.
     fn wire_account(&self, ws: &mut Workspace<'_>, a: &Account, report: &mut Report) -> Result<()> {
-        let users = a.users.join(", ");
         if self.config.pod_identity {
-            if let Some(arn) = &a.arn {
-                let o = a.object.as_ref().unwrap_or(&a.first_user);
-                note(report, ws, o, Level::Info, format!(
-                    "EKS Pod Identity: bind the role with `aws eks create-pod-identity-association --cluster-name <cluster> --namespace {} --service-account {} --role-arn {arn}`; a manifest cannot express the association, so the ServiceAccount stays unannotated",
-                    a.namespace.as_deref().unwrap_or("<namespace>"), a.name
-                ));
-            }
-            if a.generate {
-                self.generate_account(ws, a, Vec::new())?;
-            }
-            return Ok(());
+            return self.pod_identity_account(ws, a, report);
         }
-        let Some(arn) = &a.arn else {
-            if let Some(o) = &a.object {
-                let has = ws
-                    .tree(o.segment)
-                    .path(o.node, &["metadata", "annotations", &format!("{PREFIX}role-arn")])
-                    .is_some();
-                if !has {
-                    note(report, ws, o, Level::Info, format!("no role for ServiceAccount {} (used by {users}): it is not in irsa.roles and irsa.roleName is not set", a.name));
-                }
-            }
-            return Ok(());
-        };
+        let Some(arn) = &a.arn else { return no_role(ws, a, report) };
         if a.generate {
             return self.generate_account(ws, a, self.annotations(arn));
         }
-        let Some(o) = &a.object else {
-            // The account is not part of this render (the namespace default, or made elsewhere).
-            let what = if a.name == "default" {
-                "is the namespace's `default`, which is not part of this render: set irsa.createServiceAccount to give the workload its own, or annotate `default` where it is managed"
-            } else {
-                "is not part of this render: annotate it where it is defined"
-            };
-            note(
-                report,
-                ws,
-                &a.first_user,
-                Level::Warning,
-                format!("ServiceAccount {} {what} (eks.amazonaws.com/role-arn: {arn})", a.name),
-            );
-            return Ok(());
-        };
-        let tree = ws.tree(o.segment);
-        let mut ops = Vec::new();
-        let mut keys = Vec::new();
-        for (key, value) in self.annotations(arn) {
-            let existing = tree.str_at(o.node, &["metadata", "annotations", &key]);
-            match existing {
-                Some(v) if Value::str(v) == value => continue,
-                Some(v) => {
-                    note(
-                        report,
-                        ws,
-                        o,
-                        Level::Warning,
-                        format!(
-                            "kept the chart's annotation {key}: \"{v}\" (postwire would write \"{}\")",
-                            match &value {
-                                Value::Str(s) => s.as_str(),
-                                _ => "",
-                            }
-                        ),
-                    );
-                    continue;
-                }
-                None => {}
-            }
-            ops.push(Op::Set {
-                path: vec!["metadata".into(), "annotations".into(), PathSeg::from(key.as_str())],
-                value,
-            });
-            keys.push(key);
+        let Some(o) = &a.object else { return outside_render(ws, a, arn, report) };
+        self.annotate_account(ws, a, o, arn, report)
+    }
+
+    /// EKS Pod Identity: the role is bound outside the manifests, so the report says how, and
+    /// a dedicated ServiceAccount is generated without annotations.
+    fn pod_identity_account(&self, ws: &mut Workspace<'_>, a: &Account, report: &mut Report) -> Result<()> {
+        if let Some(arn) = &a.arn {
+            let mut changes = Changes::new(NAME, a.object.as_ref().unwrap_or(&a.first_user));
+            changes.note(Level::Info, format!(
+                "EKS Pod Identity: bind the role with `aws eks create-pod-identity-association --cluster-name <cluster> --namespace {} --service-account {} --role-arn {arn}`; a manifest cannot express the association, so the ServiceAccount stays unannotated",
+                a.namespace.as_deref().unwrap_or("<namespace>"), a.name
+            ));
+            changes.apply(ws, report)?;
         }
-        let outcomes = ws.edit(o.segment, o.node, &ops, &o.display())?;
-        let source = ws.source(o.segment);
-        let path = report_path(o, &["metadata".into(), "annotations".into()]);
-        for (key, outcome) in keys.iter().zip(outcomes) {
-            change(
-                report,
-                o,
-                source.as_deref(),
-                path.clone(),
-                key,
-                outcome,
-                format!("IRSA role of ServiceAccount {} (from {}), used by {users}", a.name, a.why),
-            );
+        if a.generate {
+            self.generate_account(ws, a, Vec::new())?;
         }
         Ok(())
     }
 
-    fn generate_account(&self, ws: &mut Workspace<'_>, a: &Account, annotations: Vec<(String, Value)>) -> Result<()> {
+    /// The webhook's annotations on a ServiceAccount of the render; one the chart set to
+    /// another value is kept, with a warning.
+    fn annotate_account(
+        &self,
+        ws: &mut Workspace<'_>,
+        a: &Account,
+        o: &Object,
+        arn: &str,
+        report: &mut Report,
+    ) -> Result<()> {
+        let tree = ws.tree(o.segment);
+        let mut changes = Changes::new(NAME, o);
+        let at = [PathSeg::from("metadata"), PathSeg::from("annotations")];
+        for (key, value) in self.annotations(arn) {
+            match tree.str_at(o.node, &["metadata", "annotations", &key]) {
+                Some(v) if v == value => {}
+                Some(v) => changes.note(
+                    Level::Warning,
+                    format!("kept the chart's annotation {key}: \"{v}\" (postwire would write \"{value}\")"),
+                ),
+                None => changes.set(
+                    &at,
+                    &key,
+                    Value::str(value),
+                    format!("IRSA role of ServiceAccount {} (from {}), used by {}", a.name, a.why, a.users.join(", ")),
+                ),
+            }
+        }
+        changes.apply(ws, report)
+    }
+
+    /// A dedicated ServiceAccount for `a`, with `annotations`.
+    fn generate_account(&self, ws: &mut Workspace<'_>, a: &Account, annotations: Vec<(String, String)>) -> Result<()> {
         let mut metadata = vec![("name".to_string(), Value::str(&a.name))];
         // Written like the workloads write theirs: with a namespace only when they have one.
         if let Some(ns) = &a.first_user.namespace {
             metadata.push(("namespace".into(), Value::str(ns)));
         }
         if !annotations.is_empty() {
+            let annotations = annotations.into_iter().map(|(key, value)| (key, Value::str(value))).collect();
             metadata.push(("annotations".into(), Value::Map(annotations)));
         }
         let object = Value::map([
@@ -885,202 +888,202 @@ impl Irsa {
         Ok(())
     }
 
+    /// The workload's side: its dedicated ServiceAccount, `fsGroup`, and with `inject` what the
+    /// webhook would add to its pod.
     fn wire_workload(
         &self,
         ws: &mut Workspace<'_>,
-        w: &Workload,
+        plan: &WorkloadPlan,
         account: &Account,
         effective: Option<&Effective>,
-        dedicated: Option<&str>,
         report: &mut Report,
     ) -> Result<()> {
-        let obj = &w.object;
-        let display = obj.display();
-        let source = ws.source(obj.segment);
+        let w = &plan.workload;
         let Some(pod_spec) = w.pod_spec else { return Ok(()) };
-        let tree = ws.tree(obj.segment);
-        let mut ops: Vec<Op> = Vec::new();
-        let mut what: Vec<(String, String, String)> = Vec::new(); // (path, key, reason)
-        let spec_path = |rest: &[PathSeg]| w.pod_spec_child(rest);
-
-        if let Some(name) = dedicated {
-            ops.push(Op::Set { path: spec_path(&["serviceAccountName".into()]), value: Value::str(name) });
-            what.push((
-                report_path(obj, &spec_path(&[])),
-                "serviceAccountName".into(),
+        let pod = Pod::new(ws.tree(w.object.segment), w);
+        let mut changes = Changes::new(NAME, &w.object);
+        if let Some(name) = &plan.dedicated {
+            changes.set(
+                &w.pod_spec_child(&[]),
+                "serviceAccountName",
+                Value::str(name),
                 format!("dedicated ServiceAccount {name} for the IAM role (irsa.createServiceAccount)"),
-            ));
+            );
         }
-        let has_role = effective.is_some() || (self.config.pod_identity && account.arn.is_some());
-        if let (Some(fs), true) = (self.config.fs_group, has_role) {
-            if tree.path(pod_spec, &["securityContext", "fsGroup"]).is_none() {
-                ops.push(Op::Set {
-                    path: spec_path(&["securityContext".into(), "fsGroup".into()]),
-                    value: Value::Int(fs.into()),
-                });
-                what.push((
-                    report_path(obj, &spec_path(&["securityContext".into()])),
-                    "fsGroup".into(),
-                    "lets non-root containers read the projected token (irsa.fsGroup)".into(),
-                ));
-            }
+        if effective.is_some() || (self.config.pod_identity && account.arn.is_some()) {
+            self.fs_group(&mut changes, &pod, pod_spec);
         }
-
         if let (true, Some(eff)) = (self.config.inject, effective) {
-            let template = w.template.expect("a pod spec has a template");
-            let labels_skip = tree.path(template, &["metadata", "labels", SKIP_POD_LABEL]).is_some();
-            if labels_skip {
-                note(
-                    report,
-                    ws,
-                    obj,
-                    Level::Info,
-                    format!("not injected: the pod carries the label {SKIP_POD_LABEL}, which the webhook skips too"),
-                );
-            } else {
-                let annotation = |k: &str| tree.str_at(template, &["metadata", "annotations", k]).map(String::from);
-                let skipped: Vec<String> =
-                    annotation(SKIP_CONTAINERS).and_then(|v| go_parse::csv_first_record(&v)).unwrap_or_default();
-                let expiration = annotation(&format!("{PREFIX}token-expiration"))
-                    .and_then(|v| go_parse::parse_expiration(&v, MIN_EXPIRATION))
-                    .unwrap_or(eff.expiration);
-                // Either OS label makes the token path a Windows one (aws/amazon-eks-pod-identity-webhook@3bf80a34
-                // `pkg/handler/handler.go:314-321`).
-                let windows = ["kubernetes.io/os", "beta.kubernetes.io/os"]
-                    .iter()
-                    .any(|k| tree.str_at(pod_spec, &["nodeSelector", k]) == Some("windows"));
-                let token_file = if windows { WINDOWS_TOKEN_FILE } else { TOKEN_FILE };
-                for c in workload::containers(tree, pod_spec) {
-                    if c.list == "ephemeralContainers" {
-                        continue;
-                    }
-                    if skipped.contains(&c.name) {
-                        note(
-                            report,
-                            ws,
-                            obj,
-                            Level::Info,
-                            format!("{} not injected: listed in {SKIP_CONTAINERS}", c.describe()),
-                        );
-                        continue;
-                    }
-                    let mut cpath = c.path();
-                    let env_names: Vec<&str> = tree
-                        .get(c.node, "env")
-                        .map(|e| tree.items(e).iter().filter_map(|&i| tree.str_at(i, &["name"])).collect())
-                        .unwrap_or_default();
-                    let has = |n: &str| env_names.contains(&n);
-                    // A container that already has the web identity, a region and the STS
-                    // variable is left entirely alone, mount included
-                    // (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:212-217`).
-                    if (has("AWS_ROLE_ARN") || has("AWS_WEB_IDENTITY_TOKEN_FILE"))
-                        && (has("AWS_REGION") || has("AWS_DEFAULT_REGION"))
-                        && has("AWS_STS_REGIONAL_ENDPOINTS")
-                    {
-                        continue;
-                    }
-                    let mut env: Vec<(&str, String)> = Vec::new();
-                    if eff.regional && !has("AWS_STS_REGIONAL_ENDPOINTS") {
-                        env.push(("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()));
-                    }
-                    if let Some(region) = &self.config.region {
-                        if !has("AWS_DEFAULT_REGION") && !has("AWS_REGION") {
-                            env.push(("AWS_DEFAULT_REGION", region.clone()));
-                            env.push(("AWS_REGION", region.clone()));
-                        }
-                    }
-                    if !has("AWS_ROLE_ARN") && !has("AWS_WEB_IDENTITY_TOKEN_FILE") {
-                        env.push(("AWS_ROLE_ARN", eff.arn.clone()));
-                        env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_string()));
-                    }
-                    cpath.push("env".into());
-                    for (name, value) in env {
-                        ops.push(Op::Insert {
-                            path: spec_path(&cpath),
-                            index: None,
-                            item: Value::map([("name", Value::str(name)), ("value", Value::str(value))]),
-                        });
-                        what.push((
-                            report_path(obj, &spec_path(&cpath)),
-                            name.into(),
-                            format!("what the EKS pod-identity webhook injects into {}", c.describe()),
-                        ));
-                    }
-                    cpath.pop();
-                    let mounts: Vec<(Option<&str>, Option<&str>)> = tree
-                        .get(c.node, "volumeMounts")
-                        .map(|m| {
-                            tree.items(m)
-                                .iter()
-                                .map(|&i| (tree.str_at(i, &["name"]), tree.str_at(i, &["mountPath"])))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if mounts.iter().any(|(n, _)| *n == Some(VOLUME)) {
-                        continue;
-                    }
-                    if let Some((n, _)) =
-                        mounts.iter().find(|(_, p)| p.map(|p| p.trim_end_matches('/')) == Some(MOUNT_PATH))
-                    {
-                        note(report, ws, obj, Level::Warning, format!(
-                            "{} mounts `{}` at {MOUNT_PATH}: the webhook would add its `{VOLUME}` mount at the same path and the pod would be rejected; rename that mount to `{VOLUME}`",
-                            c.describe(), n.unwrap_or("?")
-                        ));
-                        continue;
-                    }
-                    cpath.push("volumeMounts".into());
-                    ops.push(Op::Insert {
-                        path: spec_path(&cpath),
-                        index: None,
-                        item: Value::map([
-                            ("name", Value::str(VOLUME)),
-                            ("readOnly", Value::Bool(true)),
-                            ("mountPath", Value::str(MOUNT_PATH)),
-                        ]),
-                    });
-                    what.push((
-                        report_path(obj, &spec_path(&cpath)),
-                        VOLUME.into(),
-                        format!("the web identity token for {}", c.describe()),
-                    ));
-                }
-                let has_volume = tree
-                    .get(pod_spec, "volumes")
-                    .is_some_and(|v| tree.items(v).iter().any(|&i| tree.str_at(i, &["name"]) == Some(VOLUME)));
-                // The volume depends only on its name being free, even when every container is
-                // skipped (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:386-413`).
-                if !has_volume {
-                    let token = Value::map([
-                        ("audience", Value::str(&eff.audience)),
-                        ("expirationSeconds", Value::Int(expiration as i64)),
-                        ("path", Value::str("token")),
-                    ]);
-                    let source = Value::map([("serviceAccountToken", token)]);
-                    ops.push(Op::Insert {
-                        path: spec_path(&["volumes".into()]),
-                        index: Some(0),
-                        item: Value::map([
-                            ("name", Value::str(VOLUME)),
-                            ("projected", Value::map([("sources", Value::Seq(vec![source]))])),
-                        ]),
-                    });
-                    what.push((
-                        report_path(obj, &spec_path(&["volumes".into()])),
-                        VOLUME.into(),
-                        "projected service account token, first volume as the webhook writes it".into(),
-                    ));
-                }
+            self.inject(&mut changes, &pod, pod_spec, eff);
+        }
+        changes.apply(ws, report)
+    }
+
+    /// `securityContext.fsGroup` from `fsGroup` where the pod sets none, so that non-root
+    /// containers can read the projected token.
+    fn fs_group(&self, changes: &mut Changes<'_>, pod: &Pod<'_>, pod_spec: NodeId) {
+        let Some(fs_group) = self.config.fs_group else { return };
+        if pod.tree.path(pod_spec, &["securityContext", "fsGroup"]).is_none() {
+            changes.set(
+                &pod.workload.pod_spec_child(&["securityContext".into()]),
+                "fsGroup",
+                Value::Int(fs_group.into()),
+                "lets non-root containers read the projected token (irsa.fsGroup)",
+            );
+        }
+    }
+
+    /// What the webhook injects into the pod: the variables and mount of every init container
+    /// and container it does not skip, then the token volume.
+    fn inject(&self, changes: &mut Changes<'_>, pod: &Pod<'_>, pod_spec: NodeId, eff: &Effective) {
+        let tree = pod.tree;
+        let template = pod.workload.template.expect("a pod spec has a template");
+        if tree.path(template, &["metadata", "labels", SKIP_POD_LABEL]).is_some() {
+            changes.note(
+                Level::Info,
+                format!("not injected: the pod carries the label {SKIP_POD_LABEL}, which the webhook skips too"),
+            );
+            return;
+        }
+        let annotation = |key: &str| tree.str_at(template, &["metadata", "annotations", key]);
+        let skipped = annotation(SKIP_CONTAINERS).and_then(go_parse::csv_first_record).unwrap_or_default();
+        let expiration = annotation(&format!("{PREFIX}token-expiration"))
+            .and_then(|v| go_parse::parse_expiration(v, MIN_EXPIRATION))
+            .unwrap_or(eff.expiration);
+        let token_file = token_file(tree, pod_spec);
+        for c in workload::containers(tree, pod_spec) {
+            if c.list == "ephemeralContainers" {
+                continue;
+            }
+            if skipped.contains(&c.name) {
+                changes.note(Level::Info, format!("{} not injected: listed in {SKIP_CONTAINERS}", c.describe()));
+                continue;
+            }
+            let names = pod.env_names(&c);
+            let has = |name: &str| names.contains(&name);
+            // A container that already has the web identity, a region and the STS variable is
+            // left entirely alone, mount included
+            // (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:212-217`).
+            if (has("AWS_ROLE_ARN") || has("AWS_WEB_IDENTITY_TOKEN_FILE"))
+                && (has("AWS_REGION") || has("AWS_DEFAULT_REGION"))
+                && has("AWS_STS_REGIONAL_ENDPOINTS")
+            {
+                continue;
+            }
+            self.container_env(changes, pod, &c, eff, token_file);
+            token_mount(changes, pod, &c);
+        }
+        token_volume(changes, pod, eff, expiration);
+    }
+
+    /// The webhook's variables a container lacks, appended in the webhook's order: the STS
+    /// variable, both region variables unless either is set, both web identity variables
+    /// unless either is set (aws/amazon-eks-pod-identity-webhook@3bf80a34
+    /// `pkg/handler/handler.go:222-265`).
+    fn container_env(
+        &self,
+        changes: &mut Changes<'_>,
+        pod: &Pod<'_>,
+        c: &Container,
+        eff: &Effective,
+        token_file: &str,
+    ) {
+        let names = pod.env_names(c);
+        let has = |name: &str| names.contains(&name);
+        let mut env: Vec<(&str, &str)> = Vec::new();
+        if eff.regional && !has("AWS_STS_REGIONAL_ENDPOINTS") {
+            env.push(("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
+        }
+        if let Some(region) = &self.config.region {
+            if !has("AWS_DEFAULT_REGION") && !has("AWS_REGION") {
+                env.push(("AWS_DEFAULT_REGION", region));
+                env.push(("AWS_REGION", region));
             }
         }
-        if ops.is_empty() {
-            return Ok(());
+        if !has("AWS_ROLE_ARN") && !has("AWS_WEB_IDENTITY_TOKEN_FILE") {
+            env.push(("AWS_ROLE_ARN", &eff.arn));
+            env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", token_file));
         }
-        let outcomes = ws.edit(obj.segment, obj.node, &ops, &display)?;
-        for ((path, key, reason), outcome) in what.into_iter().zip(outcomes) {
-            change(report, obj, source.as_deref(), path, &key, outcome, reason);
+        let reason = format!("what the EKS pod-identity webhook injects into {}", c.describe());
+        for (name, value) in env {
+            podspec::ensure_env(changes, pod, c, name, podspec::env_value(name, value), EnvAt::Back, &reason);
         }
-        Ok(())
     }
+}
+
+/// A note on a ServiceAccount of the render that gets no role and has none.
+fn no_role(ws: &mut Workspace<'_>, a: &Account, report: &mut Report) -> Result<()> {
+    let Some(o) = &a.object else { return Ok(()) };
+    let has = ws.tree(o.segment).path(o.node, &["metadata", "annotations", &format!("{PREFIX}role-arn")]).is_some();
+    if has {
+        return Ok(());
+    }
+    let mut changes = Changes::new(NAME, o);
+    changes.note(
+        Level::Info,
+        format!(
+            "no role for ServiceAccount {} (used by {}): it is not in irsa.roles and irsa.roleName is not set",
+            a.name,
+            a.users.join(", ")
+        ),
+    );
+    changes.apply(ws, report)
+}
+
+/// A warning on the first workload using a ServiceAccount the render does not hold (the
+/// namespace's `default`, or one made elsewhere): the role has to be annotated where it lives.
+fn outside_render(ws: &mut Workspace<'_>, a: &Account, arn: &str, report: &mut Report) -> Result<()> {
+    let what = if a.name == "default" {
+        "is the namespace's `default`, which is not part of this render: set irsa.createServiceAccount to give the workload its own, or annotate `default` where it is managed"
+    } else {
+        "is not part of this render: annotate it where it is defined"
+    };
+    let mut changes = Changes::new(NAME, &a.first_user);
+    changes.note(Level::Warning, format!("ServiceAccount {} {what} (eks.amazonaws.com/role-arn: {arn})", a.name));
+    changes.apply(ws, report)
+}
+
+/// The token path the variables point at: a Windows one when either OS label says `windows`
+/// (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:314-321`).
+fn token_file(tree: &Tree, pod_spec: NodeId) -> &'static str {
+    let windows = ["kubernetes.io/os", "beta.kubernetes.io/os"]
+        .iter()
+        .any(|key| tree.str_at(pod_spec, &["nodeSelector", key]) == Some("windows"));
+    if windows {
+        WINDOWS_TOKEN_FILE
+    } else {
+        TOKEN_FILE
+    }
+}
+
+/// The token mount, read-only, unless the container has a mount of that name
+/// (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:269-283`). The
+/// webhook would add it next to another mount at its path, which gets the pod rejected; that
+/// mount is kept, with a warning.
+fn token_mount(changes: &mut Changes<'_>, pod: &Pod<'_>, c: &Container) {
+    let item = Value::map([
+        ("name", Value::str(VOLUME)),
+        ("readOnly", Value::Bool(true)),
+        ("mountPath", Value::str(MOUNT_PATH)),
+    ]);
+    let reason = format!("the web identity token for {}", c.describe());
+    podspec::ensure_mount(changes, pod, c, VOLUME, MOUNT_PATH, item, reason);
+}
+
+/// The projected token volume, first as the webhook writes it. It depends only on its name
+/// being free, even when every container is skipped
+/// (aws/amazon-eks-pod-identity-webhook@3bf80a34 `pkg/handler/handler.go:386-413`).
+fn token_volume(changes: &mut Changes<'_>, pod: &Pod<'_>, eff: &Effective, expiration: u64) {
+    let token = Value::map([
+        ("audience", Value::str(&eff.audience)),
+        ("expirationSeconds", Value::Int(expiration as i64)),
+        ("path", Value::str("token")),
+    ]);
+    let source = Value::map([("serviceAccountToken", token)]);
+    let item =
+        Value::map([("name", Value::str(VOLUME)), ("projected", Value::map([("sources", Value::Seq(vec![source]))]))]);
+    let reason = "projected service account token, first volume as the webhook writes it";
+    podspec::ensure_volume(changes, pod, VOLUME, Some(0), item, reason);
 }
 
 mod go_parse;
