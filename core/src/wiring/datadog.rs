@@ -892,9 +892,10 @@ impl<'a, 'w> Plan<'a, 'w> {
                 self.volume("datadog-trace-agent", socket_path(&config.trace_agent_socket), "Socket", "APMSocket"),
             ],
             // Two directories, as the config webhook mounts them in csi mode
-            // (DataDog/datadog-agent `pkg/clusteragent/admission/mutate/config/mutator.go`,
-            // `injectSocketVolumes`): one volume at `socketPath` would be doubled by its
-            // `datadog-dsd` and `datadog-apm`, which it adds by name and path.
+            // (DataDog/datadog-agent@0d988980083520ba31844235492dca8cdbd9b02e
+            // pkg/clusteragent/admission/mutate/config/mutator.go:225, :244-245): one volume at
+            // `socketPath` would be doubled by its `datadog-dsd` and `datadog-apm`, which it adds
+            // by name and path.
             Mode::Csi => {
                 let under = |dir: &str| format!("{}/{dir}", config.socket_path.trim_end_matches('/'));
                 vec![
@@ -967,7 +968,8 @@ impl<'a, 'w> Plan<'a, 'w> {
                 vec![var("DD_AGENT_HOST", &format!("{}.{}.svc.cluster.local", c.local_service_name, c.agent_namespace))]
             }
             Mode::Csi if !c.type_socket_volumes => {
-                // The socket files under the two directories (`MutatePod`, `apmMountBase`).
+                // The socket files under the two directories (DataDog/datadog-agent@0d98898
+                // pkg/clusteragent/admission/mutate/config/mutator.go:150-156).
                 let under = |dir: &str, url: &str| {
                     let file = url.rsplit('/').next().unwrap_or_default();
                     format!("unix://{}/{dir}/{file}", c.socket_path.trim_end_matches('/'))
