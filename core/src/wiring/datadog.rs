@@ -39,18 +39,19 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::edit::{Op, Outcome, PathSeg, Value};
+use crate::edit::Value;
 use crate::emit::double_quoted;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::PostwireConfig;
-use crate::report::{Action, Change, Level, Note, Report};
-use crate::resource::{Container, Object, WorkloadKind};
+use crate::report::{Level, Report};
+use crate::resource::{Container, WorkloadKind};
 use crate::select::Selector;
 use crate::wire::ContextV1;
 use crate::workload::{self, report_path, Workload};
 use crate::workspace::Workspace;
-use crate::yaml::{NodeId, Tree};
 
+use super::changes::Changes;
+use super::podspec::{self, EnvAt, Existing, Pod};
 use super::Wiring;
 
 const NAME: &str = "datadog";
@@ -482,38 +483,6 @@ struct Settings {
     jmx_port: Option<u32>,
 }
 
-/// Planned edits of one workload and what the report says about each.
-struct Edits<'w> {
-    w: &'w Workload,
-    ops: Vec<Op>,
-    what: Vec<(String, String, String)>,
-}
-
-impl Edits<'_> {
-    fn push(&mut self, op: Op, path: &[PathSeg], key: impl Into<String>, reason: impl Into<String>) {
-        self.what.push((report_path(&self.w.object, path), key.into(), reason.into()));
-        self.ops.push(op);
-    }
-}
-
-fn env_names(tree: &Tree, c: NodeId) -> Vec<String> {
-    tree.get(c, "env")
-        .map(|e| tree.items(e).iter().filter_map(|&i| tree.str_at(i, &["name"]).map(String::from)).collect())
-        .unwrap_or_default()
-}
-
-fn field_ref(path: &str) -> Value {
-    Value::map([("fieldRef", Value::map([("fieldPath", Value::str(path))]))])
-}
-
-fn env_value(name: &str, value: &str) -> Value {
-    Value::map([("name", Value::str(name)), ("value", Value::str(value))])
-}
-
-fn env_from(name: &str, path: &str) -> Value {
-    Value::map([("name", Value::str(name)), ("valueFrom", field_ref(path))])
-}
-
 fn json_str(s: &str) -> String {
     // A JSON string is a YAML double-quoted scalar; the same escaping serves both.
     double_quoted(s)
@@ -551,22 +520,6 @@ impl Wiring for Datadog {
 }
 
 impl Datadog {
-    fn note(&self, report: &mut Report, ws: &Workspace<'_>, obj: &Object, level: Level, message: String) {
-        let source = ws.source(obj.segment);
-        report.document(obj.doc_number, &obj.display(), source.as_deref()).notes.push(Note {
-            wiring: NAME.into(),
-            level,
-            message,
-            rule: None,
-            line: None,
-        });
-    }
-
-    fn error(&self, ws: &Workspace<'_>, obj: &Object, message: String) -> Error {
-        Error::new(ErrorKind::Wiring, format!("datadog: {message}"))
-            .in_document(ws.location(obj.segment, Some(obj.display())))
-    }
-
     /// The config for one workload after its per-object annotations.
     fn settings(&self, ws: &Workspace<'_>, w: &Workload) -> Result<Settings> {
         let obj = &w.object;
@@ -622,503 +575,503 @@ impl Datadog {
         })
     }
 
+    /// Wire one workload: every concern plans on one [`Changes`], applied once at the end.
     fn wire_workload(&self, ws: &mut Workspace<'_>, w: &Workload, report: &mut Report) -> Result<()> {
-        let obj = &w.object;
-        let s = self.settings(ws, w)?;
-        let tree = ws.tree(obj.segment);
-        let pod_spec = w.pod_spec.expect("checked");
-        let template = w.template.expect("a pod spec has a template");
-        let mut e = Edits { w, ops: Vec::new(), what: Vec::new() };
-        let mut notes: Vec<(Level, String)> = Vec::new();
-        let containers: Vec<Container> =
-            workload::containers(tree, pod_spec).into_iter().filter(|c| c.list != "ephemeralContainers").collect();
-        let regular: Vec<&Container> = containers.iter().filter(|c| c.list == "containers").collect();
+        let settings = self.settings(ws, w)?;
+        let mut changes = Changes::new(NAME, &w.object);
+        Plan::new(&self.config, ws, w, &settings).plan(&mut changes)?;
+        changes.apply(ws, report)
+    }
+}
 
-        // 1. Unified service tagging labels, on the workload and its pod template.
-        let mut tags: Vec<(&str, &str, String)> = Vec::new(); // (label, env var, value)
-        for (label, var, value, what) in [
-            (TAG_ENV, "DD_ENV", &s.env, "env"),
-            (TAG_SERVICE, "DD_SERVICE", &s.service, "service"),
-            (TAG_VERSION, "DD_VERSION", &s.version, "version"),
-        ] {
+/// The unified service tags: the label and the variable the admission controller reads from it.
+const TAGS: [(&str, &str); 3] = [(TAG_ENV, "DD_ENV"), (TAG_SERVICE, "DD_SERVICE"), (TAG_VERSION, "DD_VERSION")];
+
+/// An environment variable to inject: its name and its `env` item.
+type EnvItem = (String, Value);
+
+/// `NAME=value`.
+fn var(name: &str, value: &str) -> EnvItem {
+    (name.to_string(), podspec::env_value(name, value))
+}
+
+/// `NAME` from a field of the pod (`metadata.uid`, `status.hostIP`).
+fn var_from(name: &str, field_path: &str) -> EnvItem {
+    (name.to_string(), podspec::env_field(name, field_path))
+}
+
+/// A volume of the agent's sockets: the pod volume and where every container mounts it.
+struct SocketVolume {
+    name: &'static str,
+    volume: Value,
+    path: String,
+}
+
+/// One workload being wired: what every step reads, so that each concern is a short method
+/// planning its own edits and notes on the workload's [`Changes`].
+struct Plan<'a, 'w> {
+    config: &'a DatadogConfig,
+    ws: &'a Workspace<'w>,
+    settings: &'a Settings,
+    pod: Pod<'a>,
+    /// Init and regular containers (ephemeral ones get nothing).
+    containers: Vec<Container>,
+}
+
+impl<'a, 'w> Plan<'a, 'w> {
+    fn new(config: &'a DatadogConfig, ws: &'a Workspace<'w>, w: &'a Workload, settings: &'a Settings) -> Self {
+        let tree = ws.tree(w.object.segment);
+        let pod_spec = w.pod_spec.expect("only workloads with a pod spec are wired");
+        let containers =
+            workload::containers(tree, pod_spec).into_iter().filter(|c| c.list != "ephemeralContainers").collect();
+        Plan { config, ws, settings, pod: Pod::new(tree, w), containers }
+    }
+
+    /// Every concern, in the order the edits and notes go into the report: labels, annotations,
+    /// then (unless the admission controller injects) volumes and each container's env and mounts.
+    fn plan(&self, changes: &mut Changes<'_>) -> Result<()> {
+        let tags = self.tag_labels(changes);
+        self.admission_labels(changes);
+        self.apm_annotation(changes);
+        let jmx = self.check_annotations(changes)?;
+        self.logs_annotations(changes)?;
+        if self.settings.mode == Mode::Admission {
+            let apm = &self.config.apm;
+            if self.config.logs.enabled || apm.profiling || apm.sample_rate.is_some() {
+                changes.note(Level::Info, "mode admission: no variables are written (DD_LOGS_INJECTION, profiling, sampling); configure them in the cluster agent");
+            }
+            return Ok(());
+        }
+        let volumes = self.socket_volumes();
+        self.add_volumes(changes, &volumes);
+        for ctr in &self.containers {
+            self.container_env(changes, ctr, &tags, jmx.as_ref());
+            self.container_mounts(changes, ctr, &volumes);
+        }
+        Ok(())
+    }
+
+    fn error(&self, message: String) -> Error {
+        let obj = &self.pod.workload.object;
+        Error::new(ErrorKind::Wiring, format!("datadog: {message}"))
+            .in_document(self.ws.location(obj.segment, Some(obj.display())))
+    }
+
+    /// The regular containers (the only ones with Autodiscovery keys).
+    fn regular(&self) -> impl Iterator<Item = &Container> {
+        self.containers.iter().filter(|c| c.list == "containers")
+    }
+
+    /// The APM language, when library injection is on.
+    fn apm_language(&self) -> Option<Language> {
+        self.config.apm.enabled.then_some(self.settings.language).flatten()
+    }
+
+    /// The service as a label value, for the Autodiscovery annotations.
+    fn service(&self) -> String {
+        self.settings.service.as_deref().map(label_value).unwrap_or_else(|| self.pod.workload.object.name.clone())
+    }
+
+    /// The unified service tags to write, each made a valid label value (a warning says when
+    /// that changed it; an info note says there is no env).
+    fn tag_values(&self, changes: &mut Changes<'_>) -> Vec<(&'static str, &'static str, String)> {
+        let s = self.settings;
+        let mut tags = Vec::new();
+        for ((label, var), (value, what)) in
+            TAGS.into_iter().zip([(&s.env, "env"), (&s.service, "service"), (&s.version, "version")])
+        {
             let Some(raw) = value else {
                 if what == "env" {
-                    notes.push((Level::Info, "no env tag: datadog.env is not set".into()));
+                    changes.note(Level::Info, "no env tag: datadog.env is not set");
                 }
                 continue;
             };
             let valid = label_value(raw);
             if valid != *raw {
-                notes.push((
+                changes.note(
                     Level::Warning,
                     format!("{what} `{raw}` is not a valid label value (at most 63 of A-Za-z0-9-_., alphanumeric at both ends); wrote `{valid}`"),
-                ));
+                );
             }
-            if valid.is_empty() {
-                continue;
+            if !valid.is_empty() {
+                tags.push((label, var, valid));
             }
-            tags.push((label, var, valid));
         }
-        let template_labels = w.template_child(&["metadata", "labels"]);
-        let mut places: Vec<Vec<PathSeg>> = vec![template_labels.clone()];
+        tags
+    }
+
+    /// Unified service tagging labels on the workload and its pod template, a chart's own label
+    /// kept; returns the (label, variable) pairs the pod's labels carry, to feed the variables.
+    fn tag_labels(&self, changes: &mut Changes<'_>) -> Vec<(&'static str, &'static str)> {
+        let (tree, w) = (self.pod.tree, self.pod.workload);
+        let mut places = vec![w.template_child(&["metadata", "labels"])];
         if !w.template_path.is_empty() {
             places.insert(0, vec!["metadata".into(), "labels".into()]);
         }
-        let mut present_tags: Vec<(&str, &str)> = Vec::new();
-        for (label, var, value) in &tags {
-            for path in &places {
-                let existing =
-                    tree.resolve(obj.node, path).and_then(|l| tree.get(l, label)).and_then(|v| tree.scalar(v));
-                match existing {
-                    Some(v) if v == value => {}
-                    Some(v) => notes.push((
-                        Level::Info,
-                        format!("kept the chart's label {label}: \"{v}\" at {}", report_path(obj, path)),
-                    )),
-                    None => {
-                        let mut p = path.clone();
-                        p.push(PathSeg::from(*label));
-                        e.push(
-                            Op::Set { path: p, value: Value::str(value) },
-                            path,
-                            *label,
-                            "Datadog unified service tagging",
-                        );
-                    }
+        let mut present = Vec::new();
+        for (label, var, value) in self.tag_values(changes) {
+            for at in &places {
+                let reason = "Datadog unified service tagging";
+                if let Existing::Other(v) = podspec::set_if_absent(changes, tree, at, label, &value, reason) {
+                    let place = report_path(&w.object, at);
+                    changes.note(Level::Info, format!("kept the chart's label {label}: \"{v}\" at {place}"));
                 }
             }
-            present_tags.push((label, var));
+            present.push((label, var));
         }
         // Labels the chart set itself also feed the variables.
-        for (label, var) in [(TAG_ENV, "DD_ENV"), (TAG_SERVICE, "DD_SERVICE"), (TAG_VERSION, "DD_VERSION")] {
-            if !present_tags.iter().any(|(l, _)| *l == label)
-                && tree.path(template, &["metadata", "labels", label]).is_some()
-            {
-                present_tags.push((label, var));
+        for (label, var) in TAGS {
+            let charts = w.template.and_then(|t| tree.path(t, &["metadata", "labels", label])).is_some();
+            if charts && !present.iter().any(|(l, _)| *l == label) {
+                present.push((label, var));
             }
         }
-        present_tags.sort_by_key(|(l, _)| [TAG_ENV, TAG_SERVICE, TAG_VERSION].iter().position(|x| x == l));
+        present.sort_by_key(|(l, _)| TAGS.iter().position(|(x, _)| x == l));
+        present
+    }
 
-        let label_of = |key: &str| {
-            tree.path(template, &["metadata", "labels", key]).and_then(|v| tree.scalar(v)).map(String::from)
-        };
-        let set_label =
-            |e: &mut Edits<'_>, key: &str, value: &str, reason: &str, notes: &mut Vec<(Level, String)>| match label_of(
-                key,
-            ) {
-                Some(v) if v == value => {}
-                Some(v) => notes.push((
-                    Level::Warning,
-                    format!("kept the chart's label {key}: \"{v}\" (postwire would write \"{value}\")"),
-                )),
-                None => {
-                    let mut p = template_labels.clone();
-                    p.push(PathSeg::from(key));
-                    e.push(Op::Set { path: p, value: Value::str(value) }, &template_labels, key, reason);
-                }
-            };
-
-        // 2. The admission controller's labels.
-        let apm = self.config.apm.enabled.then_some(s.language).flatten();
-        if s.mode == Mode::Admission || apm.is_some() {
-            set_label(&mut e, ENABLED_LABEL, "true", "opts the pod in to the Datadog admission controller", &mut notes);
+    /// Set a pod template label unless the chart has one (a warning when it differs).
+    fn template_label(&self, changes: &mut Changes<'_>, key: &str, value: &str, reason: &str) {
+        let at = self.pod.workload.template_child(&["metadata", "labels"]);
+        if let Existing::Other(v) = podspec::set_if_absent(changes, self.pod.tree, &at, key, value, reason) {
+            changes.note(
+                Level::Warning,
+                format!("kept the chart's label {key}: \"{v}\" (postwire would write \"{value}\")"),
+            );
         }
-        let injected_mode = match s.mode {
-            Mode::Admission => self.config.admission_config_mode,
-            m => Some(m),
-        };
+    }
+
+    /// Set a pod template annotation unless the chart has one (an info note when it differs).
+    fn template_annotation(&self, changes: &mut Changes<'_>, key: &str, value: &str, reason: String) {
+        let at = self.pod.workload.template_child(&["metadata", "annotations"]);
+        if let Existing::Other(_) = podspec::set_if_absent(changes, self.pod.tree, &at, key, value, reason) {
+            changes.note(Level::Info, format!("kept the chart's annotation {key}"));
+        }
+    }
+
+    /// The admission controller's labels: the opt-in, the mode it injects and its socket volumes.
+    fn admission_labels(&self, changes: &mut Changes<'_>) {
+        let mode = self.settings.mode;
+        if mode == Mode::Admission || self.apm_language().is_some() {
+            let why = "opts the pod in to the Datadog admission controller";
+            self.template_label(changes, ENABLED_LABEL, "true", why);
+        }
         // Admission mode: the label picks the mode the webhook injects, over the cluster's
         // default; otherwise postwire injected already and the webhook must match it.
-        let why = if s.mode == Mode::Admission {
-            "the admission controller injects the agent connection in this mode, not the cluster default"
-        } else {
-            "the admission controller injects in the same mode, so it adds nothing twice"
+        let (injected, why) = match mode {
+            Mode::Admission => (
+                self.config.admission_config_mode,
+                "the admission controller injects the agent connection in this mode, not the cluster default",
+            ),
+            m => (Some(m), "the admission controller injects in the same mode, so it adds nothing twice"),
         };
-        if let Some(m) = injected_mode {
-            set_label(&mut e, MODE_LABEL, m.as_str(), why, &mut notes);
-            if matches!(m, Mode::Socket | Mode::Csi) && s.mode != Mode::Admission {
-                let v = if self.config.type_socket_volumes { "true" } else { "false" };
-                set_label(
-                    &mut e,
-                    SOCKET_VOLUMES_LABEL,
-                    v,
-                    "the admission controller uses the same socket volumes",
-                    &mut notes,
-                );
-            }
+        let Some(injected) = injected else { return };
+        self.template_label(changes, MODE_LABEL, injected.as_str(), why);
+        if matches!(injected, Mode::Socket | Mode::Csi) && mode != Mode::Admission {
+            let value = if self.config.type_socket_volumes { "true" } else { "false" };
+            let why = "the admission controller uses the same socket volumes";
+            self.template_label(changes, SOCKET_VOLUMES_LABEL, value, why);
         }
+    }
 
-        // 3. Annotations: APM library, Autodiscovery.
-        let template_annotations = w.template_child(&["metadata", "annotations"]);
-        let annotation_of = |key: &str| {
-            tree.path(template, &["metadata", "annotations", key]).and_then(|v| tree.scalar(v)).map(String::from)
-        };
-        let set_annotation =
-            |e: &mut Edits<'_>, key: &str, value: String, reason: String, notes: &mut Vec<(Level, String)>| {
-                match annotation_of(key) {
-                    Some(v) if v == value => {}
-                    Some(_) => notes.push((Level::Info, format!("kept the chart's annotation {key}"))),
-                    None => {
-                        let mut p = template_annotations.clone();
-                        p.push(PathSeg::from(key));
-                        e.push(Op::Set { path: p, value: Value::Str(value) }, &template_annotations, key, reason);
-                    }
-                }
-            };
-        if let Some(lang) = apm {
-            let version = self.config.apm.version.clone().unwrap_or_else(|| lang.default_version().to_string());
-            set_annotation(
-                &mut e,
-                &format!("admission.datadoghq.com/{}-lib.version", lang.as_str()),
-                version,
-                format!("the admission controller injects the {} tracing library", lang.as_str()),
-                &mut notes,
-            );
+    /// The annotation that has the admission controller inject the APM tracing library.
+    fn apm_annotation(&self, changes: &mut Changes<'_>) {
+        let Some(lang) = self.apm_language() else { return };
+        let version = self.config.apm.version.clone().unwrap_or_else(|| lang.default_version().to_string());
+        let key = format!("admission.datadoghq.com/{}-lib.version", lang.as_str());
+        let why = format!("the admission controller injects the {} tracing library", lang.as_str());
+        self.template_annotation(changes, &key, &version, why);
+    }
+
+    /// The container an Autodiscovery check on `port` is for: the one named, else the one
+    /// declaring the port, else the first (none when the pod has no regular container).
+    fn check_container(&self, wanted: &Option<String>, port: u32) -> Result<Option<&Container>> {
+        if let Some(name) = wanted {
+            let named = self.regular().find(|c| &c.name == name);
+            return named
+                .map(Some)
+                .ok_or_else(|| self.error(format!("there is no container `{name}` for the Autodiscovery check")));
         }
-        let pick = |wanted: &Option<String>, port: u32| -> Result<Option<&Container>> {
-            if let Some(name) = wanted {
-                return match regular.iter().find(|c| &c.name == name) {
-                    Some(c) => Ok(Some(c)),
-                    None => {
-                        Err(self.error(ws, obj, format!("there is no container `{name}` for the Autodiscovery check")))
-                    }
-                };
-            }
-            let declares = regular.iter().find(|c| {
-                tree.get(c.node, "ports").is_some_and(|ps| {
-                    tree.items(ps)
-                        .iter()
-                        .any(|&p| tree.str_at(p, &["containerPort"]) == Some(port.to_string().as_str()))
-                })
-            });
-            Ok(declares.or(regular.first()).copied())
-        };
+        let tree = self.pod.tree;
+        let port = port.to_string();
+        let declares = self.regular().find(|c| {
+            tree.get(c.node, "ports").is_some_and(|ps| {
+                tree.items(ps).iter().any(|&p| tree.str_at(p, &["containerPort"]) == Some(port.as_str()))
+            })
+        });
+        Ok(declares.or_else(|| self.regular().next()))
+    }
+
+    /// The OpenMetrics check: its container and its entry in that container's checks.
+    fn openmetrics_check(&self) -> Result<Option<(String, String)>> {
+        let (Some(m), Some(port)) = (&self.config.metrics, self.settings.metrics_port) else { return Ok(None) };
+        let Some(c) = self.check_container(&m.container, port)? else { return Ok(None) };
+        let metrics: Vec<String> = m.metrics.iter().map(|x| json_str(x)).collect();
+        let namespace = m.namespace.clone().unwrap_or_else(|| self.service());
+        Ok(Some((c.name.clone(), format!(
+            "\"openmetrics\":{{\"init_config\":{{}},\"instances\":[{{\"openmetrics_endpoint\":{},\"namespace\":{},\"metrics\":[{}]}}]}}",
+            json_str(&format!("http://%%host%%:{port}{}", m.path)),
+            json_str(&namespace),
+            metrics.join(",")
+        ))))
+    }
+
+    /// The JMX check: its container, its port and its entry in that container's checks.
+    fn jmx_check(&self) -> Result<Option<(String, u32, String)>> {
+        let (Some(j), Some(port)) = (&self.config.jmx, self.settings.jmx_port) else { return Ok(None) };
+        let Some(c) = self.check_container(&j.container, port)? else { return Ok(None) };
+        Ok(Some((c.name.clone(), port, format!(
+            "{}:{{\"init_config\":{{\"is_jmx\":true,\"collect_default_metrics\":true}},\"instances\":[{{\"host\":\"%%host%%\",\"port\":\"{port}\"}}]}}",
+            json_str(&j.integration)
+        ))))
+    }
+
+    /// The `ad.datadoghq.com/<container>.<suffix>` key, or an error when it is too long.
+    fn ad_key(&self, container: &str, suffix: &str) -> Result<String> {
+        let name = format!("{container}.{suffix}");
+        if name.len() > 63 {
+            return Err(self
+                .error(format!("container `{container}` has a name of {} characters; the annotation key ad.datadoghq.com/{name} allows at most {} for `{suffix}`", container.len(), 62 - suffix.len()))
+                .with_hint("Autodiscovery keys are `<container>.<suffix>` within the 63-character name limit; shorten the container name"));
+        }
+        Ok(format!("ad.datadoghq.com/{name}"))
+    }
+
+    /// Autodiscovery v2 checks (OpenMetrics, JMX), one `checks` annotation per container;
+    /// returns the JMX container and port, whose JVM needs flags.
+    fn check_annotations(&self, changes: &mut Changes<'_>) -> Result<Option<(String, u32)>> {
         let mut checks: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let service = s.service.as_deref().map(label_value).unwrap_or_else(|| obj.name.clone());
-        if let (Some(m), Some(port)) = (&self.config.metrics, s.metrics_port) {
-            if let Some(c) = pick(&m.container, port)? {
-                let metrics: Vec<String> = m.metrics.iter().map(|x| json_str(x)).collect();
-                let ns = m.namespace.clone().unwrap_or_else(|| service.clone());
-                checks.entry(c.name.clone()).or_default().push(format!(
-                    "\"openmetrics\":{{\"init_config\":{{}},\"instances\":[{{\"openmetrics_endpoint\":{},\"namespace\":{},\"metrics\":[{}]}}]}}",
-                    json_str(&format!("http://%%host%%:{port}{}", m.path)),
-                    json_str(&ns),
-                    metrics.join(",")
-                ));
-            }
+        if let Some((container, check)) = self.openmetrics_check()? {
+            checks.entry(container).or_default().push(check);
         }
-        let mut jmx_container: Option<(String, u32)> = None;
-        if let (Some(j), Some(port)) = (&self.config.jmx, s.jmx_port) {
-            if let Some(c) = pick(&j.container, port)? {
-                checks.entry(c.name.clone()).or_default().push(format!(
-                    "{}:{{\"init_config\":{{\"is_jmx\":true,\"collect_default_metrics\":true}},\"instances\":[{{\"host\":\"%%host%%\",\"port\":\"{port}\"}}]}}",
-                    json_str(&j.integration)
-                ));
-                jmx_container = Some((c.name.clone(), port));
-                notes.push((
-                    Level::Info,
-                    "the JMX check needs a Datadog Agent image with the `-jmx` tag suffix".to_string(),
-                ));
-            }
+        let mut jmx = None;
+        if let Some((container, port, check)) = self.jmx_check()? {
+            checks.entry(container.clone()).or_default().push(check);
+            changes.note(Level::Info, "the JMX check needs a Datadog Agent image with the `-jmx` tag suffix");
+            jmx = Some((container, port));
         }
-        let ad_key = |c: &str, suffix: &str| -> Result<String> {
-            let name = format!("{c}.{suffix}");
-            if name.len() > 63 {
-                return Err(self
-                    .error(ws, obj, format!("container `{c}` has a name of {} characters; the annotation key ad.datadoghq.com/{name} allows at most {} for `{suffix}`", c.len(), 62 - suffix.len()))
-                    .with_hint("Autodiscovery keys are `<container>.<suffix>` within the 63-character name limit; shorten the container name"));
-            }
-            Ok(format!("ad.datadoghq.com/{name}"))
-        };
-        for (c, parts) in &checks {
-            let key = ad_key(c, "checks")?;
-            set_annotation(
-                &mut e,
-                &key,
-                format!("{{{}}}", parts.join(",")),
-                format!("Autodiscovery v2 checks of container {c}"),
-                &mut notes,
-            );
+        for (container, parts) in &checks {
+            let key = self.ad_key(container, "checks")?;
+            let why = format!("Autodiscovery v2 checks of container {container}");
+            self.template_annotation(changes, &key, &format!("{{{}}}", parts.join(",")), why);
         }
-        if self.config.logs.enabled {
-            let source = self.config.logs.source.clone().or_else(|| apm.map(|l| l.as_str().to_string()));
-            for name in &self.config.logs.containers {
-                if !regular.iter().any(|c| &c.name == name) {
-                    return Err(self.error(
-                        ws,
-                        obj,
-                        format!("there is no container `{name}` (datadog.logs.containers)"),
-                    ));
-                }
-            }
-            for c in &regular {
-                if !self.config.logs.containers.is_empty() && !self.config.logs.containers.contains(&c.name) {
-                    continue;
-                }
-                let key = ad_key(&c.name, "logs")?;
-                let src = source.clone().unwrap_or_else(|| c.name.clone());
-                set_annotation(
-                    &mut e,
-                    &key,
-                    format!("[{{\"source\":{},\"service\":{}}}]", json_str(&src), json_str(&service)),
-                    format!("log source and service of container {}", c.name),
-                    &mut notes,
-                );
-            }
-        }
+        Ok(jmx)
+    }
 
-        // 4. Variables, volumes and mounts (not in admission mode: the webhook does that).
-        if s.mode == Mode::Admission {
-            if self.config.logs.enabled || self.config.apm.profiling || self.config.apm.sample_rate.is_some() {
-                notes.push((Level::Info, "mode admission: no variables are written (DD_LOGS_INJECTION, profiling, sampling); configure them in the cluster agent".into()));
-            }
-        } else {
-            self.wire_containers(ws, w, &s, &containers, &present_tags, jmx_container.as_ref(), &mut e, &mut notes)?;
-        }
-
-        let Edits { ops, what, .. } = e;
-        for (level, message) in notes {
-            self.note(report, ws, obj, level, message);
-        }
-        if ops.is_empty() {
+    /// The Autodiscovery logs annotation (source and service) of each chosen regular container.
+    fn logs_annotations(&self, changes: &mut Changes<'_>) -> Result<()> {
+        let logs = &self.config.logs;
+        if !logs.enabled {
             return Ok(());
         }
-        let outcomes = ws.edit(obj.segment, obj.node, &ops, &obj.display())?;
-        let source = ws.source(obj.segment);
-        for ((path, key, reason), outcome) in what.into_iter().zip(outcomes) {
-            let action = match outcome {
-                Outcome::Unchanged | Outcome::Removed => continue,
-                Outcome::Added => Action::Added,
-                Outcome::Updated => Action::Updated,
-            };
-            report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
-                wiring: NAME.into(),
-                path,
-                key,
-                action,
-                reason,
-            });
+        if let Some(name) = logs.containers.iter().find(|&n| !self.regular().any(|c| &c.name == n)) {
+            return Err(self.error(format!("there is no container `{name}` (datadog.logs.containers)")));
         }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn wire_containers(
-        &self,
-        ws: &Workspace<'_>,
-        w: &Workload,
-        s: &Settings,
-        containers: &[Container],
-        tags: &[(&str, &str)],
-        jmx: Option<&(String, u32)>,
-        e: &mut Edits<'_>,
-        notes: &mut Vec<(Level, String)>,
-    ) -> Result<()> {
-        let obj = &w.object;
-        let tree = ws.tree(obj.segment);
-        let pod_spec = w.pod_spec.expect("checked");
-        let c = &self.config;
-        // Volumes and mounts of the socket modes, in a fixed order.
-        let mut volumes: Vec<(String, Value, String)> = Vec::new(); // (name, volume, mount path)
-        let socket_path = |url: &str| url.trim_start_matches("unix://").to_string();
-        match s.mode {
-            Mode::Socket | Mode::Csi if c.type_socket_volumes => {
-                for (name, url, csi_type) in [
-                    ("datadog-dogstatsd", &c.dogstatsd_socket, "DSDSocket"),
-                    ("datadog-trace-agent", &c.trace_agent_socket, "APMSocket"),
-                ] {
-                    let path = socket_path(url);
-                    volumes.push((name.into(), self.volume(s.mode, name, &path, "Socket", csi_type), path));
-                }
-            }
-            Mode::Csi => {
-                // Two directories, as the config webhook mounts them in csi mode
-                // (DataDog/datadog-agent `pkg/clusteragent/admission/mutate/config/mutator.go`,
-                // `injectSocketVolumes`): one volume at `socketPath` would be doubled by its
-                // `datadog-dsd` and `datadog-apm`, which it adds by name and path.
-                for (name, dir, csi_type) in
-                    [("datadog-dsd", "dsd", "DSDSocketDirectory"), ("datadog-apm", "apm", "APMSocketDirectory")]
-                {
-                    let path = format!("{}/{dir}", c.socket_path.trim_end_matches('/'));
-                    volumes.push((name.into(), self.volume(s.mode, name, &path, "DirectoryOrCreate", csi_type), path));
-                }
-            }
-            Mode::Socket => {
-                volumes.push((
-                    "datadog".into(),
-                    self.volume(s.mode, "datadog", &c.socket_path, "DirectoryOrCreate", "DSDSocketDirectory"),
-                    c.socket_path.clone(),
-                ));
-            }
-            _ => {}
-        }
-        let existing_volumes: Vec<&str> = tree
-            .get(pod_spec, "volumes")
-            .map(|v| tree.items(v).iter().filter_map(|&i| tree.str_at(i, &["name"])).collect())
-            .unwrap_or_default();
-        let mut injected: Vec<String> = Vec::new();
-        for (name, volume, _) in &volumes {
-            if existing_volumes.contains(&name.as_str()) {
-                notes.push((Level::Info, format!("kept the pod's own volume `{name}`")));
+        let source = logs.source.clone().or_else(|| self.apm_language().map(|l| l.as_str().to_string()));
+        let service = json_str(&self.service());
+        for c in self.regular() {
+            if !logs.containers.is_empty() && !logs.containers.contains(&c.name) {
                 continue;
             }
-            let path = w.pod_spec_child(&["volumes".into()]);
-            e.push(
-                Op::Insert { path: path.clone(), index: None, item: volume.clone() },
-                &path,
-                name.clone(),
-                "the Datadog agent's sockets",
-            );
-            injected.push(name.clone());
-        }
-        if !injected.is_empty() {
-            let current = tree
-                .path(w.template.expect("template"), &["metadata", "annotations", SAFE_TO_EVICT])
-                .and_then(|v| tree.scalar(v))
-                .unwrap_or("");
-            let mut list: Vec<String> =
-                current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
-            for v in &injected {
-                if !list.contains(v) {
-                    list.push(v.clone());
-                }
-            }
-            let value = list.join(",");
-            if value != current {
-                let mut p = w.template_child(&["metadata", "annotations"]);
-                p.push(SAFE_TO_EVICT.into());
-                let at = w.template_child(&["metadata", "annotations"]);
-                e.push(
-                    Op::Set { path: p, value: Value::str(value) },
-                    &at,
-                    SAFE_TO_EVICT,
-                    "hostPath and CSI volumes the admission controller marks safe to evict",
-                );
-            }
-        }
-
-        for ctr in containers {
-            let init = ctr.list == "initContainers";
-            let names = env_names(tree, ctr.node);
-            let mut env: Vec<(String, Value)> = Vec::new();
-            let mut add = |name: &str, v: Value| env.push((name.to_string(), v));
-            add("DD_INTERNAL_POD_UID", env_from("DD_INTERNAL_POD_UID", "metadata.uid"));
-            add(
-                "DD_EXTERNAL_ENV",
-                env_value("DD_EXTERNAL_ENV", &format!("it-{init},cn-{},pu-$(DD_INTERNAL_POD_UID)", ctr.name)),
-            );
-            add("DD_ENTITY_ID", env_from("DD_ENTITY_ID", "metadata.uid"));
-            match s.mode {
-                Mode::Hostip => add("DD_AGENT_HOST", env_from("DD_AGENT_HOST", "status.hostIP")),
-                Mode::Service => add(
-                    "DD_AGENT_HOST",
-                    env_value(
-                        "DD_AGENT_HOST",
-                        &format!("{}.{}.svc.cluster.local", c.local_service_name, c.agent_namespace),
-                    ),
-                ),
-                Mode::Csi if !c.type_socket_volumes => {
-                    // The socket files under the two directories (`MutatePod`, `apmMountBase`).
-                    let under = |dir: &str, url: &str| {
-                        let file = url.rsplit('/').next().unwrap_or_default();
-                        format!("unix://{}/{dir}/{file}", c.socket_path.trim_end_matches('/'))
-                    };
-                    add("DD_DOGSTATSD_URL", env_value("DD_DOGSTATSD_URL", &under("dsd", &c.dogstatsd_socket)));
-                    add("DD_TRACE_AGENT_URL", env_value("DD_TRACE_AGENT_URL", &under("apm", &c.trace_agent_socket)));
-                }
-                Mode::Socket | Mode::Csi => {
-                    add("DD_DOGSTATSD_URL", env_value("DD_DOGSTATSD_URL", &c.dogstatsd_socket));
-                    add("DD_TRACE_AGENT_URL", env_value("DD_TRACE_AGENT_URL", &c.trace_agent_socket));
-                }
-                Mode::Admission => {}
-            }
-            for (label, var) in tags {
-                add(var, env_from(var, &format!("metadata.labels['{label}']")));
-            }
-            if c.logs.enabled {
-                add("DD_LOGS_INJECTION", env_value("DD_LOGS_INJECTION", "true"));
-            }
-            if c.apm.profiling {
-                add("DD_PROFILING_ENABLED", env_value("DD_PROFILING_ENABLED", "true"));
-            }
-            if let Some(rate) = c.apm.sample_rate {
-                add("DD_TRACE_SAMPLE_RATE", env_value("DD_TRACE_SAMPLE_RATE", &rate.to_string()));
-            }
-            if let Some((_, port)) = jmx.filter(|(n, _)| *n == ctr.name && !init) {
-                let var = c.jmx.as_ref().map_or("JAVA_OPTS", |j| j.java_opts_variable.as_str());
-                add("POD_IP", env_from("POD_IP", "status.podIP"));
-                if var == "JAVA_TOOL_OPTIONS" {
-                    notes.push((Level::Warning, format!(
-                        "container {}: every JVM it starts reads JAVA_TOOL_OPTIONS, so a second one (jcmd, jstack, a helper java process) binds JMX port {port} again and exits with \"port already in use\"; prefer a variable only the application's launcher reads (JAVA_OPTS) when the image's entrypoint passes it on",
-                        ctr.name
-                    )));
-                }
-                if names.iter().any(|n| n == var) {
-                    notes.push((Level::Warning, format!(
-                        "container {} sets {var} itself; add -Dcom.sun.management.jmxremote.port={port} -Dcom.sun.management.jmxremote.rmi.port={port} -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=false -Djava.rmi.server.hostname=$(POD_IP) to it for the JMX check",
-                        ctr.name
-                    )));
-                } else {
-                    add(var, env_value(var, &format!(
-                        "-Dcom.sun.management.jmxremote -Dcom.sun.management.jmxremote.port={port} -Dcom.sun.management.jmxremote.rmi.port={port} -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=false -Djava.rmi.server.hostname=$(POD_IP)"
-                    )));
-                }
-            }
-            let env_path = w.pod_spec_child(&[ctr.list.into(), ctr.index.into(), "env".into()]);
-            let mut at = 0;
-            for (name, item) in env {
-                if names.contains(&name) {
-                    continue;
-                }
-                e.push(
-                    Op::Insert { path: env_path.clone(), index: Some(at), item },
-                    &env_path,
-                    name,
-                    format!("what the Datadog admission controller injects into {}", ctr.describe()),
-                );
-                at += 1;
-            }
-            let mounts: Vec<(Option<&str>, Option<&str>)> = tree
-                .get(ctr.node, "volumeMounts")
-                .map(|m| {
-                    tree.items(m).iter().map(|&i| (tree.str_at(i, &["name"]), tree.str_at(i, &["mountPath"]))).collect()
-                })
-                .unwrap_or_default();
-            let mount_path = w.pod_spec_child(&[ctr.list.into(), ctr.index.into(), "volumeMounts".into()]);
-            for (name, _, path) in &volumes {
-                if mounts.iter().any(|(n, p)| *n == Some(name.as_str()) || *p == Some(path.as_str())) {
-                    continue;
-                }
-                let item = Value::map([
-                    ("name", Value::str(name)),
-                    ("mountPath", Value::str(path)),
-                    ("readOnly", Value::Bool(true)),
-                ]);
-                e.push(
-                    Op::Insert { path: mount_path.clone(), index: None, item },
-                    &mount_path,
-                    name.clone(),
-                    format!("the agent's sockets in {}", ctr.describe()),
-                );
-            }
+            let key = self.ad_key(&c.name, "logs")?;
+            let src = json_str(source.as_deref().unwrap_or(&c.name));
+            let why = format!("log source and service of container {}", c.name);
+            self.template_annotation(changes, &key, &format!("[{{\"source\":{src},\"service\":{service}}}]"), why);
         }
         Ok(())
     }
 
-    fn volume(&self, mode: Mode, name: &str, path: &str, host_type: &str, csi_type: &str) -> Value {
-        let source = if mode == Mode::Csi {
-            (
-                "csi",
-                Value::map([
-                    ("driver", Value::str(&self.config.csi_driver)),
-                    ("readOnly", Value::Bool(true)),
-                    ("volumeAttributes", Value::map([("type", Value::str(csi_type))])),
-                ]),
-            )
+    /// The volumes of the agent's sockets in this mode, in a fixed order (none for hostip and
+    /// service).
+    fn socket_volumes(&self) -> Vec<SocketVolume> {
+        let config = self.config;
+        let socket_path = |url: &str| url.trim_start_matches("unix://").to_string();
+        match self.settings.mode {
+            Mode::Socket | Mode::Csi if config.type_socket_volumes => vec![
+                self.volume("datadog-dogstatsd", socket_path(&config.dogstatsd_socket), "Socket", "DSDSocket"),
+                self.volume("datadog-trace-agent", socket_path(&config.trace_agent_socket), "Socket", "APMSocket"),
+            ],
+            // Two directories, as the config webhook mounts them in csi mode
+            // (DataDog/datadog-agent@0d988980083520ba31844235492dca8cdbd9b02e
+            // pkg/clusteragent/admission/mutate/config/mutator.go:225, :244-245): one volume at
+            // `socketPath` would be doubled by its `datadog-dsd` and `datadog-apm`, which it adds
+            // by name and path.
+            Mode::Csi => {
+                let under = |dir: &str| format!("{}/{dir}", config.socket_path.trim_end_matches('/'));
+                vec![
+                    self.volume("datadog-dsd", under("dsd"), "DirectoryOrCreate", "DSDSocketDirectory"),
+                    self.volume("datadog-apm", under("apm"), "DirectoryOrCreate", "APMSocketDirectory"),
+                ]
+            }
+            Mode::Socket => {
+                vec![self.volume("datadog", config.socket_path.clone(), "DirectoryOrCreate", "DSDSocketDirectory")]
+            }
+            Mode::Hostip | Mode::Service | Mode::Admission => Vec::new(),
+        }
+    }
+
+    /// A socket volume at `path`: a `hostPath` of `host_type`, or in csi mode the driver's
+    /// volume of `csi_type`.
+    fn volume(&self, name: &'static str, path: String, host_type: &str, csi_type: &str) -> SocketVolume {
+        let source = if self.settings.mode == Mode::Csi {
+            let attributes = Value::map([("type", Value::str(csi_type))]);
+            let driver = Value::str(&self.config.csi_driver);
+            ("csi", Value::map([("driver", driver), ("readOnly", Value::Bool(true)), ("volumeAttributes", attributes)]))
         } else {
-            ("hostPath", Value::map([("path", Value::str(path)), ("type", Value::str(host_type))]))
+            ("hostPath", Value::map([("path", Value::str(&path)), ("type", Value::str(host_type))]))
         };
-        Value::map([("name", Value::str(name)), source])
+        SocketVolume { name, volume: Value::map([("name", Value::str(name)), source]), path }
+    }
+
+    /// Add the socket volumes the pod lacks (its own of the same name is kept), then list the
+    /// added ones as safe to evict.
+    fn add_volumes(&self, changes: &mut Changes<'_>, volumes: &[SocketVolume]) {
+        let mut added = Vec::new();
+        for v in volumes {
+            if podspec::ensure_volume(changes, &self.pod, v.name, None, v.volume.clone(), "the Datadog agent's sockets")
+            {
+                added.push(v.name);
+            } else {
+                changes.note(Level::Info, format!("kept the pod's own volume `{}`", v.name));
+            }
+        }
+        self.safe_to_evict(changes, &added);
+    }
+
+    /// Join the added volumes to the pod's safe-to-evict annotation, as the admission controller
+    /// does for its hostPath and CSI volumes, so they do not block cluster autoscaling.
+    fn safe_to_evict(&self, changes: &mut Changes<'_>, added: &[&str]) {
+        if added.is_empty() {
+            return;
+        }
+        let current = self.pod.template_scalar(&["metadata", "annotations", SAFE_TO_EVICT]).unwrap_or("");
+        let mut list: Vec<&str> = current.split(',').map(str::trim).filter(|x| !x.is_empty()).collect();
+        for name in added {
+            if !list.contains(name) {
+                list.push(name);
+            }
+        }
+        let value = list.join(",");
+        if value != current {
+            let at = self.pod.workload.template_child(&["metadata", "annotations"]);
+            let why = "hostPath and CSI volumes the admission controller marks safe to evict";
+            changes.set(&at, SAFE_TO_EVICT, Value::str(value), why);
+        }
+    }
+
+    /// The agent connection in this mode, with the admission controller's names and values.
+    fn connection_env(&self) -> Vec<EnvItem> {
+        let c = self.config;
+        match self.settings.mode {
+            Mode::Hostip => vec![var_from("DD_AGENT_HOST", "status.hostIP")],
+            Mode::Service => {
+                vec![var("DD_AGENT_HOST", &format!("{}.{}.svc.cluster.local", c.local_service_name, c.agent_namespace))]
+            }
+            Mode::Csi if !c.type_socket_volumes => {
+                // The socket files under the two directories (DataDog/datadog-agent@0d98898
+                // pkg/clusteragent/admission/mutate/config/mutator.go:150-156).
+                let under = |dir: &str, url: &str| {
+                    let file = url.rsplit('/').next().unwrap_or_default();
+                    format!("unix://{}/{dir}/{file}", c.socket_path.trim_end_matches('/'))
+                };
+                vec![
+                    var("DD_DOGSTATSD_URL", &under("dsd", &c.dogstatsd_socket)),
+                    var("DD_TRACE_AGENT_URL", &under("apm", &c.trace_agent_socket)),
+                ]
+            }
+            Mode::Socket | Mode::Csi => {
+                vec![var("DD_DOGSTATSD_URL", &c.dogstatsd_socket), var("DD_TRACE_AGENT_URL", &c.trace_agent_socket)]
+            }
+            Mode::Admission => Vec::new(),
+        }
+    }
+
+    /// `POD_IP` and the JVM's JMX flags for the JMX check's container, unless it sets the flags'
+    /// variable itself (then a warning says what to add).
+    fn jmx_env(&self, changes: &mut Changes<'_>, ctr: &Container, port: u32) -> Vec<EnvItem> {
+        let var_name = self.config.jmx.as_ref().map_or("JAVA_OPTS", |j| j.java_opts_variable.as_str());
+        let mut env = vec![var_from("POD_IP", "status.podIP")];
+        if var_name == "JAVA_TOOL_OPTIONS" {
+            changes.note(Level::Warning, format!(
+                "container {}: every JVM it starts reads JAVA_TOOL_OPTIONS, so a second one (jcmd, jstack, a helper java process) binds JMX port {port} again and exits with \"port already in use\"; prefer a variable only the application's launcher reads (JAVA_OPTS) when the image's entrypoint passes it on",
+                ctr.name
+            ));
+        }
+        if self.pod.env_names(ctr).contains(&var_name) {
+            changes.note(Level::Warning, format!(
+                "container {} sets {var_name} itself; add -Dcom.sun.management.jmxremote.port={port} -Dcom.sun.management.jmxremote.rmi.port={port} -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=false -Djava.rmi.server.hostname=$(POD_IP) to it for the JMX check",
+                ctr.name
+            ));
+        } else {
+            env.push(var(var_name, &format!(
+                "-Dcom.sun.management.jmxremote -Dcom.sun.management.jmxremote.port={port} -Dcom.sun.management.jmxremote.rmi.port={port} -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=false -Djava.rmi.server.hostname=$(POD_IP)"
+            )));
+        }
+        env
+    }
+
+    /// Every variable one container gets, in the admission controller's order: its identity,
+    /// the agent connection, the tags, then the APM switches and the JMX flags.
+    fn env_items(
+        &self,
+        changes: &mut Changes<'_>,
+        ctr: &Container,
+        tags: &[(&str, &str)],
+        jmx: Option<&(String, u32)>,
+    ) -> Vec<EnvItem> {
+        let init = ctr.list == "initContainers";
+        let mut env = vec![
+            var_from("DD_INTERNAL_POD_UID", "metadata.uid"),
+            var("DD_EXTERNAL_ENV", &format!("it-{init},cn-{},pu-$(DD_INTERNAL_POD_UID)", ctr.name)),
+            var_from("DD_ENTITY_ID", "metadata.uid"),
+        ];
+        env.extend(self.connection_env());
+        env.extend(tags.iter().map(|(label, name)| var_from(name, &format!("metadata.labels['{label}']"))));
+        let c = self.config;
+        if c.logs.enabled {
+            env.push(var("DD_LOGS_INJECTION", "true"));
+        }
+        if c.apm.profiling {
+            env.push(var("DD_PROFILING_ENABLED", "true"));
+        }
+        if let Some(rate) = c.apm.sample_rate {
+            env.push(var("DD_TRACE_SAMPLE_RATE", &rate.to_string()));
+        }
+        if let Some((_, port)) = jmx.filter(|(name, _)| *name == ctr.name && !init) {
+            env.extend(self.jmx_env(changes, ctr, *port));
+        }
+        env
+    }
+
+    /// Prepend what the admission controller injects into one container, in its order, never
+    /// over a variable the container sets itself.
+    fn container_env(
+        &self,
+        changes: &mut Changes<'_>,
+        ctr: &Container,
+        tags: &[(&str, &str)],
+        jmx: Option<&(String, u32)>,
+    ) {
+        let why = format!("what the Datadog admission controller injects into {}", ctr.describe());
+        let mut at = 0;
+        for (name, item) in self.env_items(changes, ctr, tags, jmx) {
+            if podspec::ensure_env(changes, &self.pod, ctr, &name, item, EnvAt::Front(at), why.clone()) {
+                at += 1;
+            }
+        }
+    }
+
+    /// Mount every socket volume read-only in one container.
+    fn container_mounts(&self, changes: &mut Changes<'_>, ctr: &Container, volumes: &[SocketVolume]) {
+        for v in volumes {
+            let item = Value::map([
+                ("name", Value::str(v.name)),
+                ("mountPath", Value::str(&v.path)),
+                ("readOnly", Value::Bool(true)),
+            ]);
+            let why = format!("the agent's sockets in {}", ctr.describe());
+            podspec::ensure_mount(changes, &self.pod, ctr, v.name, &v.path, item, why);
+        }
     }
 }
 

@@ -1,3 +1,8 @@
+//! The expectations that transcribe the Datadog Cluster Agent admission controller cite the
+//! upstream line they follow, all at one commit:
+//! `DataDog/datadog-agent@0d988980083520ba31844235492dca8cdbd9b02e` (abbreviated `dd@0d98898`
+//! below) unless another commit is named. Paths are under `pkg/clusteragent/admission/`.
+
 use crate::wiring::test_support::{render_err, render_idempotent, request};
 
 const LIVECHAT: &str = "apiVersion: apps/v1
@@ -109,26 +114,47 @@ fn every_mode_injects_what_the_admission_controller_does_in_its_order() {
     ] {
         let out = ok(LIVECHAT, &format!("  mode: {mode}\n  version: \"1.4.2\"\n"));
         let pod = Pod::of(&out.manifests);
+        // The order is what the webhook's successive prepends leave: it injects the connection
+        // (dd@0d98898 mutate/config/mutator.go:130-159, trace URL before DogStatsD URL), then
+        // DD_ENTITY_ID (:166), then DD_EXTERNAL_ENV and DD_INTERNAL_POD_UID (:169, :372-376),
+        // each prepended (mutate/common/common.go:112) and only into containers without that
+        // name (common.go:104), init containers included (common.go:122-123). The tag variables
+        // after them are postwire's own order: upstream's tags webhook ranges over a Go map
+        // (mutate/tagsfromlabels/mutator.go:24, :107), so it has none.
         assert_eq!(pod.env("initContainers", 0), names(&[&HEAD, vars, &TAGS]), "{mode}");
-        // The chart's DD_ENV stays, after the prepended variables, and is not added twice.
+        // The chart's DD_ENV stays, after the prepended variables, and is not added twice
+        // (dd@0d98898 mutate/common/common.go:104).
         assert_eq!(pod.env("containers", 0), names(&[&HEAD, vars, &TAGS[1..], &["DD_ENV"]]), "{mode}");
         assert_eq!(pod.env_value("containers", 0, "DD_ENV"), "staging");
+        // dd@0d98898 mutate/config/mutator.go:364 (`it-<init>,cn-<name>,pu-$(DD_INTERNAL_POD_UID)`)
+        // and mutate/config/config.go:37-39 (the prefixes).
         assert_eq!(
             pod.env_value("initContainers", 0, "DD_EXTERNAL_ENV"),
             "it-true,cn-migrate,pu-$(DD_INTERNAL_POD_UID)"
         );
         assert_eq!(pod.env_value("containers", 0, "DD_EXTERNAL_ENV"), "it-false,cn-app,pu-$(DD_INTERNAL_POD_UID)");
+        // dd@0d98898 mutate/config/mutator.go:105 (DD_ENTITY_ID) and :379 (DD_INTERNAL_POD_UID).
         assert_eq!(pod.env_value("containers", 0, "DD_ENTITY_ID"), "metadata.uid");
         assert_eq!(pod.env_value("containers", 0, "DD_INTERNAL_POD_UID"), "metadata.uid");
+        // Not upstream: the tags webhook writes the label's value itself (dd@0d98898
+        // mutate/tagsfromlabels/mutator.go:109-112); the fieldRef form is postwire's choice, so
+        // the variable follows the pod's label.
         assert_eq!(pod.env_value("containers", 0, "DD_VERSION"), "metadata.labels['tags.datadoghq.com/version']");
+        // The webhook reads its mode from this pod label (dd@0d98898 mutate/config/mutator.go:325).
         assert_eq!(pod.template("labels", "admission.datadoghq.com/config.mode").as_deref(), Some(mode));
         match mode {
+            // dd@0d98898 mutate/config/mutator.go:90, :130-131.
             "hostip" => assert_eq!(pod.env_value("containers", 0, "DD_AGENT_HOST"), "status.hostIP"),
+            // dd@0d98898 mutate/config/mutator.go:97 (`<localServiceName>.<namespace>.svc.cluster.local`).
             "service" => {
                 assert_eq!(pod.env_value("containers", 0, "DD_AGENT_HOST"), "datadog.datadog.svc.cluster.local")
             }
             "csi" => {
-                // The config webhook's csi layout: dsd and apm directories apart.
+                // The config webhook's csi layout: dsd and apm directories apart, the URLs under
+                // them (dd@0d98898 mutate/config/mutator.go:150-156), the volumes `datadog-dsd`
+                // and `datadog-apm` of types DSDSocketDirectory and APMSocketDirectory
+                // (:225, :244-245; mutate/config/config.go:65-68), each marked safe to evict
+                // (mutator.go:315, mutate/common/common.go:224-240).
                 assert_eq!(
                     pod.env_value("containers", 0, "DD_TRACE_AGENT_URL"),
                     "unix:///var/run/datadog/apm/apm.socket"
@@ -151,6 +177,9 @@ fn every_mode_injects_what_the_admission_controller_does_in_its_order() {
                 );
             }
             _ => {
+                // One `datadog` hostPath directory (DirectoryOrCreate) at the socket path, mounted
+                // read-only (dd@0d98898 mutate/config/mutator.go:264-269, :387-401;
+                // mutate/config/config.go:50), and the URLs under it (mutator.go:155-156).
                 assert_eq!(pod.env_value("containers", 0, "DD_TRACE_AGENT_URL"), "unix:///var/run/datadog/apm.socket");
                 assert_eq!(pod.env_value("containers", 0, "DD_DOGSTATSD_URL"), "unix:///var/run/datadog/dsd.socket");
                 assert_eq!(pod.volumes(), ["datadog"]);
@@ -161,6 +190,8 @@ fn every_mode_injects_what_the_admission_controller_does_in_its_order() {
                         .as_deref(),
                     Some("datadog")
                 );
+                // The webhook reads its volume type from this pod label (dd@0d98898
+                // mutate/config/mutator.go:346).
                 assert_eq!(
                     pod.template("labels", "admission.datadoghq.com/config.type_socket_volumes").as_deref(),
                     Some("false")
@@ -186,6 +217,10 @@ fn every_mode_injects_what_the_admission_controller_does_in_its_order() {
 fn socket_volumes_per_socket() {
     let out = ok(LIVECHAT, "  mode: socket\n  typeSocketVolumes: true\n");
     let pod = Pod::of(&out.manifests);
+    // One volume per socket, named as upstream (dd@0d98898 mutate/config/config.go:53, :56),
+    // at the socket file, hostPath type Socket or CSI types DSDSocket and APMSocket
+    // (mutate/config/mutator.go:196-215). The order is postwire's: upstream ranges over a Go
+    // map (mutator.go:208).
     assert_eq!(pod.volumes(), ["datadog-dogstatsd", "datadog-trace-agent"]);
     assert_eq!(
         pod.mounts("containers", 0),
@@ -211,17 +246,25 @@ fn the_pods_own_volumes_mounts_and_annotations_win() {
         .replace("        app: livechat\n    spec:", "        app: livechat\n      annotations:\n        cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes: cache\n    spec:");
     let out = ok(&chart, "  mode: socket\n");
     let pod = Pod::of(&out.manifests);
+    // A volume of the same name is kept (dd@0d98898 mutate/common/common.go:167-175), and so
+    // is a mount of the same name or path (common.go:149, :194-201). The warning about the
+    // mount at the same path is postwire's; upstream only logs at debug level (common.go:149-152).
     assert_eq!(pod.volumes(), ["datadog"], "no second volume of the same name");
     assert_eq!(
         pod.mounts("containers", 0),
         [("sockets".to_string(), "/var/run/datadog".to_string())],
         "no second mount at the same path"
     );
+    assert!(
+        out.report.warnings().iter().any(|w| w.contains("container app mounts `sockets` at /var/run/datadog")),
+        "{:?}",
+        out.report.warnings()
+    );
     assert_eq!(
         pod.template("annotations", "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes").as_deref(),
         Some("cache")
     );
-    // A volume postwire adds joins the chart's list.
+    // A volume postwire adds joins the chart's list (dd@0d98898 mutate/common/common.go:224-240).
     let chart = LIVECHAT.replace("        app: livechat\n    spec:", "        app: livechat\n      annotations:\n        cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes: cache\n    spec:");
     let pod = Pod::of(&ok(&chart, "  mode: socket\n").manifests);
     assert_eq!(
@@ -234,6 +277,9 @@ fn the_pods_own_volumes_mounts_and_annotations_win() {
 fn admission_mode_only_labels() {
     let out = ok(LIVECHAT, "  mode: admission\n  admissionConfigMode: hostip\n  logs: {enabled: true}\n");
     let pod = Pod::of(&out.manifests);
+    // The opt-in label: DataDog/datadog-agent@0259e7379eeeb0097e4fd139f94841189cd7065e
+    // pkg/clusteragent/admission/common/const.go:10 (the newer const.go that also holds the mode
+    // and volume-type keys could not be read at a known commit; their use is cited above).
     assert_eq!(pod.env("initContainers", 0), Vec::<String>::new());
     assert_eq!(pod.env("containers", 0), ["DD_ENV"]);
     assert!(pod.volumes().is_empty());
@@ -282,6 +328,10 @@ fn apm_logs_profiling_and_sampling() {
     for (lang, version) in
         [("java", "v1"), ("js", "v5"), ("python", "v4"), ("dotnet", "v3"), ("ruby", "v2"), ("php", "v1")]
     {
+        // The annotation key: DataDog/datadog-agent@013af6f9036b5300a44c6f5e77e9565a87416c40
+        // pkg/clusteragent/admission/mutate/autoinstrumentation/language_versions.go:71; the
+        // default majors: same file :152-159, which has python v3; python v4 is in a later
+        // version of that table whose commit could not be pinned here.
         let pod = Pod::of(&ok(LIVECHAT, &format!("  apm: {{enabled: true, language: {lang}}}\n")).manifests);
         assert_eq!(
             pod.template("annotations", &format!("admission.datadoghq.com/{lang}-lib.version")).as_deref(),
@@ -314,6 +364,8 @@ fn apm_logs_profiling_and_sampling() {
     );
 }
 
+/// Not the admission controller: the Autodiscovery v2 annotations are read by the node agent,
+/// and the JMX flags and `POD_IP` are postwire's; no upstream line is transcribed here.
 #[test]
 fn autodiscovery_openmetrics_and_jmx() {
     let out = ok(LIVECHAT, "  mode: hostip\n  metrics: {port: 5555}\n  jmx: {port: 9016, integration: kafka}\n");
