@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::config::{Injection, ServiceConfig, TrafficRouting};
+use super::config::{Injection, RolloutWorkload, ServiceConfig, TrafficRouting};
 use crate::config::{glob_matches, PostwireConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::GENERATED_ANNOTATION;
@@ -77,7 +77,8 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .unwrap_or_default()
 }
 
-fn config_error(message: String, path: String) -> Error {
+/// A config error at `path`.
+pub(crate) fn config_error(message: String, path: String) -> Error {
     Error::new(ErrorKind::Config, message).with_path(path)
 }
 
@@ -303,6 +304,119 @@ pub struct Target {
     pub mode: Mode,
 }
 
+/// What [`targets`] looks workloads and Services up in, read once.
+struct Scan<'a, 'w> {
+    ws: &'a Workspace<'w>,
+    config: &'a PostwireConfig,
+    routed: &'a [Svc],
+    namespace: Option<&'a str>,
+    /// The Services of the render, not generated ones, in stream order.
+    services: Vec<&'a Object>,
+    selectors: Selectors<'a>,
+}
+
+impl Scan<'_, '_> {
+    /// Whether a `rollouts.workloads[]` entry names this object (name glob and namespace).
+    fn names(&self, wc: &RolloutWorkload, obj: &Object) -> bool {
+        let ns = obj.namespace.as_deref().or(self.namespace);
+        let ns_ok = wc.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
+        glob_matches(wc.name.as_bytes(), obj.name.as_bytes()) && ns_ok
+    }
+
+    /// The Service in front of a workload: the one the config names (an error when it is not
+    /// in the render), else the first whose selector picks its pods.
+    fn service_in_front(
+        &self,
+        wc: &RolloutWorkload,
+        path: &str,
+        labels: &BTreeMap<String, String>,
+        ns: Option<&str>,
+    ) -> Result<Option<String>> {
+        let in_namespace = |s: &Object| namespaces_match(s.namespace.as_deref().or(self.namespace), ns);
+        let Some(name) = &wc.service else {
+            return Ok(self.selectors.first_selecting(labels, in_namespace).map(|s| s.name.clone()));
+        };
+        match self.services.iter().find(|s| &s.name == name && in_namespace(s)) {
+            Some(s) => Ok(Some(s.name.clone())),
+            None => Err(config_error(
+                format!(
+                    "Service `{name}` is not in the render{}",
+                    closest(name, self.services.iter().map(|s| s.name.as_str()))
+                ),
+                format!("{path}.service"),
+            )),
+        }
+    }
+
+    /// How the workload's traffic is split: blue-green (which needs a Service), or a canary
+    /// split by Istio when its Service is routed. A converted Deployment needs a strategy.
+    fn mode(
+        &self,
+        wc: &RolloutWorkload,
+        obj: &Object,
+        service: Option<&str>,
+        routed: bool,
+        path: &str,
+    ) -> Result<Mode> {
+        let tree = self.ws.tree(obj.segment);
+        let blue_green = match &wc.strategy {
+            Some(s) => s.0.get("blueGreen").is_some(),
+            None => tree.path(obj.node, &["spec", "strategy", "blueGreen"]).is_some(),
+        };
+        if obj.is("apps", "Deployment") && wc.strategy.is_none() {
+            return Err(config_error(
+                format!("Deployment {} is converted into a Rollout and needs a `strategy`", obj.display()),
+                format!("{path}.strategy"),
+            )
+            .with_hint("e.g. strategy: {canary: {steps: [{setWeight: 20}, {pause: {duration: 1m}}]}}"));
+        }
+        if blue_green {
+            if service.is_none() {
+                return Err(config_error(
+                    format!("the blue-green Rollout for {} needs a Service in front of it", obj.display()),
+                    format!("{path}.service"),
+                ));
+            }
+            return Ok(Mode::BlueGreen);
+        }
+        if !routed {
+            return Ok(Mode::Plain);
+        }
+        Ok(match wc.traffic_routing {
+            TrafficRouting::Subset => Mode::Subset,
+            TrafficRouting::Host => Mode::Host,
+            TrafficRouting::None => Mode::Plain,
+        })
+    }
+
+    /// The target for workload `w` named by `rollouts.workloads[index]`.
+    fn target(&self, index: usize, wc: &RolloutWorkload, w: &Workload) -> Result<Target> {
+        let path = format!("rollouts.workloads[{index}]");
+        let obj = &w.object;
+        let ns = obj.namespace.as_deref().or(self.namespace);
+        let labels = pod_labels(self.ws, w);
+        let service = self.service_in_front(wc, &path, &labels, ns)?;
+        let routed = service.as_ref().is_some_and(|s| {
+            self.config.istio.enabled
+                && self.routed.iter().any(|r| &r.obj.name == s && namespaces_match(r.namespace.as_deref(), ns))
+        });
+        let mode = self.mode(wc, obj, service.as_deref(), routed, &path)?;
+        Ok(Target { index, object: obj.clone(), convert: obj.is("apps", "Deployment"), service, routed, mode })
+    }
+}
+
+/// The Deployments an existing Rollout already references (`workloadRef`): they are wired
+/// through that Rollout.
+fn referenced(ws: &Workspace<'_>, candidates: &[&Workload]) -> BTreeSet<String> {
+    candidates
+        .iter()
+        .filter(|w| w.object.is("argoproj.io", "Rollout"))
+        .filter_map(|w| {
+            ws.tree(w.object.segment).str_at(w.object.node, &["spec", "workloadRef", "name"]).map(String::from)
+        })
+        .collect()
+}
+
 /// The workloads under Argo Rollouts. A `rollouts.workloads[]` entry that matches nothing is
 /// an error naming the closest Deployment or Rollout.
 pub fn targets(
@@ -324,29 +438,15 @@ pub fn targets(
     let services: Vec<&Object> =
         objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
     let selectors = Selectors::new(ws, &services);
+    let scan = Scan { ws, config, routed, namespace, services, selectors };
+    let referenced = referenced(ws, &candidates);
     let mut out: Vec<Target> = Vec::new();
     let mut taken: BTreeSet<(usize, NodeId)> = BTreeSet::new();
     for (index, wc) in config.rollouts.workloads.iter().enumerate() {
-        let path = format!("rollouts.workloads[{index}]");
         let mut found = 0;
-        // A Deployment that an existing Rollout already references is wired through that Rollout.
-        let referenced: BTreeSet<String> = candidates
-            .iter()
-            .filter(|w| w.object.is("argoproj.io", "Rollout"))
-            .filter_map(|w| {
-                ws.tree(w.object.segment).str_at(w.object.node, &["spec", "workloadRef", "name"]).map(String::from)
-            })
-            .collect();
         for w in &candidates {
             let obj = &w.object;
-            let ns = obj.namespace.as_deref().or(namespace);
-            let ns_ok =
-                wc.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
-            if !glob_matches(wc.name.as_bytes(), obj.name.as_bytes()) || !ns_ok {
-                continue;
-            }
-            let convert = obj.is("apps", "Deployment");
-            if convert && referenced.contains(&obj.name) {
+            if !scan.names(wc, obj) || (obj.is("apps", "Deployment") && referenced.contains(&obj.name)) {
                 continue;
             }
             found += 1;
@@ -354,68 +454,14 @@ pub fn targets(
             {
                 continue;
             }
-            let labels = pod_labels(ws, w);
-            let service = match &wc.service {
-                Some(name) => {
-                    let Some(s) = services
-                        .iter()
-                        .find(|s| &s.name == name && namespaces_match(s.namespace.as_deref().or(namespace), ns))
-                    else {
-                        return Err(config_error(
-                            format!(
-                                "Service `{name}` is not in the render{}",
-                                closest(name, services.iter().map(|s| s.name.as_str()))
-                            ),
-                            format!("{path}.service"),
-                        ));
-                    };
-                    Some(s.name.clone())
-                }
-                None => selectors
-                    .first_selecting(&labels, |s| namespaces_match(s.namespace.as_deref().or(namespace), ns))
-                    .map(|s| s.name.clone()),
-            };
-            let is_routed = service.as_ref().is_some_and(|s| {
-                config.istio.enabled
-                    && routed.iter().any(|r| &r.obj.name == s && namespaces_match(r.namespace.as_deref(), ns))
-            });
-            let tree = ws.tree(obj.segment);
-            let blue_green = match &wc.strategy {
-                Some(s) => s.0.get("blueGreen").is_some(),
-                None => tree.path(obj.node, &["spec", "strategy", "blueGreen"]).is_some(),
-            };
-            if convert && wc.strategy.is_none() {
-                return Err(config_error(
-                    format!("Deployment {} is converted into a Rollout and needs a `strategy`", obj.display()),
-                    format!("{path}.strategy"),
-                )
-                .with_hint("e.g. strategy: {canary: {steps: [{setWeight: 20}, {pause: {duration: 1m}}]}}"));
-            }
-            let mode = if blue_green {
-                if service.is_none() {
-                    return Err(config_error(
-                        format!("the blue-green Rollout for {} needs a Service in front of it", obj.display()),
-                        format!("{path}.service"),
-                    ));
-                }
-                Mode::BlueGreen
-            } else if is_routed {
-                match wc.traffic_routing {
-                    TrafficRouting::Subset => Mode::Subset,
-                    TrafficRouting::Host => Mode::Host,
-                    TrafficRouting::None => Mode::Plain,
-                }
-            } else {
-                Mode::Plain
-            };
+            out.push(scan.target(index, wc, w)?);
             taken.insert((obj.segment, obj.node));
-            out.push(Target { index, object: obj.clone(), convert, service, routed: is_routed, mode });
         }
         if found == 0 && !wc.optional && ws.targets_must_match() {
             let names = candidates.iter().map(|w| w.object.name.as_str());
             return Err(config_error(
                 format!("no Deployment or Rollout named `{}` is in the render{}", wc.name, closest(&wc.name, names)),
-                path,
+                format!("rollouts.workloads[{index}]"),
             )
             .with_hint("check the name, or mark the entry `optional: true`"));
         }
