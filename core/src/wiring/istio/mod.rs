@@ -99,14 +99,14 @@ pub(crate) fn emit(
 
 /// `metadata` of a generated object beside `obj` (same namespace as written).
 pub(crate) fn metadata(name: &str, namespace: Option<&str>, labels: Vec<(String, Value)>) -> Value {
-    let mut m = vec![("name".to_string(), Value::str(name))];
+    let mut fields = vec![("name".to_string(), Value::str(name))];
     if let Some(ns) = namespace {
-        m.push(("namespace".into(), Value::str(ns)));
+        fields.push(("namespace".into(), Value::str(ns)));
     }
     if !labels.is_empty() {
-        m.push(("labels".into(), Value::Map(labels)));
+        fields.push(("labels".into(), Value::Map(labels)));
     }
-    Value::Map(m)
+    Value::Map(fields)
 }
 
 /// A whole generated object.
@@ -119,8 +119,8 @@ pub(crate) fn object(api_version: &str, kind: &str, metadata: Value, spec: Value
     ])
 }
 
-fn str_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
+fn str_map(map: &BTreeMap<String, String>) -> Value {
+    Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
 }
 
 fn strs(items: &[String]) -> Value {
@@ -130,14 +130,14 @@ fn strs(items: &[String]) -> Value {
 /// The destination hosts and weights of the route for a Service, given its Rollout.
 pub(crate) fn destinations(svc: &str, port: i64, mode: Option<Mode>) -> Value {
     let dest = |host: String, subset: Option<&str>, weight: Option<i64>| {
-        let mut d = vec![("host".to_string(), Value::str(host))];
-        if let Some(s) = subset {
-            d.push(("subset".into(), Value::str(s)));
+        let mut destination = vec![("host".to_string(), Value::str(host))];
+        if let Some(name) = subset {
+            destination.push(("subset".into(), Value::str(name)));
         }
-        d.push(("port".into(), Value::map([("number", Value::Int(port))])));
-        let mut entry = vec![("destination".to_string(), Value::Map(d))];
-        if let Some(w) = weight {
-            entry.push(("weight".into(), Value::Int(w)));
+        destination.push(("port".into(), Value::map([("number", Value::Int(port))])));
+        let mut entry = vec![("destination".to_string(), Value::Map(destination))];
+        if let Some(percent) = weight {
+            entry.push(("weight".into(), Value::Int(percent)));
         }
         Value::Map(entry)
     };
@@ -208,53 +208,53 @@ fn server(number: u16, name: String, protocol: &str, hosts: &Value) -> Vec<(Stri
 }
 
 /// The plain-HTTP server (redirecting to HTTPS when asked); `httpPort: 0` needs another server.
-fn http_server(g: &GatewayConfig, hosts: &Value, path: &str) -> Result<Option<Value>> {
-    if g.http_port == 0 {
-        if g.tls.is_none() && g.tcp_ports.is_empty() {
+fn http_server(gateway: &GatewayConfig, hosts: &Value, path: &str) -> Result<Option<Value>> {
+    if gateway.http_port == 0 {
+        if gateway.tls.is_none() && gateway.tcp_ports.is_empty() {
             let message = "`httpPort: 0` leaves no server; add `tls` or `tcpPorts`";
             return Err(config_error(message.into(), format!("{path}.httpPort")));
         }
         return Ok(None);
     }
-    let mut s = server(g.http_port, "http".into(), "HTTP", hosts);
-    if g.tls.as_ref().is_some_and(|t| t.https_redirect) {
-        s.push(("tls".into(), Value::map([("httpsRedirect", Value::Bool(true))])));
+    let mut http = server(gateway.http_port, "http".into(), "HTTP", hosts);
+    if gateway.tls.as_ref().is_some_and(|t| t.https_redirect) {
+        http.push(("tls".into(), Value::map([("httpsRedirect", Value::Bool(true))])));
     }
-    Ok(Some(Value::Map(s)))
+    Ok(Some(Value::Map(http)))
 }
 
 /// The HTTPS (or TLS passthrough) server; every mode but passthrough needs the certificate.
-fn tls_server(g: &GatewayConfig, hosts: &Value, path: &str) -> Result<Option<Value>> {
-    let Some(t) = &g.tls else { return Ok(None) };
-    let mode = match t.mode {
+fn tls_server(gateway: &GatewayConfig, hosts: &Value, path: &str) -> Result<Option<Value>> {
+    let Some(config) = &gateway.tls else { return Ok(None) };
+    let mode = match config.mode {
         TlsMode::Simple => "SIMPLE",
         TlsMode::Mutual => "MUTUAL",
         TlsMode::Passthrough => "PASSTHROUGH",
         TlsMode::OptionalMutual => "OPTIONAL_MUTUAL",
     };
     let mut tls = vec![("mode".to_string(), Value::str(mode))];
-    if t.mode != TlsMode::Passthrough {
-        if t.credential_name.is_empty() {
+    if config.mode != TlsMode::Passthrough {
+        if config.credential_name.is_empty() {
             return Err(config_error(
                 format!("TLS mode {mode} needs the `credentialName` of the certificate Secret"),
                 format!("{path}.tls.credentialName"),
             ));
         }
-        tls.push(("credentialName".into(), Value::str(&t.credential_name)));
+        tls.push(("credentialName".into(), Value::str(&config.credential_name)));
     }
-    let protocol = if t.mode == TlsMode::Passthrough { "TLS" } else { "HTTPS" };
-    let mut s = server(t.port, "https".into(), protocol, hosts);
-    s.push(("tls".into(), Value::Map(tls)));
-    Ok(Some(Value::Map(s)))
+    let protocol = if config.mode == TlsMode::Passthrough { "TLS" } else { "HTTPS" };
+    let mut https = server(config.port, "https".into(), protocol, hosts);
+    https.push(("tls".into(), Value::Map(tls)));
+    Ok(Some(Value::Map(https)))
 }
 
 /// A Gateway's metadata: ExternalDNS publishes its hosts (wildcards aside) when asked.
-fn gateway_metadata(key: &str, g: &GatewayConfig, namespace: Option<&str>) -> Value {
+fn gateway_metadata(key: &str, gateway: &GatewayConfig, namespace: Option<&str>) -> Value {
     let mut meta = metadata(key, namespace, Vec::new());
-    let names: Vec<&str> = g.hosts.iter().map(String::as_str).filter(|h| !h.contains('*')).collect();
-    if g.external_dns && !names.is_empty() {
-        if let Value::Map(m) = &mut meta {
-            m.push((
+    let names: Vec<&str> = gateway.hosts.iter().map(String::as_str).filter(|h| !h.contains('*')).collect();
+    if gateway.external_dns && !names.is_empty() {
+        if let Value::Map(fields) = &mut meta {
+            fields.push((
                 "annotations".into(),
                 Value::map([("external-dns.alpha.kubernetes.io/hostname", Value::str(names.join(",")))]),
             ));
@@ -264,14 +264,17 @@ fn gateway_metadata(key: &str, g: &GatewayConfig, namespace: Option<&str>) -> Va
 }
 
 /// Why a Gateway was generated, in the report.
-fn gateway_reason(key: &str, g: &GatewayConfig) -> String {
-    let hosts = g.hosts.join(", ");
-    match &g.tls {
-        Some(t) if t.https_redirect && g.http_port != 0 => {
-            format!("gateway `{key}` for {hosts}: HTTPS on {} and a redirect from HTTP on {}", t.port, g.http_port)
+fn gateway_reason(key: &str, gateway: &GatewayConfig) -> String {
+    let hosts = gateway.hosts.join(", ");
+    match &gateway.tls {
+        Some(tls) if tls.https_redirect && gateway.http_port != 0 => {
+            format!(
+                "gateway `{key}` for {hosts}: HTTPS on {} and a redirect from HTTP on {}",
+                tls.port, gateway.http_port
+            )
         }
-        Some(t) => format!("gateway `{key}` for {hosts}: HTTPS on {}", t.port),
-        None => format!("gateway `{key}` for {hosts}: HTTP on {}", g.http_port),
+        Some(tls) => format!("gateway `{key}` for {hosts}: HTTPS on {}", tls.port),
+        None => format!("gateway `{key}` for {hosts}: HTTP on {}", gateway.http_port),
     }
 }
 
@@ -284,9 +287,9 @@ fn port_names(svc: &Svc) -> Vec<String> {
 
 /// The port the config names.
 fn named_port<'s>(svc: &'s Svc, want: &PortRef, path: &str) -> Result<&'s plan::Port> {
-    let found = svc.ports.iter().find(|p| match want {
-        PortRef::Number(n) => p.number == i64::from(*n),
-        PortRef::Name(n) => p.name.as_deref() == Some(n.as_str()),
+    let found = svc.ports.iter().find(|port| match want {
+        PortRef::Number(number) => port.number == i64::from(*number),
+        PortRef::Name(name) => port.name.as_deref() == Some(name.as_str()),
     });
     found.ok_or_else(|| {
         let names = port_names(svc);
@@ -340,7 +343,7 @@ fn wanted_protocols(
     path: &str,
 ) -> Result<Vec<(usize, Protocol, bool)>> {
     let mut want = vec![(routed.index, protocol, svc.config.protocol.is_some())];
-    for (key, p) in &svc.config.app_protocols {
+    for (key, protocol) in &svc.config.app_protocols {
         let Some(found) =
             svc.ports.iter().find(|x| x.name.as_deref() == Some(key.as_str()) || x.number.to_string() == *key)
         else {
@@ -354,22 +357,22 @@ fn wanted_protocols(
                 format!("{path}.appProtocols.{key}"),
             ));
         };
-        want.push((found.index, *p, true));
+        want.push((found.index, *protocol, true));
     }
     Ok(want)
 }
 
 /// Plan `appProtocol` on a Service port where Istio would not detect protocol `p` by itself.
-fn plan_app_protocol(changes: &mut Changes<'_>, port: &plan::Port, p: Protocol, explicit: bool) {
+fn plan_app_protocol(changes: &mut Changes<'_>, port: &plan::Port, protocol: Protocol, explicit: bool) {
     let detected = Protocol::detect(port.app_protocol.as_deref(), port.name.as_deref());
-    if detected == Some(p) || (detected.is_some() && !explicit) {
+    if detected == Some(protocol) || (detected.is_some() && !explicit) {
         return;
     }
     // The chart's own appProtocol, one Istio does not know, stays unless the config names
     // a protocol: Istio sniffs that port, whatever its name says.
     if let (None, Some(app), false) = (detected, port.app_protocol.as_deref(), explicit) {
         changes.note(Level::Warning, format!(
-            "Istio sniffs the protocol of port {}: its appProtocol `{app}` is not one Istio knows, and it wins over the port name; set `protocol` (or `appProtocols`) to make Istio read it as {p:?}",
+            "Istio sniffs the protocol of port {}: its appProtocol `{app}` is not one Istio knows, and it wins over the port name; set `protocol` (or `appProtocols`) to make Istio read it as {protocol:?}",
             port.number
         ));
         return;
@@ -377,10 +380,10 @@ fn plan_app_protocol(changes: &mut Changes<'_>, port: &plan::Port, p: Protocol, 
     changes.set(
         &[PathSeg::from("spec"), PathSeg::from("ports"), PathSeg::Index(port.index)],
         "appProtocol",
-        Value::str(p.app_protocol()),
+        Value::str(protocol.app_protocol()),
         format!(
             "Istio reads port {} as {:?} by appProtocol (it wins over the port name, which stays as it is)",
-            port.number, p
+            port.number, protocol
         ),
     );
 }
@@ -391,21 +394,21 @@ fn plan_app_protocol(changes: &mut Changes<'_>, port: &plan::Port, p: Protocol, 
 fn http_route(route: &Route<'_>) -> Value {
     let cfg = &route.svc.config;
     let mut out = vec![("name".to_string(), Value::str(ROUTE_NAME))];
-    if let Some(m) = &cfg.matches {
-        out.push(("match".into(), Value::from_json(&m.0)));
+    if let Some(matches) = &cfg.matches {
+        out.push(("match".into(), Value::from_json(&matches.0)));
     }
     out.push(("route".into(), destinations(route.name(), route.port, route.mode())));
-    if let Some(t) = &cfg.timeout {
-        out.push(("timeout".into(), Value::str(&t.0)));
+    if let Some(timeout) = &cfg.timeout {
+        out.push(("timeout".into(), Value::str(&timeout.0)));
     }
-    if let Some(r) = &cfg.retries {
-        out.push(("retries".into(), Value::from_json(&r.0)));
+    if let Some(retries) = &cfg.retries {
+        out.push(("retries".into(), Value::from_json(&retries.0)));
     }
-    if let Some(h) = &cfg.headers {
-        out.push(("headers".into(), Value::from_json(&h.0)));
+    if let Some(headers) = &cfg.headers {
+        out.push(("headers".into(), Value::from_json(&headers.0)));
     }
-    if let Some(c) = &cfg.cors_policy {
-        out.push(("corsPolicy".into(), Value::from_json(&c.0)));
+    if let Some(cors) = &cfg.cors_policy {
+        out.push(("corsPolicy".into(), Value::from_json(&cors.0)));
     }
     Value::Map(out)
 }
@@ -506,11 +509,11 @@ fn label_subsets(
 /// A DestinationRule's subsets must have distinct names.
 fn check_subsets(route: &Route<'_>, subsets: &[Value]) -> Result<()> {
     let mut names = BTreeSet::new();
-    for s in subsets {
-        if let Some(Value::Str(n)) = s.get("name") {
-            if !names.insert(n.clone()) {
+    for subset in subsets {
+        if let Some(Value::Str(name)) = subset.get("name") {
+            if !names.insert(name.clone()) {
                 return Err(config_error(
-                    format!("the DestinationRule for Service {} would have two subsets named `{n}`", route.name()),
+                    format!("the DestinationRule for Service {} would have two subsets named `{name}`", route.name()),
                     format!("{}.subsets", route.path),
                 ));
             }
@@ -521,21 +524,21 @@ fn check_subsets(route: &Route<'_>, subsets: &[Value]) -> Result<()> {
 
 /// The AuthorizationPolicy's `from`: the allowed namespaces and service accounts (as SPIFFE
 /// principals of the trust domain).
-fn allowed_sources(a: &AuthorizationConfig, path: &str) -> Result<Vec<Value>> {
-    let domain = a.trust_domain.as_deref().unwrap_or("cluster.local");
+fn allowed_sources(policy: &AuthorizationConfig, path: &str) -> Result<Vec<Value>> {
+    let domain = policy.trust_domain.as_deref().unwrap_or("cluster.local");
     let mut from = Vec::new();
-    if !a.namespaces.is_empty() {
-        from.push(Value::map([("source", Value::map([("namespaces", strs(&a.namespaces))]))]));
+    if !policy.namespaces.is_empty() {
+        from.push(Value::map([("source", Value::map([("namespaces", strs(&policy.namespaces))]))]));
     }
-    if !a.service_accounts.is_empty() {
+    if !policy.service_accounts.is_empty() {
         let mut principals = Vec::new();
-        for (i, sa) in a.service_accounts.iter().enumerate() {
+        for (index, sa) in policy.service_accounts.iter().enumerate() {
             let Some((sns, sname)) =
-                sa.split_once('/').filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('/'))
+                sa.split_once('/').filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
             else {
                 return Err(config_error(
                     format!("`{sa}` is not `namespace/name`"),
-                    format!("{path}.authorizationPolicy.serviceAccounts[{i}]"),
+                    format!("{path}.authorizationPolicy.serviceAccounts[{index}]"),
                 ));
             };
             principals.push(Value::str(format!("{domain}/ns/{sns}/sa/{sname}")));
@@ -546,13 +549,13 @@ fn allowed_sources(a: &AuthorizationConfig, path: &str) -> Result<Vec<Value>> {
 }
 
 /// The EnvoyFilter spec adding request headers to inbound traffic of the selected pods.
-fn envoy_filter_spec(ef: &EnvoyFilterConfig, selector: Value) -> Value {
-    let headers: Vec<Value> = ef
+fn envoy_filter_spec(filter: &EnvoyFilterConfig, selector: Value) -> Value {
+    let headers: Vec<Value> = filter
         .request_headers
         .iter()
-        .map(|(k, v)| {
+        .map(|(key, value)| {
             Value::map([
-                ("header", Value::map([("key", Value::str(k)), ("value", Value::str(v))])),
+                ("header", Value::map([("key", Value::str(key)), ("value", Value::str(value))])),
                 ("append_action", Value::str("OVERWRITE_IF_EXISTS_OR_ADD")),
             ])
         })
@@ -590,35 +593,37 @@ impl Istio {
 
     /// A generated Gateway's namespace: its own `namespace`, else the one namespace the Services
     /// routed through it are written with (where their VirtualServices go), else none.
-    fn gateway_namespace(key: &str, g: &GatewayConfig, services: &[Svc]) -> Option<String> {
-        if g.namespace.is_some() {
-            return g.namespace.clone();
+    fn gateway_namespace(key: &str, gateway: &GatewayConfig, services: &[Svc]) -> Option<String> {
+        if gateway.namespace.is_some() {
+            return gateway.namespace.clone();
         }
-        let mut routed = services.iter().filter(|s| s.config.gateways.iter().any(|k| k == key));
+        let mut routed = services.iter().filter(|svc| svc.config.gateways.iter().any(|name| name == key));
         let first = routed.next()?.obj.namespace.clone();
-        routed.all(|s| s.obj.namespace == first).then_some(first).flatten()
+        routed.all(|svc| svc.obj.namespace == first).then_some(first).flatten()
     }
 
     /// The Gateway for `istio.gateways.KEY`.
-    fn gateway(&self, key: &str, g: &GatewayConfig, namespace: Option<&str>) -> Result<Value> {
+    fn gateway(&self, key: &str, gateway: &GatewayConfig, namespace: Option<&str>) -> Result<Value> {
         let path = format!("istio.gateways.{key}");
-        if g.hosts.is_empty() {
+        if gateway.hosts.is_empty() {
             return Err(config_error("a Gateway needs `hosts`".into(), format!("{path}.hosts")));
         }
-        if g.selector.is_empty() {
+        if gateway.selector.is_empty() {
             let message = "a Gateway needs the labels of its gateway workload";
             return Err(config_error(message.into(), format!("{path}.selector")));
         }
-        let hosts = strs(&g.hosts);
+        let hosts = strs(&gateway.hosts);
         let mut servers: Vec<Value> = Vec::new();
-        servers.extend(http_server(g, &hosts, &path)?);
-        servers.extend(tls_server(g, &hosts, &path)?);
-        servers.extend(g.tcp_ports.iter().map(|p| Value::Map(server(*p, format!("tcp-{p}"), "TCP", &hosts))));
+        servers.extend(http_server(gateway, &hosts, &path)?);
+        servers.extend(tls_server(gateway, &hosts, &path)?);
+        servers.extend(
+            gateway.tcp_ports.iter().map(|port| Value::Map(server(*port, format!("tcp-{port}"), "TCP", &hosts))),
+        );
         Ok(object(
             &self.api("networking.istio.io"),
             "Gateway",
-            gateway_metadata(key, g, namespace),
-            Value::map([("selector", str_map(&g.selector)), ("servers", Value::Seq(servers))]),
+            gateway_metadata(key, gateway, namespace),
+            Value::map([("selector", str_map(&gateway.selector)), ("servers", Value::Seq(servers))]),
         ))
     }
 
@@ -629,9 +634,9 @@ impl Istio {
         report: &mut Report,
         namespaces: &BTreeMap<String, Option<String>>,
     ) -> Result<()> {
-        for (key, g) in &self.config.istio.gateways {
-            let gateway = self.gateway(key, g, namespaces[key].as_deref())?;
-            self.emit(ws, report, gateway, gateway_reason(key, g))?;
+        for (key, config) in &self.config.istio.gateways {
+            let gateway = self.gateway(key, config, namespaces[key].as_deref())?;
+            self.emit(ws, report, gateway, gateway_reason(key, config))?;
         }
         Ok(())
     }
@@ -649,13 +654,13 @@ impl Istio {
         let cfg = &svc.config;
         match routed_port(svc, path) {
             Ok(found) => Ok(Some(found)),
-            Err(e) if cfg.port.is_none() && cfg.name.as_deref().is_none_or(|n| n.contains(['*', '?'])) => {
+            Err(error) if cfg.port.is_none() && cfg.name.as_deref().is_none_or(|name| name.contains(['*', '?'])) => {
                 let mut changes = Changes::new(NAME, &svc.obj);
-                changes.note(Level::Warning, format!("left out of the mesh routing: {}", e.message()));
+                changes.note(Level::Warning, format!("left out of the mesh routing: {}", error.message()));
                 changes.apply(ws, report)?;
                 Ok(None)
             }
-            Err(e) => Err(e),
+            Err(error) => Err(error),
         }
     }
 
@@ -694,8 +699,8 @@ impl Istio {
     ) -> Result<()> {
         let svc = route.svc;
         let mut changes = Changes::new(NAME, &svc.obj);
-        for (i, p, explicit) in wanted_protocols(svc, routed, route.protocol, &route.path)? {
-            plan_app_protocol(&mut changes, &svc.ports[i], p, explicit);
+        for (i, protocol, explicit) in wanted_protocols(svc, routed, route.protocol, &route.path)? {
+            plan_app_protocol(&mut changes, &svc.ports[i], protocol, explicit);
         }
         changes.apply(ws, report)
     }
@@ -704,30 +709,30 @@ impl Istio {
     /// generated Gateway brings.
     fn route_gateway<'g>(
         &'g self,
-        g: &str,
+        gateway: &str,
         i: usize,
         route: &Route<'_>,
         render: &Render<'_>,
     ) -> Result<(String, &'g [String])> {
-        if g == "mesh" || g.contains('/') {
-            return Ok((g.to_string(), &[]));
+        if gateway == "mesh" || gateway.contains('/') {
+            return Ok((gateway.to_string(), &[]));
         }
-        if let Some(gc) = self.config.istio.gateways.get(g) {
-            let name = match (render.gateway_namespaces.get(g).cloned().flatten(), route.namespace()) {
-                (Some(gns), n) if Some(gns.as_str()) != n => format!("{gns}/{g}"),
-                _ => g.to_string(),
+        if let Some(gc) = self.config.istio.gateways.get(gateway) {
+            let name = match (render.gateway_namespaces.get(gateway).cloned().flatten(), route.namespace()) {
+                (Some(gns), ns) if Some(gns.as_str()) != ns => format!("{gns}/{gateway}"),
+                _ => gateway.to_string(),
             };
             return Ok((name, &gc.hosts));
         }
-        if render.gateway_objects.iter().any(|o| o.name == g) {
-            return Ok((g.to_string(), &[]));
+        if render.gateway_objects.iter().any(|obj| obj.name == gateway) {
+            return Ok((gateway.to_string(), &[]));
         }
         let keys = (self.config.istio.gateways.keys().map(String::as_str))
-            .chain(render.gateway_objects.iter().map(|o| o.name.as_str()));
+            .chain(render.gateway_objects.iter().map(|obj| obj.name.as_str()));
         Err(config_error(
             format!(
-                "gateway `{g}` is not under istio.gateways, not `mesh`, and no Gateway of the render{}",
-                plan::closest(g, keys)
+                "gateway `{gateway}` is not under istio.gateways, not `mesh`, and no Gateway of the render{}",
+                plan::closest(gateway, keys)
             ),
             format!("{}.gateways[{i}]", route.path),
         )
@@ -740,12 +745,12 @@ impl Istio {
         let cfg = &route.svc.config;
         let mut gateways = Vec::new();
         let mut gateway_hosts = Vec::new();
-        for (i, g) in cfg.gateways.iter().enumerate() {
-            let (name, hosts) = self.route_gateway(g, i, route, render)?;
+        for (i, gateway) in cfg.gateways.iter().enumerate() {
+            let (name, hosts) = self.route_gateway(gateway, i, route, render)?;
             gateways.push(name);
             gateway_hosts.extend(hosts.iter().cloned());
         }
-        if cfg.mesh && !gateways.iter().any(|g| g == "mesh") && !gateways.is_empty() {
+        if cfg.mesh && !gateways.iter().any(|gateway| gateway == "mesh") && !gateways.is_empty() {
             gateways.push("mesh".into());
         }
         Ok((gateways, gateway_hosts))
@@ -792,7 +797,7 @@ impl Istio {
     fn subsets(&self, changes: &mut Changes<'_>, route: &Route<'_>, pods: &plan::Pods<'_>) -> Vec<Value> {
         let svc = route.svc;
         let mut subsets: Vec<Value> = (svc.config.subsets.iter())
-            .map(|s| Value::map([("name", Value::str(&s.name)), ("labels", str_map(&s.labels))]))
+            .map(|subset| Value::map([("name", Value::str(&subset.name)), ("labels", str_map(&subset.labels))]))
             .collect();
         if let Some(label) = &svc.config.subset_label {
             let behind = pods.behind(svc, self.namespace.as_deref());
@@ -800,8 +805,8 @@ impl Istio {
             subsets.extend(label_subsets(changes, route, label, &labels));
         }
         if route.mode() == Some(Mode::Subset) {
-            for s in ["stable", "canary"] {
-                subsets.push(Value::map([("name", Value::str(s)), ("labels", str_map(&svc.selector))]));
+            for subset in ["stable", "canary"] {
+                subsets.push(Value::map([("name", Value::str(subset)), ("labels", str_map(&svc.selector))]));
             }
         }
         subsets
@@ -874,16 +879,16 @@ impl Istio {
         ws: &mut Workspace<'_>,
         report: &mut Report,
         route: &Route<'_>,
-        ef: &EnvoyFilterConfig,
+        filter: &EnvoyFilterConfig,
     ) -> Result<()> {
         let name = route.name();
         let obj = object(
             "networking.istio.io/v1alpha3",
             "EnvoyFilter",
             metadata(&format!("{name}-request-headers"), route.namespace(), Vec::new()),
-            envoy_filter_spec(ef, str_map(&route.svc.selector)),
+            envoy_filter_spec(filter, str_map(&route.svc.selector)),
         );
-        let keys: Vec<&str> = ef.request_headers.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = filter.request_headers.keys().map(String::as_str).collect();
         let reason =
             format!("adds request headers {} to inbound traffic of the pods behind Service {name}", keys.join(", "));
         self.emit(ws, report, obj, reason)
@@ -916,16 +921,16 @@ impl Istio {
         ws: &mut Workspace<'_>,
         report: &mut Report,
         route: &Route<'_>,
-        a: &AuthorizationConfig,
+        policy: &AuthorizationConfig,
     ) -> Result<()> {
         let name = route.name();
-        if a.namespaces.is_empty() && a.service_accounts.is_empty() {
+        if policy.namespaces.is_empty() && policy.service_accounts.is_empty() {
             return Err(config_error(
                 "an AuthorizationPolicy needs `namespaces` or `serviceAccounts` to allow".to_string(),
                 format!("{}.authorizationPolicy", route.path),
             ));
         }
-        let from = allowed_sources(a, &route.path)?;
+        let from = allowed_sources(policy, &route.path)?;
         let spec = Value::map([
             ("selector", Value::map([("matchLabels", str_map(&route.svc.selector))])),
             ("action", Value::str("ALLOW")),
@@ -938,45 +943,45 @@ impl Istio {
 
     /// The proxy annotations the config asks for, as (key, value, config field).
     fn proxy_annotations(&self) -> Vec<(String, String, &'static str)> {
-        let p = &self.config.istio.proxy;
+        let proxy = &self.config.istio.proxy;
         let mut out = Vec::new();
-        if let Some(hold) = p.hold_application_until_proxy_starts {
+        if let Some(hold) = proxy.hold_application_until_proxy_starts {
             out.push((
                 "proxy.istio.io/config".to_string(),
                 format!("{{\"holdApplicationUntilProxyStarts\": {hold}}}"),
                 "istio.proxy.holdApplicationUntilProxyStarts",
             ));
         }
-        let ports = |v: &[u16]| v.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
-        if !p.exclude_outbound_ports.is_empty() {
+        let ports = |value: &[u16]| value.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+        if !proxy.exclude_outbound_ports.is_empty() {
             out.push((
                 "traffic.sidecar.istio.io/excludeOutboundPorts".into(),
-                ports(&p.exclude_outbound_ports),
+                ports(&proxy.exclude_outbound_ports),
                 "istio.proxy.excludeOutboundPorts",
             ));
         }
-        if !p.exclude_inbound_ports.is_empty() {
+        if !proxy.exclude_inbound_ports.is_empty() {
             out.push((
                 "traffic.sidecar.istio.io/excludeInboundPorts".into(),
-                ports(&p.exclude_inbound_ports),
+                ports(&proxy.exclude_inbound_ports),
                 "istio.proxy.excludeInboundPorts",
             ));
         }
-        for (k, v) in &p.annotations {
-            out.push((k.clone(), v.clone(), "istio.proxy.annotations"));
+        for (key, value) in &proxy.annotations {
+            out.push((key.clone(), value.clone(), "istio.proxy.annotations"));
         }
         out
     }
 
     /// The pod template of a workload that can join the mesh: not switched off by annotation
     /// and not on the host network (notes say why not).
-    fn meshable(&self, ws: &Workspace<'_>, changes: &mut Changes<'_>, w: &Workload) -> Result<Option<NodeId>> {
-        if workload::switch(ws, &w.object, plan::ISTIO_ANNOTATION)? == Some(false) {
+    fn meshable(&self, ws: &Workspace<'_>, changes: &mut Changes<'_>, workload: &Workload) -> Result<Option<NodeId>> {
+        if workload::switch(ws, &workload.object, plan::ISTIO_ANNOTATION)? == Some(false) {
             changes.note(Level::Info, format!("skipped: annotation {}: \"false\"", plan::ISTIO_ANNOTATION));
             return Ok(None);
         }
-        let Some(template) = w.template else { return Ok(None) };
-        if ws.tree(w.object.segment).str_at(template, &["spec", "hostNetwork"]) == Some("true") {
+        let Some(template) = workload.template else { return Ok(None) };
+        if ws.tree(workload.object.segment).str_at(template, &["spec", "hostNetwork"]) == Some("true") {
             changes.note(Level::Warning, "hostNetwork pods are never given a sidecar; left out of the mesh");
             return Ok(None);
         }
@@ -988,7 +993,7 @@ impl Istio {
         &self,
         changes: &mut Changes<'_>,
         tree: &Tree,
-        w: &Workload,
+        workload: &Workload,
         template: NodeId,
         service: &str,
     ) {
@@ -1000,14 +1005,14 @@ impl Istio {
             );
             return;
         }
-        let at = w.template_child(&["metadata", "labels"]);
+        let at = workload.template_child(&["metadata", "labels"]);
         changes.set(&at, key, Value::str(value), format!("joins the mesh behind Service {service}"));
     }
 
     /// The proxy annotations on the pod template; the chart's own proxy config may hold more
     /// than postwire would write, so a different one is kept.
-    fn annotate_proxy(&self, changes: &mut Changes<'_>, tree: &Tree, w: &Workload, template: NodeId) {
-        let at = w.template_child(&["metadata", "annotations"]);
+    fn annotate_proxy(&self, changes: &mut Changes<'_>, tree: &Tree, workload: &Workload, template: NodeId) {
+        let at = workload.template_child(&["metadata", "annotations"]);
         for (key, value, why) in self.proxy_annotations() {
             let existing = tree.str_at(template, &["metadata", "annotations", &key]);
             if key == "proxy.istio.io/config" && existing.is_some_and(|v| v != value) {
@@ -1019,12 +1024,18 @@ impl Istio {
     }
 
     /// Put the pods of a workload behind a routed Service into the mesh.
-    fn wire_workload(&self, ws: &mut Workspace<'_>, report: &mut Report, w: &Workload, service: &str) -> Result<()> {
-        let mut changes = Changes::new(NAME, &w.object);
-        if let Some(template) = self.meshable(ws, &mut changes, w)? {
-            let tree = ws.tree(w.object.segment);
-            self.label_for_injection(&mut changes, tree, w, template, service);
-            self.annotate_proxy(&mut changes, tree, w, template);
+    fn wire_workload(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        workload: &Workload,
+        service: &str,
+    ) -> Result<()> {
+        let mut changes = Changes::new(NAME, &workload.object);
+        if let Some(template) = self.meshable(ws, &mut changes, workload)? {
+            let tree = ws.tree(workload.object.segment);
+            self.label_for_injection(&mut changes, tree, workload, template, service);
+            self.annotate_proxy(&mut changes, tree, workload, template);
         }
         changes.apply(ws, report)
     }
@@ -1065,14 +1076,16 @@ impl Istio {
         let ns = self.namespace.as_deref();
         let objects = ws.objects();
         let services = plan::services(ws, &objects, &self.config, ns)?;
-        let workloads: Vec<Workload> =
-            workload::find(ws, &objects, &self.config.workload_kinds()).into_iter().map(|(w, _)| w).collect();
+        let workloads: Vec<Workload> = workload::find(ws, &objects, &self.config.workload_kinds())
+            .into_iter()
+            .map(|(workload, _)| workload)
+            .collect();
         let pods = plan::Pods::new(ws, &workloads);
         let mut wired: BTreeSet<(usize, usize)> = BTreeSet::new();
         for svc in &services {
-            for (w, _) in pods.behind(svc, ns) {
-                if wired.insert((w.object.segment, w.object.node)) {
-                    self.wire_workload(ws, report, w, &svc.obj.name)?;
+            for (workload, _) in pods.behind(svc, ns) {
+                if wired.insert((workload.object.segment, workload.object.node)) {
+                    self.wire_workload(ws, report, workload, &svc.obj.name)?;
                 }
             }
         }

@@ -132,19 +132,20 @@ impl Rollouts {
         &self,
         name: &str,
         namespace: Option<&str>,
-        t: &AnalysisTemplateConfig,
+        config: &AnalysisTemplateConfig,
         blocking: bool,
     ) -> Result<Value> {
         let mut metric = vec![("name".to_string(), Value::str(name))];
         // A query is measured every minute by default; a Job runs once unless told otherwise.
-        let interval = t.interval.as_ref().map(|d| d.0.as_str()).or(t.prometheus.as_ref().map(|_| "1m"));
-        if let Some(i) = interval {
-            metric.push(("interval".into(), Value::str(i)));
+        let interval =
+            config.interval.as_ref().map(|delay| delay.0.as_str()).or(config.prometheus.as_ref().map(|_| "1m"));
+        if let Some(every) = interval {
+            metric.push(("interval".into(), Value::str(every)));
         }
-        if let Some(d) = &t.initial_delay {
-            metric.push(("initialDelay".into(), Value::str(&d.0)));
+        if let Some(delay) = &config.initial_delay {
+            metric.push(("initialDelay".into(), Value::str(&delay.0)));
         }
-        let count = match (t.count, interval.is_some() && blocking) {
+        let count = match (config.count, interval.is_some() && blocking) {
             (Some(0), true) => {
                 return Err(Error::new(
                     ErrorKind::Config,
@@ -154,34 +155,34 @@ impl Rollouts {
                 .with_hint("give a count (measurements before the step passes), or use the template only as background analysis (canary.analysis)"));
             }
             (None, true) => Some(DEFAULT_BLOCKING_COUNT),
-            (c, _) => c.map(i64::from),
+            (count, _) => count.map(i64::from),
         };
-        if let Some(c) = count {
-            metric.push(("count".into(), Value::Int(c)));
+        if let Some(count) = count {
+            metric.push(("count".into(), Value::Int(count)));
         }
-        if let Some(s) = &t.success_condition {
-            metric.push(("successCondition".into(), Value::str(s)));
+        if let Some(condition) = &config.success_condition {
+            metric.push(("successCondition".into(), Value::str(condition)));
         }
-        if let Some(f) = &t.failure_condition {
-            metric.push(("failureCondition".into(), Value::str(f)));
+        if let Some(condition) = &config.failure_condition {
+            metric.push(("failureCondition".into(), Value::str(condition)));
         }
-        if let Some(l) = t.failure_limit {
-            metric.push(("failureLimit".into(), Value::Int(l.into())));
+        if let Some(limit) = config.failure_limit {
+            metric.push(("failureLimit".into(), Value::Int(limit.into())));
         }
-        let provider = match (&t.prometheus, &t.job) {
-            (Some(p), _) => Value::map([(
+        let provider = match (&config.prometheus, &config.job) {
+            (Some(prometheus), _) => Value::map([(
                 "prometheus",
-                Value::map([("address", Value::str(&p.address)), ("query", Value::str(&p.query))]),
+                Value::map([("address", Value::str(&prometheus.address)), ("query", Value::str(&prometheus.query))]),
             )]),
             (None, Some(job)) => Value::map([("job", Value::from_json(&job.0))]),
             (None, None) => unreachable!("config checked: a prometheus query or a job"),
         };
         metric.push(("provider".into(), provider));
         let mut spec = Vec::new();
-        if !t.args.is_empty() {
+        if !config.args.is_empty() {
             spec.push((
                 "args".to_string(),
-                Value::Seq(t.args.iter().map(|a| Value::map([("name", Value::str(a))])).collect()),
+                Value::Seq(config.args.iter().map(|a| Value::map([("name", Value::str(a))])).collect()),
             ));
         }
         spec.push(("metrics".into(), Value::Seq(vec![Value::Map(metric)])));
@@ -189,21 +190,21 @@ impl Rollouts {
     }
 
     /// The strategy fields postwire sets for a target: the config's, plus the traffic wiring.
-    fn strategy(&self, t: &Target, existing: Option<&str>) -> Result<(String, Json)> {
-        let wc = &self.rc().workloads[t.index];
-        let path = format!("rollouts.workloads[{}].strategy", t.index);
+    fn strategy(&self, target: &Target, existing: Option<&str>) -> Result<(String, Json)> {
+        let wc = &self.rc().workloads[target.index];
+        let path = format!("rollouts.workloads[{}].strategy", target.index);
         let (kind, mut fields) = match (&wc.strategy, existing) {
-            (Some(s), _) => {
-                let (k, v) = s.0.as_object().and_then(|m| m.iter().next()).expect("checked: one strategy");
-                (k.clone(), v.clone())
+            (Some(chosen), _) => {
+                let (key, value) = chosen.0.as_object().and_then(|m| m.iter().next()).expect("checked: one strategy");
+                (key.clone(), value.clone())
             }
             (None, Some(kind)) => (kind.to_string(), json!({})),
             (None, None) => ("canary".to_string(), json!({})),
         };
-        if let Some(e) = existing.filter(|e| *e != kind) {
+        if let Some(other) = existing.filter(|other| *other != kind) {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("Rollout {} uses a {e} strategy and the config gives {kind}", t.object.display()),
+                format!("Rollout {} uses a {other} strategy and the config gives {kind}", target.object.display()),
             )
             .with_path(path)
             .with_hint("give the Rollout's own strategy type, or change the chart's"));
@@ -211,9 +212,9 @@ impl Rollouts {
         if !fields.is_object() {
             fields = json!({});
         }
-        let svc = t.service.clone().unwrap_or_default();
+        let svc = target.service.clone().unwrap_or_default();
         let user_routing = fields.get("trafficRouting").is_some();
-        match t.mode {
+        match target.mode {
             Mode::Subset if !user_routing => {
                 fields["trafficRouting"] = json!({"istio": {
                     "virtualService": {"name": svc, "routes": [ROUTE_NAME]},
@@ -246,15 +247,15 @@ impl Rollouts {
         })?;
         let tree = ws.tree(svc.segment);
         let mut spec = Vec::new();
-        if let Some(p) = tree.path(svc.node, &["spec", "ports"]) {
-            spec.push(("ports".to_string(), tree_value(tree, p)));
+        if let Some(ports) = tree.path(svc.node, &["spec", "ports"]) {
+            spec.push(("ports".to_string(), tree_value(tree, ports)));
         }
-        if let Some(s) = tree.path(svc.node, &["spec", "selector"]) {
-            spec.push(("selector".to_string(), tree_value(tree, s)));
+        if let Some(selector) = tree.path(svc.node, &["spec", "selector"]) {
+            spec.push(("selector".to_string(), tree_value(tree, selector)));
         }
-        let labels = tree.path(svc.node, &["metadata", "labels"]).map(|l| tree_value(tree, l));
+        let labels = tree.path(svc.node, &["metadata", "labels"]).map(|labels| tree_value(tree, labels));
         let labels = match labels {
-            Some(Value::Map(m)) => m,
+            Some(Value::Map(fields)) => fields,
             _ => Vec::new(),
         };
         Some(object("v1", "Service", metadata(new, svc.namespace.as_deref(), labels), Value::Map(spec)))
@@ -287,20 +288,20 @@ impl<'o> Index<'o> {
     fn new(ws: &Workspace<'_>, objects: &'o [Object], namespace: Option<&str>) -> Self {
         let mut hpas: BTreeMap<String, Vec<&Object>> = BTreeMap::new();
         let mut generated: BTreeMap<(Option<String>, String), Vec<&Object>> = BTreeMap::new();
-        for o in objects {
-            let tree = ws.tree(o.segment);
-            if o.kind == "HorizontalPodAutoscaler"
-                && matches!(tree.str_at(o.node, &["spec", "scaleTargetRef", "kind"]), Some("Deployment" | "Rollout"))
+        for obj in objects {
+            let tree = ws.tree(obj.segment);
+            if obj.kind == "HorizontalPodAutoscaler"
+                && matches!(tree.str_at(obj.node, &["spec", "scaleTargetRef", "kind"]), Some("Deployment" | "Rollout"))
             {
-                if let Some(target) = tree.str_at(o.node, &["spec", "scaleTargetRef", "name"]) {
-                    hpas.entry(target.to_string()).or_default().push(o);
+                if let Some(target) = tree.str_at(obj.node, &["spec", "scaleTargetRef", "name"]) {
+                    hpas.entry(target.to_string()).or_default().push(obj);
                 }
             }
-            if o.is("argoproj.io", "Rollout")
-                && tree.str_at(o.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(NAME)
+            if obj.is("argoproj.io", "Rollout")
+                && tree.str_at(obj.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(NAME)
             {
-                let key = (o.namespace.as_deref().or(namespace).map(String::from), o.name.clone());
-                generated.entry(key).or_default().push(o);
+                let key = (obj.namespace.as_deref().or(namespace).map(String::from), obj.name.clone());
+                generated.entry(key).or_default().push(obj);
             }
         }
         Index { hpas, generated }
@@ -310,7 +311,7 @@ impl<'o> Index<'o> {
     /// its namespace.
     fn hpa(&self, obj: &Object) -> Option<&'o Object> {
         let hpas = self.hpas.get(&obj.name)?;
-        hpas.iter().copied().find(|h| namespaces_match(h.namespace.as_deref(), obj.namespace.as_deref()))
+        hpas.iter().copied().find(|hpa| namespaces_match(hpa.namespace.as_deref(), obj.namespace.as_deref()))
     }
 
     /// The `nth` Rollout an earlier run made from a Deployment of this name and namespace.
@@ -330,11 +331,11 @@ fn converted_rollout(
     scale_down: ScaleDown,
 ) -> Value {
     let mut spec = Vec::new();
-    if let Some(r) = replicas {
-        spec.push(("replicas".to_string(), r));
+    if let Some(count) = replicas {
+        spec.push(("replicas".to_string(), count));
     }
-    if let Some(s) = tree.path(obj.node, &["spec", "selector"]) {
-        spec.push(("selector".to_string(), tree_value(tree, s)));
+    if let Some(selector) = tree.path(obj.node, &["spec", "selector"]) {
+        spec.push(("selector".to_string(), tree_value(tree, selector)));
     }
     spec.push((
         "workloadRef".into(),
@@ -349,39 +350,40 @@ fn converted_rollout(
     // The Rollout carries the Deployment's selector labels, not all its labels: other
     // wirings (Datadog's unified tags) label the Deployment after this one runs, so
     // copying every label would give a second run a different Rollout.
-    let labels = match tree.path(obj.node, &["spec", "selector", "matchLabels"]).map(|l| tree_value(tree, l)) {
-        Some(Value::Map(m)) => m,
+    let labels = match tree.path(obj.node, &["spec", "selector", "matchLabels"]).map(|labels| tree_value(tree, labels))
+    {
+        Some(Value::Map(fields)) => fields,
         _ => Vec::new(),
     };
     object("argoproj.io/v1alpha1", "Rollout", metadata(&obj.name, obj.namespace.as_deref(), labels), Value::Map(spec))
 }
 
 /// Why postwire sets one strategy field of an existing Rollout.
-fn strategy_reason(t: &Target, kind: &str, key: &str, value: &Json) -> String {
+fn strategy_reason(target: &Target, kind: &str, key: &str, value: &Json) -> String {
     match key {
         "trafficRouting" => {
             format!(
                 "Istio splits the canary's traffic through VirtualService {}",
-                t.service.as_deref().unwrap_or_default()
+                target.service.as_deref().unwrap_or_default()
             )
         }
         "canaryService" | "stableService" | "activeService" | "previewService" => {
             format!("Service {} in front of the {kind} pods", value.as_str().unwrap_or_default())
         }
-        _ => format!("rollouts.workloads[{}].strategy.{kind}.{key}", t.index),
+        _ => format!("rollouts.workloads[{}].strategy.{kind}.{key}", target.index),
     }
 }
 
 /// What Argo CD must leave to the Rollouts controller on the objects routing a target's
 /// traffic, and the Services its strategy needs beside the one in front.
-fn ignore_routing(report: &mut Report, t: &Target) -> Vec<String> {
-    let svc = t.service.clone().unwrap_or_default();
-    let ns = t.object.namespace.as_deref();
+fn ignore_routing(report: &mut Report, target: &Target) -> Vec<String> {
+    let svc = target.service.clone().unwrap_or_default();
+    let ns = target.object.namespace.as_deref();
     let mut copies = Vec::new();
-    if matches!(t.mode, Mode::Subset | Mode::Host) {
+    if matches!(target.mode, Mode::Subset | Mode::Host) {
         ignore(report, "networking.istio.io", "VirtualService", &svc, ns, &[], &[".spec.http[].route[].weight"]);
     }
-    match t.mode {
+    match target.mode {
         Mode::Subset => {
             let jq = [".spec.subsets[].labels", MANAGED_BY];
             ignore(report, "networking.istio.io", "DestinationRule", &svc, ns, &[], &jq);
@@ -390,7 +392,7 @@ fn ignore_routing(report: &mut Report, t: &Target) -> Vec<String> {
         Mode::BlueGreen => copies.push(format!("{svc}-preview")),
         Mode::Plain => {}
     }
-    if t.mode == Mode::BlueGreen {
+    if target.mode == Mode::BlueGreen {
         ignore(report, "", "Service", &svc, ns, &[], &[".spec.selector[\"rollouts-pod-template-hash\"]", MANAGED_BY]);
     }
     copies
@@ -444,7 +446,7 @@ impl Rollouts {
         targets: &[Target],
         blocking: &[String],
     ) -> Result<()> {
-        for (name, t) in &self.rc().analysis_templates {
+        for (name, config) in &self.rc().analysis_templates {
             let uses = |wc: &RolloutWorkload| wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name));
             let users: Vec<String> =
                 self.rc().workloads.iter().filter(|wc| uses(wc)).map(|wc| format!("`{}`", wc.name)).collect();
@@ -458,14 +460,14 @@ impl Rollouts {
             if namespaces.is_empty() {
                 namespaces.push(None);
             }
-            let what = if t.job.is_some() { "Job" } else { "Prometheus" };
+            let what = if config.job.is_some() { "Job" } else { "Prometheus" };
             let why = if users.is_empty() {
                 format!("{what} analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
             } else {
                 format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
             };
             for ns in namespaces {
-                let template = self.analysis_template(name, ns.as_deref(), t, blocking.contains(name))?;
+                let template = self.analysis_template(name, ns.as_deref(), config, blocking.contains(name))?;
                 self.emit(ws, report, template, why.clone())?;
             }
         }
@@ -547,13 +549,13 @@ impl Rollouts {
         &self,
         ws: &mut Workspace<'_>,
         report: &mut Report,
-        t: &Target,
+        target: &Target,
         index: &Index<'_>,
         nth: usize,
     ) -> Result<()> {
-        let obj = &t.object;
-        let (kind, fields) = self.strategy(t, None)?;
-        let scale_down = self.rc().workloads[t.index].scale_down.unwrap_or(self.rc().scale_down);
+        let obj = &target.object;
+        let (kind, fields) = self.strategy(target, None)?;
+        let scale_down = self.rc().workloads[target.index].scale_down.unwrap_or(self.rc().scale_down);
         let hpa = index.hpa(obj);
         let replicas = if hpa.is_none() { self.replicas(ws, index, obj, nth) } else { None };
         let strategy = Value::map([(kind.as_str(), Value::from_json(&fields))]);
@@ -565,41 +567,42 @@ impl Rollouts {
         );
         self.emit(ws, report, rollout, reason)?;
         self.hold_deployment(ws, report, obj, scale_down)?;
-        if let Some(h) = hpa {
-            self.retarget_hpa(ws, report, h, &obj.name)?;
+        if let Some(hpa_object) = hpa {
+            self.retarget_hpa(ws, report, hpa_object, &obj.name)?;
         }
         Ok(())
     }
 
     /// Set the strategy fields of an existing Rollout.
-    fn wire_rollout(&self, ws: &mut Workspace<'_>, report: &mut Report, t: &Target) -> Result<()> {
-        let obj = &t.object;
+    fn wire_rollout(&self, ws: &mut Workspace<'_>, report: &mut Report, target: &Target) -> Result<()> {
+        let obj = &target.object;
         let tree = ws.tree(obj.segment);
-        let existing =
-            ["canary", "blueGreen"].into_iter().find(|k| tree.path(obj.node, &["spec", "strategy", k]).is_some());
-        let (kind, fields) = self.strategy(t, existing)?;
+        let existing = ["canary", "blueGreen"]
+            .into_iter()
+            .find(|kind_key| tree.path(obj.node, &["spec", "strategy", kind_key]).is_some());
+        let (kind, fields) = self.strategy(target, existing)?;
         let at = [PathSeg::from("spec"), PathSeg::from("strategy"), PathSeg::from(kind.as_str())];
         let mut changes = Changes::new(NAME, obj);
         for (key, value) in fields.as_object().into_iter().flatten() {
-            changes.set(&at, key, Value::from_json(value), strategy_reason(t, &kind, key, value));
+            changes.set(&at, key, Value::from_json(value), strategy_reason(target, &kind, key, value));
         }
         changes.apply(ws, report)
     }
 
     /// The Services a target's strategy needs (copies of the one in front), and what Argo CD
     /// must leave to the controller.
-    fn strategy_services(&self, ws: &mut Workspace<'_>, report: &mut Report, t: &Target) -> Result<()> {
-        let svc = t.service.clone().unwrap_or_default();
-        let ns = t.object.namespace.as_deref();
-        for copy in ignore_routing(report, t) {
+    fn strategy_services(&self, ws: &mut Workspace<'_>, report: &mut Report, target: &Target) -> Result<()> {
+        let svc = target.service.clone().unwrap_or_default();
+        let ns = target.object.namespace.as_deref();
+        for copy in ignore_routing(report, target) {
             let Some(value) = self.service_copy(ws, &svc, ns, &copy) else {
                 return Err(Error::new(ErrorKind::Config, format!("Service `{svc}` is not in the render"))
-                    .with_path(format!("rollouts.workloads[{}].service", t.index)));
+                    .with_path(format!("rollouts.workloads[{}].service", target.index)));
             };
             let reason = format!(
                 "Service for the {} pods of {} (Argo Rollouts sets its selector)",
                 copy.rsplit('-').next().unwrap_or_default(),
-                t.object.display()
+                target.object.display()
             );
             self.emit(ws, report, value, reason)?;
             ignore(
@@ -639,17 +642,17 @@ impl Wiring for Rollouts {
         let index = Index::new(ws, &objects, ns);
         // Deployments converted so far, by namespace (the render's for one without) and name.
         let mut converted: BTreeMap<(Option<&str>, &str), usize> = BTreeMap::new();
-        for t in &targets {
-            let obj = &t.object;
-            if t.convert {
+        for target in &targets {
+            let obj = &target.object;
+            if target.convert {
                 let copy = converted.entry((obj.namespace.as_deref().or(ns), obj.name.as_str())).or_default();
                 let nth = *copy;
                 *copy += 1;
-                self.convert(ws, report, t, &index, nth)?;
+                self.convert(ws, report, target, &index, nth)?;
             } else {
-                self.wire_rollout(ws, report, t)?;
+                self.wire_rollout(ws, report, target)?;
             }
-            self.strategy_services(ws, report, t)?;
+            self.strategy_services(ws, report, target)?;
         }
         Ok(())
     }
