@@ -18,7 +18,6 @@
 //!     trafficPolicy:                        #   - name: "primary"
 //!       loadBalancer: {simple: LEAST_REQUEST}#     route: [{destination: {host: "web", port: {number: 80}}}]
 //! ```
-
 pub mod config;
 pub mod plan;
 pub mod rollouts;
@@ -29,18 +28,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use config::{IstioConfig, RolloutsConfig};
 
-use crate::edit::{Op, Outcome, PathSeg, Value};
+use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{generate, OnConflict};
 use crate::pipeline::PostwireConfig;
-use crate::report::{Action, Change, Level, Note, Report};
+use crate::report::{Action, Change, Level, Report};
 use crate::resource::Object;
 use crate::wire::ContextV1;
+use crate::wiring::changes::Changes;
 use crate::wiring::Wiring;
-use crate::workload::{self, report_path, Workload};
+use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
-use config::{Protocol, TlsMode};
-use plan::{Mode, Svc, Target};
+use crate::yaml::{NodeId, Tree};
+use config::{AuthorizationConfig, EnvoyFilterConfig, GatewayConfig, MtlsMode, PortRef, Protocol, TlsMode};
+use plan::{config_error, Mode, Svc, Target};
 
 const NAME: &str = "istio";
 
@@ -81,80 +82,34 @@ pub(crate) fn record_generated(ws: &Workspace<'_>, report: &mut Report, wiring: 
     });
 }
 
-/// Record the outcomes of edits on an object.
-pub(crate) fn record_edits(
-    ws: &Workspace<'_>,
-    report: &mut Report,
-    wiring: &str,
-    obj: &Object,
-    edits: &[(Vec<PathSeg>, String, String)],
-    outcomes: &[Outcome],
-) {
-    let source = ws.source(obj.segment);
-    for ((path, key, reason), outcome) in edits.iter().zip(outcomes) {
-        let action = match outcome {
-            Outcome::Unchanged | Outcome::Removed => continue,
-            Outcome::Added => Action::Added,
-            Outcome::Updated => Action::Updated,
-        };
-        report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
-            wiring: wiring.into(),
-            path: report_path(obj, path),
-            key: key.clone(),
-            action,
-            reason: reason.clone(),
-        });
-    }
-}
-
-/// Plan `(parent path, key, value, reason)` sets on an object and record them.
-pub(crate) fn set_all(
+/// Generate `value` (unless `on_conflict` says to leave an existing one) and record why.
+pub(crate) fn emit(
     ws: &mut Workspace<'_>,
     report: &mut Report,
-    wiring: &str,
-    obj: &Object,
-    sets: Vec<(Vec<PathSeg>, String, Value, String)>,
+    wiring: &'static str,
+    value: Value,
+    on_conflict: OnConflict,
+    reason: String,
 ) -> Result<()> {
-    if sets.is_empty() {
-        return Ok(());
+    if let Some(segment) = generate(ws, wiring, value, on_conflict)? {
+        record_generated(ws, report, wiring, segment, reason);
     }
-    let ops: Vec<Op> = sets
-        .iter()
-        .map(|(path, key, value, _)| {
-            let mut p = path.clone();
-            p.push(PathSeg::from(key.as_str()));
-            Op::Set { path: p, value: value.clone() }
-        })
-        .collect();
-    let outcomes = ws.edit(obj.segment, obj.node, &ops, &obj.display())?;
-    let edits: Vec<(Vec<PathSeg>, String, String)> = sets.into_iter().map(|(p, k, _, r)| (p, k, r)).collect();
-    record_edits(ws, report, wiring, obj, &edits, &outcomes);
     Ok(())
-}
-
-pub(crate) fn note(ws: &Workspace<'_>, report: &mut Report, wiring: &str, obj: &Object, level: Level, message: String) {
-    let source = ws.source(obj.segment);
-    report.document(obj.doc_number, &obj.display(), source.as_deref()).notes.push(Note {
-        wiring: wiring.into(),
-        level,
-        message,
-        rule: None,
-        line: None,
-    });
 }
 
 /// `metadata` of a generated object beside `obj` (same namespace as written).
 pub(crate) fn metadata(name: &str, namespace: Option<&str>, labels: Vec<(String, Value)>) -> Value {
-    let mut m = vec![("name".to_string(), Value::str(name))];
+    let mut fields = vec![("name".to_string(), Value::str(name))];
     if let Some(ns) = namespace {
-        m.push(("namespace".into(), Value::str(ns)));
+        fields.push(("namespace".into(), Value::str(ns)));
     }
     if !labels.is_empty() {
-        m.push(("labels".into(), Value::Map(labels)));
+        fields.push(("labels".into(), Value::Map(labels)));
     }
-    Value::Map(m)
+    Value::Map(fields)
 }
 
+/// A whole generated object.
 pub(crate) fn object(api_version: &str, kind: &str, metadata: Value, spec: Value) -> Value {
     Value::map([
         ("apiVersion", Value::str(api_version)),
@@ -164,8 +119,8 @@ pub(crate) fn object(api_version: &str, kind: &str, metadata: Value, spec: Value
     ])
 }
 
-fn str_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
+fn str_map(map: &BTreeMap<String, String>) -> Value {
+    Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
 }
 
 fn strs(items: &[String]) -> Value {
@@ -175,14 +130,14 @@ fn strs(items: &[String]) -> Value {
 /// The destination hosts and weights of the route for a Service, given its Rollout.
 pub(crate) fn destinations(svc: &str, port: i64, mode: Option<Mode>) -> Value {
     let dest = |host: String, subset: Option<&str>, weight: Option<i64>| {
-        let mut d = vec![("host".to_string(), Value::str(host))];
-        if let Some(s) = subset {
-            d.push(("subset".into(), Value::str(s)));
+        let mut destination = vec![("host".to_string(), Value::str(host))];
+        if let Some(name) = subset {
+            destination.push(("subset".into(), Value::str(name)));
         }
-        d.push(("port".into(), Value::map([("number", Value::Int(port))])));
-        let mut entry = vec![("destination".to_string(), Value::Map(d))];
-        if let Some(w) = weight {
-            entry.push(("weight".into(), Value::Int(w)));
+        destination.push(("port".into(), Value::map([("number", Value::Int(port))])));
+        let mut entry = vec![("destination".to_string(), Value::Map(destination))];
+        if let Some(percent) = weight {
+            entry.push(("weight".into(), Value::Int(percent)));
         }
         Value::Map(entry)
     };
@@ -211,6 +166,417 @@ struct Render<'a> {
     gateway_namespaces: &'a BTreeMap<String, Option<String>>,
 }
 
+/// The route one Service gets: where its config entry is, the port and protocol it is routed
+/// with, and the Rollout that moves its weights, if any.
+struct Route<'a> {
+    svc: &'a Svc,
+    path: String,
+    port: i64,
+    protocol: Protocol,
+    rollout: Option<&'a Target>,
+}
+
+impl Route<'_> {
+    fn name(&self) -> &str {
+        &self.svc.obj.name
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        self.svc.obj.namespace.as_deref()
+    }
+
+    fn mode(&self) -> Option<Mode> {
+        self.rollout.map(|t| t.mode)
+    }
+}
+
+// ---- Gateways ----
+
+/// A Gateway server on `port` for `hosts`.
+fn server(number: u16, name: String, protocol: &str, hosts: &Value) -> Vec<(String, Value)> {
+    vec![
+        (
+            "port".to_string(),
+            Value::map([
+                ("number", Value::Int(number.into())),
+                ("name", Value::str(name)),
+                ("protocol", Value::str(protocol)),
+            ]),
+        ),
+        ("hosts".into(), hosts.clone()),
+    ]
+}
+
+/// The plain-HTTP server (redirecting to HTTPS when asked); `httpPort: 0` needs another server.
+fn http_server(gateway: &GatewayConfig, hosts: &Value, path: &str) -> Result<Option<Value>> {
+    if gateway.http_port == 0 {
+        if gateway.tls.is_none() && gateway.tcp_ports.is_empty() {
+            let message = "`httpPort: 0` leaves no server; add `tls` or `tcpPorts`";
+            return Err(config_error(message.into(), format!("{path}.httpPort")));
+        }
+        return Ok(None);
+    }
+    let mut http = server(gateway.http_port, "http".into(), "HTTP", hosts);
+    if gateway.tls.as_ref().is_some_and(|t| t.https_redirect) {
+        http.push(("tls".into(), Value::map([("httpsRedirect", Value::Bool(true))])));
+    }
+    Ok(Some(Value::Map(http)))
+}
+
+/// The HTTPS (or TLS passthrough) server; every mode but passthrough needs the certificate.
+fn tls_server(gateway: &GatewayConfig, hosts: &Value, path: &str) -> Result<Option<Value>> {
+    let Some(config) = &gateway.tls else { return Ok(None) };
+    let mode = match config.mode {
+        TlsMode::Simple => "SIMPLE",
+        TlsMode::Mutual => "MUTUAL",
+        TlsMode::Passthrough => "PASSTHROUGH",
+        TlsMode::OptionalMutual => "OPTIONAL_MUTUAL",
+    };
+    let mut tls = vec![("mode".to_string(), Value::str(mode))];
+    if config.mode != TlsMode::Passthrough {
+        if config.credential_name.is_empty() {
+            return Err(config_error(
+                format!("TLS mode {mode} needs the `credentialName` of the certificate Secret"),
+                format!("{path}.tls.credentialName"),
+            ));
+        }
+        tls.push(("credentialName".into(), Value::str(&config.credential_name)));
+    }
+    let protocol = if config.mode == TlsMode::Passthrough { "TLS" } else { "HTTPS" };
+    let mut https = server(config.port, "https".into(), protocol, hosts);
+    https.push(("tls".into(), Value::Map(tls)));
+    Ok(Some(Value::Map(https)))
+}
+
+/// A Gateway's metadata: ExternalDNS publishes its hosts (wildcards aside) when asked.
+fn gateway_metadata(key: &str, gateway: &GatewayConfig, namespace: Option<&str>) -> Value {
+    let mut meta = metadata(key, namespace, Vec::new());
+    let names: Vec<&str> = gateway.hosts.iter().map(String::as_str).filter(|h| !h.contains('*')).collect();
+    if gateway.external_dns && !names.is_empty() {
+        if let Value::Map(fields) = &mut meta {
+            fields.push((
+                "annotations".into(),
+                Value::map([("external-dns.alpha.kubernetes.io/hostname", Value::str(names.join(",")))]),
+            ));
+        }
+    }
+    meta
+}
+
+/// Why a Gateway was generated, in the report.
+fn gateway_reason(key: &str, gateway: &GatewayConfig) -> String {
+    let hosts = gateway.hosts.join(", ");
+    match &gateway.tls {
+        Some(tls) if tls.https_redirect && gateway.http_port != 0 => {
+            format!(
+                "gateway `{key}` for {hosts}: HTTPS on {} and a redirect from HTTP on {}",
+                tls.port, gateway.http_port
+            )
+        }
+        Some(tls) => format!("gateway `{key}` for {hosts}: HTTPS on {}", tls.port),
+        None => format!("gateway `{key}` for {hosts}: HTTP on {}", gateway.http_port),
+    }
+}
+
+// ---- Service routing: ports ----
+
+/// A Service's ports by name (or number, for an unnamed one), for messages.
+fn port_names(svc: &Svc) -> Vec<String> {
+    svc.ports.iter().map(|p| p.name.clone().unwrap_or_else(|| p.number.to_string())).collect()
+}
+
+/// The port the config names.
+fn named_port<'s>(svc: &'s Svc, want: &PortRef, path: &str) -> Result<&'s plan::Port> {
+    let found = svc.ports.iter().find(|port| match want {
+        PortRef::Number(number) => port.number == i64::from(*number),
+        PortRef::Name(name) => port.name.as_deref() == Some(name.as_str()),
+    });
+    found.ok_or_else(|| {
+        let names = port_names(svc);
+        config_error(
+            format!(
+                "{} has no port `{want}` (its ports: {}){}",
+                svc.obj.display(),
+                names.join(", "),
+                plan::closest(&want.to_string(), names.iter().map(String::as_str))
+            ),
+            format!("{path}.port"),
+        )
+    })
+}
+
+/// The port routed when the config names none: the one HTTP port, else the only port.
+fn default_port<'s>(svc: &'s Svc, path: &str) -> Result<&'s plan::Port> {
+    let httpish: Vec<&plan::Port> = svc
+        .ports
+        .iter()
+        .filter(|p| Protocol::detect(p.app_protocol.as_deref(), p.name.as_deref()).is_some_and(Protocol::is_http))
+        .collect();
+    match (httpish.as_slice(), svc.ports.as_slice()) {
+        ([one], _) => Ok(one),
+        (_, [only]) => Ok(only),
+        (_, []) => Err(config_error(format!("{} has no ports", svc.obj.display()), path.to_string())),
+        _ => Err(config_error(
+            format!("{} has several ports ({}); say which one to route", svc.obj.display(), port_names(svc).join(", ")),
+            format!("{path}.port"),
+        )
+        .with_hint("set `port:` to a port name or number")),
+    }
+}
+
+/// The routed port of a Service and its protocol.
+fn routed_port<'s>(svc: &'s Svc, path: &str) -> Result<(&'s plan::Port, Protocol)> {
+    let port = match &svc.config.port {
+        Some(want) => named_port(svc, want, path)?,
+        None => default_port(svc, path)?,
+    };
+    let detected = Protocol::detect(port.app_protocol.as_deref(), port.name.as_deref());
+    Ok((port, svc.config.protocol.or(detected).unwrap_or(Protocol::Http)))
+}
+
+/// The ports whose protocol postwire states, as (index, protocol, whether the config names
+/// it): the routed port, then each `appProtocols` entry.
+fn wanted_protocols(
+    svc: &Svc,
+    routed: &plan::Port,
+    protocol: Protocol,
+    path: &str,
+) -> Result<Vec<(usize, Protocol, bool)>> {
+    let mut want = vec![(routed.index, protocol, svc.config.protocol.is_some())];
+    for (key, protocol) in &svc.config.app_protocols {
+        let Some(found) =
+            svc.ports.iter().find(|x| x.name.as_deref() == Some(key.as_str()) || x.number.to_string() == *key)
+        else {
+            let names = port_names(svc);
+            return Err(config_error(
+                format!(
+                    "{} has no port `{key}`{}",
+                    svc.obj.display(),
+                    plan::closest(key, names.iter().map(String::as_str))
+                ),
+                format!("{path}.appProtocols.{key}"),
+            ));
+        };
+        want.push((found.index, *protocol, true));
+    }
+    Ok(want)
+}
+
+/// Plan `appProtocol` on a Service port where Istio would not detect protocol `p` by itself.
+fn plan_app_protocol(changes: &mut Changes<'_>, port: &plan::Port, protocol: Protocol, explicit: bool) {
+    let detected = Protocol::detect(port.app_protocol.as_deref(), port.name.as_deref());
+    if detected == Some(protocol) || (detected.is_some() && !explicit) {
+        return;
+    }
+    // The chart's own appProtocol, one Istio does not know, stays unless the config names
+    // a protocol: Istio sniffs that port, whatever its name says.
+    if let (None, Some(app), false) = (detected, port.app_protocol.as_deref(), explicit) {
+        changes.note(Level::Warning, format!(
+            "Istio sniffs the protocol of port {}: its appProtocol `{app}` is not one Istio knows, and it wins over the port name; set `protocol` (or `appProtocols`) to make Istio read it as {protocol:?}",
+            port.number
+        ));
+        return;
+    }
+    changes.set(
+        &[PathSeg::from("spec"), PathSeg::from("ports"), PathSeg::Index(port.index)],
+        "appProtocol",
+        Value::str(protocol.app_protocol()),
+        format!(
+            "Istio reads port {} as {:?} by appProtocol (it wins over the port name, which stays as it is)",
+            port.number, protocol
+        ),
+    );
+}
+
+// ---- Service routing: VirtualService ----
+
+/// The HTTP route: the config's match, retries and so on around the destinations.
+fn http_route(route: &Route<'_>) -> Value {
+    let cfg = &route.svc.config;
+    let mut out = vec![("name".to_string(), Value::str(ROUTE_NAME))];
+    if let Some(matches) = &cfg.matches {
+        out.push(("match".into(), Value::from_json(&matches.0)));
+    }
+    out.push(("route".into(), destinations(route.name(), route.port, route.mode())));
+    if let Some(timeout) = &cfg.timeout {
+        out.push(("timeout".into(), Value::str(&timeout.0)));
+    }
+    if let Some(retries) = &cfg.retries {
+        out.push(("retries".into(), Value::from_json(&retries.0)));
+    }
+    if let Some(headers) = &cfg.headers {
+        out.push(("headers".into(), Value::from_json(&headers.0)));
+    }
+    if let Some(cors) = &cfg.cors_policy {
+        out.push(("corsPolicy".into(), Value::from_json(&cors.0)));
+    }
+    Value::Map(out)
+}
+
+/// A TCP route takes none of the HTTP-only settings, and no canary traffic split.
+fn check_tcp_route(route: &Route<'_>) -> Result<()> {
+    let cfg = &route.svc.config;
+    for (what, set) in [
+        ("match", cfg.matches.is_some()),
+        ("retries", cfg.retries.is_some()),
+        ("timeout", cfg.timeout.is_some()),
+        ("headers", cfg.headers.is_some()),
+        ("corsPolicy", cfg.cors_policy.is_some()),
+    ] {
+        if set {
+            return Err(config_error(
+                format!(
+                    "`{what}` is for HTTP routes, and Service {} port {} is routed as {:?}",
+                    route.svc.obj.display(),
+                    route.port,
+                    route.protocol
+                ),
+                format!("{}.{what}", route.path),
+            ));
+        }
+    }
+    if matches!(route.mode(), Some(Mode::Subset | Mode::Host)) {
+        return Err(config_error(
+            format!(
+                "canary traffic routing for the TCP Service {} is not supported; use trafficRouting: none",
+                route.svc.obj.display()
+            ),
+            format!("rollouts.workloads[{}].trafficRouting", route.rollout.map_or(0, |t| t.index)),
+        ));
+    }
+    Ok(())
+}
+
+/// The VirtualService's hosts: the config's, else the gateways' (and the Service's own name
+/// when it is routed inside the mesh), each once.
+fn route_hosts(route: &Route<'_>, gateways: &[String], gateway_hosts: Vec<String>) -> Result<Vec<String>> {
+    let mut hosts = route.svc.config.hosts.clone();
+    if hosts.is_empty() {
+        hosts = gateway_hosts;
+        if gateways.is_empty() || gateways.iter().any(|g| g == "mesh") {
+            hosts.insert(0, route.name().to_string());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    if hosts.is_empty() {
+        return Err(config_error(
+            format!("the VirtualService for Service {} has no hosts", route.svc.obj.display()),
+            format!("{}.hosts", route.path),
+        ));
+    }
+    Ok(hosts)
+}
+
+// ---- Service routing: DestinationRule ----
+
+/// The DestinationRule's traffic policy: the config's, with Istio mutual TLS when asked.
+fn traffic_policy(changes: &mut Changes<'_>, route: &Route<'_>) -> serde_json::Value {
+    let cfg = &route.svc.config;
+    let mut policy = cfg.traffic_policy.as_ref().map(|p| p.0.clone()).unwrap_or(serde_json::Value::Null);
+    if cfg.mtls && policy.get("tls").is_none() {
+        if !policy.is_object() {
+            policy = serde_json::json!({});
+        }
+        policy["tls"] = serde_json::json!({"mode": "ISTIO_MUTUAL"});
+    }
+    if policy.pointer("/loadBalancer/simple").and_then(|v| v.as_str()) == Some("LEAST_CONN") {
+        changes.note(Level::Warning, format!("{}.trafficPolicy.loadBalancer.simple: LEAST_CONN is deprecated in Istio (\"Use LEAST_REQUEST instead\"); pilot treats both alike", route.path));
+    }
+    policy
+}
+
+/// One subset per value of `subsetLabel` among the pods behind the Service.
+fn label_subsets(
+    changes: &mut Changes<'_>,
+    route: &Route<'_>,
+    label: &str,
+    behind: &[&BTreeMap<String, String>],
+) -> Vec<Value> {
+    let values: BTreeSet<&String> = behind.iter().filter_map(|labels| labels.get(label)).collect();
+    if values.is_empty() {
+        changes.note(
+            Level::Warning,
+            format!("no pod behind Service {} has the label `{label}`, so no subsets come from it", route.name()),
+        );
+    }
+    values
+        .into_iter()
+        .map(|v| Value::map([("name", Value::str(v)), ("labels", Value::map([(label, Value::str(v))]))]))
+        .collect()
+}
+
+/// A DestinationRule's subsets must have distinct names.
+fn check_subsets(route: &Route<'_>, subsets: &[Value]) -> Result<()> {
+    let mut names = BTreeSet::new();
+    for subset in subsets {
+        if let Some(Value::Str(name)) = subset.get("name") {
+            if !names.insert(name.clone()) {
+                return Err(config_error(
+                    format!("the DestinationRule for Service {} would have two subsets named `{name}`", route.name()),
+                    format!("{}.subsets", route.path),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The AuthorizationPolicy's `from`: the allowed namespaces and service accounts (as SPIFFE
+/// principals of the trust domain).
+fn allowed_sources(policy: &AuthorizationConfig, path: &str) -> Result<Vec<Value>> {
+    let domain = policy.trust_domain.as_deref().unwrap_or("cluster.local");
+    let mut from = Vec::new();
+    if !policy.namespaces.is_empty() {
+        from.push(Value::map([("source", Value::map([("namespaces", strs(&policy.namespaces))]))]));
+    }
+    if !policy.service_accounts.is_empty() {
+        let mut principals = Vec::new();
+        for (index, sa) in policy.service_accounts.iter().enumerate() {
+            let Some((sns, sname)) =
+                sa.split_once('/').filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+            else {
+                return Err(config_error(
+                    format!("`{sa}` is not `namespace/name`"),
+                    format!("{path}.authorizationPolicy.serviceAccounts[{index}]"),
+                ));
+            };
+            principals.push(Value::str(format!("{domain}/ns/{sns}/sa/{sname}")));
+        }
+        from.push(Value::map([("source", Value::map([("principals", Value::Seq(principals))]))]));
+    }
+    Ok(from)
+}
+
+/// The EnvoyFilter spec adding request headers to inbound traffic of the selected pods.
+fn envoy_filter_spec(filter: &EnvoyFilterConfig, selector: Value) -> Value {
+    let headers: Vec<Value> = filter
+        .request_headers
+        .iter()
+        .map(|(key, value)| {
+            Value::map([
+                ("header", Value::map([("key", Value::str(key)), ("value", Value::str(value))])),
+                ("append_action", Value::str("OVERWRITE_IF_EXISTS_OR_ADD")),
+            ])
+        })
+        .collect();
+    let patch = Value::map([
+        ("operation", Value::str("MERGE")),
+        ("value", Value::map([("request_headers_to_add", Value::Seq(headers))])),
+    ]);
+    Value::map([
+        ("workloadSelector", Value::map([("labels", selector)])),
+        (
+            "configPatches",
+            Value::Seq(vec![Value::map([
+                ("applyTo", Value::str("VIRTUAL_HOST")),
+                ("match", Value::map([("context", Value::str("SIDECAR_INBOUND"))])),
+                ("patch", patch),
+            ])]),
+        ),
+    ])
+}
+
 impl Istio {
     fn api(&self, group: &str) -> String {
         format!("{group}/{}", self.config.istio.api_version.as_str())
@@ -220,169 +586,86 @@ impl Istio {
         self.config.istio.on_conflict.into()
     }
 
-    /// A generated Gateway's namespace: its own `namespace`, else the one namespace the Services
-    /// routed through it are written with (where their VirtualServices go), else none.
-    fn gateway_namespace(key: &str, g: &config::GatewayConfig, services: &[Svc]) -> Option<String> {
-        if g.namespace.is_some() {
-            return g.namespace.clone();
-        }
-        let mut routed = services.iter().filter(|s| s.config.gateways.iter().any(|k| k == key));
-        let first = routed.next()?.obj.namespace.clone();
-        routed.all(|s| s.obj.namespace == first).then_some(first).flatten()
+    /// Generate `value` and record why.
+    fn emit(&self, ws: &mut Workspace<'_>, report: &mut Report, value: Value, reason: String) -> Result<()> {
+        emit(ws, report, NAME, value, self.on_conflict(), reason)
     }
 
-    fn gateway(&self, key: &str, g: &config::GatewayConfig, namespace: Option<&str>) -> Result<Value> {
+    /// A generated Gateway's namespace: its own `namespace`, else the one namespace the Services
+    /// routed through it are written with (where their VirtualServices go), else none.
+    fn gateway_namespace(key: &str, gateway: &GatewayConfig, services: &[Svc]) -> Option<String> {
+        if gateway.namespace.is_some() {
+            return gateway.namespace.clone();
+        }
+        let mut routed = services.iter().filter(|svc| svc.config.gateways.iter().any(|name| name == key));
+        let first = routed.next()?.obj.namespace.clone();
+        routed.all(|svc| svc.obj.namespace == first).then_some(first).flatten()
+    }
+
+    /// The Gateway for `istio.gateways.KEY`.
+    fn gateway(&self, key: &str, gateway: &GatewayConfig, namespace: Option<&str>) -> Result<Value> {
         let path = format!("istio.gateways.{key}");
-        let err = |m: String, p: &str| Error::new(ErrorKind::Config, m).with_path(format!("{path}{p}"));
-        if g.hosts.is_empty() {
-            return Err(err("a Gateway needs `hosts`".into(), ".hosts"));
+        if gateway.hosts.is_empty() {
+            return Err(config_error("a Gateway needs `hosts`".into(), format!("{path}.hosts")));
         }
-        if g.selector.is_empty() {
-            return Err(err("a Gateway needs the labels of its gateway workload".into(), ".selector"));
+        if gateway.selector.is_empty() {
+            let message = "a Gateway needs the labels of its gateway workload";
+            return Err(config_error(message.into(), format!("{path}.selector")));
         }
-        let hosts = strs(&g.hosts);
-        let mut servers = Vec::new();
-        if g.http_port != 0 {
-            let mut s = vec![
-                (
-                    "port".to_string(),
-                    Value::map([
-                        ("number", Value::Int(g.http_port.into())),
-                        ("name", Value::str("http")),
-                        ("protocol", Value::str("HTTP")),
-                    ]),
-                ),
-                ("hosts".into(), hosts.clone()),
-            ];
-            if g.tls.as_ref().is_some_and(|t| t.https_redirect) {
-                s.push(("tls".into(), Value::map([("httpsRedirect", Value::Bool(true))])));
-            }
-            servers.push(Value::Map(s));
-        } else if g.tls.is_none() && g.tcp_ports.is_empty() {
-            return Err(err("`httpPort: 0` leaves no server; add `tls` or `tcpPorts`".into(), ".httpPort"));
-        }
-        if let Some(t) = &g.tls {
-            let mode = match t.mode {
-                TlsMode::Simple => "SIMPLE",
-                TlsMode::Mutual => "MUTUAL",
-                TlsMode::Passthrough => "PASSTHROUGH",
-                TlsMode::OptionalMutual => "OPTIONAL_MUTUAL",
-            };
-            let mut tls = vec![("mode".to_string(), Value::str(mode))];
-            if t.mode != TlsMode::Passthrough {
-                if t.credential_name.is_empty() {
-                    return Err(err(
-                        format!("TLS mode {mode} needs the `credentialName` of the certificate Secret"),
-                        ".tls.credentialName",
-                    ));
-                }
-                tls.push(("credentialName".into(), Value::str(&t.credential_name)));
-            }
-            let protocol = if t.mode == TlsMode::Passthrough { "TLS" } else { "HTTPS" };
-            servers.push(Value::map([
-                (
-                    "port",
-                    Value::map([
-                        ("number", Value::Int(t.port.into())),
-                        ("name", Value::str("https")),
-                        ("protocol", Value::str(protocol)),
-                    ]),
-                ),
-                ("hosts", hosts.clone()),
-                ("tls", Value::Map(tls)),
-            ]));
-        }
-        for p in &g.tcp_ports {
-            servers.push(Value::map([
-                (
-                    "port",
-                    Value::map([
-                        ("number", Value::Int((*p).into())),
-                        ("name", Value::str(format!("tcp-{p}"))),
-                        ("protocol", Value::str("TCP")),
-                    ]),
-                ),
-                ("hosts", hosts.clone()),
-            ]));
-        }
-        let mut meta = metadata(key, namespace, Vec::new());
-        if g.external_dns {
-            let names: Vec<&str> = g.hosts.iter().map(String::as_str).filter(|h| !h.contains('*')).collect();
-            if !names.is_empty() {
-                if let Value::Map(m) = &mut meta {
-                    m.push((
-                        "annotations".into(),
-                        Value::map([("external-dns.alpha.kubernetes.io/hostname", Value::str(names.join(",")))]),
-                    ));
-                }
-            }
-        }
+        let hosts = strs(&gateway.hosts);
+        let mut servers: Vec<Value> = Vec::new();
+        servers.extend(http_server(gateway, &hosts, &path)?);
+        servers.extend(tls_server(gateway, &hosts, &path)?);
+        servers.extend(
+            gateway.tcp_ports.iter().map(|port| Value::Map(server(*port, format!("tcp-{port}"), "TCP", &hosts))),
+        );
         Ok(object(
             &self.api("networking.istio.io"),
             "Gateway",
-            meta,
-            Value::map([("selector", str_map(&g.selector)), ("servers", Value::Seq(servers))]),
+            gateway_metadata(key, gateway, namespace),
+            Value::map([("selector", str_map(&gateway.selector)), ("servers", Value::Seq(servers))]),
         ))
     }
 
-    /// The routed port of a Service and its protocol.
-    fn routed_port<'s>(&self, svc: &'s Svc, path: &str) -> Result<(&'s plan::Port, Protocol)> {
-        let names =
-            || svc.ports.iter().map(|p| p.name.clone().unwrap_or_else(|| p.number.to_string())).collect::<Vec<_>>();
-        let port = match &svc.config.port {
-            Some(want) => {
-                let found = svc.ports.iter().find(|p| match want {
-                    config::PortRef::Number(n) => p.number == i64::from(*n),
-                    config::PortRef::Name(n) => p.name.as_deref() == Some(n.as_str()),
-                });
-                found.ok_or_else(|| {
-                    let ns = names();
-                    Error::new(
-                        ErrorKind::Config,
-                        format!(
-                            "{} has no port `{want}` (its ports: {}){}",
-                            svc.obj.display(),
-                            ns.join(", "),
-                            plan::closest(&want.to_string(), ns.iter().map(String::as_str))
-                        ),
-                    )
-                    .with_path(format!("{path}.port"))
-                })?
-            }
-            None => {
-                let httpish: Vec<&plan::Port> = svc
-                    .ports
-                    .iter()
-                    .filter(|p| {
-                        Protocol::detect(p.app_protocol.as_deref(), p.name.as_deref()).is_some_and(Protocol::is_http)
-                    })
-                    .collect();
-                match (httpish.as_slice(), svc.ports.as_slice()) {
-                    ([one], _) => one,
-                    (_, [only]) => only,
-                    (_, []) => {
-                        return Err(Error::new(ErrorKind::Config, format!("{} has no ports", svc.obj.display()))
-                            .with_path(path.to_string()))
-                    }
-                    _ => {
-                        return Err(Error::new(
-                            ErrorKind::Config,
-                            format!(
-                                "{} has several ports ({}); say which one to route",
-                                svc.obj.display(),
-                                names().join(", ")
-                            ),
-                        )
-                        .with_path(format!("{path}.port"))
-                        .with_hint("set `port:` to a port name or number"))
-                    }
-                }
-            }
-        };
-        let detected = Protocol::detect(port.app_protocol.as_deref(), port.name.as_deref());
-        Ok((port, svc.config.protocol.or(detected).unwrap_or(Protocol::Http)))
+    /// Generate every Gateway under `istio.gateways`.
+    fn generate_gateways(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        namespaces: &BTreeMap<String, Option<String>>,
+    ) -> Result<()> {
+        for (key, config) in &self.config.istio.gateways {
+            let gateway = self.gateway(key, config, namespaces[key].as_deref())?;
+            self.emit(ws, report, gateway, gateway_reason(key, config))?;
+        }
+        Ok(())
     }
 
+    /// A Service's routed port and protocol, or none: a glob or label selector picks Services
+    /// the user did not name, and one whose port cannot be chosen is left out with a warning
+    /// rather than stopping the render.
+    fn routed_port_or_skip<'s>(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        svc: &'s Svc,
+        path: &str,
+    ) -> Result<Option<(&'s plan::Port, Protocol)>> {
+        let cfg = &svc.config;
+        match routed_port(svc, path) {
+            Ok(found) => Ok(Some(found)),
+            Err(error) if cfg.port.is_none() && cfg.name.as_deref().is_none_or(|name| name.contains(['*', '?'])) => {
+                let mut changes = Changes::new(NAME, &svc.obj);
+                changes.note(Level::Warning, format!("left out of the mesh routing: {}", error.message()));
+                changes.apply(ws, report)?;
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Route one Service: its ports' `appProtocol`, a VirtualService, DestinationRules and the
+    /// workload policies its config asks for.
     fn wire_service(
         &self,
         ws: &mut Workspace<'_>,
@@ -391,267 +674,164 @@ impl Istio {
         index: usize,
         render: &Render<'_>,
     ) -> Result<()> {
-        let Render { targets, pods, gateway_objects, gateway_namespaces } = *render;
-        let cfg = &svc.config;
         let path = format!("istio.services[{index}]");
-        let name = svc.obj.name.as_str();
-        let ns = svc.obj.namespace.as_deref();
-        let (port, protocol) = match self.routed_port(svc, &path) {
-            Ok(found) => found,
-            // A glob or label selector picks Services the user did not name: one whose port
-            // cannot be chosen is left out with a warning rather than stopping the render.
-            Err(e) if cfg.port.is_none() && cfg.name.as_deref().is_none_or(|n| n.contains(['*', '?'])) => {
-                note(
-                    ws,
-                    report,
-                    NAME,
-                    &svc.obj,
-                    Level::Warning,
-                    format!("left out of the mesh routing: {}", e.message()),
-                );
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        let Some((port, protocol)) = self.routed_port_or_skip(ws, report, svc, &path)? else {
+            return Ok(());
         };
-        let port_number = port.number;
-        let rollout = targets.iter().find(|t| t.service.as_deref() == Some(name) && t.routed);
-        let mode = rollout.map(|t| t.mode);
+        let name = svc.obj.name.as_str();
+        let rollout = render.targets.iter().find(|t| t.service.as_deref() == Some(name) && t.routed);
+        let route = Route { svc, path, port: port.number, protocol, rollout };
+        self.set_app_protocols(ws, report, &route, port)?;
+        let (gateways, gateway_hosts) = self.route_gateways(&route, render)?;
+        let hosts = route_hosts(&route, &gateways, gateway_hosts)?;
+        self.virtual_service(ws, report, &route, &gateways, &hosts)?;
+        self.destination_rules(ws, report, &route, render.pods)?;
+        self.workload_policies(ws, report, &route)
+    }
 
-        // Service ports: appProtocol where Istio would not detect the protocol we route with.
-        let mut sets = Vec::new();
-        let mut want = vec![(port.index, protocol, cfg.protocol.is_some())];
-        for (key, p) in &cfg.app_protocols {
-            let Some(found) =
-                svc.ports.iter().find(|x| x.name.as_deref() == Some(key.as_str()) || x.number.to_string() == *key)
-            else {
-                let names: Vec<String> =
-                    svc.ports.iter().map(|p| p.name.clone().unwrap_or_else(|| p.number.to_string())).collect();
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "{} has no port `{key}`{}",
-                        svc.obj.display(),
-                        plan::closest(key, names.iter().map(String::as_str))
-                    ),
-                )
-                .with_path(format!("{path}.appProtocols.{key}")));
+    /// Service ports: `appProtocol` where Istio would not detect the protocol routed with.
+    fn set_app_protocols(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        route: &Route<'_>,
+        routed: &plan::Port,
+    ) -> Result<()> {
+        let svc = route.svc;
+        let mut changes = Changes::new(NAME, &svc.obj);
+        for (i, protocol, explicit) in wanted_protocols(svc, routed, route.protocol, &route.path)? {
+            plan_app_protocol(&mut changes, &svc.ports[i], protocol, explicit);
+        }
+        changes.apply(ws, report)
+    }
+
+    /// One entry of a Service's `gateways` as the VirtualService names it, with the hosts a
+    /// generated Gateway brings.
+    fn route_gateway<'g>(
+        &'g self,
+        gateway: &str,
+        i: usize,
+        route: &Route<'_>,
+        render: &Render<'_>,
+    ) -> Result<(String, &'g [String])> {
+        if gateway == "mesh" || gateway.contains('/') {
+            return Ok((gateway.to_string(), &[]));
+        }
+        if let Some(gc) = self.config.istio.gateways.get(gateway) {
+            let name = match (render.gateway_namespaces.get(gateway).cloned().flatten(), route.namespace()) {
+                (Some(gns), ns) if Some(gns.as_str()) != ns => format!("{gns}/{gateway}"),
+                _ => gateway.to_string(),
             };
-            want.push((found.index, *p, true));
+            return Ok((name, &gc.hosts));
         }
-        for (i, p, explicit) in want {
-            let port = &svc.ports[i];
-            let detected = Protocol::detect(port.app_protocol.as_deref(), port.name.as_deref());
-            if detected == Some(p) || (detected.is_some() && !explicit) {
-                continue;
-            }
-            // The chart's own appProtocol, one Istio does not know, stays unless the config names
-            // a protocol: Istio sniffs that port, whatever its name says.
-            if let (None, Some(app), false) = (detected, port.app_protocol.as_deref(), explicit) {
-                note(ws, report, NAME, &svc.obj, Level::Warning, format!(
-                    "Istio sniffs the protocol of port {}: its appProtocol `{app}` is not one Istio knows, and it wins over the port name; set `protocol` (or `appProtocols`) to make Istio read it as {p:?}",
-                    port.number
-                ));
-                continue;
-            }
-            sets.push((
-                vec![PathSeg::from("spec"), PathSeg::from("ports"), PathSeg::Index(i)],
-                "appProtocol".to_string(),
-                Value::str(p.app_protocol()),
-                format!(
-                    "Istio reads port {} as {:?} by appProtocol (it wins over the port name, which stays as it is)",
-                    port.number, p
-                ),
-            ));
+        if render.gateway_objects.iter().any(|obj| obj.name == gateway) {
+            return Ok((gateway.to_string(), &[]));
         }
-        set_all(ws, report, NAME, &svc.obj, sets)?;
+        let keys = (self.config.istio.gateways.keys().map(String::as_str))
+            .chain(render.gateway_objects.iter().map(|obj| obj.name.as_str()));
+        Err(config_error(
+            format!(
+                "gateway `{gateway}` is not under istio.gateways, not `mesh`, and no Gateway of the render{}",
+                plan::closest(gateway, keys)
+            ),
+            format!("{}.gateways[{i}]", route.path),
+        )
+        .with_hint("name a gateway under istio.gateways, `mesh`, or `namespace/name` of an existing Gateway"))
+    }
 
-        // Gateways and hosts.
+    /// The VirtualService's gateways (plus `mesh` when the Service is also routed inside the
+    /// mesh) and the hosts of the generated Gateways among them.
+    fn route_gateways(&self, route: &Route<'_>, render: &Render<'_>) -> Result<(Vec<String>, Vec<String>)> {
+        let cfg = &route.svc.config;
         let mut gateways = Vec::new();
         let mut gateway_hosts = Vec::new();
-        for (i, g) in cfg.gateways.iter().enumerate() {
-            if g == "mesh" || g.contains('/') {
-                gateways.push(g.clone());
-            } else if let Some(gc) = self.config.istio.gateways.get(g) {
-                gateway_hosts.extend(gc.hosts.iter().cloned());
-                match (gateway_namespaces.get(g).cloned().flatten(), ns) {
-                    (Some(gns), n) if Some(gns.as_str()) != n => gateways.push(format!("{gns}/{g}")),
-                    _ => gateways.push(g.clone()),
-                }
-            } else if gateway_objects.iter().any(|o| &o.name == g) {
-                gateways.push(g.clone());
-            } else {
-                let keys = self
-                    .config
-                    .istio
-                    .gateways
-                    .keys()
-                    .map(String::as_str)
-                    .chain(gateway_objects.iter().map(|o| o.name.as_str()));
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "gateway `{g}` is not under istio.gateways, not `mesh`, and no Gateway of the render{}",
-                        plan::closest(g, keys)
-                    ),
-                )
-                .with_path(format!("{path}.gateways[{i}]"))
-                .with_hint("name a gateway under istio.gateways, `mesh`, or `namespace/name` of an existing Gateway"));
-            }
+        for (i, gateway) in cfg.gateways.iter().enumerate() {
+            let (name, hosts) = self.route_gateway(gateway, i, route, render)?;
+            gateways.push(name);
+            gateway_hosts.extend(hosts.iter().cloned());
         }
-        if cfg.mesh && !gateways.iter().any(|g| g == "mesh") && !gateways.is_empty() {
+        if cfg.mesh && !gateways.iter().any(|gateway| gateway == "mesh") && !gateways.is_empty() {
             gateways.push("mesh".into());
         }
-        let mut hosts = cfg.hosts.clone();
-        if hosts.is_empty() {
-            hosts = gateway_hosts;
-            if gateways.is_empty() || gateways.iter().any(|g| g == "mesh") {
-                hosts.insert(0, name.to_string());
-            }
-        }
-        let mut seen = BTreeSet::new();
-        hosts.retain(|h| seen.insert(h.clone()));
-        if hosts.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("the VirtualService for Service {} has no hosts", svc.obj.display()),
-            )
-            .with_path(format!("{path}.hosts")));
-        }
+        Ok((gateways, gateway_hosts))
+    }
 
-        // VirtualService.
-        let mut spec = vec![("hosts".to_string(), strs(&hosts))];
+    /// The VirtualService routing `hosts` to the Service's port.
+    fn virtual_service(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        route: &Route<'_>,
+        gateways: &[String],
+        hosts: &[String],
+    ) -> Result<()> {
+        let (name, port) = (route.name(), route.port);
+        let mut spec = vec![("hosts".to_string(), strs(hosts))];
         if !gateways.is_empty() {
-            spec.push(("gateways".into(), strs(&gateways)));
+            spec.push(("gateways".into(), strs(gateways)));
         }
-        if protocol.is_http() {
-            let mut route = vec![("name".to_string(), Value::str(ROUTE_NAME))];
-            if let Some(m) = &cfg.matches {
-                route.push(("match".into(), Value::from_json(&m.0)));
-            }
-            route.push(("route".into(), destinations(name, port_number, mode)));
-            if let Some(t) = &cfg.timeout {
-                route.push(("timeout".into(), Value::str(&t.0)));
-            }
-            if let Some(r) = &cfg.retries {
-                route.push(("retries".into(), Value::from_json(&r.0)));
-            }
-            if let Some(h) = &cfg.headers {
-                route.push(("headers".into(), Value::from_json(&h.0)));
-            }
-            if let Some(c) = &cfg.cors_policy {
-                route.push(("corsPolicy".into(), Value::from_json(&c.0)));
-            }
-            spec.push(("http".into(), Value::Seq(vec![Value::Map(route)])));
+        if route.protocol.is_http() {
+            spec.push(("http".into(), Value::Seq(vec![http_route(route)])));
         } else {
-            for (what, set) in [
-                ("match", cfg.matches.is_some()),
-                ("retries", cfg.retries.is_some()),
-                ("timeout", cfg.timeout.is_some()),
-                ("headers", cfg.headers.is_some()),
-                ("corsPolicy", cfg.cors_policy.is_some()),
-            ] {
-                if set {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        format!(
-                            "`{what}` is for HTTP routes, and Service {} port {port_number} is routed as {protocol:?}",
-                            svc.obj.display()
-                        ),
-                    )
-                    .with_path(format!("{path}.{what}")));
-                }
-            }
-            if matches!(mode, Some(Mode::Subset | Mode::Host)) {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "canary traffic routing for the TCP Service {} is not supported; use trafficRouting: none",
-                        svc.obj.display()
-                    ),
-                )
-                .with_path(format!("rollouts.workloads[{}].trafficRouting", rollout.map_or(0, |t| t.index))));
-            }
-            spec.push(("tcp".into(), Value::Seq(vec![Value::map([("route", destinations(name, port_number, None))])])));
+            check_tcp_route(route)?;
+            spec.push(("tcp".into(), Value::Seq(vec![Value::map([("route", destinations(name, port, None))])])));
         }
         let vs = object(
             &self.api("networking.istio.io"),
             "VirtualService",
-            metadata(name, ns, Vec::new()),
+            metadata(name, route.namespace(), Vec::new()),
             Value::Map(spec),
         );
-        let reason = match mode {
-            Some(Mode::Subset | Mode::Host) => format!(
-                "routes {} to Service {name} port {port_number}; Argo Rollouts moves the canary weights",
-                hosts.join(", ")
-            ),
-            _ => format!("routes {} to Service {name} port {port_number}", hosts.join(", ")),
+        let hosts = hosts.join(", ");
+        let reason = match route.mode() {
+            Some(Mode::Subset | Mode::Host) => {
+                format!("routes {hosts} to Service {name} port {port}; Argo Rollouts moves the canary weights")
+            }
+            _ => format!("routes {hosts} to Service {name} port {port}"),
         };
-        if let Some(seg) = generate(ws, NAME, vs, self.on_conflict())? {
-            record_generated(ws, report, NAME, seg, reason);
-        }
+        self.emit(ws, report, vs, reason)
+    }
 
-        // DestinationRule(s).
-        let mut policy = cfg.traffic_policy.as_ref().map(|p| p.0.clone()).unwrap_or(serde_json::Value::Null);
-        if cfg.mtls && policy.get("tls").is_none() {
-            if !policy.is_object() {
-                policy = serde_json::json!({});
-            }
-            policy["tls"] = serde_json::json!({"mode": "ISTIO_MUTUAL"});
-        }
-        if policy.pointer("/loadBalancer/simple").and_then(|v| v.as_str()) == Some("LEAST_CONN") {
-            note(ws, report, NAME, &svc.obj, Level::Warning, format!("{path}.trafficPolicy.loadBalancer.simple: LEAST_CONN is deprecated in Istio (\"Use LEAST_REQUEST instead\"); pilot treats both alike"));
-        }
-        let mut subsets: Vec<Value> = cfg
-            .subsets
-            .iter()
-            .map(|s| Value::map([("name", Value::str(&s.name)), ("labels", str_map(&s.labels))]))
+    /// The DestinationRule's subsets: the config's, one per value of `subsetLabel`, and
+    /// `stable`/`canary` for a subset-level canary.
+    fn subsets(&self, changes: &mut Changes<'_>, route: &Route<'_>, pods: &plan::Pods<'_>) -> Vec<Value> {
+        let svc = route.svc;
+        let mut subsets: Vec<Value> = (svc.config.subsets.iter())
+            .map(|subset| Value::map([("name", Value::str(&subset.name)), ("labels", str_map(&subset.labels))]))
             .collect();
-        if let Some(label) = &cfg.subset_label {
-            let mut values = BTreeSet::new();
-            for (_, labels) in pods.behind(svc, self.namespace.as_deref()) {
-                if let Some(v) = labels.get(label) {
-                    values.insert(v.clone());
-                }
-            }
-            if values.is_empty() {
-                note(
-                    ws,
-                    report,
-                    NAME,
-                    &svc.obj,
-                    Level::Warning,
-                    format!("no pod behind Service {name} has the label `{label}`, so no subsets come from it"),
-                );
-            }
-            for v in values {
-                subsets.push(Value::map([
-                    ("name", Value::str(&v)),
-                    ("labels", Value::map([(label.as_str(), Value::str(&v))])),
-                ]));
+        if let Some(label) = &svc.config.subset_label {
+            let behind = pods.behind(svc, self.namespace.as_deref());
+            let labels: Vec<&BTreeMap<String, String>> = behind.iter().map(|(_, labels)| *labels).collect();
+            subsets.extend(label_subsets(changes, route, label, &labels));
+        }
+        if route.mode() == Some(Mode::Subset) {
+            for subset in ["stable", "canary"] {
+                subsets.push(Value::map([("name", Value::str(subset)), ("labels", str_map(&svc.selector))]));
             }
         }
-        if mode == Some(Mode::Subset) {
-            for s in ["stable", "canary"] {
-                subsets.push(Value::map([("name", Value::str(s)), ("labels", str_map(&svc.selector))]));
-            }
+        subsets
+    }
+
+    /// The DestinationRule of the Service (and of its `-stable`/`-canary` hosts for a
+    /// host-level canary), when there is a policy or a subset to write.
+    fn destination_rules(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        route: &Route<'_>,
+        pods: &plan::Pods<'_>,
+    ) -> Result<()> {
+        let name = route.name();
+        let mut changes = Changes::new(NAME, &route.svc.obj);
+        let policy = traffic_policy(&mut changes, route);
+        let subsets = self.subsets(&mut changes, route, pods);
+        changes.apply(ws, report)?;
+        check_subsets(route, &subsets)?;
+        let mut hosts = vec![name.to_string()];
+        if route.mode() == Some(Mode::Host) {
+            hosts.extend([format!("{name}-stable"), format!("{name}-canary")]);
         }
-        let mut names = BTreeSet::new();
-        for s in &subsets {
-            if let Some(Value::Str(n)) = s.get("name") {
-                if !names.insert(n.clone()) {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        format!("the DestinationRule for Service {name} would have two subsets named `{n}`"),
-                    )
-                    .with_path(format!("{path}.subsets")));
-                }
-            }
-        }
-        let mut hosts_for_dr = vec![name.to_string()];
-        if mode == Some(Mode::Host) {
-            hosts_for_dr.extend([format!("{name}-stable"), format!("{name}-canary")]);
-        }
-        for host in hosts_for_dr {
+        for host in hosts {
             let mut spec = vec![("host".to_string(), Value::str(&host))];
             if !policy.is_null() {
                 spec.push(("trafficPolicy".into(), Value::from_json(&policy)));
@@ -662,231 +842,255 @@ impl Istio {
             if spec.len() == 1 {
                 continue;
             }
-            let dr = object(
-                &self.api("networking.istio.io"),
-                "DestinationRule",
-                metadata(&host, ns, Vec::new()),
-                Value::Map(spec),
-            );
-            if let Some(seg) = generate(ws, NAME, dr, self.on_conflict())? {
-                record_generated(ws, report, NAME, seg, format!("traffic policy and subsets for host {host}"));
-            }
-        }
-
-        let workload_selector = str_map(&svc.selector);
-        if (cfg.envoy_filter.is_some() || cfg.peer_authentication.is_some() || cfg.authorization_policy.is_some())
-            && svc.selector.is_empty()
-        {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("{} has no selector, so no workload policy can select its pods", svc.obj.display()),
-            )
-            .with_path(path.clone()));
-        }
-        if let Some(ef) = &cfg.envoy_filter {
-            let headers: Vec<Value> = ef
-                .request_headers
-                .iter()
-                .map(|(k, v)| {
-                    Value::map([
-                        ("header", Value::map([("key", Value::str(k)), ("value", Value::str(v))])),
-                        ("append_action", Value::str("OVERWRITE_IF_EXISTS_OR_ADD")),
-                    ])
-                })
-                .collect();
-            let spec = Value::map([
-                ("workloadSelector", Value::map([("labels", workload_selector.clone())])),
-                (
-                    "configPatches",
-                    Value::Seq(vec![Value::map([
-                        ("applyTo", Value::str("VIRTUAL_HOST")),
-                        ("match", Value::map([("context", Value::str("SIDECAR_INBOUND"))])),
-                        (
-                            "patch",
-                            Value::map([
-                                ("operation", Value::str("MERGE")),
-                                ("value", Value::map([("request_headers_to_add", Value::Seq(headers))])),
-                            ]),
-                        ),
-                    ])]),
-                ),
-            ]);
-            let obj = object(
-                "networking.istio.io/v1alpha3",
-                "EnvoyFilter",
-                metadata(&format!("{name}-request-headers"), ns, Vec::new()),
-                spec,
-            );
-            if let Some(seg) = generate(ws, NAME, obj, self.on_conflict())? {
-                let keys: Vec<&str> = ef.request_headers.keys().map(String::as_str).collect();
-                record_generated(
-                    ws,
-                    report,
-                    NAME,
-                    seg,
-                    format!(
-                        "adds request headers {} to inbound traffic of the pods behind Service {name}",
-                        keys.join(", ")
-                    ),
-                );
-            }
-        }
-        if let Some(mode) = cfg.peer_authentication {
-            let m = match mode {
-                config::MtlsMode::Strict => "STRICT",
-                config::MtlsMode::Permissive => "PERMISSIVE",
-                config::MtlsMode::Disable => "DISABLE",
-            };
-            let spec = Value::map([
-                ("selector", Value::map([("matchLabels", workload_selector.clone())])),
-                ("mtls", Value::map([("mode", Value::str(m))])),
-            ]);
-            let obj =
-                object(&self.api("security.istio.io"), "PeerAuthentication", metadata(name, ns, Vec::new()), spec);
-            if let Some(seg) = generate(ws, NAME, obj, self.on_conflict())? {
-                record_generated(ws, report, NAME, seg, format!("mutual TLS {m} for the pods behind Service {name}"));
-            }
-        }
-        if let Some(a) = &cfg.authorization_policy {
-            if a.namespaces.is_empty() && a.service_accounts.is_empty() {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    "an AuthorizationPolicy needs `namespaces` or `serviceAccounts` to allow".to_string(),
-                )
-                .with_path(format!("{path}.authorizationPolicy")));
-            }
-            let domain = a.trust_domain.as_deref().unwrap_or("cluster.local");
-            let mut from = Vec::new();
-            if !a.namespaces.is_empty() {
-                from.push(Value::map([("source", Value::map([("namespaces", strs(&a.namespaces))]))]));
-            }
-            if !a.service_accounts.is_empty() {
-                let mut principals = Vec::new();
-                for (i, sa) in a.service_accounts.iter().enumerate() {
-                    let Some((sns, sname)) =
-                        sa.split_once('/').filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('/'))
-                    else {
-                        return Err(Error::new(ErrorKind::Config, format!("`{sa}` is not `namespace/name`"))
-                            .with_path(format!("{path}.authorizationPolicy.serviceAccounts[{i}]")));
-                    };
-                    principals.push(Value::str(format!("{domain}/ns/{sns}/sa/{sname}")));
-                }
-                from.push(Value::map([("source", Value::map([("principals", Value::Seq(principals))]))]));
-            }
-            let spec = Value::map([
-                ("selector", Value::map([("matchLabels", workload_selector.clone())])),
-                ("action", Value::str("ALLOW")),
-                ("rules", Value::Seq(vec![Value::map([("from", Value::Seq(from))])])),
-            ]);
-            let obj =
-                object(&self.api("security.istio.io"), "AuthorizationPolicy", metadata(name, ns, Vec::new()), spec);
-            if let Some(seg) = generate(ws, NAME, obj, self.on_conflict())? {
-                record_generated(
-                    ws,
-                    report,
-                    NAME,
-                    seg,
-                    format!("allows only the listed sources to reach the pods behind Service {name}"),
-                );
-            }
+            let meta = metadata(&host, route.namespace(), Vec::new());
+            let dr = object(&self.api("networking.istio.io"), "DestinationRule", meta, Value::Map(spec));
+            self.emit(ws, report, dr, format!("traffic policy and subsets for host {host}"))?;
         }
         Ok(())
     }
 
-    fn proxy_annotations(&self) -> Vec<(String, Value, String)> {
-        let p = &self.config.istio.proxy;
+    /// The EnvoyFilter, PeerAuthentication and AuthorizationPolicy for the pods behind the
+    /// Service, which select them by the Service's selector.
+    fn workload_policies(&self, ws: &mut Workspace<'_>, report: &mut Report, route: &Route<'_>) -> Result<()> {
+        let svc = route.svc;
+        let cfg = &svc.config;
+        if (cfg.envoy_filter.is_some() || cfg.peer_authentication.is_some() || cfg.authorization_policy.is_some())
+            && svc.selector.is_empty()
+        {
+            return Err(config_error(
+                format!("{} has no selector, so no workload policy can select its pods", svc.obj.display()),
+                route.path.clone(),
+            ));
+        }
+        if let Some(ef) = &cfg.envoy_filter {
+            self.envoy_filter(ws, report, route, ef)?;
+        }
+        if let Some(mode) = cfg.peer_authentication {
+            self.peer_authentication(ws, report, route, mode)?;
+        }
+        if let Some(a) = &cfg.authorization_policy {
+            self.authorization_policy(ws, report, route, a)?;
+        }
+        Ok(())
+    }
+
+    fn envoy_filter(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        route: &Route<'_>,
+        filter: &EnvoyFilterConfig,
+    ) -> Result<()> {
+        let name = route.name();
+        let obj = object(
+            "networking.istio.io/v1alpha3",
+            "EnvoyFilter",
+            metadata(&format!("{name}-request-headers"), route.namespace(), Vec::new()),
+            envoy_filter_spec(filter, str_map(&route.svc.selector)),
+        );
+        let keys: Vec<&str> = filter.request_headers.keys().map(String::as_str).collect();
+        let reason =
+            format!("adds request headers {} to inbound traffic of the pods behind Service {name}", keys.join(", "));
+        self.emit(ws, report, obj, reason)
+    }
+
+    fn peer_authentication(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        route: &Route<'_>,
+        mode: MtlsMode,
+    ) -> Result<()> {
+        let name = route.name();
+        let mode = match mode {
+            MtlsMode::Strict => "STRICT",
+            MtlsMode::Permissive => "PERMISSIVE",
+            MtlsMode::Disable => "DISABLE",
+        };
+        let spec = Value::map([
+            ("selector", Value::map([("matchLabels", str_map(&route.svc.selector))])),
+            ("mtls", Value::map([("mode", Value::str(mode))])),
+        ]);
+        let meta = metadata(name, route.namespace(), Vec::new());
+        let obj = object(&self.api("security.istio.io"), "PeerAuthentication", meta, spec);
+        self.emit(ws, report, obj, format!("mutual TLS {mode} for the pods behind Service {name}"))
+    }
+
+    fn authorization_policy(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        route: &Route<'_>,
+        policy: &AuthorizationConfig,
+    ) -> Result<()> {
+        let name = route.name();
+        if policy.namespaces.is_empty() && policy.service_accounts.is_empty() {
+            return Err(config_error(
+                "an AuthorizationPolicy needs `namespaces` or `serviceAccounts` to allow".to_string(),
+                format!("{}.authorizationPolicy", route.path),
+            ));
+        }
+        let from = allowed_sources(policy, &route.path)?;
+        let spec = Value::map([
+            ("selector", Value::map([("matchLabels", str_map(&route.svc.selector))])),
+            ("action", Value::str("ALLOW")),
+            ("rules", Value::Seq(vec![Value::map([("from", Value::Seq(from))])])),
+        ]);
+        let meta = metadata(name, route.namespace(), Vec::new());
+        let obj = object(&self.api("security.istio.io"), "AuthorizationPolicy", meta, spec);
+        self.emit(ws, report, obj, format!("allows only the listed sources to reach the pods behind Service {name}"))
+    }
+
+    /// The proxy annotations the config asks for, as (key, value, config field).
+    fn proxy_annotations(&self) -> Vec<(String, String, &'static str)> {
+        let proxy = &self.config.istio.proxy;
         let mut out = Vec::new();
-        if let Some(hold) = p.hold_application_until_proxy_starts {
+        if let Some(hold) = proxy.hold_application_until_proxy_starts {
             out.push((
                 "proxy.istio.io/config".to_string(),
-                Value::str(format!("{{\"holdApplicationUntilProxyStarts\": {hold}}}")),
-                "istio.proxy.holdApplicationUntilProxyStarts".to_string(),
+                format!("{{\"holdApplicationUntilProxyStarts\": {hold}}}"),
+                "istio.proxy.holdApplicationUntilProxyStarts",
             ));
         }
-        let ports = |v: &[u16]| v.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
-        if !p.exclude_outbound_ports.is_empty() {
+        let ports = |value: &[u16]| value.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+        if !proxy.exclude_outbound_ports.is_empty() {
             out.push((
                 "traffic.sidecar.istio.io/excludeOutboundPorts".into(),
-                Value::str(ports(&p.exclude_outbound_ports)),
-                "istio.proxy.excludeOutboundPorts".into(),
+                ports(&proxy.exclude_outbound_ports),
+                "istio.proxy.excludeOutboundPorts",
             ));
         }
-        if !p.exclude_inbound_ports.is_empty() {
+        if !proxy.exclude_inbound_ports.is_empty() {
             out.push((
                 "traffic.sidecar.istio.io/excludeInboundPorts".into(),
-                Value::str(ports(&p.exclude_inbound_ports)),
-                "istio.proxy.excludeInboundPorts".into(),
+                ports(&proxy.exclude_inbound_ports),
+                "istio.proxy.excludeInboundPorts",
             ));
         }
-        for (k, v) in &p.annotations {
-            out.push((k.clone(), Value::str(v), "istio.proxy.annotations".into()));
+        for (key, value) in &proxy.annotations {
+            out.push((key.clone(), value.clone(), "istio.proxy.annotations"));
         }
         out
     }
 
-    fn wire_workload(&self, ws: &mut Workspace<'_>, report: &mut Report, w: &Workload, service: &str) -> Result<()> {
-        let obj = &w.object;
-        if workload::switch(ws, obj, plan::ISTIO_ANNOTATION)? == Some(false) {
-            note(
-                ws,
-                report,
-                NAME,
-                obj,
-                Level::Info,
-                format!("skipped: annotation {}: \"false\"", plan::ISTIO_ANNOTATION),
-            );
-            return Ok(());
+    /// The pod template of a workload that can join the mesh: not switched off by annotation
+    /// and not on the host network (notes say why not).
+    fn meshable(&self, ws: &Workspace<'_>, changes: &mut Changes<'_>, workload: &Workload) -> Result<Option<NodeId>> {
+        if workload::switch(ws, &workload.object, plan::ISTIO_ANNOTATION)? == Some(false) {
+            changes.note(Level::Info, format!("skipped: annotation {}: \"false\"", plan::ISTIO_ANNOTATION));
+            return Ok(None);
         }
-        let Some(template) = w.template else { return Ok(()) };
-        let tree = ws.tree(obj.segment);
-        if tree.str_at(template, &["spec", "hostNetwork"]) == Some("true") {
-            note(
-                ws,
-                report,
-                NAME,
-                obj,
+        let Some(template) = workload.template else { return Ok(None) };
+        if ws.tree(workload.object.segment).str_at(template, &["spec", "hostNetwork"]) == Some("true") {
+            changes.note(Level::Warning, "hostNetwork pods are never given a sidecar; left out of the mesh");
+            return Ok(None);
+        }
+        Ok(Some(template))
+    }
+
+    /// The pod label that gets the sidecar injected, unless the template opts out.
+    fn label_for_injection(
+        &self,
+        changes: &mut Changes<'_>,
+        tree: &Tree,
+        workload: &Workload,
+        template: NodeId,
+        service: &str,
+    ) {
+        let Some((key, value)) = plan::injection_label(&self.config) else { return };
+        if tree.str_at(template, &["metadata", "labels", "sidecar.istio.io/inject"]) == Some("false") {
+            changes.note(
                 Level::Warning,
-                "hostNetwork pods are never given a sidecar; left out of the mesh".into(),
+                "the pod template opts out of injection (sidecar.istio.io/inject: \"false\"); left as it is",
             );
-            return Ok(());
+            return;
         }
-        let mut sets = Vec::new();
-        if let Some((key, value)) = plan::injection_label(&self.config) {
-            if tree.str_at(template, &["metadata", "labels", "sidecar.istio.io/inject"]) == Some("false") {
-                note(
-                    ws,
-                    report,
-                    NAME,
-                    obj,
-                    Level::Warning,
-                    "the pod template opts out of injection (sidecar.istio.io/inject: \"false\"); left as it is".into(),
-                );
-            } else {
-                sets.push((
-                    w.template_child(&["metadata", "labels"]),
-                    key.to_string(),
-                    Value::str(value),
-                    format!("joins the mesh behind Service {service}"),
-                ));
-            }
-        }
-        let existing = tree.path(template, &["metadata", "annotations"]);
+        let at = workload.template_child(&["metadata", "labels"]);
+        changes.set(&at, key, Value::str(value), format!("joins the mesh behind Service {service}"));
+    }
+
+    /// The proxy annotations on the pod template; the chart's own proxy config may hold more
+    /// than postwire would write, so a different one is kept.
+    fn annotate_proxy(&self, changes: &mut Changes<'_>, tree: &Tree, workload: &Workload, template: NodeId) {
+        let at = workload.template_child(&["metadata", "annotations"]);
         for (key, value, why) in self.proxy_annotations() {
-            if existing.and_then(|a| tree.get(a, &key)).is_some() && key == "proxy.istio.io/config" {
-                // The chart's own proxy config may hold more than postwire would write.
-                if tree.str_at(template, &["metadata", "annotations", &key]).is_some_and(|v| !edit_equals(v, &value)) {
-                    note(ws, report, NAME, obj, Level::Info, format!("kept the chart's {key} annotation"));
-                    continue;
+            let existing = tree.str_at(template, &["metadata", "annotations", &key]);
+            if key == "proxy.istio.io/config" && existing.is_some_and(|v| v != value) {
+                changes.note(Level::Info, format!("kept the chart's {key} annotation"));
+                continue;
+            }
+            changes.set(&at, &key, Value::str(value), why);
+        }
+    }
+
+    /// Put the pods of a workload behind a routed Service into the mesh.
+    fn wire_workload(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        workload: &Workload,
+        service: &str,
+    ) -> Result<()> {
+        let mut changes = Changes::new(NAME, &workload.object);
+        if let Some(template) = self.meshable(ws, &mut changes, workload)? {
+            let tree = ws.tree(workload.object.segment);
+            self.label_for_injection(&mut changes, tree, workload, template, service);
+            self.annotate_proxy(&mut changes, tree, workload, template);
+        }
+        changes.apply(ws, report)
+    }
+
+    /// Route every selected Service.
+    fn wire_services(&self, ws: &mut Workspace<'_>, report: &mut Report, objects: &[Object]) -> Result<()> {
+        let ns = self.namespace.as_deref();
+        let services = plan::services(ws, objects, &self.config, ns)?;
+        let targets = if self.config.rollouts.enabled {
+            plan::targets(ws, objects, &self.config, &services, ns)?
+        } else {
+            Vec::new()
+        };
+        let gateway_objects: Vec<Object> =
+            objects.iter().filter(|o| o.is("networking.istio.io", "Gateway")).cloned().collect();
+        let gateway_namespaces: BTreeMap<String, Option<String>> = (self.config.istio.gateways.iter())
+            .map(|(key, g)| (key.clone(), Self::gateway_namespace(key, g, &services)))
+            .collect();
+        self.generate_gateways(ws, report, &gateway_namespaces)?;
+        let workloads: Vec<Workload> =
+            workload::find(ws, objects, &self.config.workload_kinds()).into_iter().map(|(w, _)| w).collect();
+        let pods = plan::Pods::new(ws, &workloads);
+        let render = Render {
+            targets: &targets,
+            pods: &pods,
+            gateway_objects: &gateway_objects,
+            gateway_namespaces: &gateway_namespaces,
+        };
+        for svc in &services {
+            let index = self.config.istio.services.iter().position(|c| *c == svc.config).unwrap_or(0);
+            self.wire_service(ws, report, svc, index, &render)?;
+        }
+        Ok(())
+    }
+
+    /// Put the pods behind every routed Service into the mesh, each workload once.
+    fn wire_workloads(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
+        let ns = self.namespace.as_deref();
+        let objects = ws.objects();
+        let services = plan::services(ws, &objects, &self.config, ns)?;
+        let workloads: Vec<Workload> = workload::find(ws, &objects, &self.config.workload_kinds())
+            .into_iter()
+            .map(|(workload, _)| workload)
+            .collect();
+        let pods = plan::Pods::new(ws, &workloads);
+        let mut wired: BTreeSet<(usize, usize)> = BTreeSet::new();
+        for svc in &services {
+            for (workload, _) in pods.behind(svc, ns) {
+                if wired.insert((workload.object.segment, workload.object.node)) {
+                    self.wire_workload(ws, report, workload, &svc.obj.name)?;
                 }
             }
-            sets.push((w.template_child(&["metadata", "annotations"]), key, value, why));
         }
-        set_all(ws, report, NAME, obj, sets)
+        Ok(())
     }
-}
-
-fn edit_equals(existing: &str, value: &Value) -> bool {
-    matches!(value, Value::Str(s) if s == existing)
 }
 
 impl Wiring for Istio {
@@ -914,7 +1118,6 @@ impl Wiring for Istio {
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
         let objects = ws.objects();
-        let ns = self.namespace.as_deref();
         if self.config.istio.injection == config::Injection::Revision && self.config.istio.revision.is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -922,60 +1125,9 @@ impl Wiring for Istio {
             )
             .with_path("istio.revision"));
         }
-        let services = plan::services(ws, &objects, &self.config, ns)?;
-        let targets = if self.config.rollouts.enabled {
-            plan::targets(ws, &objects, &self.config, &services, ns)?
-        } else {
-            Vec::new()
-        };
-        let gateway_objects: Vec<Object> =
-            objects.iter().filter(|o| o.is("networking.istio.io", "Gateway")).cloned().collect();
-        let gateway_namespaces: BTreeMap<String, Option<String>> = (self.config.istio.gateways.iter())
-            .map(|(key, g)| (key.clone(), Self::gateway_namespace(key, g, &services)))
-            .collect();
-        for (key, g) in &self.config.istio.gateways {
-            let gw = self.gateway(key, g, gateway_namespaces[key].as_deref())?;
-            if let Some(seg) = generate(ws, NAME, gw, self.on_conflict())? {
-                let reason = match &g.tls {
-                    Some(t) if t.https_redirect && g.http_port != 0 => format!(
-                        "gateway `{key}` for {}: HTTPS on {} and a redirect from HTTP on {}",
-                        g.hosts.join(", "),
-                        t.port,
-                        g.http_port
-                    ),
-                    Some(t) => format!("gateway `{key}` for {}: HTTPS on {}", g.hosts.join(", "), t.port),
-                    None => format!("gateway `{key}` for {}: HTTP on {}", g.hosts.join(", "), g.http_port),
-                };
-                record_generated(ws, report, NAME, seg, reason);
-            }
-        }
-        let kinds = self.config.workload_kinds();
-        let workloads: Vec<Workload> = workload::find(ws, &objects, &kinds).into_iter().map(|(w, _)| w).collect();
-        let mut wired: BTreeSet<(usize, usize)> = BTreeSet::new();
-        let pods = plan::Pods::new(ws, &workloads);
-        for svc in &services {
-            let index = self.config.istio.services.iter().position(|c| *c == svc.config).unwrap_or(0);
-            let render = Render {
-                targets: &targets,
-                pods: &pods,
-                gateway_objects: &gateway_objects,
-                gateway_namespaces: &gateway_namespaces,
-            };
-            self.wire_service(ws, report, svc, index, &render)?;
-        }
-        ws.commit(report)?;
+        self.wire_services(ws, report, &objects)?;
         // Workloads, after the Services' edits are committed (trees are re-parsed on commit).
-        let objects = ws.objects();
-        let services = plan::services(ws, &objects, &self.config, ns)?;
-        let workloads: Vec<Workload> = workload::find(ws, &objects, &kinds).into_iter().map(|(w, _)| w).collect();
-        let pods = plan::Pods::new(ws, &workloads);
-        for svc in &services {
-            for (w, _) in pods.behind(svc, ns) {
-                if wired.insert((w.object.segment, w.object.node)) {
-                    self.wire_workload(ws, report, w, &svc.obj.name)?;
-                }
-            }
-        }
-        Ok(())
+        ws.commit(report)?;
+        self.wire_workloads(ws, report)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::config::{Injection, ServiceConfig, TrafficRouting};
+use super::config::{Injection, RolloutWorkload, ServiceConfig, TrafficRouting};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::GENERATED_ANNOTATION;
 use crate::pipeline::PostwireConfig;
@@ -58,10 +58,10 @@ pub fn is_generated(tree: &Tree, obj: &Object) -> bool {
 
 fn string_map(tree: &Tree, node: Option<usize>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    if let Some(n) = node.filter(|&n| tree.is_mapping(n)) {
-        for &(k, v) in tree.entries(n) {
-            if let (Some(k), Some(v)) = (tree.scalar(k), tree.scalar(v)) {
-                out.insert(k.to_string(), v.to_string());
+    if let Some(mapping) = node.filter(|&mapping| tree.is_mapping(mapping)) {
+        for &(key, value) in tree.entries(mapping) {
+            if let (Some(key), Some(value)) = (tree.scalar(key), tree.scalar(value)) {
+                out.insert(key.to_string(), value.to_string());
             }
         }
     }
@@ -78,8 +78,47 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .unwrap_or_default()
 }
 
-fn config_error(message: String, path: String) -> Error {
+/// A config error at `path`.
+pub(crate) fn config_error(message: String, path: String) -> Error {
     Error::new(ErrorKind::Config, message).with_path(path)
+}
+
+/// The first `istio.services[]` entry naming (or selecting) this Service; every entry that
+/// does is marked in `matched`.
+fn choose_entry(
+    config: &PostwireConfig,
+    tree: &Tree,
+    obj: &Object,
+    ns: Option<&str>,
+    matched: &mut [bool],
+) -> Option<ServiceConfig> {
+    let mut chosen = None;
+    for (i, entry) in config.istio.services.iter().enumerate() {
+        let name_ok = entry.name.as_deref().is_none_or(|p| glob_matches(p.as_bytes(), obj.name.as_bytes()));
+        let sel_ok = entry.selector.as_ref().is_none_or(|sel| sel.matches(tree, obj.node, "labels"));
+        let ns_ok =
+            entry.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
+        if name_ok && sel_ok && ns_ok && (entry.name.is_some() || entry.selector.is_some()) {
+            matched[i] = true;
+            if chosen.is_none() {
+                chosen = Some(entry.clone());
+            }
+        }
+    }
+    chosen
+}
+
+/// A Service's `spec.ports`.
+fn service_ports(tree: &Tree, obj: &Object) -> Vec<Port> {
+    let Some(list) = tree.path(obj.node, &["spec", "ports"]) else { return Vec::new() };
+    (tree.items(list).iter().enumerate())
+        .map(|(index, &p)| Port {
+            index,
+            name: tree.str_at(p, &["name"]).map(String::from),
+            number: tree.str_at(p, &["port"]).and_then(|n| n.parse().ok()).unwrap_or(0),
+            app_protocol: tree.str_at(p, &["appProtocol"]).map(String::from),
+        })
+        .collect()
 }
 
 /// The Services of the render the config (or a `postwire.dev/istio: "true"` annotation)
@@ -91,26 +130,14 @@ pub fn services(
     namespace: Option<&str>,
 ) -> Result<Vec<Svc>> {
     let all: Vec<&Object> =
-        objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
+        objects.iter().filter(|obj| obj.is("", "Service") && !is_generated(ws.tree(obj.segment), obj)).collect();
     let mut matched = vec![false; config.istio.services.len()];
     let mut out = Vec::new();
     for obj in all.iter().copied() {
         let tree = ws.tree(obj.segment);
         let ns = obj.namespace.as_deref().or(namespace);
         let switch = workload::switch(ws, obj, ISTIO_ANNOTATION)?;
-        let mut chosen = None;
-        for (i, s) in config.istio.services.iter().enumerate() {
-            let name_ok = s.name.as_deref().is_none_or(|p| glob_matches(p.as_bytes(), obj.name.as_bytes()));
-            let sel_ok = s.selector.as_ref().is_none_or(|sel| sel.matches(tree, obj.node, "labels"));
-            let ns_ok =
-                s.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
-            if name_ok && sel_ok && ns_ok && (s.name.is_some() || s.selector.is_some()) {
-                matched[i] = true;
-                if chosen.is_none() {
-                    chosen = Some(s.clone());
-                }
-            }
-        }
+        let chosen = choose_entry(config, tree, obj, ns, &mut matched);
         let mut cfg = match (switch, chosen) {
             (Some(false), _) => continue,
             (_, Some(c)) => c,
@@ -124,25 +151,14 @@ pub fn services(
             cfg.gateways = gws.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
         }
         let selector = string_map(tree, tree.path(obj.node, &["spec", "selector"]));
-        let mut ports = Vec::new();
-        if let Some(list) = tree.path(obj.node, &["spec", "ports"]) {
-            for (index, &p) in tree.items(list).iter().enumerate() {
-                let number = tree.str_at(p, &["port"]).and_then(|n| n.parse().ok()).unwrap_or(0);
-                ports.push(Port {
-                    index,
-                    name: tree.str_at(p, &["name"]).map(String::from),
-                    number,
-                    app_protocol: tree.str_at(p, &["appProtocol"]).map(String::from),
-                });
-            }
-        }
+        let ports = service_ports(tree, obj);
         out.push(Svc { obj: obj.clone(), namespace: ns.map(String::from), selector, ports, config: cfg });
     }
-    for (i, s) in config.istio.services.iter().enumerate() {
-        if matched[i] || s.optional || !ws.targets_must_match() {
+    for (i, entry) in config.istio.services.iter().enumerate() {
+        if matched[i] || entry.optional || !ws.targets_must_match() {
             continue;
         }
-        let what = match (&s.name, &s.selector) {
+        let what = match (&entry.name, &entry.selector) {
             (Some(n), _) => format!("Service `{n}`"),
             (None, Some(sel)) => format!("a Service with labels `{sel}`"),
             (None, None) => {
@@ -152,7 +168,8 @@ pub fn services(
                 ))
             }
         };
-        let hint = s.name.as_deref().map(|n| closest(n, all.iter().map(|o| o.name.as_str()))).unwrap_or_default();
+        let hint =
+            entry.name.as_deref().map(|n| closest(n, all.iter().map(|obj| obj.name.as_str()))).unwrap_or_default();
         return Err(config_error(format!("{what} is not in the render{hint}"), format!("istio.services[{i}]"))
             .with_hint("check the name, or mark the entry `optional: true`"));
     }
@@ -161,19 +178,22 @@ pub fn services(
 
 /// The pod labels of a workload (its template's), or of the Deployment a Rollout's
 /// `workloadRef` names.
-pub fn pod_labels(ws: &Workspace<'_>, w: &Workload) -> BTreeMap<String, String> {
-    let tree = ws.tree(w.object.segment);
-    if let Some(t) = w.template {
-        return string_map(tree, tree.path(t, &["metadata", "labels"]));
+pub fn pod_labels(ws: &Workspace<'_>, workload: &Workload) -> BTreeMap<String, String> {
+    let tree = ws.tree(workload.object.segment);
+    if let Some(template) = workload.template {
+        return string_map(tree, tree.path(template, &["metadata", "labels"]));
     }
-    if let Some(r) = tree.path(w.object.node, &["spec", "workloadRef"]) {
-        let name = tree.str_at(r, &["name"]).unwrap_or_default();
-        if let Some(d) = ws
+    if let Some(reference) = tree.path(workload.object.node, &["spec", "workloadRef"]) {
+        let name = tree.str_at(reference, &["name"]).unwrap_or_default();
+        if let Some(deployment) = ws
             .named("apps", "Deployment", name)
-            .find(|o| namespaces_match(o.namespace.as_deref(), w.object.namespace.as_deref()))
+            .find(|o| namespaces_match(o.namespace.as_deref(), workload.object.namespace.as_deref()))
         {
-            let dt = ws.tree(d.segment);
-            return string_map(dt, dt.path(d.node, &["spec", "template", "metadata", "labels"]));
+            let deployment_tree = ws.tree(deployment.segment);
+            return string_map(
+                deployment_tree,
+                deployment_tree.path(deployment.node, &["spec", "template", "metadata", "labels"]),
+            );
         }
     }
     BTreeMap::new()
@@ -213,10 +233,10 @@ impl<'w> Pods<'w> {
     /// The workloads behind a Service, in stream order, with their pod labels.
     pub fn behind(&self, svc: &Svc, namespace: Option<&str>) -> Vec<(&'w Workload, &BTreeMap<String, String>)> {
         // Every pod a selector picks carries the selector's first label: look only at those.
-        let Some((k, v)) = svc.selector.iter().next() else {
+        let Some((key, value)) = svc.selector.iter().next() else {
             return Vec::new();
         };
-        let Some(candidates) = self.by_label.get(&(k.clone(), v.clone())) else {
+        let Some(candidates) = self.by_label.get(&(key.clone(), value.clone())) else {
             return Vec::new();
         };
         candidates
@@ -304,6 +324,119 @@ pub struct Target {
     pub mode: Mode,
 }
 
+/// What [`targets`] looks workloads and Services up in, read once.
+struct Scan<'a, 'w> {
+    ws: &'a Workspace<'w>,
+    config: &'a PostwireConfig,
+    routed: &'a [Svc],
+    namespace: Option<&'a str>,
+    /// The Services of the render, not generated ones, in stream order.
+    services: Vec<&'a Object>,
+    selectors: Selectors<'a>,
+}
+
+impl Scan<'_, '_> {
+    /// Whether a `rollouts.workloads[]` entry names this object (name glob and namespace).
+    fn names(&self, wc: &RolloutWorkload, obj: &Object) -> bool {
+        let ns = obj.namespace.as_deref().or(self.namespace);
+        let ns_ok = wc.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
+        glob_matches(wc.name.as_bytes(), obj.name.as_bytes()) && ns_ok
+    }
+
+    /// The Service in front of a workload: the one the config names (an error when it is not
+    /// in the render), else the first whose selector picks its pods.
+    fn service_in_front(
+        &self,
+        wc: &RolloutWorkload,
+        path: &str,
+        labels: &BTreeMap<String, String>,
+        ns: Option<&str>,
+    ) -> Result<Option<String>> {
+        let in_namespace = |svc: &Object| namespaces_match(svc.namespace.as_deref().or(self.namespace), ns);
+        let Some(name) = &wc.service else {
+            return Ok(self.selectors.first_selecting(labels, in_namespace).map(|svc| svc.name.clone()));
+        };
+        match self.services.iter().find(|svc| &svc.name == name && in_namespace(svc)) {
+            Some(svc) => Ok(Some(svc.name.clone())),
+            None => Err(config_error(
+                format!(
+                    "Service `{name}` is not in the render{}",
+                    closest(name, self.services.iter().map(|svc| svc.name.as_str()))
+                ),
+                format!("{path}.service"),
+            )),
+        }
+    }
+
+    /// How the workload's traffic is split: blue-green (which needs a Service), or a canary
+    /// split by Istio when its Service is routed. A converted Deployment needs a strategy.
+    fn mode(
+        &self,
+        wc: &RolloutWorkload,
+        obj: &Object,
+        service: Option<&str>,
+        routed: bool,
+        path: &str,
+    ) -> Result<Mode> {
+        let tree = self.ws.tree(obj.segment);
+        let blue_green = match &wc.strategy {
+            Some(strategy) => strategy.0.get("blueGreen").is_some(),
+            None => tree.path(obj.node, &["spec", "strategy", "blueGreen"]).is_some(),
+        };
+        if obj.is("apps", "Deployment") && wc.strategy.is_none() {
+            return Err(config_error(
+                format!("Deployment {} is converted into a Rollout and needs a `strategy`", obj.display()),
+                format!("{path}.strategy"),
+            )
+            .with_hint("e.g. strategy: {canary: {steps: [{setWeight: 20}, {pause: {duration: 1m}}]}}"));
+        }
+        if blue_green {
+            if service.is_none() {
+                return Err(config_error(
+                    format!("the blue-green Rollout for {} needs a Service in front of it", obj.display()),
+                    format!("{path}.service"),
+                ));
+            }
+            return Ok(Mode::BlueGreen);
+        }
+        if !routed {
+            return Ok(Mode::Plain);
+        }
+        Ok(match wc.traffic_routing {
+            TrafficRouting::Subset => Mode::Subset,
+            TrafficRouting::Host => Mode::Host,
+            TrafficRouting::None => Mode::Plain,
+        })
+    }
+
+    /// The target for workload `w` named by `rollouts.workloads[index]`.
+    fn target(&self, index: usize, wc: &RolloutWorkload, workload: &Workload) -> Result<Target> {
+        let path = format!("rollouts.workloads[{index}]");
+        let obj = &workload.object;
+        let ns = obj.namespace.as_deref().or(self.namespace);
+        let labels = pod_labels(self.ws, workload);
+        let service = self.service_in_front(wc, &path, &labels, ns)?;
+        let routed = service.as_ref().is_some_and(|svc| {
+            self.config.istio.enabled
+                && self.routed.iter().any(|r| &r.obj.name == svc && namespaces_match(r.namespace.as_deref(), ns))
+        });
+        let mode = self.mode(wc, obj, service.as_deref(), routed, &path)?;
+        Ok(Target { index, object: obj.clone(), convert: obj.is("apps", "Deployment"), service, routed, mode })
+    }
+}
+
+/// The Deployments an existing Rollout already references (`workloadRef`): they are wired
+/// through that Rollout.
+fn referenced(ws: &Workspace<'_>, candidates: &[&Workload]) -> BTreeSet<String> {
+    candidates
+        .iter()
+        .filter(|w| w.object.is("argoproj.io", "Rollout"))
+        .filter_map(|w| {
+            ws.tree(w.object.segment).str_at(w.object.node, &["spec", "workloadRef", "name"]).map(String::from)
+        })
+        .collect()
+}
+
 /// The workloads under Argo Rollouts. A `rollouts.workloads[]` entry that matches nothing is
 /// an error naming the closest Deployment or Rollout.
 pub fn targets(
@@ -314,40 +447,27 @@ pub fn targets(
     namespace: Option<&str>,
 ) -> Result<Vec<Target>> {
     let kinds = config.workload_kinds();
-    let workloads: Vec<Workload> = workload::find(ws, objects, &kinds).into_iter().map(|(w, _)| w).collect();
+    let workloads: Vec<Workload> =
+        workload::find(ws, objects, &kinds).into_iter().map(|(workload, _)| workload).collect();
     let candidates: Vec<&Workload> = workloads
         .iter()
-        .filter(|w| {
-            (w.object.is("apps", "Deployment") || w.object.is("argoproj.io", "Rollout"))
-                && !is_generated(ws.tree(w.object.segment), &w.object)
+        .filter(|workload| {
+            (workload.object.is("apps", "Deployment") || workload.object.is("argoproj.io", "Rollout"))
+                && !is_generated(ws.tree(workload.object.segment), &workload.object)
         })
         .collect();
     let services: Vec<&Object> =
         objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
     let selectors = Selectors::new(ws, &services);
+    let scan = Scan { ws, config, routed, namespace, services, selectors };
+    let referenced = referenced(ws, &candidates);
     let mut out: Vec<Target> = Vec::new();
     let mut taken: BTreeSet<(usize, NodeId)> = BTreeSet::new();
     for (index, wc) in config.rollouts.workloads.iter().enumerate() {
-        let path = format!("rollouts.workloads[{index}]");
         let mut found = 0;
-        // A Deployment that an existing Rollout already references is wired through that Rollout.
-        let referenced: BTreeSet<String> = candidates
-            .iter()
-            .filter(|w| w.object.is("argoproj.io", "Rollout"))
-            .filter_map(|w| {
-                ws.tree(w.object.segment).str_at(w.object.node, &["spec", "workloadRef", "name"]).map(String::from)
-            })
-            .collect();
-        for w in &candidates {
-            let obj = &w.object;
-            let ns = obj.namespace.as_deref().or(namespace);
-            let ns_ok =
-                wc.namespace.as_deref().is_none_or(|p| ns.is_none_or(|n| glob_matches(p.as_bytes(), n.as_bytes())));
-            if !glob_matches(wc.name.as_bytes(), obj.name.as_bytes()) || !ns_ok {
-                continue;
-            }
-            let convert = obj.is("apps", "Deployment");
-            if convert && referenced.contains(&obj.name) {
+        for workload in &candidates {
+            let obj = &workload.object;
+            if !scan.names(wc, obj) || (obj.is("apps", "Deployment") && referenced.contains(&obj.name)) {
                 continue;
             }
             found += 1;
@@ -355,68 +475,14 @@ pub fn targets(
             {
                 continue;
             }
-            let labels = pod_labels(ws, w);
-            let service = match &wc.service {
-                Some(name) => {
-                    let Some(s) = services
-                        .iter()
-                        .find(|s| &s.name == name && namespaces_match(s.namespace.as_deref().or(namespace), ns))
-                    else {
-                        return Err(config_error(
-                            format!(
-                                "Service `{name}` is not in the render{}",
-                                closest(name, services.iter().map(|s| s.name.as_str()))
-                            ),
-                            format!("{path}.service"),
-                        ));
-                    };
-                    Some(s.name.clone())
-                }
-                None => selectors
-                    .first_selecting(&labels, |s| namespaces_match(s.namespace.as_deref().or(namespace), ns))
-                    .map(|s| s.name.clone()),
-            };
-            let is_routed = service.as_ref().is_some_and(|s| {
-                config.istio.enabled
-                    && routed.iter().any(|r| &r.obj.name == s && namespaces_match(r.namespace.as_deref(), ns))
-            });
-            let tree = ws.tree(obj.segment);
-            let blue_green = match &wc.strategy {
-                Some(s) => s.0.get("blueGreen").is_some(),
-                None => tree.path(obj.node, &["spec", "strategy", "blueGreen"]).is_some(),
-            };
-            if convert && wc.strategy.is_none() {
-                return Err(config_error(
-                    format!("Deployment {} is converted into a Rollout and needs a `strategy`", obj.display()),
-                    format!("{path}.strategy"),
-                )
-                .with_hint("e.g. strategy: {canary: {steps: [{setWeight: 20}, {pause: {duration: 1m}}]}}"));
-            }
-            let mode = if blue_green {
-                if service.is_none() {
-                    return Err(config_error(
-                        format!("the blue-green Rollout for {} needs a Service in front of it", obj.display()),
-                        format!("{path}.service"),
-                    ));
-                }
-                Mode::BlueGreen
-            } else if is_routed {
-                match wc.traffic_routing {
-                    TrafficRouting::Subset => Mode::Subset,
-                    TrafficRouting::Host => Mode::Host,
-                    TrafficRouting::None => Mode::Plain,
-                }
-            } else {
-                Mode::Plain
-            };
+            out.push(scan.target(index, wc, workload)?);
             taken.insert((obj.segment, obj.node));
-            out.push(Target { index, object: obj.clone(), convert, service, routed: is_routed, mode });
         }
         if found == 0 && !wc.optional && ws.targets_must_match() {
-            let names = candidates.iter().map(|w| w.object.name.as_str());
+            let names = candidates.iter().map(|workload| workload.object.name.as_str());
             return Err(config_error(
                 format!("no Deployment or Rollout named `{}` is in the render{}", wc.name, closest(&wc.name, names)),
-                path,
+                format!("rollouts.workloads[{index}]"),
             )
             .with_hint("check the name, or mark the entry `optional: true`"));
         }

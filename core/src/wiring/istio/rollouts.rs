@@ -21,16 +21,17 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 
-use super::config::{RolloutsConfig, ScaleDown};
+use super::config::{AnalysisTemplateConfig, RolloutWorkload, RolloutsConfig, ScaleDown};
 use super::plan::{self, Mode, Target};
-use super::{metadata, note, object, record_generated, set_all, ROUTE_NAME};
+use super::{emit, metadata, object, ROUTE_NAME};
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::generate::{generate, OnConflict, GENERATED_ANNOTATION};
+use crate::generate::{OnConflict, GENERATED_ANNOTATION};
 use crate::pipeline::PostwireConfig;
 use crate::report::{IgnoreDifference, Level, Report};
-use crate::resource::namespaces_match;
+use crate::resource::{namespaces_match, Object};
 use crate::wire::ContextV1;
+use crate::wiring::changes::Changes;
 use crate::wiring::Wiring;
 use crate::workspace::Workspace;
 use crate::yaml::{NodeId, NodeKind, Style, Tree};
@@ -131,19 +132,20 @@ impl Rollouts {
         &self,
         name: &str,
         namespace: Option<&str>,
-        t: &super::config::AnalysisTemplateConfig,
+        config: &AnalysisTemplateConfig,
         blocking: bool,
     ) -> Result<Value> {
         let mut metric = vec![("name".to_string(), Value::str(name))];
         // A query is measured every minute by default; a Job runs once unless told otherwise.
-        let interval = t.interval.as_ref().map(|d| d.0.as_str()).or(t.prometheus.as_ref().map(|_| "1m"));
-        if let Some(i) = interval {
-            metric.push(("interval".into(), Value::str(i)));
+        let interval =
+            config.interval.as_ref().map(|delay| delay.0.as_str()).or(config.prometheus.as_ref().map(|_| "1m"));
+        if let Some(every) = interval {
+            metric.push(("interval".into(), Value::str(every)));
         }
-        if let Some(d) = &t.initial_delay {
-            metric.push(("initialDelay".into(), Value::str(&d.0)));
+        if let Some(delay) = &config.initial_delay {
+            metric.push(("initialDelay".into(), Value::str(&delay.0)));
         }
-        let count = match (t.count, interval.is_some() && blocking) {
+        let count = match (config.count, interval.is_some() && blocking) {
             (Some(0), true) => {
                 return Err(Error::new(
                     ErrorKind::Config,
@@ -153,34 +155,34 @@ impl Rollouts {
                 .with_hint("give a count (measurements before the step passes), or use the template only as background analysis (canary.analysis)"));
             }
             (None, true) => Some(DEFAULT_BLOCKING_COUNT),
-            (c, _) => c.map(i64::from),
+            (count, _) => count.map(i64::from),
         };
-        if let Some(c) = count {
-            metric.push(("count".into(), Value::Int(c)));
+        if let Some(count) = count {
+            metric.push(("count".into(), Value::Int(count)));
         }
-        if let Some(s) = &t.success_condition {
-            metric.push(("successCondition".into(), Value::str(s)));
+        if let Some(condition) = &config.success_condition {
+            metric.push(("successCondition".into(), Value::str(condition)));
         }
-        if let Some(f) = &t.failure_condition {
-            metric.push(("failureCondition".into(), Value::str(f)));
+        if let Some(condition) = &config.failure_condition {
+            metric.push(("failureCondition".into(), Value::str(condition)));
         }
-        if let Some(l) = t.failure_limit {
-            metric.push(("failureLimit".into(), Value::Int(l.into())));
+        if let Some(limit) = config.failure_limit {
+            metric.push(("failureLimit".into(), Value::Int(limit.into())));
         }
-        let provider = match (&t.prometheus, &t.job) {
-            (Some(p), _) => Value::map([(
+        let provider = match (&config.prometheus, &config.job) {
+            (Some(prometheus), _) => Value::map([(
                 "prometheus",
-                Value::map([("address", Value::str(&p.address)), ("query", Value::str(&p.query))]),
+                Value::map([("address", Value::str(&prometheus.address)), ("query", Value::str(&prometheus.query))]),
             )]),
             (None, Some(job)) => Value::map([("job", Value::from_json(&job.0))]),
             (None, None) => unreachable!("config checked: a prometheus query or a job"),
         };
         metric.push(("provider".into(), provider));
         let mut spec = Vec::new();
-        if !t.args.is_empty() {
+        if !config.args.is_empty() {
             spec.push((
                 "args".to_string(),
-                Value::Seq(t.args.iter().map(|a| Value::map([("name", Value::str(a))])).collect()),
+                Value::Seq(config.args.iter().map(|a| Value::map([("name", Value::str(a))])).collect()),
             ));
         }
         spec.push(("metrics".into(), Value::Seq(vec![Value::Map(metric)])));
@@ -188,21 +190,21 @@ impl Rollouts {
     }
 
     /// The strategy fields postwire sets for a target: the config's, plus the traffic wiring.
-    fn strategy(&self, t: &Target, existing: Option<&str>) -> Result<(String, Json)> {
-        let wc = &self.rc().workloads[t.index];
-        let path = format!("rollouts.workloads[{}].strategy", t.index);
+    fn strategy(&self, target: &Target, existing: Option<&str>) -> Result<(String, Json)> {
+        let wc = &self.rc().workloads[target.index];
+        let path = format!("rollouts.workloads[{}].strategy", target.index);
         let (kind, mut fields) = match (&wc.strategy, existing) {
-            (Some(s), _) => {
-                let (k, v) = s.0.as_object().and_then(|m| m.iter().next()).expect("checked: one strategy");
-                (k.clone(), v.clone())
+            (Some(chosen), _) => {
+                let (key, value) = chosen.0.as_object().and_then(|m| m.iter().next()).expect("checked: one strategy");
+                (key.clone(), value.clone())
             }
             (None, Some(kind)) => (kind.to_string(), json!({})),
             (None, None) => ("canary".to_string(), json!({})),
         };
-        if let Some(e) = existing.filter(|e| *e != kind) {
+        if let Some(other) = existing.filter(|other| *other != kind) {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("Rollout {} uses a {e} strategy and the config gives {kind}", t.object.display()),
+                format!("Rollout {} uses a {other} strategy and the config gives {kind}", target.object.display()),
             )
             .with_path(path)
             .with_hint("give the Rollout's own strategy type, or change the chart's"));
@@ -210,9 +212,9 @@ impl Rollouts {
         if !fields.is_object() {
             fields = json!({});
         }
-        let svc = t.service.clone().unwrap_or_default();
+        let svc = target.service.clone().unwrap_or_default();
         let user_routing = fields.get("trafficRouting").is_some();
-        match t.mode {
+        match target.mode {
             Mode::Subset if !user_routing => {
                 fields["trafficRouting"] = json!({"istio": {
                     "virtualService": {"name": svc, "routes": [ROUTE_NAME]},
@@ -245,15 +247,15 @@ impl Rollouts {
         })?;
         let tree = ws.tree(svc.segment);
         let mut spec = Vec::new();
-        if let Some(p) = tree.path(svc.node, &["spec", "ports"]) {
-            spec.push(("ports".to_string(), tree_value(tree, p)));
+        if let Some(ports) = tree.path(svc.node, &["spec", "ports"]) {
+            spec.push(("ports".to_string(), tree_value(tree, ports)));
         }
-        if let Some(s) = tree.path(svc.node, &["spec", "selector"]) {
-            spec.push(("selector".to_string(), tree_value(tree, s)));
+        if let Some(selector) = tree.path(svc.node, &["spec", "selector"]) {
+            spec.push(("selector".to_string(), tree_value(tree, selector)));
         }
-        let labels = tree.path(svc.node, &["metadata", "labels"]).map(|l| tree_value(tree, l));
+        let labels = tree.path(svc.node, &["metadata", "labels"]).map(|labels| tree_value(tree, labels));
         let labels = match labels {
-            Some(Value::Map(m)) => m,
+            Some(Value::Map(fields)) => fields,
             _ => Vec::new(),
         };
         Some(object("v1", "Service", metadata(new, svc.namespace.as_deref(), labels), Value::Map(spec)))
@@ -273,6 +275,350 @@ fn ignore(report: &mut Report, group: &str, kind: &str, name: &str, ns: Option<&
 
 const MANAGED_BY: &str = ".metadata.annotations[\"argo-rollouts.argoproj.io/managed-by-rollouts\"]";
 
+/// The objects of the render a converted Deployment is paired with, indexed once per run
+/// (stream order kept within each entry).
+struct Index<'o> {
+    /// HorizontalPodAutoscalers by the name of the Deployment or Rollout they scale.
+    hpas: BTreeMap<String, Vec<&'o Object>>,
+    /// Rollouts an earlier run generated, by namespace (the render's for one without) and name.
+    generated: BTreeMap<(Option<String>, String), Vec<&'o Object>>,
+}
+
+impl<'o> Index<'o> {
+    fn new(ws: &Workspace<'_>, objects: &'o [Object], namespace: Option<&str>) -> Self {
+        let mut hpas: BTreeMap<String, Vec<&Object>> = BTreeMap::new();
+        let mut generated: BTreeMap<(Option<String>, String), Vec<&Object>> = BTreeMap::new();
+        for obj in objects {
+            let tree = ws.tree(obj.segment);
+            if obj.kind == "HorizontalPodAutoscaler"
+                && matches!(tree.str_at(obj.node, &["spec", "scaleTargetRef", "kind"]), Some("Deployment" | "Rollout"))
+            {
+                if let Some(target) = tree.str_at(obj.node, &["spec", "scaleTargetRef", "name"]) {
+                    hpas.entry(target.to_string()).or_default().push(obj);
+                }
+            }
+            if obj.is("argoproj.io", "Rollout")
+                && tree.str_at(obj.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(NAME)
+            {
+                let key = (obj.namespace.as_deref().or(namespace).map(String::from), obj.name.clone());
+                generated.entry(key).or_default().push(obj);
+            }
+        }
+        Index { hpas, generated }
+    }
+
+    /// The first HPA (in stream order) scaling a Deployment or Rollout named like `obj` in
+    /// its namespace.
+    fn hpa(&self, obj: &Object) -> Option<&'o Object> {
+        let hpas = self.hpas.get(&obj.name)?;
+        hpas.iter().copied().find(|hpa| namespaces_match(hpa.namespace.as_deref(), obj.namespace.as_deref()))
+    }
+
+    /// The `nth` Rollout an earlier run made from a Deployment of this name and namespace.
+    fn generated(&self, namespace: Option<&str>, name: &str, nth: usize) -> Option<&'o Object> {
+        let key = (namespace.map(String::from), name.to_string());
+        self.generated.get(&key).and_then(|r| r.get(nth)).copied()
+    }
+}
+
+/// The generated Rollout for a converted Deployment: its replicas (unless an HPA scales it),
+/// selector, `workloadRef` and strategy, labelled with the Deployment's selector labels.
+fn converted_rollout(
+    tree: &Tree,
+    obj: &Object,
+    replicas: Option<Value>,
+    strategy: Value,
+    scale_down: ScaleDown,
+) -> Value {
+    let mut spec = Vec::new();
+    if let Some(count) = replicas {
+        spec.push(("replicas".to_string(), count));
+    }
+    if let Some(selector) = tree.path(obj.node, &["spec", "selector"]) {
+        spec.push(("selector".to_string(), tree_value(tree, selector)));
+    }
+    spec.push((
+        "workloadRef".into(),
+        Value::map([
+            ("apiVersion", Value::str("apps/v1")),
+            ("kind", Value::str("Deployment")),
+            ("name", Value::str(&obj.name)),
+            ("scaleDown", Value::str(scale_down.as_str())),
+        ]),
+    ));
+    spec.push(("strategy".into(), strategy));
+    // The Rollout carries the Deployment's selector labels, not all its labels: other
+    // wirings (Datadog's unified tags) label the Deployment after this one runs, so
+    // copying every label would give a second run a different Rollout.
+    let labels = match tree.path(obj.node, &["spec", "selector", "matchLabels"]).map(|labels| tree_value(tree, labels))
+    {
+        Some(Value::Map(fields)) => fields,
+        _ => Vec::new(),
+    };
+    object("argoproj.io/v1alpha1", "Rollout", metadata(&obj.name, obj.namespace.as_deref(), labels), Value::Map(spec))
+}
+
+/// Why postwire sets one strategy field of an existing Rollout.
+fn strategy_reason(target: &Target, kind: &str, key: &str, value: &Json) -> String {
+    match key {
+        "trafficRouting" => {
+            format!(
+                "Istio splits the canary's traffic through VirtualService {}",
+                target.service.as_deref().unwrap_or_default()
+            )
+        }
+        "canaryService" | "stableService" | "activeService" | "previewService" => {
+            format!("Service {} in front of the {kind} pods", value.as_str().unwrap_or_default())
+        }
+        _ => format!("rollouts.workloads[{}].strategy.{kind}.{key}", target.index),
+    }
+}
+
+/// What Argo CD must leave to the Rollouts controller on the objects routing a target's
+/// traffic, and the Services its strategy needs beside the one in front.
+fn ignore_routing(report: &mut Report, target: &Target) -> Vec<String> {
+    let svc = target.service.clone().unwrap_or_default();
+    let ns = target.object.namespace.as_deref();
+    let mut copies = Vec::new();
+    if matches!(target.mode, Mode::Subset | Mode::Host) {
+        ignore(report, "networking.istio.io", "VirtualService", &svc, ns, &[], &[".spec.http[].route[].weight"]);
+    }
+    match target.mode {
+        Mode::Subset => {
+            let jq = [".spec.subsets[].labels", MANAGED_BY];
+            ignore(report, "networking.istio.io", "DestinationRule", &svc, ns, &[], &jq);
+        }
+        Mode::Host => copies.extend([format!("{svc}-stable"), format!("{svc}-canary")]),
+        Mode::BlueGreen => copies.push(format!("{svc}-preview")),
+        Mode::Plain => {}
+    }
+    if target.mode == Mode::BlueGreen {
+        ignore(report, "", "Service", &svc, ns, &[], &[".spec.selector[\"rollouts-pod-template-hash\"]", MANAGED_BY]);
+    }
+    copies
+}
+
+impl Rollouts {
+    /// Generate `value` and record why.
+    fn emit(&self, ws: &mut Workspace<'_>, report: &mut Report, value: Value, reason: String) -> Result<()> {
+        emit(ws, report, NAME, value, self.on_conflict(), reason)
+    }
+
+    /// Every analysis a strategy names must exist, under `rollouts.analysisTemplates` or in
+    /// the render.
+    fn check_template_refs(&self, objects: &[Object]) -> Result<()> {
+        let existing: Vec<&str> =
+            objects.iter().filter(|o| o.is("argoproj.io", "AnalysisTemplate")).map(|o| o.name.as_str()).collect();
+        for (i, wc) in self.rc().workloads.iter().enumerate() {
+            for name in wc.strategy.as_ref().map(|s| template_refs(&s.0)).unwrap_or_default() {
+                if self.rc().analysis_templates.contains_key(&name) || existing.contains(&name.as_str()) {
+                    continue;
+                }
+                let known = self.rc().analysis_templates.keys().map(String::as_str).chain(existing.iter().copied());
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("the strategy names AnalysisTemplate `{name}`, which is neither under rollouts.analysisTemplates nor in the render{}", plan::closest(&name, known)),
+                )
+                .with_path(format!("rollouts.workloads[{i}].strategy")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Templates a Rollout waits for, whether the config's strategy or the chart's names them.
+    fn blocking_templates(&self, ws: &Workspace<'_>, objects: &[Object]) -> Vec<String> {
+        let configured = self.rc().workloads.iter().filter_map(|wc| wc.strategy.as_ref());
+        let charts = objects.iter().filter(|o| o.is("argoproj.io", "Rollout")).flat_map(|o| {
+            let tree = ws.tree(o.segment);
+            let strategy = tree.path(o.node, &["spec", "strategy"]).map(|s| tree_value(tree, s).to_json());
+            strategy.map(|s| blocking_template_refs(&s)).unwrap_or_default()
+        });
+        configured.flat_map(|s| blocking_template_refs(&s.0)).chain(charts).collect()
+    }
+
+    /// Generate `rollouts.analysisTemplates.NAME`: a Rollout finds its AnalysisTemplates in its
+    /// own namespace, so one copy per namespace of the Rollouts using it (none given: the
+    /// namespace it is applied to).
+    fn analysis_templates(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        targets: &[Target],
+        blocking: &[String],
+    ) -> Result<()> {
+        for (name, config) in &self.rc().analysis_templates {
+            let uses = |wc: &RolloutWorkload| wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name));
+            let users: Vec<String> =
+                self.rc().workloads.iter().filter(|wc| uses(wc)).map(|wc| format!("`{}`", wc.name)).collect();
+            let mut namespaces: Vec<Option<String>> = targets
+                .iter()
+                .filter(|tg| uses(&self.rc().workloads[tg.index]))
+                .map(|tg| tg.object.namespace.clone())
+                .collect();
+            namespaces.sort();
+            namespaces.dedup();
+            if namespaces.is_empty() {
+                namespaces.push(None);
+            }
+            let what = if config.job.is_some() { "Job" } else { "Prometheus" };
+            let why = if users.is_empty() {
+                format!("{what} analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
+            } else {
+                format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
+            };
+            for ns in namespaces {
+                let template = self.analysis_template(name, ns.as_deref(), config, blocking.contains(name))?;
+                self.emit(ws, report, template, why.clone())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The replicas of the Rollout made from a Deployment no HPA scales: the Deployment's,
+    /// unless an earlier run held it at 0, when they are the Rollout's (ours) now.
+    ///
+    /// That Rollout is the one made from this Deployment: same name, same namespace (the
+    /// render's for an object without one). A Deployment written twice is one object in a
+    /// cluster (the API server refuses to create a second of the same kind, namespace and
+    /// name: k8s.io/apiserver `pkg/registry/generic/registry/store.go`, `Store.Create`,
+    /// AlreadyExists), yet each copy gets a Rollout, in stream order: the n-th copy pairs with
+    /// the n-th. Pairing every copy with the first made a second render change the other
+    /// copies' replicas.
+    fn replicas(&self, ws: &Workspace<'_>, index: &Index<'_>, obj: &Object, nth: usize) -> Option<Value> {
+        let ns = self.namespace.as_deref();
+        let earlier = index.generated(obj.namespace.as_deref().or(ns), &obj.name, nth);
+        let held = earlier.map(|r| {
+            let tree = ws.tree(r.segment);
+            tree.path(r.node, &["spec", "replicas"]).map(|n| tree_value(tree, n))
+        });
+        let tree = ws.tree(obj.segment);
+        let own = tree.path(obj.node, &["spec", "replicas"]).map(|r| tree_value(tree, r));
+        match (own, held) {
+            (Some(Value::Int(0)), Some(held)) => held,
+            (own, _) => own,
+        }
+    }
+
+    /// Hold a converted Deployment at `replicas: 0` unless `scaleDown: never` (a warning says
+    /// its pods keep running).
+    ///
+    /// Argo Rollouts scales the Deployment down only at the Rollout's revision 1
+    /// (argoproj/argo-rollouts@9f8d111d `rollout/sync.go:1362-1367`,
+    /// `rollout/replicaset.go:220`): a later `helm upgrade` writing the chart's
+    /// replicas back would run its pods beside the Rollout's. Its migration guide
+    /// holds the Deployment at 0 in the manifest (`docs/migrating.md:95`).
+    fn hold_deployment(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        obj: &Object,
+        scale_down: ScaleDown,
+    ) -> Result<()> {
+        let mut changes = Changes::new(NAME, obj);
+        if scale_down == ScaleDown::Never {
+            changes.note(Level::Warning, "scaleDown: never keeps the Deployment's pods running beside the Rollout's");
+            return changes.apply(ws, report);
+        }
+        changes.set(
+            &[PathSeg::from("spec")],
+            "replicas",
+            Value::Int(0),
+            format!(
+                "the Rollout {} runs the pods (workloadRef); an upgrade must not scale the Deployment back up",
+                obj.name
+            ),
+        );
+        changes.apply(ws, report)?;
+        ignore(report, "apps", "Deployment", &obj.name, obj.namespace.as_deref(), &["/spec/replicas"], &[]);
+        Ok(())
+    }
+
+    /// Point an HPA that scaled a converted Deployment at the Rollout of the same name.
+    fn retarget_hpa(&self, ws: &mut Workspace<'_>, report: &mut Report, hpa: &Object, deployment: &str) -> Result<()> {
+        let at = [PathSeg::from("spec"), PathSeg::from("scaleTargetRef")];
+        let why = format!("Deployment {deployment} is delivered by the Rollout of the same name");
+        let mut changes = Changes::new(NAME, hpa);
+        changes.set(&at, "apiVersion", Value::str("argoproj.io/v1alpha1"), why.clone());
+        changes.set(&at, "kind", Value::str("Rollout"), why);
+        changes.apply(ws, report)
+    }
+
+    /// Convert a Deployment: generate its Rollout (the `nth` of its name and namespace), hold
+    /// it at 0 and move its HPA to the Rollout.
+    fn convert(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        target: &Target,
+        index: &Index<'_>,
+        nth: usize,
+    ) -> Result<()> {
+        let obj = &target.object;
+        let (kind, fields) = self.strategy(target, None)?;
+        let scale_down = self.rc().workloads[target.index].scale_down.unwrap_or(self.rc().scale_down);
+        let hpa = index.hpa(obj);
+        let replicas = if hpa.is_none() { self.replicas(ws, index, obj, nth) } else { None };
+        let strategy = Value::map([(kind.as_str(), Value::from_json(&fields))]);
+        let rollout = converted_rollout(ws.tree(obj.segment), obj, replicas, strategy, scale_down);
+        let reason = format!(
+            "{kind} delivery of {} (its pod template, through workloadRef, scaleDown {})",
+            obj.display(),
+            scale_down.as_str()
+        );
+        self.emit(ws, report, rollout, reason)?;
+        self.hold_deployment(ws, report, obj, scale_down)?;
+        if let Some(hpa_object) = hpa {
+            self.retarget_hpa(ws, report, hpa_object, &obj.name)?;
+        }
+        Ok(())
+    }
+
+    /// Set the strategy fields of an existing Rollout.
+    fn wire_rollout(&self, ws: &mut Workspace<'_>, report: &mut Report, target: &Target) -> Result<()> {
+        let obj = &target.object;
+        let tree = ws.tree(obj.segment);
+        let existing = ["canary", "blueGreen"]
+            .into_iter()
+            .find(|kind_key| tree.path(obj.node, &["spec", "strategy", kind_key]).is_some());
+        let (kind, fields) = self.strategy(target, existing)?;
+        let at = [PathSeg::from("spec"), PathSeg::from("strategy"), PathSeg::from(kind.as_str())];
+        let mut changes = Changes::new(NAME, obj);
+        for (key, value) in fields.as_object().into_iter().flatten() {
+            changes.set(&at, key, Value::from_json(value), strategy_reason(target, &kind, key, value));
+        }
+        changes.apply(ws, report)
+    }
+
+    /// The Services a target's strategy needs (copies of the one in front), and what Argo CD
+    /// must leave to the controller.
+    fn strategy_services(&self, ws: &mut Workspace<'_>, report: &mut Report, target: &Target) -> Result<()> {
+        let svc = target.service.clone().unwrap_or_default();
+        let ns = target.object.namespace.as_deref();
+        for copy in ignore_routing(report, target) {
+            let Some(value) = self.service_copy(ws, &svc, ns, &copy) else {
+                return Err(Error::new(ErrorKind::Config, format!("Service `{svc}` is not in the render"))
+                    .with_path(format!("rollouts.workloads[{}].service", target.index)));
+            };
+            let reason = format!(
+                "Service for the {} pods of {} (Argo Rollouts sets its selector)",
+                copy.rsplit('-').next().unwrap_or_default(),
+                target.object.display()
+            );
+            self.emit(ws, report, value, reason)?;
+            ignore(
+                report,
+                "",
+                "Service",
+                &copy,
+                ns,
+                &[],
+                &[".spec.selector[\"rollouts-pod-template-hash\"]", MANAGED_BY],
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Wiring for Rollouts {
     fn name(&self) -> &'static str {
         NAME
@@ -290,311 +636,23 @@ impl Wiring for Rollouts {
         let routed =
             if self.config.istio.enabled { plan::services(ws, &objects, &self.config, ns)? } else { Vec::new() };
         let targets = plan::targets(ws, &objects, &self.config, &routed, ns)?;
-
-        // Every analysis a strategy names must exist.
-        let existing_templates: Vec<&str> =
-            objects.iter().filter(|o| o.is("argoproj.io", "AnalysisTemplate")).map(|o| o.name.as_str()).collect();
-        for (i, wc) in self.rc().workloads.iter().enumerate() {
-            for name in wc.strategy.as_ref().map(|s| template_refs(&s.0)).unwrap_or_default() {
-                if !self.rc().analysis_templates.contains_key(&name) && !existing_templates.contains(&name.as_str()) {
-                    let known = self
-                        .rc()
-                        .analysis_templates
-                        .keys()
-                        .map(String::as_str)
-                        .chain(existing_templates.iter().copied());
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        format!("the strategy names AnalysisTemplate `{name}`, which is neither under rollouts.analysisTemplates nor in the render{}", plan::closest(&name, known)),
-                    )
-                    .with_path(format!("rollouts.workloads[{i}].strategy")));
-                }
-            }
-        }
-        // Templates a Rollout waits for, whether the config's strategy or the chart's names them.
-        let blocking: Vec<String> = self
-            .rc()
-            .workloads
-            .iter()
-            .filter_map(|wc| wc.strategy.as_ref())
-            .flat_map(|s| blocking_template_refs(&s.0))
-            .chain(objects.iter().filter(|o| o.is("argoproj.io", "Rollout")).flat_map(|o| {
-                let tree = ws.tree(o.segment);
-                let strategy = tree.path(o.node, &["spec", "strategy"]).map(|s| tree_value(tree, s).to_json());
-                strategy.map(|s| blocking_template_refs(&s)).unwrap_or_default()
-            }))
-            .collect();
-        for (name, t) in &self.rc().analysis_templates {
-            let uses = |wc: &super::config::RolloutWorkload| {
-                wc.strategy.as_ref().is_some_and(|s| template_refs(&s.0).contains(name))
-            };
-            let users: Vec<String> =
-                self.rc().workloads.iter().filter(|wc| uses(wc)).map(|wc| format!("`{}`", wc.name)).collect();
-            // A Rollout finds its AnalysisTemplates in its own namespace: one copy per namespace
-            // of the Rollouts using it (none given: the namespace it is applied to).
-            let mut namespaces: Vec<Option<String>> = targets
-                .iter()
-                .filter(|tg| uses(&self.rc().workloads[tg.index]))
-                .map(|tg| tg.object.namespace.clone())
-                .collect();
-            namespaces.sort();
-            namespaces.dedup();
-            if namespaces.is_empty() {
-                namespaces.push(None);
-            }
-            let what = if t.job.is_some() { "Job" } else { "Prometheus" };
-            let why = if users.is_empty() {
-                format!("{what} analysis `{name}` (rollouts.analysisTemplates; no strategy here names it)")
-            } else {
-                format!("{what} analysis `{name}` for the strategy of {}", users.join(", "))
-            };
-            for ns in namespaces {
-                let template = self.analysis_template(name, ns.as_deref(), t, blocking.contains(name))?;
-                if let Some(seg) = generate(ws, NAME, template, self.on_conflict())? {
-                    record_generated(ws, report, NAME, seg, why.clone());
-                }
-            }
-        }
-
+        self.check_template_refs(&objects)?;
+        let blocking = self.blocking_templates(ws, &objects);
+        self.analysis_templates(ws, report, &targets, &blocking)?;
+        let index = Index::new(ws, &objects, ns);
         // Deployments converted so far, by namespace (the render's for one without) and name.
         let mut converted: BTreeMap<(Option<&str>, &str), usize> = BTreeMap::new();
-        for t in &targets {
-            let obj = &t.object;
-            let tree = ws.tree(obj.segment);
-            let wc = &self.rc().workloads[t.index];
-            let svc = t.service.clone().unwrap_or_default();
-            let obj_ns = obj.namespace.as_deref();
-            if t.convert {
-                let copy = converted.entry((obj_ns.or(ns), obj.name.as_str())).or_default();
+        for target in &targets {
+            let obj = &target.object;
+            if target.convert {
+                let copy = converted.entry((obj.namespace.as_deref().or(ns), obj.name.as_str())).or_default();
                 let nth = *copy;
                 *copy += 1;
-                let (kind, fields) = self.strategy(t, None)?;
-                let scale_down = wc.scale_down.unwrap_or(self.rc().scale_down);
-                let mut spec = Vec::new();
-                let hpa = objects.iter().find(|h| {
-                    h.kind == "HorizontalPodAutoscaler"
-                        && namespaces_match(h.namespace.as_deref(), obj_ns)
-                        && matches!(
-                            ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "kind"]),
-                            Some("Deployment" | "Rollout")
-                        )
-                        && ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"])
-                            == Some(obj.name.as_str())
-                });
-                if hpa.is_none() {
-                    // Held at 0 by an earlier run: the replicas are the Rollout's (ours) now, the
-                    // one made from this Deployment: same name, same namespace (the render's for an
-                    // object without one). A Deployment written twice is one object in a cluster
-                    // (the API server refuses to create a second of the same kind, namespace and
-                    // name: k8s.io/apiserver `pkg/registry/generic/registry/store.go`,
-                    // `Store.Create`, AlreadyExists), yet each copy gets a Rollout, in stream
-                    // order: the n-th copy pairs with the n-th. Pairing every copy with the first
-                    // made a second render change the other copies' replicas.
-                    let earlier = objects
-                        .iter()
-                        .filter(|r| {
-                            r.is("argoproj.io", "Rollout")
-                                && r.name == obj.name
-                                && r.namespace.as_deref().or(ns) == obj_ns.or(ns)
-                                && ws.tree(r.segment).str_at(r.node, &["metadata", "annotations", GENERATED_ANNOTATION])
-                                    == Some(NAME)
-                        })
-                        .nth(nth);
-                    let held = earlier.map(|r| {
-                        let t = ws.tree(r.segment);
-                        t.path(r.node, &["spec", "replicas"]).map(|n| tree_value(t, n))
-                    });
-                    let own = tree.path(obj.node, &["spec", "replicas"]).map(|r| tree_value(tree, r));
-                    let replicas = match (own, held) {
-                        (Some(Value::Int(0)), Some(held)) => held,
-                        (own, _) => own,
-                    };
-                    if let Some(r) = replicas {
-                        spec.push(("replicas".to_string(), r));
-                    }
-                }
-                if let Some(s) = tree.path(obj.node, &["spec", "selector"]) {
-                    spec.push(("selector".to_string(), tree_value(tree, s)));
-                }
-                spec.push((
-                    "workloadRef".into(),
-                    Value::map([
-                        ("apiVersion", Value::str("apps/v1")),
-                        ("kind", Value::str("Deployment")),
-                        ("name", Value::str(&obj.name)),
-                        ("scaleDown", Value::str(scale_down.as_str())),
-                    ]),
-                ));
-                spec.push(("strategy".into(), Value::map([(kind.as_str(), Value::from_json(&fields))])));
-                // The Rollout carries the Deployment's selector labels, not all its labels: other
-                // wirings (Datadog's unified tags) label the Deployment after this one runs, so
-                // copying every label would give a second run a different Rollout.
-                let labels =
-                    match tree.path(obj.node, &["spec", "selector", "matchLabels"]).map(|l| tree_value(tree, l)) {
-                        Some(Value::Map(m)) => m,
-                        _ => Vec::new(),
-                    };
-                let rollout =
-                    object("argoproj.io/v1alpha1", "Rollout", metadata(&obj.name, obj_ns, labels), Value::Map(spec));
-                if let Some(seg) = generate(ws, NAME, rollout, self.on_conflict())? {
-                    record_generated(
-                        ws,
-                        report,
-                        NAME,
-                        seg,
-                        format!(
-                            "{kind} delivery of {} (its pod template, through workloadRef, scaleDown {})",
-                            obj.display(),
-                            scale_down.as_str()
-                        ),
-                    );
-                }
-                if scale_down != ScaleDown::Never {
-                    // Argo Rollouts scales the Deployment down only at the Rollout's revision 1
-                    // (argoproj/argo-rollouts@9f8d111d `rollout/sync.go:1362-1367`,
-                    // `rollout/replicaset.go:220`): a later `helm upgrade` writing the chart's
-                    // replicas back would run its pods beside the Rollout's. Its migration guide
-                    // holds the Deployment at 0 in the manifest (`docs/migrating.md:95`).
-                    set_all(
-                        ws,
-                        report,
-                        NAME,
-                        obj,
-                        vec![(
-                            vec![PathSeg::from("spec")],
-                            "replicas".into(),
-                            Value::Int(0),
-                            format!("the Rollout {} runs the pods (workloadRef); an upgrade must not scale the Deployment back up", obj.name),
-                        )],
-                    )?;
-                    ignore(report, "apps", "Deployment", &obj.name, obj_ns, &["/spec/replicas"], &[]);
-                } else {
-                    note(
-                        ws,
-                        report,
-                        NAME,
-                        obj,
-                        Level::Warning,
-                        "scaleDown: never keeps the Deployment's pods running beside the Rollout's".into(),
-                    );
-                }
-                if let Some(h) = hpa.cloned() {
-                    let root = vec![PathSeg::from("spec"), PathSeg::from("scaleTargetRef")];
-                    set_all(
-                        ws,
-                        report,
-                        NAME,
-                        &h,
-                        vec![
-                            (
-                                root.clone(),
-                                "apiVersion".into(),
-                                Value::str("argoproj.io/v1alpha1"),
-                                format!("Deployment {} is delivered by the Rollout of the same name", obj.name),
-                            ),
-                            (
-                                root,
-                                "kind".into(),
-                                Value::str("Rollout"),
-                                format!("Deployment {} is delivered by the Rollout of the same name", obj.name),
-                            ),
-                        ],
-                    )?;
-                }
+                self.convert(ws, report, target, &index, nth)?;
             } else {
-                let existing = ["canary", "blueGreen"]
-                    .into_iter()
-                    .find(|k| tree.path(obj.node, &["spec", "strategy", k]).is_some());
-                let (kind, fields) = self.strategy(t, existing)?;
-                let base = vec![PathSeg::from("spec"), PathSeg::from("strategy"), PathSeg::from(kind.as_str())];
-                let sets = fields
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| {
-                        let why = match k.as_str() {
-                            "trafficRouting" => {
-                                format!("Istio splits the canary's traffic through VirtualService {svc}")
-                            }
-                            "canaryService" | "stableService" | "activeService" | "previewService" => {
-                                format!("Service {} in front of the {kind} pods", v.as_str().unwrap_or_default())
-                            }
-                            _ => format!("rollouts.workloads[{}].strategy.{kind}.{k}", t.index),
-                        };
-                        (base.clone(), k.clone(), Value::from_json(v), why)
-                    })
-                    .collect();
-                set_all(ws, report, NAME, obj, sets)?;
+                self.wire_rollout(ws, report, target)?;
             }
-            // Services the strategy needs, and what Argo CD must leave to the controller.
-            let svc_ns = obj_ns;
-            let mut copies = Vec::new();
-            if matches!(t.mode, Mode::Subset | Mode::Host) {
-                ignore(
-                    report,
-                    "networking.istio.io",
-                    "VirtualService",
-                    &svc,
-                    svc_ns,
-                    &[],
-                    &[".spec.http[].route[].weight"],
-                );
-            }
-            match t.mode {
-                Mode::Subset => {
-                    ignore(
-                        report,
-                        "networking.istio.io",
-                        "DestinationRule",
-                        &svc,
-                        svc_ns,
-                        &[],
-                        &[".spec.subsets[].labels", MANAGED_BY],
-                    );
-                }
-                Mode::Host => copies.extend([format!("{svc}-stable"), format!("{svc}-canary")]),
-                Mode::BlueGreen => copies.push(format!("{svc}-preview")),
-                Mode::Plain => {}
-            }
-            if t.mode == Mode::BlueGreen {
-                ignore(
-                    report,
-                    "",
-                    "Service",
-                    &svc,
-                    svc_ns,
-                    &[],
-                    &[".spec.selector[\"rollouts-pod-template-hash\"]", MANAGED_BY],
-                );
-            }
-            for copy in copies {
-                let Some(value) = self.service_copy(ws, &svc, svc_ns, &copy) else {
-                    return Err(Error::new(ErrorKind::Config, format!("Service `{svc}` is not in the render"))
-                        .with_path(format!("rollouts.workloads[{}].service", t.index)));
-                };
-                if let Some(seg) = generate(ws, NAME, value, self.on_conflict())? {
-                    record_generated(
-                        ws,
-                        report,
-                        NAME,
-                        seg,
-                        format!(
-                            "Service for the {} pods of {} (Argo Rollouts sets its selector)",
-                            copy.rsplit('-').next().unwrap_or_default(),
-                            obj.display()
-                        ),
-                    );
-                }
-                ignore(
-                    report,
-                    "",
-                    "Service",
-                    &copy,
-                    svc_ns,
-                    &[],
-                    &[".spec.selector[\"rollouts-pod-template-hash\"]", MANAGED_BY],
-                );
-            }
+            self.strategy_services(ws, report, target)?;
         }
         Ok(())
     }

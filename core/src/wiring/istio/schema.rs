@@ -77,8 +77,8 @@ fn at(path: &str, message: String) -> String {
     }
 }
 
-fn describe(v: &Json) -> String {
-    match v {
+fn describe(value: &Json) -> String {
+    match value {
         Json::Null => "null".into(),
         Json::Bool(b) => format!("`{b}`"),
         Json::Number(n) => format!("`{n}`"),
@@ -103,8 +103,8 @@ fn quoted_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
 
 /// Whether `s` is a Go / protobuf duration (`1h2m3.5s`, `250ms`, `1us`) of at least 1ms, as
 /// Istio's `duration(self) >= duration('1ms')` rules require.
-pub fn is_duration(s: &str) -> bool {
-    duration_nanos(s).is_some_and(|n| n >= 1_000_000)
+pub fn is_duration(text: &str) -> bool {
+    duration_nanos(text).is_some_and(|n| n >= 1_000_000)
 }
 
 /// A duration's length in nanoseconds.
@@ -142,29 +142,47 @@ pub fn duration_nanos(s: &str) -> Option<u128> {
     Some(total as u128)
 }
 
-fn type_ok(t: &str, v: &Json) -> bool {
-    match t {
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        "string" => v.is_string(),
-        "boolean" => v.is_boolean(),
-        "integer" => v.is_i64() || v.is_u64(),
-        "number" => v.is_number(),
+fn type_ok(kind: &str, value: &Json) -> bool {
+    match kind {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
         _ => true,
     }
 }
 
+/// Check `value` (at `path` inside the checked block) against `schema`: the first problem
+/// found, in the order below, is the error.
 fn validate(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
     if value.is_null() && schema["nullable"] == Json::Bool(true) {
         return Ok(());
     }
+    check_type(schema, value, path)?;
+    check_enum(schema, value, path)?;
+    check_range(schema, value, path)?;
+    check_rules(schema, value, path)?;
+    if let Json::Object(map) = value {
+        check_fields(schema, map, path)?;
+    }
+    if let Json::Array(items) = value {
+        check_items(schema, items, path)?;
+    }
+    check_all_any_not(schema, value, path)?;
+    check_one_of(schema, value, path)
+}
+
+/// `type`, or `x-kubernetes-int-or-string`.
+fn check_type(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
     if schema["x-kubernetes-int-or-string"] == Json::Bool(true) {
         if !(value.is_string() || value.is_i64() || value.is_u64()) {
             return Err(at(path, format!("expected an integer or a string, found {}", describe(value))));
         }
-    } else if let Some(t) = schema["type"].as_str() {
-        if !type_ok(t, value) {
-            let want = match t {
+    } else if let Some(kind) = schema["type"].as_str() {
+        if !type_ok(kind, value) {
+            let want = match kind {
                 "object" => "a mapping",
                 "array" => "a list",
                 "integer" => "an integer",
@@ -175,97 +193,116 @@ fn validate(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
             return Err(at(path, format!("expected {want}, found {}", describe(value))));
         }
     }
-    if let Some(options) = schema["enum"].as_array() {
-        if !options.contains(value) {
-            let names: Vec<&str> = options.iter().filter_map(Json::as_str).collect();
-            let hint = value.as_str().map(|s| closest(s, names.iter().copied())).unwrap_or_default();
-            return Err(at(
-                path,
-                format!("unknown value {}, expected one of {}{hint}", describe(value), quoted_list(names.into_iter())),
-            ));
+    Ok(())
+}
+
+/// `enum`, naming the closest allowed value.
+fn check_enum(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
+    let Some(options) = schema["enum"].as_array() else { return Ok(()) };
+    if options.contains(value) {
+        return Ok(());
+    }
+    let names: Vec<&str> = options.iter().filter_map(Json::as_str).collect();
+    let hint = value.as_str().map(|s| closest(s, names.iter().copied())).unwrap_or_default();
+    Err(at(
+        path,
+        format!("unknown value {}, expected one of {}{hint}", describe(value), quoted_list(names.into_iter())),
+    ))
+}
+
+/// int32 ranges, `minimum` and `maximum`.
+fn check_range(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
+    let Some(number) = value.as_f64() else { return Ok(()) };
+    if schema["format"] == "int32" && (number < i32::MIN as f64 || number > i32::MAX as f64) {
+        return Err(at(path, format!("{number} is out of range for a 32-bit integer")));
+    }
+    if let Some(min) = schema["minimum"].as_f64() {
+        if number < min {
+            return Err(at(path, format!("{number} is less than the minimum {min}")));
         }
     }
-    if let Some(n) = value.as_f64() {
-        if schema["format"] == "int32" && (n < i32::MIN as f64 || n > i32::MAX as f64) {
-            return Err(at(path, format!("{n} is out of range for a 32-bit integer")));
-        }
-        if let Some(min) = schema["minimum"].as_f64() {
-            if n < min {
-                return Err(at(path, format!("{n} is less than the minimum {min}")));
-            }
-        }
-        if let Some(max) = schema["maximum"].as_f64() {
-            if n > max {
-                return Err(at(path, format!("{n} is more than the maximum {max}")));
-            }
+    if let Some(max) = schema["maximum"].as_f64() {
+        if number > max {
+            return Err(at(path, format!("{number} is more than the maximum {max}")));
         }
     }
-    if let Some(rules) = schema["x-kubernetes-validations"].as_array() {
-        for rule in rules {
-            if rule["rule"].as_str().is_some_and(|r| r.contains("duration(self)")) {
-                if let Some(s) = value.as_str() {
-                    if !is_duration(s) {
-                        return Err(at(
-                            path,
-                            format!("`{s}` is not a duration of at least 1ms (write e.g. `500ms`, `2s`, `1m30s`)"),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    if let Json::Object(map) = value {
-        if let Some(required) = schema["required"].as_array() {
-            for r in required.iter().filter_map(Json::as_str) {
-                if !map.contains_key(r) {
-                    return Err(at(path, format!("missing required field `{r}`")));
-                }
-            }
-        }
-        let props = schema["properties"].as_object();
-        let additional = &schema["additionalProperties"];
-        let preserve = schema["x-kubernetes-preserve-unknown-fields"] == Json::Bool(true);
-        if schema["type"] == "object" {
-            for (k, v) in map {
-                let p = join(path, k);
-                if let Some(sub) = props.and_then(|p| p.get(k)) {
-                    validate(sub, v, &p)?;
-                } else if additional.is_object() {
-                    validate(additional, v, &p)?;
-                } else if additional == &Json::Bool(true) || preserve {
-                } else {
-                    let names = props.map(|p| p.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+    Ok(())
+}
+
+/// The one CEL rule the schemas carry, `duration(self) >= duration('1ms')`.
+fn check_rules(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
+    for rule in schema["x-kubernetes-validations"].as_array().into_iter().flatten() {
+        if rule["rule"].as_str().is_some_and(|r| r.contains("duration(self)")) {
+            if let Some(s) = value.as_str() {
+                if !is_duration(s) {
                     return Err(at(
                         path,
-                        format!(
-                            "unknown field `{k}`, expected one of {}{}",
-                            quoted_list(names.iter().copied()),
-                            closest(k, names.iter().copied())
-                        ),
+                        format!("`{s}` is not a duration of at least 1ms (write e.g. `500ms`, `2s`, `1m30s`)"),
                     ));
                 }
             }
         }
     }
-    if let Json::Array(items) = value {
-        if let Some(max) = schema["maxItems"].as_u64() {
-            if items.len() as u64 > max {
-                return Err(at(path, format!("at most {max} items are allowed, found {}", items.len())));
-            }
-        }
-        if schema["items"].is_object() {
-            for (i, item) in items.iter().enumerate() {
-                validate(&schema["items"], item, &format!("{path}[{i}]"))?;
-            }
+    Ok(())
+}
+
+/// A mapping's `required` fields, then each field against `properties` or
+/// `additionalProperties`; a field the schema does not declare is an error.
+fn check_fields(schema: &Json, map: &serde_json::Map<String, Json>, path: &str) -> Result<(), String> {
+    for field in schema["required"].as_array().into_iter().flatten().filter_map(Json::as_str) {
+        if !map.contains_key(field) {
+            return Err(at(path, format!("missing required field `{field}`")));
         }
     }
-    if let Some(all) = schema["allOf"].as_array() {
-        for s in all {
-            validate(s, value, path)?;
+    if schema["type"] != "object" {
+        return Ok(());
+    }
+    let props = schema["properties"].as_object();
+    let additional = &schema["additionalProperties"];
+    let preserve = schema["x-kubernetes-preserve-unknown-fields"] == Json::Bool(true);
+    for (key, value) in map {
+        let at_key = join(path, key);
+        if let Some(sub) = props.and_then(|at_key| at_key.get(key)) {
+            validate(sub, value, &at_key)?;
+        } else if additional.is_object() {
+            validate(additional, value, &at_key)?;
+        } else if additional != &Json::Bool(true) && !preserve {
+            let names = props.map(|at_key| at_key.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+            return Err(at(
+                path,
+                format!(
+                    "unknown field `{key}`, expected one of {}{}",
+                    quoted_list(names.iter().copied()),
+                    closest(key, names.iter().copied())
+                ),
+            ));
         }
+    }
+    Ok(())
+}
+
+/// A list's `maxItems`, then each item against `items`.
+fn check_items(schema: &Json, items: &[Json], path: &str) -> Result<(), String> {
+    if let Some(max) = schema["maxItems"].as_u64() {
+        if items.len() as u64 > max {
+            return Err(at(path, format!("at most {max} items are allowed, found {}", items.len())));
+        }
+    }
+    if schema["items"].is_object() {
+        for (i, item) in items.iter().enumerate() {
+            validate(&schema["items"], item, &format!("{path}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// `allOf`, `anyOf` and `not`.
+fn check_all_any_not(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
+    for form in schema["allOf"].as_array().into_iter().flatten() {
+        validate(form, value, path)?;
     }
     if let Some(any) = schema["anyOf"].as_array() {
-        if !any.iter().any(|s| validate(s, value, path).is_ok()) {
+        if !any.iter().any(|form| validate(form, value, path).is_ok()) {
             return Err(at(path, format!("{} matches none of the allowed forms", describe(value))));
         }
     }
@@ -274,31 +311,34 @@ fn validate(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
             return Err(at(path, "has a combination of fields that is not allowed".into()));
         }
     }
-    if let Some(one) = schema["oneOf"].as_array() {
-        let matching = one.iter().filter(|s| validate(s, value, path).is_ok()).count();
-        if matching != 1 {
-            // Istio writes "at most one of a, b, c" as oneOf: [not anyOf required, required a, …].
-            let fields: Vec<&str> = one
-                .iter()
-                .filter_map(|s| s["required"].as_array())
-                .filter_map(|r| r.first().and_then(Json::as_str))
-                .collect();
-            let set: Vec<&str> =
-                fields.iter().copied().filter(|f| value.as_object().is_some_and(|m| m.contains_key(*f))).collect();
-            if set.len() > 1 {
-                return Err(at(
-                    path,
-                    format!(
-                        "only one of {} may be set, found {}",
-                        quoted_list(fields.into_iter()),
-                        quoted_list(set.into_iter())
-                    ),
-                ));
-            }
-            return Err(at(path, format!("{} matches none of the allowed forms", describe(value))));
-        }
-    }
     Ok(())
+}
+
+/// `oneOf`: exactly one form must match.
+fn check_one_of(schema: &Json, value: &Json, path: &str) -> Result<(), String> {
+    let Some(one) = schema["oneOf"].as_array() else { return Ok(()) };
+    if one.iter().filter(|form| validate(form, value, path).is_ok()).count() == 1 {
+        return Ok(());
+    }
+    // Istio writes "at most one of a, b, c" as oneOf: [not anyOf required, required a, …].
+    let fields: Vec<&str> = one
+        .iter()
+        .filter_map(|form| form["required"].as_array())
+        .filter_map(|r| r.first().and_then(Json::as_str))
+        .collect();
+    let set: Vec<&str> =
+        fields.iter().copied().filter(|field| value.as_object().is_some_and(|m| m.contains_key(*field))).collect();
+    if set.len() > 1 {
+        return Err(at(
+            path,
+            format!(
+                "only one of {} may be set, found {}",
+                quoted_list(fields.into_iter()),
+                quoted_list(set.into_iter())
+            ),
+        ));
+    }
+    Err(at(path, format!("{} matches none of the allowed forms", describe(value))))
 }
 
 #[cfg(test)]

@@ -61,8 +61,8 @@ impl Pod {
     }
 }
 
-fn port_number(v: &Json) -> Option<u16> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).and_then(|n| u16::try_from(n).ok())
+fn port_number(value: &Json) -> Option<u16> {
+    value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok())).and_then(|n| u16::try_from(n).ok())
 }
 
 /// Every key of `selector` has its value in `labels` (an empty selector matches nothing here).
@@ -70,79 +70,98 @@ fn selects(selector: &Json, labels: &Json) -> bool {
     selector.as_object().is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| &labels[k] == v))
 }
 
-fn json_of(ws: &Workspace<'_>, o: &Object) -> Json {
-    crate::model::json(ws.tree(o.segment), o.node)
+fn json_of(ws: &Workspace<'_>, obj: &Object) -> Json {
+    crate::model::json(ws.tree(obj.segment), obj.node)
 }
 
 /// A Service or monitor in `ns` may see pods in `pod_ns` (unknown namespaces match).
-fn same_namespace(a: &Option<String>, b: &Option<String>) -> bool {
-    a.is_none() || b.is_none() || a == b
+fn same_namespace(one: &Option<String>, other: &Option<String>) -> bool {
+    one.is_none() || other.is_none() || one == other
 }
 
-/// The ports of `pod` something in the stream scrapes, each with who scrapes it.
-fn scraped_ports(docs: &[(Object, Json)], pod: &Pod) -> BTreeMap<u16, BTreeSet<String>> {
-    let mut out: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
-    let mut add = |port: Option<u16>, who: String| {
-        if let Some(p) = port {
-            out.entry(p).or_default().insert(who);
+/// Who scrapes which port of a pod.
+type Scrapers = BTreeMap<u16, BTreeSet<String>>;
+
+fn add(out: &mut Scrapers, port: Option<u16>, who: String) {
+    if let Some(number) = port {
+        out.entry(number).or_default().insert(who);
+    }
+}
+
+/// The pod ports a ServiceMonitor scrapes through the Services it watches that select `pod`.
+fn service_monitor_ports(out: &mut Scrapers, docs: &[(Object, Json)], monitor: &Object, doc: &Json, pod: &Pod) {
+    for (svc_obj, svc) in docs.iter().filter(|(s, _)| s.kind == "Service" && s.group().is_empty()) {
+        let watched = doc["spec"]["namespaceSelector"]["any"] == Json::Bool(true)
+            || same_namespace(&monitor.namespace, &svc_obj.namespace)
+            || doc["spec"]["namespaceSelector"]["matchNames"].as_array().is_some_and(|n| {
+                n.iter().any(|n| Some(n.as_str().unwrap_or_default()) == svc_obj.namespace.as_deref())
+            });
+        if !watched
+            || !same_namespace(&svc_obj.namespace, &pod.namespace)
+            || !selects(&doc["spec"]["selector"]["matchLabels"], &svc["metadata"]["labels"])
+            || !selects(&svc["spec"]["selector"], pod.labels())
+        {
+            continue;
         }
-    };
-    for (o, doc) in docs {
-        match o.kind.as_str() {
-            "ServiceMonitor" if o.group() == "monitoring.coreos.com" => {
-                for (svc_obj, svc) in docs.iter().filter(|(s, _)| s.kind == "Service" && s.group().is_empty()) {
-                    let watched = doc["spec"]["namespaceSelector"]["any"] == Json::Bool(true)
-                        || same_namespace(&o.namespace, &svc_obj.namespace)
-                        || doc["spec"]["namespaceSelector"]["matchNames"].as_array().is_some_and(|n| {
-                            n.iter().any(|n| Some(n.as_str().unwrap_or_default()) == svc_obj.namespace.as_deref())
-                        });
-                    if !watched
-                        || !same_namespace(&svc_obj.namespace, &pod.namespace)
-                        || !selects(&doc["spec"]["selector"]["matchLabels"], &svc["metadata"]["labels"])
-                        || !selects(&svc["spec"]["selector"], pod.labels())
-                    {
-                        continue;
-                    }
-                    for e in doc["spec"]["endpoints"].as_array().into_iter().flatten() {
-                        let service_port =
-                            svc["spec"]["ports"].as_array().into_iter().flatten().find(|p| p["name"] == e["port"]);
-                        let target = match service_port {
-                            Some(p) => match &p["targetPort"] {
-                                Json::String(name) => pod.port_named(name),
-                                Json::Null => port_number(&p["port"]),
-                                n => port_number(n),
-                            },
-                            None => port_number(&e["targetPort"]),
-                        };
-                        add(target, format!("ServiceMonitor {}", o.name));
-                    }
-                }
-            }
-            "PodMonitor" if o.group() == "monitoring.coreos.com" => {
-                if !same_namespace(&o.namespace, &pod.namespace)
-                    || !selects(&doc["spec"]["selector"]["matchLabels"], pod.labels())
-                {
-                    continue;
-                }
-                for e in doc["spec"]["podMetricsEndpoints"].as_array().into_iter().flatten() {
-                    let port =
-                        e["port"].as_str().and_then(|n| pod.port_named(n)).or_else(|| port_number(&e["portNumber"]));
-                    add(port, format!("PodMonitor {}", o.name));
-                }
-            }
-            _ => {}
+        for endpoint in doc["spec"]["endpoints"].as_array().into_iter().flatten() {
+            let service_port =
+                svc["spec"]["ports"].as_array().into_iter().flatten().find(|p| p["name"] == endpoint["port"]);
+            let target = match service_port {
+                Some(p) => match &p["targetPort"] {
+                    Json::String(name) => pod.port_named(name),
+                    Json::Null => port_number(&p["port"]),
+                    n => port_number(n),
+                },
+                None => port_number(&endpoint["targetPort"]),
+            };
+            add(out, target, format!("ServiceMonitor {}", monitor.name));
         }
     }
-    for (key, value) in pod.template["metadata"]["annotations"].as_object().into_iter().flatten() {
-        if key == "prometheus.io/port" && pod.template["metadata"]["annotations"]["prometheus.io/scrape"] == "true" {
-            add(port_number(value), "the prometheus.io/port annotation".into());
+}
+
+/// The pod ports a PodMonitor selecting `pod` scrapes.
+fn pod_monitor_ports(out: &mut Scrapers, monitor: &Object, doc: &Json, pod: &Pod) {
+    if !same_namespace(&monitor.namespace, &pod.namespace)
+        || !selects(&doc["spec"]["selector"]["matchLabels"], pod.labels())
+    {
+        return;
+    }
+    for endpoint in doc["spec"]["podMetricsEndpoints"].as_array().into_iter().flatten() {
+        let port =
+            endpoint["port"].as_str().and_then(|n| pod.port_named(n)).or_else(|| port_number(&endpoint["portNumber"]));
+        add(out, port, format!("PodMonitor {}", monitor.name));
+    }
+}
+
+/// The ports the pod's own annotations ask scrapers to use (`prometheus.io/port`, Datadog
+/// checks).
+fn annotated_ports(out: &mut Scrapers, pod: &Pod) {
+    let annotations = &pod.template["metadata"]["annotations"];
+    for (key, value) in annotations.as_object().into_iter().flatten() {
+        if key == "prometheus.io/port" && annotations["prometheus.io/scrape"] == "true" {
+            add(out, port_number(value), "the prometheus.io/port annotation".into());
         }
         if key.starts_with("ad.datadoghq.com/") && key.ends_with(".checks") {
             for port in datadog_check_ports(value.as_str().unwrap_or_default()) {
-                add(Some(port), "a Datadog check".into());
+                add(out, Some(port), "a Datadog check".into());
             }
         }
     }
+}
+
+/// The ports of `pod` something in the stream scrapes, each with who scrapes it.
+fn scraped_ports(docs: &[(Object, Json)], pod: &Pod) -> Scrapers {
+    let mut out = Scrapers::new();
+    for (obj, doc) in docs {
+        match obj.kind.as_str() {
+            "ServiceMonitor" if obj.group() == "monitoring.coreos.com" => {
+                service_monitor_ports(&mut out, docs, obj, doc, pod)
+            }
+            "PodMonitor" if obj.group() == "monitoring.coreos.com" => pod_monitor_ports(&mut out, obj, doc, pod),
+            _ => {}
+        }
+    }
+    annotated_ports(&mut out, pod);
     out
 }
 
@@ -182,7 +201,7 @@ impl Wiring for ScrapeExceptions {
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
         let objects = ws.objects();
-        let docs: Vec<(Object, Json)> = objects.iter().map(|o| (o.clone(), json_of(ws, o))).collect();
+        let docs: Vec<(Object, Json)> = objects.iter().map(|obj| (obj.clone(), json_of(ws, obj))).collect();
         let pods: Vec<Pod> = workload::find(ws, &objects, &self.workloads)
             .into_iter()
             .filter_map(|(w, _)| {
@@ -190,14 +209,14 @@ impl Wiring for ScrapeExceptions {
                 w.template.map(|t| Pod { namespace: w.object.namespace.clone(), template: crate::model::json(tree, t) })
             })
             .collect();
-        for (o, doc) in &docs {
-            let is_policy = o.group() == "security.istio.io"
-                && matches!(o.kind.as_str(), "PeerAuthentication" | "AuthorizationPolicy");
+        for (obj, doc) in &docs {
+            let is_policy = obj.group() == "security.istio.io"
+                && matches!(obj.kind.as_str(), "PeerAuthentication" | "AuthorizationPolicy");
             if !is_policy || doc["metadata"]["annotations"][GENERATED_ANNOTATION] != NAME {
                 continue;
             }
-            let mut ports: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
-            for pod in pods.iter().filter(|p| same_namespace(&p.namespace, &o.namespace)) {
+            let mut ports = Scrapers::new();
+            for pod in pods.iter().filter(|p| same_namespace(&p.namespace, &obj.namespace)) {
                 if selects(&doc["spec"]["selector"]["matchLabels"], pod.labels()) {
                     for (port, who) in scraped_ports(&docs, pod) {
                         ports.entry(port).or_default().extend(who);
@@ -207,62 +226,67 @@ impl Wiring for ScrapeExceptions {
             if ports.is_empty() {
                 continue;
             }
-            open_ports(ws, report, o, doc, &ports)?;
+            open_ports(ws, report, obj, doc, &ports)?;
         }
         Ok(())
     }
 }
 
+/// Port-level PERMISSIVE mTLS for each port, under a STRICT PeerAuthentication.
+fn permissive_ports(list: &[String]) -> Vec<Op> {
+    list.iter()
+        .map(|p| Op::Set {
+            path: vec!["spec".into(), "portLevelMtls".into(), PathSeg::from(p.as_str())],
+            value: Value::map([("mode", Value::str("PERMISSIVE"))]),
+        })
+        .collect()
+}
+
+/// An ALLOW rule for the ports from any source, in an AuthorizationPolicy.
+fn allow_ports(list: &[String]) -> Vec<Op> {
+    let rule = Value::map([(
+        "to",
+        Value::Seq(vec![Value::map([(
+            "operation",
+            Value::map([("ports", Value::Seq(list.iter().map(Value::str).collect()))]),
+        )])]),
+    )]);
+    vec![Op::Insert { path: vec!["spec".into(), "rules".into()], index: None, item: rule }]
+}
+
 /// Open `ports` in a generated policy: PERMISSIVE mTLS per port under a STRICT
 /// PeerAuthentication, an ALLOW rule for the ports in an AuthorizationPolicy.
+///
+/// The report lists the opening as one change (`spec`, the key written) however many ports it
+/// takes, so it is recorded here rather than through `Changes`, which lists one per edit.
 fn open_ports(
     ws: &mut Workspace<'_>,
     report: &mut Report,
-    o: &Object,
+    policy: &Object,
     doc: &Json,
-    ports: &BTreeMap<u16, BTreeSet<String>>,
+    ports: &Scrapers,
 ) -> Result<()> {
     let who: BTreeSet<&str> = ports.values().flatten().map(String::as_str).collect();
     let who = who.into_iter().collect::<Vec<_>>().join(", ");
     let list = ports.keys().map(u16::to_string).collect::<Vec<_>>();
-    let (ops, key, reason) = if o.kind == "PeerAuthentication" {
+    let (ops, key, reason) = if policy.kind == "PeerAuthentication" {
         if doc["spec"]["mtls"]["mode"] != "STRICT" {
             return Ok(());
         }
-        let ops = list
-            .iter()
-            .map(|p| Op::Set {
-                path: vec!["spec".into(), "portLevelMtls".into(), PathSeg::from(p.as_str())],
-                value: Value::map([("mode", Value::str("PERMISSIVE"))]),
-            })
-            .collect::<Vec<_>>();
-        (
-            ops,
-            "portLevelMtls",
-            format!("{who} scrape port {} from outside the mesh, which STRICT mTLS would refuse", list.join(", ")),
-        )
+        let reason =
+            format!("{who} scrape port {} from outside the mesh, which STRICT mTLS would refuse", list.join(", "));
+        (permissive_ports(&list), "portLevelMtls", reason)
     } else {
-        let rule = Value::map([(
-            "to",
-            Value::Seq(vec![Value::map([(
-                "operation",
-                Value::map([("ports", Value::Seq(list.iter().map(Value::str).collect()))]),
-            )])]),
-        )]);
-        let ops = vec![Op::Insert { path: vec!["spec".into(), "rules".into()], index: None, item: rule }];
-        (
-            ops,
-            "rules",
-            format!(
-                "{who} scrape port {} with no mesh identity, which the allowed sources would not admit",
-                list.join(", ")
-            ),
-        )
+        let reason = format!(
+            "{who} scrape port {} with no mesh identity, which the allowed sources would not admit",
+            list.join(", ")
+        );
+        (allow_ports(&list), "rules", reason)
     };
-    let outcomes = ws.edit(o.segment, o.node, &ops, &o.display())?;
+    let outcomes = ws.edit(policy.segment, policy.node, &ops, &policy.display())?;
     if outcomes.iter().any(|out| matches!(out, Outcome::Added | Outcome::Updated)) {
-        let source = ws.source(o.segment);
-        report.document(o.doc_number, &o.display(), source.as_deref()).changes.push(Change {
+        let source = ws.source(policy.segment);
+        report.document(policy.doc_number, &policy.display(), source.as_deref()).changes.push(Change {
             wiring: NAME.into(),
             path: "spec".into(),
             key: key.into(),
