@@ -372,9 +372,9 @@ impl Checksum {
         }
         let mut wanted = Wanted::new();
         for (key, group) in by_key {
-            let (c, vias) = (group[0].0, &group[0].1);
+            let (content, vias) = (group[0].0, &group[0].1);
             let hash = if group.len() == 1 {
-                c.hash.clone()
+                content.hash.clone()
             } else {
                 let mut lines: Vec<String> = group
                     .iter()
@@ -383,7 +383,8 @@ impl Checksum {
                 lines.sort();
                 sha256_hex(lines.concat().as_bytes())
             };
-            wanted.insert(key, (hash, format!("{} {} is used by {}", c.kind.kind(), c.name, vias.join(", "))));
+            let reason = format!("{} {} is used by {}", content.kind.kind(), content.name, vias.join(", "));
+            wanted.insert(key, (hash, reason));
         }
         wanted
     }

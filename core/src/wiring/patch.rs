@@ -689,8 +689,8 @@ impl Patches {
 
 impl Target<'_> {
     /// An error about this object, located at its document.
-    fn located(&self, ws: &Workspace<'_>, e: Error) -> Error {
-        e.in_document(ws.location(self.obj.segment, Some(self.obj.display())))
+    fn located(&self, ws: &Workspace<'_>, error: Error) -> Error {
+        error.in_document(ws.location(self.obj.segment, Some(self.obj.display())))
     }
 
     /// The steps of `body` on the object, checked against its model `doc`; None when a failed

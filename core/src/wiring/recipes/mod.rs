@@ -288,7 +288,9 @@ fn is_replicated(tree: &Tree, obj: &Object) -> bool {
 /// Whether every `want` label is among `labels`.
 fn subset(want: &Json, labels: &Json) -> bool {
     match (want, labels) {
-        (Json::Object(w), Json::Object(l)) => !w.is_empty() && w.iter().all(|(k, v)| l.get(k) == Some(v)),
+        (Json::Object(wanted), Json::Object(have)) => {
+            !wanted.is_empty() && wanted.iter().all(|(k, v)| have.get(k) == Some(v))
+        }
         _ => false,
     }
 }
@@ -322,9 +324,9 @@ impl Recipes {
         &self,
         ws: &mut Workspace<'_>,
         report: &mut Report,
-        r: &PodDisruptionBudgetRecipe,
+        recipe: &PodDisruptionBudgetRecipe,
     ) -> Result<()> {
-        let (field, value) = match (&r.min_available, &r.max_unavailable) {
+        let (field, value) = match (&recipe.min_available, &recipe.max_unavailable) {
             (Some(_), Some(_)) => {
                 return Err(Error::new(ErrorKind::Config, "give one of minAvailable and maxUnavailable, not both")
                     .with_path("recipes.podDisruptionBudget"))
@@ -341,7 +343,7 @@ impl Recipes {
         let candidates: Vec<Object> =
             objects.iter().filter(|o| is_replicated(ws.tree(o.segment), o)).cloned().collect();
         let chosen: Vec<Object> =
-            self.chosen(ws, &candidates, &r.target, "podDisruptionBudget")?.into_iter().cloned().collect();
+            self.chosen(ws, &candidates, &recipe.target, "podDisruptionBudget")?.into_iter().cloned().collect();
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
@@ -359,7 +361,12 @@ impl Recipes {
         Ok(())
     }
 
-    fn service_monitors(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &ServiceMonitorRecipe) -> Result<()> {
+    fn service_monitors(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        recipe: &ServiceMonitorRecipe,
+    ) -> Result<()> {
         let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
         let monitors: Vec<(Object, Json)> = objects
             .iter()
@@ -368,11 +375,11 @@ impl Recipes {
             .collect();
         let services: Vec<Object> = objects.iter().filter(|o| o.is("", "Service")).cloned().collect();
         let chosen: Vec<Object> =
-            self.chosen(ws, &services, &r.target, "serviceMonitor")?.into_iter().cloned().collect();
+            self.chosen(ws, &services, &recipe.target, "serviceMonitor")?.into_iter().cloned().collect();
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
-            let ports = metrics_ports(&object, &r.port);
+            let ports = metrics_ports(&object, &recipe.port);
             if ports.is_empty() {
                 continue;
             }
@@ -382,8 +389,7 @@ impl Recipes {
             if !needed {
                 continue;
             }
-            let context =
-                json!({"object": object, "ports": ports, "labels": r.labels, "path": r.path, "interval": r.interval});
+            let context = json!({"object": object, "ports": ports, "labels": recipe.labels, "path": recipe.path, "interval": recipe.interval});
             let docs = Self::render(&engine, "recipes/serviceMonitor", SERVICE_MONITOR_TEMPLATE, context)?;
             let reason = format!("recipes.serviceMonitor for {}", obj.display());
             generate_all(ws, report, "recipes/serviceMonitor", &reason, docs, OnConflict::Skip, &reason)?;
@@ -391,10 +397,16 @@ impl Recipes {
         Ok(())
     }
 
-    fn network_policies(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &NetworkPolicyRecipe) -> Result<()> {
+    fn network_policies(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        recipe: &NetworkPolicyRecipe,
+    ) -> Result<()> {
         let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
-        let listed = listed_services(ws, &objects, r)?;
-        let chosen: Vec<Object> = self.chosen(ws, &listed, &r.target, "networkPolicy")?.into_iter().cloned().collect();
+        let listed = listed_services(ws, &objects, recipe)?;
+        let chosen: Vec<Object> =
+            self.chosen(ws, &listed, &recipe.target, "networkPolicy")?.into_iter().cloned().collect();
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
@@ -405,7 +417,7 @@ impl Recipes {
                 )
                 .with_path(format!("recipes.networkPolicy.services.{}", obj.name)));
             }
-            let callers_named = &r.services[&obj.name];
+            let callers_named = &recipe.services[&obj.name];
             let callers = callers(ws, &objects, &obj, callers_named)?;
             let context = json!({"object": object, "callers": callers, "ports": policy_ports(&object)});
             let docs = Self::render(&engine, "recipes/networkPolicy", NETWORK_POLICY_TEMPLATE, context)?;
@@ -434,24 +446,25 @@ impl Recipes {
         let workloads = self.workloads_of(ws, &objects);
         let candidates: Vec<Object> = workloads.iter().map(|(w, _)| w.object.clone()).collect();
         let chosen: Vec<Object> = self.chosen(ws, &candidates, target, recipe)?.into_iter().cloned().collect();
-        for (w, _) in workloads.into_iter().filter(|(w, _)| chosen.contains(&w.object)) {
-            let mut changes = Changes::new(NAME, &w.object);
-            plan_env(ws.tree(w.object.segment), &w, recipe, vars, &mut changes);
+        for (workload, _) in workloads.into_iter().filter(|(workload, _)| chosen.contains(&workload.object)) {
+            let mut changes = Changes::new(NAME, &workload.object);
+            plan_env(ws.tree(workload.object.segment), &workload, recipe, vars, &mut changes);
             changes.apply(ws, report)?;
         }
         Ok(())
     }
 
-    fn zone_spread(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &ZoneSpreadRecipe) -> Result<()> {
-        let key = r.topology_key.clone().unwrap_or_else(|| "topology.kubernetes.io/zone".into());
+    fn zone_spread(&self, ws: &mut Workspace<'_>, report: &mut Report, recipe: &ZoneSpreadRecipe) -> Result<()> {
+        let key = recipe.topology_key.clone().unwrap_or_else(|| "topology.kubernetes.io/zone".into());
         let objects = ws.objects();
         let workloads = self.workloads_of(ws, &objects);
         let candidates: Vec<Object> =
             workloads.iter().map(|(w, _)| w.object.clone()).filter(|o| is_replicated(ws.tree(o.segment), o)).collect();
-        let chosen: Vec<Object> = self.chosen(ws, &candidates, &r.target, "zoneSpread")?.into_iter().cloned().collect();
-        for (w, _) in workloads.into_iter().filter(|(w, _)| chosen.contains(&w.object)) {
-            let mut changes = Changes::new(NAME, &w.object);
-            plan_spread(ws, &w, &objects, r, &key, &mut changes);
+        let chosen: Vec<Object> =
+            self.chosen(ws, &candidates, &recipe.target, "zoneSpread")?.into_iter().cloned().collect();
+        for (workload, _) in workloads.into_iter().filter(|(workload, _)| chosen.contains(&workload.object)) {
+            let mut changes = Changes::new(NAME, &workload.object);
+            plan_spread(ws, &workload, &objects, recipe, &key, &mut changes);
             changes.apply(ws, report)?;
         }
         Ok(())
@@ -518,9 +531,9 @@ fn monitor_needed(object: &Json, monitors: &[(Object, Json)], changes: &mut Chan
 
 /// The Services `recipes.networkPolicy.services` lists; one the render lacks is an error when
 /// targets must match, else left out.
-fn listed_services(ws: &Workspace<'_>, objects: &[Object], r: &NetworkPolicyRecipe) -> Result<Vec<Object>> {
+fn listed_services(ws: &Workspace<'_>, objects: &[Object], recipe: &NetworkPolicyRecipe) -> Result<Vec<Object>> {
     let mut listed = Vec::new();
-    for name in r.services.keys() {
+    for name in recipe.services.keys() {
         let Some(svc) = objects.iter().find(|o| o.is("", "Service") && o.name == *name) else {
             if !ws.targets_must_match() {
                 continue;
@@ -594,9 +607,15 @@ type EnvVars = Vec<(String, std::result::Result<String, String>)>;
 
 /// Plan a recipe's variables at the end of `env` in each container (ephemeral ones aside) that
 /// does not set them; a variable the container sets, or cannot get, is noted instead.
-fn plan_env(tree: &Tree, w: &Workload, recipe: &str, vars: &dyn Fn(&Json) -> EnvVars, changes: &mut Changes<'_>) {
-    let Some(pod_spec) = w.pod_spec else { return };
-    let pod = Pod::new(tree, w);
+fn plan_env(
+    tree: &Tree,
+    workload: &Workload,
+    recipe: &str,
+    vars: &dyn Fn(&Json) -> EnvVars,
+    changes: &mut Changes<'_>,
+) {
+    let Some(pod_spec) = workload.pod_spec else { return };
+    let pod = Pod::new(tree, workload);
     for c in containers(tree, pod_spec).into_iter().filter(|c| c.list != "ephemeralContainers") {
         let container = model::json(tree, c.node);
         // What Kubernetes reads (aliases and merge keys resolved), as the note says.
@@ -624,14 +643,14 @@ fn plan_env(tree: &Tree, w: &Workload, recipe: &str, vars: &dyn Fn(&Json) -> Env
 /// none over it; a single replica without an autoscaler is warned about (nothing to spread).
 fn plan_spread(
     ws: &Workspace<'_>,
-    w: &Workload,
+    workload: &Workload,
     objects: &[Object],
-    r: &ZoneSpreadRecipe,
+    recipe: &ZoneSpreadRecipe,
     key: &str,
     changes: &mut Changes<'_>,
 ) {
-    let obj = &w.object;
-    let Some(pod_spec) = w.pod_spec else { return };
+    let obj = &workload.object;
+    let Some(pod_spec) = workload.pod_spec else { return };
     let tree = ws.tree(obj.segment);
     if single_replica(ws, obj, objects) {
         changes.note(
@@ -649,12 +668,12 @@ fn plan_spread(
     }
     let selector = model::value(tree, tree.path(obj.node, &["spec", "selector", "matchLabels"]).expect("replicated"));
     let item = Value::map([
-        ("maxSkew", Value::Int(r.max_skew.unwrap_or(1).into())),
+        ("maxSkew", Value::Int(recipe.max_skew.unwrap_or(1).into())),
         ("topologyKey", Value::str(key)),
-        ("whenUnsatisfiable", Value::str(format!("{:?}", r.when_unsatisfiable))),
+        ("whenUnsatisfiable", Value::str(format!("{:?}", recipe.when_unsatisfiable))),
         ("labelSelector", Value::map([("matchLabels", selector)])),
     ]);
-    let path = w.pod_spec_child(&[PathSeg::from("topologySpreadConstraints")]);
+    let path = workload.pod_spec_child(&[PathSeg::from("topologySpreadConstraints")]);
     changes.insert(&path, None, item, "-", format!("recipes.zoneSpread: spread pods over {key}"));
 }
 
@@ -714,31 +733,31 @@ impl Wiring for Recipes {
     }
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
-        let c = &self.config;
-        if let Some(r) = &c.pod_disruption_budget {
-            self.pod_disruption_budgets(ws, report, r)?;
+        let config = &self.config;
+        if let Some(recipe) = &config.pod_disruption_budget {
+            self.pod_disruption_budgets(ws, report, recipe)?;
         }
-        if let Some(r) = &c.service_monitor {
-            self.service_monitors(ws, report, r)?;
+        if let Some(recipe) = &config.service_monitor {
+            self.service_monitors(ws, report, recipe)?;
         }
-        if let Some(r) = &c.network_policy {
-            self.network_policies(ws, report, r)?;
+        if let Some(recipe) = &config.network_policy {
+            self.network_policies(ws, report, recipe)?;
         }
-        if let Some(r) = &c.go_runtime {
-            let percent = r.memory_percent.unwrap_or(90);
-            self.add_env(ws, report, "goRuntime", &r.target, &|c| go_runtime_env(c, percent))?;
+        if let Some(recipe) = &config.go_runtime {
+            let percent = recipe.memory_percent.unwrap_or(90);
+            self.add_env(ws, report, "goRuntime", &recipe.target, &|c| go_runtime_env(c, percent))?;
             ws.commit(report)?;
         }
-        if let Some(r) = &c.jvm_heap {
-            let variable = r.variable.clone().unwrap_or_else(|| "JAVA_TOOL_OPTIONS".into());
-            let (heap, initial) = (r.heap_percent.unwrap_or(75), r.initial_heap_percent);
-            self.add_env(ws, report, "jvmHeap", &r.target, &|c| {
+        if let Some(recipe) = &config.jvm_heap {
+            let variable = recipe.variable.clone().unwrap_or_else(|| "JAVA_TOOL_OPTIONS".into());
+            let (heap, initial) = (recipe.heap_percent.unwrap_or(75), recipe.initial_heap_percent);
+            self.add_env(ws, report, "jvmHeap", &recipe.target, &|c| {
                 vec![(variable.clone(), jvm_heap_flags(c, heap, initial))]
             })?;
             ws.commit(report)?;
         }
-        if let Some(r) = &c.zone_spread {
-            self.zone_spread(ws, report, r)?;
+        if let Some(recipe) = &config.zone_spread {
+            self.zone_spread(ws, report, recipe)?;
         }
         Ok(())
     }
