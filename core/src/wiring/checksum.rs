@@ -26,16 +26,17 @@ use std::collections::BTreeMap;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::edit::{Op, Outcome, Value};
+use crate::edit::Value;
 use crate::error::Result;
 use crate::pipeline::PostwireConfig;
-use crate::report::{Action, Change, Level, Note, Report};
+use crate::report::{Level, Report};
 use crate::resource::{namespaces_match, pod_references, Object, RefKind, WorkloadKind};
 use crate::wire::ContextV1;
-use crate::workload::{self, report_path, Workload};
+use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
-use crate::yaml::{NodeId, NodeKind, Tree};
+use crate::yaml::{NodeId, NodeKind, PathSeg, Tree};
 
+use super::changes::Changes;
 use super::Wiring;
 
 mod config;
@@ -195,37 +196,43 @@ impl Wiring for Checksum {
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
         let objects = ws.objects();
-        let mut contents = Vec::new();
-        for obj in objects.iter().filter(|o| o.group().is_empty()) {
-            let kind = match obj.kind.as_str() {
-                "ConfigMap" => RefKind::ConfigMap,
-                "Secret" => RefKind::Secret,
-                _ => continue,
-            };
-            contents.push(Content {
-                kind,
-                name: obj.name.clone(),
-                namespace: self.namespace_of(obj).map(String::from),
-                hash: match (&self.config.secret_key, kind) {
-                    (Some(key), RefKind::Secret) => {
-                        keyed_content_hash(key.0.as_bytes(), ws.tree(obj.segment), obj.node)
-                    }
-                    _ => content_hash(ws.tree(obj.segment), obj.node),
-                },
-            });
-        }
+        let contents: Vec<Content> = objects.iter().filter_map(|obj| self.content(ws, obj)).collect();
         let mut by_name: Contents<'_> = BTreeMap::new();
         for c in &contents {
             by_name.entry((c.kind, c.name.as_str())).or_default().push(c);
         }
         for (workload, kind) in workload::find(ws, &objects, &self.workloads) {
-            self.wire_workload(ws, &workload, &kind, &objects, &by_name, report)?;
+            let mut changes = Changes::new(NAME, &workload.object);
+            self.plan_workload(ws, &workload, &kind, &objects, &by_name, &mut changes)?;
+            changes.apply(ws, report)?;
         }
         Ok(())
     }
 }
 
+/// Every ConfigMap or Secret of the render a pod uses, once, with every way the pod uses it.
+type Used<'c> = Vec<(&'c Content, Vec<String>)>;
+
+/// The annotations to write: key to (hash, reason).
+type Wanted = BTreeMap<String, (String, String)>;
+
 impl Checksum {
+    /// A core ConfigMap or Secret of the render with its hash (keyed for Secrets when a secret
+    /// key is set, so the annotation cannot be tested against guessed values).
+    fn content(&self, ws: &Workspace<'_>, obj: &Object) -> Option<Content> {
+        let kind = match (obj.group().is_empty(), obj.kind.as_str()) {
+            (true, "ConfigMap") => RefKind::ConfigMap,
+            (true, "Secret") => RefKind::Secret,
+            _ => return None,
+        };
+        let tree = ws.tree(obj.segment);
+        let hash = match (&self.config.secret_key, kind) {
+            (Some(key), RefKind::Secret) => keyed_content_hash(key.0.as_bytes(), tree, obj.node),
+            _ => content_hash(tree, obj.node),
+        };
+        Some(Content { kind, name: obj.name.clone(), namespace: self.namespace_of(obj).map(String::from), hash })
+    }
+
     /// The ConfigMaps or Secrets of the render a reference can mean: the one in the workload's
     /// namespace, or, when that namespace is not known, every namespace's (all of them are hashed).
     fn candidates<'c>(&self, contents: &Contents<'c>, kind: RefKind, name: &str, ns: Option<&str>) -> Vec<&'c Content> {
@@ -236,87 +243,106 @@ impl Checksum {
         same.iter().copied().filter(|c| namespaces_match(c.namespace.as_deref(), ns)).collect()
     }
 
-    fn wire_workload(
+    /// Plan one workload's checksum annotations, or the note saying why it gets none.
+    fn plan_workload(
         &self,
-        ws: &mut Workspace<'_>,
+        ws: &Workspace<'_>,
         workload: &Workload,
         kind: &WorkloadKind,
         objects: &[Object],
         contents: &Contents<'_>,
-        report: &mut Report,
+        changes: &mut Changes<'_>,
     ) -> Result<()> {
         let obj = &workload.object;
-        let display = obj.display();
-        let source = ws.source(obj.segment);
-        let note = |report: &mut Report, level, message: String| {
-            report.document(obj.doc_number, &display, source.as_deref()).notes.push(Note {
-                wiring: NAME.into(),
-                level,
-                message,
-                rule: None,
-                line: None,
-            });
-        };
-
-        let forced = match workload::switch(ws, obj, OPT_ANNOTATION)? {
-            Some(false) => {
-                note(report, Level::Info, format!("skipped: annotation {OPT_ANNOTATION}: \"false\""));
-                return Ok(());
-            }
-            Some(true) => true,
-            None => false,
-        };
         let tree = ws.tree(obj.segment);
-        let node = obj.node;
-
-        if obj.is("batch", "Job") && !forced {
-            let is_hook = ["helm.sh/hook", "argocd.argoproj.io/hook"]
-                .iter()
-                .any(|k| tree.path(node, &["metadata", "annotations", k]).is_some());
-            let skip = match self.config.jobs {
-                JobPolicy::All => None,
-                JobPolicy::None => Some("checksum.jobs is `none`"),
-                JobPolicy::Hooks if is_hook => None,
-                JobPolicy::Hooks => Some("a Job's pod template is immutable, so a changed checksum would make the upgrade fail; only hook Jobs are annotated (set checksum.jobs: all, or annotate the Job with postwire.dev/checksum: \"true\")"),
-            };
-            if let Some(why) = skip {
-                note(report, Level::Info, format!("skipped: {why}"));
-                return Ok(());
-            }
+        if let Some(why) = self.skipped(ws, obj)? {
+            changes.note(Level::Info, format!("skipped: {why}"));
+            return Ok(());
         }
-
         if workload.template.is_none() && !kind.template_path.is_empty() {
-            if let Some(target) = tree.path(node, &["spec", "workloadRef"]) {
-                let ref_kind = tree.str_at(target, &["kind"]).unwrap_or("Deployment").to_string();
-                let name = tree.str_at(target, &["name"]).unwrap_or_default().to_string();
-                let ns = self.namespace_of(obj);
-                let found = objects
-                    .iter()
-                    .any(|o| o.kind == ref_kind && o.name == name && namespaces_match(self.namespace_of(o), ns));
-                if found {
-                    note(
-                        report,
-                        Level::Info,
-                        format!("pod template comes from workloadRef {ref_kind}/{name}; its checksums are set there"),
-                    );
-                } else {
-                    note(report, Level::Warning, format!("workloadRef {ref_kind}/{name} is not part of this render, so no checksum can be set on its pod template"));
-                }
-            }
+            self.note_workload_ref(tree, obj, objects, changes);
             return Ok(());
         }
         let Some(pod_spec) = workload.pod_spec else {
             return Ok(());
         };
+        let used = self.used(tree, pod_spec, obj, contents, changes);
+        if used.is_empty() {
+            return Ok(());
+        }
+        let wanted = match self.config.mode {
+            ChecksumMode::PerObject => self.per_object(&used),
+            ChecksumMode::Aggregate => self.aggregate(&used),
+        };
+        let annotations = workload.template_child(&["metadata", "annotations"]);
+        if !self.beside_own(tree, obj.node, &annotations, &wanted, changes) {
+            return Ok(());
+        }
+        for (key, (hash, reason)) in wanted {
+            changes.set(&annotations, &key, Value::str(hash), reason);
+        }
+        Ok(())
+    }
 
-        // Every referenced object of the render, once, with every way the pod uses it.
+    /// Why a workload gets no checksums: opted out by annotation, or a Job the job policy
+    /// leaves out (a Job's pod template is immutable) unless the annotation opts it in.
+    fn skipped(&self, ws: &Workspace<'_>, obj: &Object) -> Result<Option<String>> {
+        let forced = match workload::switch(ws, obj, OPT_ANNOTATION)? {
+            Some(false) => return Ok(Some(format!("annotation {OPT_ANNOTATION}: \"false\""))),
+            Some(true) => true,
+            None => false,
+        };
+        if !obj.is("batch", "Job") || forced {
+            return Ok(None);
+        }
+        let tree = ws.tree(obj.segment);
+        let is_hook = ["helm.sh/hook", "argocd.argoproj.io/hook"]
+            .iter()
+            .any(|k| tree.path(obj.node, &["metadata", "annotations", k]).is_some());
+        let why = match self.config.jobs {
+            JobPolicy::All => None,
+            JobPolicy::None => Some("checksum.jobs is `none`"),
+            JobPolicy::Hooks if is_hook => None,
+            JobPolicy::Hooks => Some("a Job's pod template is immutable, so a changed checksum would make the upgrade fail; only hook Jobs are annotated (set checksum.jobs: all, or annotate the Job with postwire.dev/checksum: \"true\")"),
+        };
+        Ok(why.map(String::from))
+    }
+
+    /// A workload without a pod template of its own (an Argo Rollout's `workloadRef`): say
+    /// where its checksums go, or that they cannot be set.
+    fn note_workload_ref(&self, tree: &Tree, obj: &Object, objects: &[Object], changes: &mut Changes<'_>) {
+        let Some(target) = tree.path(obj.node, &["spec", "workloadRef"]) else {
+            return;
+        };
+        let ref_kind = tree.str_at(target, &["kind"]).unwrap_or("Deployment");
+        let name = tree.str_at(target, &["name"]).unwrap_or_default();
         let ns = self.namespace_of(obj);
-        let mut used: Vec<(&Content, Vec<String>)> = Vec::new();
+        let found =
+            objects.iter().any(|o| o.kind == ref_kind && o.name == name && namespaces_match(self.namespace_of(o), ns));
+        if found {
+            changes.note(
+                Level::Info,
+                format!("pod template comes from workloadRef {ref_kind}/{name}; its checksums are set there"),
+            );
+        } else {
+            changes.note(Level::Warning, format!("workloadRef {ref_kind}/{name} is not part of this render, so no checksum can be set on its pod template"));
+        }
+    }
+
+    /// The counted ConfigMaps and Secrets of the render the pod spec uses; a name found in
+    /// several namespaces while the workload's is not known is noted, and all of them count.
+    fn used<'c>(
+        &self,
+        tree: &Tree,
+        pod_spec: NodeId,
+        obj: &Object,
+        contents: &Contents<'c>,
+        changes: &mut Changes<'_>,
+    ) -> Used<'c> {
+        let ns = self.namespace_of(obj);
+        let mut used: Used<'c> = Vec::new();
         let mut ambiguous: Vec<String> = Vec::new();
-        for r in pod_references(tree, pod_spec) {
-            if !self.counts(r.kind, &r.name) {
-                continue;
-            }
+        for r in pod_references(tree, pod_spec).into_iter().filter(|r| self.counts(r.kind, &r.name)) {
             let candidates = self.candidates(contents, r.kind, &r.name, ns);
             if candidates.len() > 1 {
                 let mut namespaces: Vec<&str> =
@@ -329,107 +355,88 @@ impl Checksum {
             }
             for content in candidates {
                 match used.iter_mut().find(|(c, _)| std::ptr::eq(*c, content)) {
-                    Some((_, vias)) => {
-                        if !vias.contains(&r.via) {
-                            vias.push(r.via.clone());
-                        }
-                    }
+                    Some((_, vias)) if !vias.contains(&r.via) => vias.push(r.via.clone()),
+                    Some(_) => {}
                     None => used.push((content, vec![r.via.clone()])),
                 }
             }
         }
+        let display = obj.display();
         for what in ambiguous {
-            note(report, Level::Warning, format!("{what} and the namespace of {display} is not known (pass --namespace); the checksum covers all of them"));
+            changes.note(Level::Warning, format!("{what} and the namespace of {display} is not known (pass --namespace); the checksum covers all of them"));
         }
-        if used.is_empty() {
-            return Ok(());
-        }
+        used
+    }
 
-        let mut wanted: BTreeMap<String, (String, String)> = BTreeMap::new();
-        match self.config.mode {
-            ChecksumMode::PerObject => {
-                // One annotation per name; the same name in several namespaces is hashed together.
-                let mut by_key: BTreeMap<String, Vec<&(&Content, Vec<String>)>> = BTreeMap::new();
-                for u in &used {
-                    by_key.entry(self.annotation_key(u.0.kind, &u.0.name)).or_default().push(u);
-                }
-                for (key, group) in by_key {
-                    let (c, vias) = (group[0].0, &group[0].1);
-                    let hash = if group.len() == 1 {
-                        c.hash.clone()
-                    } else {
-                        let mut lines: Vec<String> = group
-                            .iter()
-                            .map(|(c, _)| format!("{}/{}={}\n", c.namespace.as_deref().unwrap_or(""), c.name, c.hash))
-                            .collect();
-                        lines.sort();
-                        sha256_hex(lines.concat().as_bytes())
-                    };
-                    wanted.insert(key, (hash, format!("{} {} is used by {}", c.kind.kind(), c.name, vias.join(", "))));
-                }
-            }
-            ChecksumMode::Aggregate => {
-                for (kind, suffix) in [(RefKind::ConfigMap, "config"), (RefKind::Secret, "secret")] {
-                    let of_kind: Vec<(&Content, Vec<String>)> =
-                        used.iter().filter(|(c, _)| c.kind == kind).cloned().collect();
-                    if of_kind.is_empty() {
-                        continue;
-                    }
-                    let mut names: Vec<&str> = of_kind.iter().map(|(c, _)| c.name.as_str()).collect();
-                    names.dedup();
-                    wanted.insert(
-                        format!("{}{suffix}", self.config.annotation_prefix),
-                        (
-                            aggregate_hash(&of_kind),
-                            format!("hash of {} {} used by the pod", kind.kind(), names.join(", ")),
-                        ),
-                    );
-                }
-            }
+    /// `perObject`: one annotation per name; the same name in several namespaces is hashed
+    /// together.
+    fn per_object(&self, used: &Used<'_>) -> Wanted {
+        let mut by_key: BTreeMap<String, Vec<&(&Content, Vec<String>)>> = BTreeMap::new();
+        for u in used {
+            by_key.entry(self.annotation_key(u.0.kind, &u.0.name)).or_default().push(u);
         }
+        let mut wanted = Wanted::new();
+        for (key, group) in by_key {
+            let (content, vias) = (group[0].0, &group[0].1);
+            let hash = if group.len() == 1 {
+                content.hash.clone()
+            } else {
+                let mut lines: Vec<String> = group
+                    .iter()
+                    .map(|(c, _)| format!("{}/{}={}\n", c.namespace.as_deref().unwrap_or(""), c.name, c.hash))
+                    .collect();
+                lines.sort();
+                sha256_hex(lines.concat().as_bytes())
+            };
+            let reason = format!("{} {} is used by {}", content.kind.kind(), content.name, vias.join(", "));
+            wanted.insert(key, (hash, reason));
+        }
+        wanted
+    }
 
-        let annotations = workload.template_child(&["metadata", "annotations"]);
+    /// `aggregate`: one annotation for all ConfigMaps and one for all Secrets.
+    fn aggregate(&self, used: &Used<'_>) -> Wanted {
+        let mut wanted = Wanted::new();
+        for (kind, suffix) in [(RefKind::ConfigMap, "config"), (RefKind::Secret, "secret")] {
+            let of_kind: Used<'_> = used.iter().filter(|(c, _)| c.kind == kind).cloned().collect();
+            if of_kind.is_empty() {
+                continue;
+            }
+            let mut names: Vec<&str> = of_kind.iter().map(|(c, _)| c.name.as_str()).collect();
+            names.dedup();
+            let reason = format!("hash of {} {} used by the pod", kind.kind(), names.join(", "));
+            wanted.insert(format!("{}{suffix}", self.config.annotation_prefix), (aggregate_hash(&of_kind), reason));
+        }
+        wanted
+    }
+
+    /// Whether postwire's annotations go on a pod template that has checksum annotations of
+    /// its own (Bitnami and Grafana charts write theirs): per `checksum.onExisting`, skipped,
+    /// or added beside them with a warning (two hashes of the same content on one template).
+    fn beside_own(
+        &self,
+        tree: &Tree,
+        node: NodeId,
+        annotations: &[PathSeg],
+        wanted: &Wanted,
+        changes: &mut Changes<'_>,
+    ) -> bool {
         let own: Vec<&str> = tree
-            .resolve(node, &annotations)
+            .resolve(node, annotations)
             .map(|ann| tree.entries(ann).iter().filter_map(|&(k, _)| tree.scalar(k)).collect())
             .unwrap_or_default();
         let own: Vec<&str> = own
             .into_iter()
             .filter(|k| k.starts_with(&self.config.annotation_prefix) && !wanted.contains_key(*k))
             .collect();
-        if !own.is_empty() {
-            if self.config.on_existing == OnExisting::Skip {
-                note(report, Level::Info, format!("skipped: the pod template already has checksum annotations of its own ({}); checksum.onExisting: add adds postwire's too", own.join(", ")));
-                return Ok(());
-            }
-            // Two hashes of the same content on one pod template (Bitnami and Grafana charts
-            // write their own): say so, and how to keep one.
-            note(report, Level::Warning, format!("the pod template already has the chart's checksum annotations ({}) and postwire adds its own beside them; set checksum.onExisting: skip to keep only the chart's, or drop the chart's", own.join(", ")));
+        if own.is_empty() {
+            return true;
         }
-        let ops: Vec<Op> = wanted
-            .iter()
-            .map(|(key, (hash, _))| {
-                let mut path = annotations.clone();
-                path.push(key.as_str().into());
-                Op::Set { path, value: Value::str(hash) }
-            })
-            .collect();
-        let outcomes = ws.edit(obj.segment, node, &ops, &display)?;
-        let path = report_path(obj, &annotations);
-        for ((key, (_, reason)), outcome) in wanted.iter().zip(outcomes) {
-            let action = match outcome {
-                Outcome::Unchanged | Outcome::Removed => continue,
-                Outcome::Added => Action::Added,
-                Outcome::Updated => Action::Updated,
-            };
-            report.document(obj.doc_number, &display, source.as_deref()).changes.push(Change {
-                wiring: NAME.into(),
-                path: path.clone(),
-                key: key.clone(),
-                action,
-                reason: reason.clone(),
-            });
+        if self.config.on_existing == OnExisting::Skip {
+            changes.note(Level::Info, format!("skipped: the pod template already has checksum annotations of its own ({}); checksum.onExisting: add adds postwire's too", own.join(", ")));
+            return false;
         }
-        Ok(())
+        changes.note(Level::Warning, format!("the pod template already has the chart's checksum annotations ({}) and postwire adds its own beside them; set checksum.onExisting: skip to keep only the chart's, or drop the chart's", own.join(", ")));
+        true
     }
 }

@@ -34,13 +34,14 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::jinja::{self, Engine};
 use crate::model;
 use crate::pipeline::PostwireConfig;
-use crate::report::{Action, Change, Level, Note, Report};
+use crate::report::{Action, Change, Level, Report};
 use crate::resource::{object_node, Object};
 use crate::select::Selector;
 use crate::wire::ContextV1;
 use crate::workload::report_path;
 use crate::workspace::Workspace;
 
+use super::changes::Changes;
 use super::Wiring;
 
 const NAME: &str = "patch";
@@ -613,128 +614,184 @@ impl Wiring for Patches {
                 .cloned()
                 .collect();
             let engine = needs_templates.then(|| Engine::new(Arc::new(jinja::resources(ws, &objects))));
-            for obj in targets {
-                self.apply_one(ws, report, i, &label, &obj, engine.as_ref())?;
+            for obj in &targets {
+                let target = Target { index: i, label: &label, patch, obj };
+                self.apply_one(ws, report, &target, engine.as_ref())?;
             }
         }
         Ok(())
     }
 }
 
+/// One patch on one object: what messages and the report name it by.
+struct Target<'a> {
+    /// The patch's index in `patches`.
+    index: usize,
+    /// `patches[i]` or `patches[i] (name)`.
+    label: &'a str,
+    patch: &'a PatchConfig,
+    obj: &'a Object,
+}
+
+/// The steps of a patch on an object, each with its operation's index and name.
+type Steps = Vec<(usize, OpName, Step)>;
+
 impl Patches {
+    /// Check a patch as a whole against the object, then carry it out step by step.
     fn apply_one(
         &self,
         ws: &mut Workspace<'_>,
         report: &mut Report,
-        i: usize,
-        label: &str,
-        obj: &Object,
+        target: &Target<'_>,
         engine: Option<&Engine>,
     ) -> Result<()> {
-        let patch = &self.patches[i];
+        let (label, obj) = (target.label, target.obj);
         crate::progress::step(|| format!("applying {label} to {} (document {})", obj.display(), obj.doc_number));
-        let located = |e: Error, ws: &Workspace<'_>| e.in_document(ws.location(obj.segment, Some(obj.display())));
         let node = object_node(ws.tree(obj.segment), obj.place).expect("a picked object is in its document");
         let mut doc = model::json(ws.tree(obj.segment), node);
         let rendered;
-        let body = match &patch.body {
+        let body = match &target.patch.body {
             PatchBody::Template(source) => {
-                let engine = engine.expect("an engine for template patches");
-                let mut context = jinja::context(&self.values, &self.context);
-                context.insert("object".into(), doc.clone());
-                let limits = self.platform.limits(&format!("patches[{i}]"), label, patch.fuel, None);
-                let text = engine.render(label, source, &Json::Object(context), limits).map_err(|e| located(e, ws))?;
-                rendered = body_of_template(&text, label).map_err(|e| located(e, ws))?;
+                rendered = self.render_body(ws, target, source, engine, &doc)?;
                 &rendered
             }
             body => body,
         };
-        let mut steps = Vec::new();
-        match body {
-            PatchBody::Json(ops) => {
-                for (j, op) in ops.iter().enumerate() {
-                    match check(&mut doc, op, obj.kind != "Secret") {
-                        Ok(s) => steps.extend(s.into_iter().map(|s| (j, op.op, s))),
-                        Err(Failure::Test(why)) if patch.on_test_failure == OnTestFailure::Skip => {
-                            let source = ws.source(obj.segment);
-                            report.document(obj.doc_number, &obj.display(), source.as_deref()).notes.push(Note {
-                                wiring: NAME.into(),
-                                level: Level::Info,
-                                message: format!("{label} skipped: operation {j} (test) failed: {why}"),
-                                rule: None,
-                                line: None,
-                            });
-                            return Ok(());
-                        }
-                        Err(Failure::Test(why)) => {
-                            return Err(located(
-                                Error::new(ErrorKind::Wiring, format!("{label} operation {j} (test) failed: {why}"))
-                                    .with_hint(
-                                        "fix the test, or set `onTestFailure: skip` to leave such objects unpatched",
-                                    ),
-                                ws,
-                            ))
-                        }
-                        Err(Failure::Invalid(why)) => {
-                            return Err(located(
-                                Error::new(ErrorKind::Wiring, format!("{label} operation {j} ({}): {why}", op.op)),
-                                ws,
-                            ))
-                        }
-                    }
-                }
-            }
-            PatchBody::Merge(merge) => {
-                if !merge.is_object() {
-                    return Err(located(
-                        Error::new(ErrorKind::Config, format!("{label}: a merge patch of an object must be a mapping")),
-                        ws,
-                    ));
-                }
-                let mut found = Vec::new();
-                merge_steps(&doc, merge, &mut Vec::new(), &mut found);
-                steps.extend(found.into_iter().map(|s| (0, OpName::Replace, s)));
-            }
-            PatchBody::Template(_) => unreachable!("rendered above"),
-        }
+        let Some(steps) = target.steps(ws, report, body, &mut doc)? else {
+            return Ok(());
+        };
         let merge = matches!(body, PatchBody::Merge(_));
         for (j, name, step) in steps {
-            // Every step reads the document as the steps before it left it.
-            let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is still there");
-            let (edit, at) = match step {
-                Step::Set(path, value) => (Op::Set { path: path.clone(), value }, path),
-                Step::Insert(path, index, item) => {
-                    let mut at = path.clone();
-                    at.push(PathSeg::Index(index.unwrap_or(usize::MAX)));
-                    (Op::Insert { path, index, item }, at)
-                }
-                Step::Remove(path) => (Op::Remove { path: path.clone() }, path),
-            };
-            let outcome = ws.edit(obj.segment, base, &[edit], &obj.display())?[0];
-            ws.commit(report)?;
-            let action = match outcome {
-                Outcome::Unchanged => continue,
-                Outcome::Added => Action::Added,
-                Outcome::Updated => Action::Updated,
-                Outcome::Removed => Action::Removed,
-            };
-            let (parent, key) = match at.split_last() {
-                Some((PathSeg::Index(usize::MAX), parent)) => (parent.to_vec(), "-".to_string()),
-                Some((last, parent)) => (parent.to_vec(), last.to_string()),
-                None => (Vec::new(), String::new()),
-            };
             let reason = if merge { format!("{label} (merge)") } else { format!("{label} operation {j} ({name})") };
-            let source = ws.source(obj.segment);
-            report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
-                wiring: NAME.into(),
-                path: report_path(obj, &parent),
-                key,
-                action,
-                reason,
-            });
+            apply_step(ws, report, obj, step, reason)?;
         }
         Ok(())
     }
+
+    /// Render a `template:` patch for the object (bound as `object`) into a patch body.
+    fn render_body(
+        &self,
+        ws: &Workspace<'_>,
+        target: &Target<'_>,
+        source: &str,
+        engine: Option<&Engine>,
+        doc: &Json,
+    ) -> Result<PatchBody> {
+        let (i, label) = (target.index, target.label);
+        let engine = engine.expect("an engine for template patches");
+        let mut context = jinja::context(&self.values, &self.context);
+        context.insert("object".into(), doc.clone());
+        let limits = self.platform.limits(&format!("patches[{i}]"), label, target.patch.fuel, None);
+        let text = engine.render(label, source, &Json::Object(context), limits).map_err(|e| target.located(ws, e))?;
+        body_of_template(&text, label).map_err(|e| target.located(ws, e))
+    }
+}
+
+impl Target<'_> {
+    /// An error about this object, located at its document.
+    fn located(&self, ws: &Workspace<'_>, error: Error) -> Error {
+        error.in_document(ws.location(self.obj.segment, Some(self.obj.display())))
+    }
+
+    /// The steps of `body` on the object, checked against its model `doc`; None when a failed
+    /// `test` leaves the object unpatched (`onTestFailure: skip`, noted in the report).
+    fn steps(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        body: &PatchBody,
+        doc: &mut Json,
+    ) -> Result<Option<Steps>> {
+        let label = self.label;
+        match body {
+            PatchBody::Json(ops) => match json_steps(doc, ops, self.obj.kind != "Secret") {
+                Ok(steps) => Ok(Some(steps)),
+                Err((j, Failure::Test(why))) if self.patch.on_test_failure == OnTestFailure::Skip => {
+                    let mut changes = Changes::new(NAME, self.obj);
+                    changes.note(Level::Info, format!("{label} skipped: operation {j} (test) failed: {why}"));
+                    changes.apply(ws, report)?;
+                    Ok(None)
+                }
+                Err((j, Failure::Test(why))) => Err(self.located(
+                    ws,
+                    Error::new(ErrorKind::Wiring, format!("{label} operation {j} (test) failed: {why}"))
+                        .with_hint("fix the test, or set `onTestFailure: skip` to leave such objects unpatched"),
+                )),
+                Err((j, Failure::Invalid(why))) => Err(self.located(
+                    ws,
+                    Error::new(ErrorKind::Wiring, format!("{label} operation {j} ({}): {why}", ops[j].op)),
+                )),
+            },
+            PatchBody::Merge(merge) => {
+                if !merge.is_object() {
+                    return Err(self.located(
+                        ws,
+                        Error::new(ErrorKind::Config, format!("{label}: a merge patch of an object must be a mapping")),
+                    ));
+                }
+                let mut found = Vec::new();
+                merge_steps(doc, merge, &mut Vec::new(), &mut found);
+                Ok(Some(found.into_iter().map(|s| (0, OpName::Replace, s)).collect()))
+            }
+            PatchBody::Template(_) => unreachable!("rendered before"),
+        }
+    }
+}
+
+/// The steps of RFC 6902 operations, each checked against the model as the ones before it left
+/// it; else the index of the first that fails and why.
+fn json_steps(doc: &mut Json, ops: &[Operation], quote_found: bool) -> std::result::Result<Steps, (usize, Failure)> {
+    let mut steps = Vec::new();
+    for (j, op) in ops.iter().enumerate() {
+        let found = check(doc, op, quote_found).map_err(|f| (j, f))?;
+        steps.extend(found.into_iter().map(|s| (j, op.op, s)));
+    }
+    Ok(steps)
+}
+
+impl Step {
+    /// The edit, and the path it reports under (an insert at the end: index `usize::MAX`).
+    fn into_op(self) -> (Op, Vec<PathSeg>) {
+        match self {
+            Step::Set(path, value) => (Op::Set { path: path.clone(), value }, path),
+            Step::Insert(path, index, item) => {
+                let mut at = path.clone();
+                at.push(PathSeg::Index(index.unwrap_or(usize::MAX)));
+                (Op::Insert { path, index, item }, at)
+            }
+            Step::Remove(path) => (Op::Remove { path: path.clone() }, path),
+        }
+    }
+}
+
+/// Carry out one step on the document as the steps before it left it (committed, so the next
+/// step reads it), and report what it changed. Not a [`Changes`]: a patch reports removals too,
+/// and each step needs the commit of the one before.
+fn apply_step(ws: &mut Workspace<'_>, report: &mut Report, obj: &Object, step: Step, reason: String) -> Result<()> {
+    let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is still there");
+    let (edit, at) = step.into_op();
+    let outcome = ws.edit(obj.segment, base, &[edit], &obj.display())?[0];
+    ws.commit(report)?;
+    let action = match outcome {
+        Outcome::Unchanged => return Ok(()),
+        Outcome::Added => Action::Added,
+        Outcome::Updated => Action::Updated,
+        Outcome::Removed => Action::Removed,
+    };
+    let (parent, key) = match at.split_last() {
+        Some((PathSeg::Index(usize::MAX), parent)) => (parent.to_vec(), "-".to_string()),
+        Some((last, parent)) => (parent.to_vec(), last.to_string()),
+        None => (Vec::new(), String::new()),
+    };
+    let source = ws.source(obj.segment);
+    report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
+        wiring: NAME.into(),
+        path: report_path(obj, &parent),
+        key,
+        action,
+        reason,
+    });
+    Ok(())
 }
 
 #[cfg(test)]

@@ -159,22 +159,12 @@ impl Wiring for Templates {
     }
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
-        let mut seen = BTreeSet::new();
-        for (i, t) in self.templates.iter().enumerate() {
-            if !seen.insert(t.name.as_str()) {
-                return Err(Error::new(ErrorKind::Config, format!("two templates are named `{}`", t.name.as_str()))
-                    .with_path(format!("templates[{i}].name")));
-            }
-        }
+        self.check_names()?;
         // What the chart rendered, not what postwire made of it: a second run sees the same.
         let objects: Vec<Object> = jinja::parse_all(ws)?.into_iter().filter(|o| !is_generated(ws, o)).collect();
         let engine = Engine::new(Arc::new(jinja::resources(ws, &objects)));
-        let base = jinja::context(&self.values, &self.context);
         for (i, t) in self.templates.iter().enumerate() {
-            let name = t.name.as_str();
-            let what = format!("templates[{i}] ({name})");
-            let limits = self.platform.limits(&format!("templates[{i}]"), &what, t.fuel, t.max_output_bytes);
-            let bindings: Vec<Option<(Json, String, usize)>> = match &t.for_each {
+            let bindings: Vec<Option<Binding>> = match &t.for_each {
                 None => vec![None],
                 Some(sel) => sel
                     .pick(ws, &objects, self.context.namespace.as_deref(), &format!("templates[{i}].forEach"))?
@@ -182,29 +172,60 @@ impl Wiring for Templates {
                     .map(|o| Some((model::json(ws.tree(o.segment), o.node), o.display(), o.segment)))
                     .collect(),
             };
-            let wiring = format!("templates/{name}");
             for binding in bindings {
-                let mut context = base.clone();
-                let (what, reason) = match &binding {
-                    Some((object, display, _)) => {
-                        context.insert("object".into(), object.clone());
-                        (format!("{what} for {display}"), format!("written by template `{name}` for {display}"))
-                    }
-                    None => (what.clone(), format!("written by template `{name}`")),
-                };
-                crate::progress::step(|| format!("rendering {what}"));
-                let text =
-                    engine.render(name, &t.template, &Json::Object(context), limits.clone()).map_err(
-                        |e| match &binding {
-                            Some((_, display, segment)) => e.in_document(ws.location(*segment, Some(display.clone()))),
-                            None => e,
-                        },
-                    )?;
-                let docs = documents(&text, &what)?;
-                generate_all(ws, report, &wiring, &what, docs, t.on_conflict.into(), &reason)?;
+                self.render_one(ws, report, &engine, i, binding)?;
             }
         }
         Ok(())
+    }
+}
+
+/// An object a `forEach` template renders for: its JSON, display name and segment.
+type Binding = (Json, String, usize);
+
+impl Templates {
+    /// Two templates of one name would write the same generated-by marker.
+    fn check_names(&self) -> Result<()> {
+        let mut seen = BTreeSet::new();
+        for (i, t) in self.templates.iter().enumerate() {
+            if !seen.insert(t.name.as_str()) {
+                return Err(Error::new(ErrorKind::Config, format!("two templates are named `{}`", t.name.as_str()))
+                    .with_path(format!("templates[{i}].name")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Render template `i` once (for `binding`'s object, bound as `object`, when it has a
+    /// `forEach`) and generate what it writes.
+    fn render_one(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        engine: &Engine,
+        i: usize,
+        binding: Option<Binding>,
+    ) -> Result<()> {
+        let entry = &self.templates[i];
+        let name = entry.name.as_str();
+        let what = format!("templates[{i}] ({name})");
+        let limits = self.platform.limits(&format!("templates[{i}]"), &what, entry.fuel, entry.max_output_bytes);
+        let mut context = jinja::context(&self.values, &self.context);
+        let (what, reason) = match &binding {
+            Some((object, display, _)) => {
+                context.insert("object".into(), object.clone());
+                (format!("{what} for {display}"), format!("written by template `{name}` for {display}"))
+            }
+            None => (what, format!("written by template `{name}`")),
+        };
+        crate::progress::step(|| format!("rendering {what}"));
+        let text =
+            engine.render(name, &entry.template, &Json::Object(context), limits).map_err(|e| match &binding {
+                Some((_, display, segment)) => e.in_document(ws.location(*segment, Some(display.clone()))),
+                None => e,
+            })?;
+        let docs = documents(&text, &what)?;
+        generate_all(ws, report, &format!("templates/{name}"), &what, docs, entry.on_conflict.into(), &reason)
     }
 }
 

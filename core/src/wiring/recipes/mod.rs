@@ -23,21 +23,23 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use crate::edit::{Op, Outcome, PathSeg, Value};
+use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::OnConflict;
 use crate::jinja::{self, documents, generate_all, is_generated, Engine, Limits};
 use crate::model;
 use crate::pipeline::PostwireConfig;
-use crate::report::{Action, Change, Level, Note, Report};
-use crate::resource::{containers, object_node, Object, WorkloadKind};
+use crate::report::{Level, Report};
+use crate::resource::{containers, Object, WorkloadKind};
 use crate::select::glob_matches;
 use crate::select::Selector;
 use crate::wire::ContextV1;
-use crate::workload::{self, report_path, Workload};
+use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
 use crate::yaml::Tree;
 
+use super::changes::Changes;
+use super::podspec::{ensure_env, env_value, EnvAt, Pod};
 use super::Wiring;
 
 const NAME: &str = "recipes";
@@ -287,20 +289,11 @@ fn is_replicated(tree: &Tree, obj: &Object) -> bool {
 /// Whether every `want` label is among `labels`.
 fn subset(want: &Json, labels: &Json) -> bool {
     match (want, labels) {
-        (Json::Object(w), Json::Object(l)) => !w.is_empty() && w.iter().all(|(k, v)| l.get(k) == Some(v)),
+        (Json::Object(wanted), Json::Object(have)) => {
+            !wanted.is_empty() && wanted.iter().all(|(k, v)| have.get(k) == Some(v))
+        }
         _ => false,
     }
-}
-
-fn note(ws: &Workspace<'_>, report: &mut Report, obj: &Object, level: Level, message: String) {
-    let source = ws.source(obj.segment);
-    report.document(obj.doc_number, &obj.display(), source.as_deref()).notes.push(Note {
-        wiring: NAME.into(),
-        level,
-        message,
-        rule: None,
-        line: None,
-    });
 }
 
 impl Recipes {
@@ -332,9 +325,9 @@ impl Recipes {
         &self,
         ws: &mut Workspace<'_>,
         report: &mut Report,
-        r: &PodDisruptionBudgetRecipe,
+        recipe: &PodDisruptionBudgetRecipe,
     ) -> Result<()> {
-        let (field, value) = match (&r.min_available, &r.max_unavailable) {
+        let (field, value) = match (&recipe.min_available, &recipe.max_unavailable) {
             (Some(_), Some(_)) => {
                 return Err(Error::new(ErrorKind::Config, "give one of minAvailable and maxUnavailable, not both")
                     .with_path("recipes.podDisruptionBudget"))
@@ -351,31 +344,15 @@ impl Recipes {
         let candidates: Vec<Object> =
             objects.iter().filter(|o| is_replicated(ws.tree(o.segment), o)).cloned().collect();
         let chosen: Vec<Object> =
-            self.chosen(ws, &candidates, &r.target, "podDisruptionBudget")?.into_iter().cloned().collect();
+            self.chosen(ws, &candidates, &recipe.target, "podDisruptionBudget")?.into_iter().cloned().collect();
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
-            let labels = &object["spec"]["template"]["metadata"]["labels"];
-            let covered = pdbs.iter().find(|(p, pdb)| {
-                crate::resource::namespaces_match(p.namespace.as_deref(), obj.namespace.as_deref())
-                    && subset(&pdb["spec"]["selector"]["matchLabels"], labels)
-            });
-            if let Some((p, _)) = covered {
-                note(
-                    ws,
-                    report,
-                    &obj,
-                    Level::Info,
-                    format!("recipes.podDisruptionBudget: left alone, the chart's {} covers its pods", p.display()),
-                );
+            let mut changes = Changes::new(NAME, &obj);
+            let needed = budget_needed(&object, &pdbs, field, &value, &mut changes);
+            changes.apply(ws, report)?;
+            if !needed {
                 continue;
-            }
-            if let (Some(replicas), Json::Number(min)) = (object["spec"]["replicas"].as_u64(), &value) {
-                if field == "minAvailable" && min.as_u64().is_some_and(|m| m >= replicas) {
-                    note(ws, report, &obj, Level::Warning, format!(
-                        "recipes.podDisruptionBudget: minAvailable {min} with {replicas} replica(s) blocks every voluntary eviction (node drains)"
-                    ));
-                }
             }
             let context = json!({"object": object, "budget": {"field": field, "value": value}});
             let docs = Self::render(&engine, "recipes/podDisruptionBudget", PDB_TEMPLATE, context)?;
@@ -385,7 +362,12 @@ impl Recipes {
         Ok(())
     }
 
-    fn service_monitors(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &ServiceMonitorRecipe) -> Result<()> {
+    fn service_monitors(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        recipe: &ServiceMonitorRecipe,
+    ) -> Result<()> {
         let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
         let monitors: Vec<(Object, Json)> = objects
             .iter()
@@ -394,47 +376,21 @@ impl Recipes {
             .collect();
         let services: Vec<Object> = objects.iter().filter(|o| o.is("", "Service")).cloned().collect();
         let chosen: Vec<Object> =
-            self.chosen(ws, &services, &r.target, "serviceMonitor")?.into_iter().cloned().collect();
+            self.chosen(ws, &services, &recipe.target, "serviceMonitor")?.into_iter().cloned().collect();
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
-            let ports: Vec<String> = object["spec"]["ports"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p["name"].as_str())
-                .filter(|n| glob_matches(r.port.as_bytes(), n.as_bytes()))
-                .map(String::from)
-                .collect();
+            let ports = metrics_ports(&object, &recipe.port);
             if ports.is_empty() {
                 continue;
             }
-            if object["metadata"]["labels"].as_object().is_none_or(|l| l.is_empty()) {
-                note(
-                    ws,
-                    report,
-                    &obj,
-                    Level::Warning,
-                    "recipes.serviceMonitor: the Service has no labels to select it by".into(),
-                );
+            let mut changes = Changes::new(NAME, &obj);
+            let needed = monitor_needed(&object, &monitors, &mut changes);
+            changes.apply(ws, report)?;
+            if !needed {
                 continue;
             }
-            let covered = monitors.iter().find(|(m, sm)| {
-                crate::resource::namespaces_match(m.namespace.as_deref(), obj.namespace.as_deref())
-                    && subset(&sm["spec"]["selector"]["matchLabels"], &object["metadata"]["labels"])
-            });
-            if let Some((m, _)) = covered {
-                note(
-                    ws,
-                    report,
-                    &obj,
-                    Level::Info,
-                    format!("recipes.serviceMonitor: left alone, the chart's {} selects it", m.display()),
-                );
-                continue;
-            }
-            let context =
-                json!({"object": object, "ports": ports, "labels": r.labels, "path": r.path, "interval": r.interval});
+            let context = json!({"object": object, "ports": ports, "labels": recipe.labels, "path": recipe.path, "interval": recipe.interval});
             let docs = Self::render(&engine, "recipes/serviceMonitor", SERVICE_MONITOR_TEMPLATE, context)?;
             let reason = format!("recipes.serviceMonitor for {}", obj.display());
             generate_all(ws, report, "recipes/serviceMonitor", &reason, docs, OnConflict::Skip, &reason)?;
@@ -442,21 +398,16 @@ impl Recipes {
         Ok(())
     }
 
-    fn network_policies(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &NetworkPolicyRecipe) -> Result<()> {
+    fn network_policies(
+        &self,
+        ws: &mut Workspace<'_>,
+        report: &mut Report,
+        recipe: &NetworkPolicyRecipe,
+    ) -> Result<()> {
         let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
-        let find_service = |name: &str| objects.iter().find(|o| o.is("", "Service") && o.name == name);
-        let mut listed = Vec::new();
-        for name in r.services.keys() {
-            let Some(svc) = find_service(name) else {
-                if !ws.targets_must_match() {
-                    continue;
-                }
-                return Err(Error::new(ErrorKind::Config, format!("the render has no Service `{name}`"))
-                    .with_path(format!("recipes.networkPolicy.services.{name}")));
-            };
-            listed.push(svc.clone());
-        }
-        let chosen: Vec<Object> = self.chosen(ws, &listed, &r.target, "networkPolicy")?.into_iter().cloned().collect();
+        let listed = listed_services(ws, &objects, recipe)?;
+        let chosen: Vec<Object> =
+            self.chosen(ws, &listed, &recipe.target, "networkPolicy")?.into_iter().cloned().collect();
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
@@ -467,56 +418,10 @@ impl Recipes {
                 )
                 .with_path(format!("recipes.networkPolicy.services.{}", obj.name)));
             }
-            let mut callers = Vec::new();
-            for caller in &r.services[&obj.name] {
-                let path = || format!("recipes.networkPolicy.services.{}", obj.name);
-                if let Some(outside) = caller.strip_prefix(OUTSIDE_PREFIX) {
-                    let peer =
-                        outside_caller(outside).map_err(|e| Error::new(ErrorKind::Config, e).with_path(path()))?;
-                    callers.push(peer);
-                    continue;
-                }
-                let selector = objects
-                    .iter()
-                    .filter(|o| {
-                        o.name == *caller
-                            && crate::resource::namespaces_match(o.namespace.as_deref(), obj.namespace.as_deref())
-                    })
-                    .find_map(|o| {
-                        let v = model::json(ws.tree(o.segment), o.node);
-                        let s = if o.is("", "Service") {
-                            v["spec"]["selector"].clone()
-                        } else {
-                            v["spec"]["selector"]["matchLabels"].clone()
-                        };
-                        s.as_object().filter(|m| !m.is_empty()).map(|_| s.clone())
-                    });
-                match selector {
-                    Some(s) => callers.push(json!({"pods": s})),
-                    None => {
-                        return Err(Error::new(
-                            ErrorKind::Config,
-                            format!(
-                                "caller `{caller}` of `{}` is no Service or workload with a pod selector in the render",
-                                obj.name
-                            ),
-                        )
-                        .with_path(format!("recipes.networkPolicy.services.{}", obj.name)))
-                    }
-                }
-            }
-            let ports: Vec<Json> = object["spec"]["ports"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    let port = if p["targetPort"].is_null() { p["port"].clone() } else { p["targetPort"].clone() };
-                    json!({"port": port, "protocol": p["protocol"].as_str().unwrap_or("TCP")})
-                })
-                .collect();
-            let context = json!({"object": object, "callers": callers, "ports": ports});
+            let callers_named = &recipe.services[&obj.name];
+            let callers = callers(ws, &objects, &obj, callers_named)?;
+            let context = json!({"object": object, "callers": callers, "ports": policy_ports(&object)});
             let docs = Self::render(&engine, "recipes/networkPolicy", NETWORK_POLICY_TEMPLATE, context)?;
-            let callers_named = &r.services[&obj.name];
             let admits = if callers_named.is_empty() {
                 "admits no pod".to_string()
             } else {
@@ -530,148 +435,257 @@ impl Recipes {
 
     /// Add environment variables to the containers of the chosen workloads that have the
     /// limit each needs and do not set the variable; `vars` computes them from the limits.
-    #[allow(clippy::type_complexity)]
     fn add_env(
         &self,
         ws: &mut Workspace<'_>,
         report: &mut Report,
         recipe: &str,
         target: &Option<Selector>,
-        vars: &dyn Fn(&Json) -> Vec<(String, std::result::Result<String, String>)>,
+        vars: &dyn Fn(&Json) -> EnvVars,
     ) -> Result<()> {
         let objects = ws.objects();
         let workloads = self.workloads_of(ws, &objects);
         let candidates: Vec<Object> = workloads.iter().map(|(w, _)| w.object.clone()).collect();
         let chosen: Vec<Object> = self.chosen(ws, &candidates, target, recipe)?.into_iter().cloned().collect();
-        for (w, _) in workloads.into_iter().filter(|(w, _)| chosen.contains(&w.object)) {
-            let obj = &w.object;
-            let Some(pod_spec) = w.pod_spec else { continue };
-            let tree = ws.tree(obj.segment);
-            let mut plans = Vec::new();
-            for c in containers(tree, pod_spec).into_iter().filter(|c| c.list != "ephemeralContainers") {
-                let container = model::json(tree, c.node);
-                let set: Vec<String> = container["env"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e["name"].as_str().map(String::from))
-                    .collect();
-                let mut env_path = w.pod_spec_child(&c.path());
-                env_path.push(PathSeg::from("env"));
-                for (name, value) in vars(&container) {
-                    if set.contains(&name) {
-                        note(
-                            ws,
-                            report,
-                            obj,
-                            Level::Info,
-                            format!("recipes.{recipe}: {} sets {name} itself; left alone", c.describe()),
-                        );
-                        continue;
-                    }
-                    match value {
-                        Ok(v) => plans.push((env_path.clone(), name, v)),
-                        Err(why) => note(
-                            ws,
-                            report,
-                            obj,
-                            Level::Info,
-                            format!("recipes.{recipe}: {} gets no {name}: {why}", c.describe()),
-                        ),
-                    }
-                }
-            }
-            for (path, name, v) in plans {
-                let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is there");
-                let item = Value::map([("name", Value::str(name.clone())), ("value", Value::str(v.clone()))]);
-                let outcome = ws.edit(
-                    obj.segment,
-                    base,
-                    &[Op::Insert { path: path.clone(), index: None, item }],
-                    &obj.display(),
-                )?[0];
-                if outcome != Outcome::Unchanged {
-                    let source = ws.source(obj.segment);
-                    report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
-                        wiring: NAME.into(),
-                        path: report_path(obj, &path),
-                        key: name.clone(),
-                        action: Action::Added,
-                        reason: format!("recipes.{recipe}: {name}={v} from the container's limits"),
-                    });
-                }
-            }
+        for (workload, _) in workloads.into_iter().filter(|(workload, _)| chosen.contains(&workload.object)) {
+            let mut changes = Changes::new(NAME, &workload.object);
+            plan_env(ws.tree(workload.object.segment), &workload, recipe, vars, &mut changes);
+            changes.apply(ws, report)?;
         }
         Ok(())
     }
 
-    fn zone_spread(&self, ws: &mut Workspace<'_>, report: &mut Report, r: &ZoneSpreadRecipe) -> Result<()> {
-        let key = r.topology_key.clone().unwrap_or_else(|| "topology.kubernetes.io/zone".into());
+    fn zone_spread(&self, ws: &mut Workspace<'_>, report: &mut Report, recipe: &ZoneSpreadRecipe) -> Result<()> {
+        let key = recipe.topology_key.clone().unwrap_or_else(|| "topology.kubernetes.io/zone".into());
         let objects = ws.objects();
         let workloads = self.workloads_of(ws, &objects);
         let candidates: Vec<Object> =
             workloads.iter().map(|(w, _)| w.object.clone()).filter(|o| is_replicated(ws.tree(o.segment), o)).collect();
-        let chosen: Vec<Object> = self.chosen(ws, &candidates, &r.target, "zoneSpread")?.into_iter().cloned().collect();
-        for (w, _) in workloads.into_iter().filter(|(w, _)| chosen.contains(&w.object)) {
-            let obj = &w.object;
-            let Some(pod_spec) = w.pod_spec else { continue };
-            let tree = ws.tree(obj.segment);
-            // One pod and no autoscaler: there is nothing to spread.
-            let single = tree.path(obj.node, &["spec", "replicas"]).map(|r| model::json(tree, r))
-                == Some(Json::from(1))
-                && !objects.iter().any(|h| {
-                    h.kind == "HorizontalPodAutoscaler"
-                        && ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"])
-                            == Some(obj.name.as_str())
-                });
-            if single {
-                note(
-                    ws,
-                    report,
-                    obj,
-                    Level::Warning,
-                    "recipes.zoneSpread: 1 replica and no HorizontalPodAutoscaler, so the spread does nothing; raise the replicas or leave the workload out of the target".into(),
-                );
-            }
-            let spec = model::json(tree, pod_spec);
-            let has = spec["topologySpreadConstraints"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["topologyKey"].as_str() == Some(key.as_str())));
-            if has {
-                note(
-                    ws,
-                    report,
-                    obj,
-                    Level::Info,
-                    format!("recipes.zoneSpread: the pod spec already spreads over {key}; left alone"),
-                );
-                continue;
-            }
-            let selector =
-                model::value(tree, tree.path(obj.node, &["spec", "selector", "matchLabels"]).expect("replicated"));
-            let item = Value::map([
-                ("maxSkew", Value::Int(r.max_skew.unwrap_or(1).into())),
-                ("topologyKey", Value::str(key.clone())),
-                ("whenUnsatisfiable", Value::str(format!("{:?}", r.when_unsatisfiable))),
-                ("labelSelector", Value::map([("matchLabels", selector)])),
-            ]);
-            let path = w.pod_spec_child(&[PathSeg::from("topologySpreadConstraints")]);
-            let base = object_node(ws.tree(obj.segment), obj.place).expect("the object is there");
-            let outcome =
-                ws.edit(obj.segment, base, &[Op::Insert { path: path.clone(), index: None, item }], &obj.display())?[0];
-            if outcome != Outcome::Unchanged {
-                let source = ws.source(obj.segment);
-                report.document(obj.doc_number, &obj.display(), source.as_deref()).changes.push(Change {
-                    wiring: NAME.into(),
-                    path: report_path(obj, &path),
-                    key: "-".into(),
-                    action: Action::Added,
-                    reason: format!("recipes.zoneSpread: spread pods over {key}"),
-                });
-            }
+        let chosen: Vec<Object> =
+            self.chosen(ws, &candidates, &recipe.target, "zoneSpread")?.into_iter().cloned().collect();
+        for (workload, _) in workloads.into_iter().filter(|(workload, _)| chosen.contains(&workload.object)) {
+            let mut changes = Changes::new(NAME, &workload.object);
+            plan_spread(ws, &workload, &objects, recipe, &key, &mut changes);
+            changes.apply(ws, report)?;
         }
         Ok(())
     }
+}
+
+/// Whether a replicated workload needs a PodDisruptionBudget: not when one of the chart's
+/// covers its pods. A budget that would block every eviction is noted.
+fn budget_needed(object: &Json, pdbs: &[(Object, Json)], field: &str, value: &Json, changes: &mut Changes<'_>) -> bool {
+    let obj = changes.object();
+    let labels = &object["spec"]["template"]["metadata"]["labels"];
+    let covered = pdbs.iter().find(|(p, pdb)| {
+        crate::resource::namespaces_match(p.namespace.as_deref(), obj.namespace.as_deref())
+            && subset(&pdb["spec"]["selector"]["matchLabels"], labels)
+    });
+    if let Some((p, _)) = covered {
+        changes.note(
+            Level::Info,
+            format!("recipes.podDisruptionBudget: left alone, the chart's {} covers its pods", p.display()),
+        );
+        return false;
+    }
+    if let (Some(replicas), Json::Number(min)) = (object["spec"]["replicas"].as_u64(), value) {
+        if field == "minAvailable" && min.as_u64().is_some_and(|m| m >= replicas) {
+            changes.note(Level::Warning, format!(
+                "recipes.podDisruptionBudget: minAvailable {min} with {replicas} replica(s) blocks every voluntary eviction (node drains)"
+            ));
+        }
+    }
+    true
+}
+
+/// The names of a Service's ports that match the recipe's port glob.
+fn metrics_ports(object: &Json, port: &str) -> Vec<String> {
+    object["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .filter(|n| glob_matches(port.as_bytes(), n.as_bytes()))
+        .map(String::from)
+        .collect()
+}
+
+/// Whether a Service with metrics ports needs a ServiceMonitor: it must have labels to be
+/// selected by, and no ServiceMonitor of the chart may select it already (both noted).
+fn monitor_needed(object: &Json, monitors: &[(Object, Json)], changes: &mut Changes<'_>) -> bool {
+    let obj = changes.object();
+    if object["metadata"]["labels"].as_object().is_none_or(|l| l.is_empty()) {
+        changes.note(Level::Warning, "recipes.serviceMonitor: the Service has no labels to select it by");
+        return false;
+    }
+    let covered = monitors.iter().find(|(m, sm)| {
+        crate::resource::namespaces_match(m.namespace.as_deref(), obj.namespace.as_deref())
+            && subset(&sm["spec"]["selector"]["matchLabels"], &object["metadata"]["labels"])
+    });
+    if let Some((m, _)) = covered {
+        changes
+            .note(Level::Info, format!("recipes.serviceMonitor: left alone, the chart's {} selects it", m.display()));
+        return false;
+    }
+    true
+}
+
+/// The Services `recipes.networkPolicy.services` lists; one the render lacks is an error when
+/// targets must match, else left out.
+fn listed_services(ws: &Workspace<'_>, objects: &[Object], recipe: &NetworkPolicyRecipe) -> Result<Vec<Object>> {
+    let mut listed = Vec::new();
+    for name in recipe.services.keys() {
+        let Some(svc) = objects.iter().find(|o| o.is("", "Service") && o.name == *name) else {
+            if !ws.targets_must_match() {
+                continue;
+            }
+            return Err(Error::new(ErrorKind::Config, format!("the render has no Service `{name}`"))
+                .with_path(format!("recipes.networkPolicy.services.{name}")));
+        };
+        listed.push(svc.clone());
+    }
+    Ok(listed)
+}
+
+/// The template's callers of Service `obj`: a namespace (and pod labels) for `namespace:`
+/// entries, else the pod selector of the Service or workload of that name.
+fn callers(ws: &Workspace<'_>, objects: &[Object], obj: &Object, named: &[String]) -> Result<Vec<Json>> {
+    let path = || format!("recipes.networkPolicy.services.{}", obj.name);
+    let mut callers = Vec::new();
+    for caller in named {
+        if let Some(outside) = caller.strip_prefix(OUTSIDE_PREFIX) {
+            callers.push(outside_caller(outside).map_err(|e| Error::new(ErrorKind::Config, e).with_path(path()))?);
+            continue;
+        }
+        let Some(selector) = caller_selector(ws, objects, obj, caller) else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "caller `{caller}` of `{}` is no Service or workload with a pod selector in the render",
+                    obj.name
+                ),
+            )
+            .with_path(path()));
+        };
+        callers.push(json!({ "pods": selector }));
+    }
+    Ok(callers)
+}
+
+/// The pod selector of the Service or workload `caller` in the namespace of `obj`.
+fn caller_selector(ws: &Workspace<'_>, objects: &[Object], obj: &Object, caller: &str) -> Option<Json> {
+    objects
+        .iter()
+        .filter(|o| {
+            o.name == caller && crate::resource::namespaces_match(o.namespace.as_deref(), obj.namespace.as_deref())
+        })
+        .find_map(|o| {
+            let v = model::json(ws.tree(o.segment), o.node);
+            let s = if o.is("", "Service") {
+                v["spec"]["selector"].clone()
+            } else {
+                v["spec"]["selector"]["matchLabels"].clone()
+            };
+            s.as_object().filter(|m| !m.is_empty()).map(|_| s.clone())
+        })
+}
+
+/// The ports a Service's pods listen on (`targetPort`, else `port`) with their protocol.
+fn policy_ports(object: &Json) -> Vec<Json> {
+    object["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let port = if p["targetPort"].is_null() { p["port"].clone() } else { p["targetPort"].clone() };
+            json!({"port": port, "protocol": p["protocol"].as_str().unwrap_or("TCP")})
+        })
+        .collect()
+}
+
+/// A recipe's variables for one container: each name with its value or why there is none.
+type EnvVars = Vec<(String, std::result::Result<String, String>)>;
+
+/// Plan a recipe's variables at the end of `env` in each container (ephemeral ones aside) that
+/// does not set them; a variable the container sets, or cannot get, is noted instead.
+fn plan_env(
+    tree: &Tree,
+    workload: &Workload,
+    recipe: &str,
+    vars: &dyn Fn(&Json) -> EnvVars,
+    changes: &mut Changes<'_>,
+) {
+    let Some(pod_spec) = workload.pod_spec else { return };
+    let pod = Pod::new(tree, workload);
+    for c in containers(tree, pod_spec).into_iter().filter(|c| c.list != "ephemeralContainers") {
+        let container = model::json(tree, c.node);
+        // What Kubernetes reads (aliases and merge keys resolved), as the note says.
+        let set: Vec<&str> =
+            container["env"].as_array().into_iter().flatten().filter_map(|e| e["name"].as_str()).collect();
+        for (name, value) in vars(&container) {
+            if set.contains(&name.as_str()) {
+                changes.note(Level::Info, format!("recipes.{recipe}: {} sets {name} itself; left alone", c.describe()));
+                continue;
+            }
+            match value {
+                Ok(v) => {
+                    let reason = format!("recipes.{recipe}: {name}={v} from the container's limits");
+                    ensure_env(changes, &pod, &c, &name, env_value(&name, &v), EnvAt::Back, reason);
+                }
+                Err(why) => {
+                    changes.note(Level::Info, format!("recipes.{recipe}: {} gets no {name}: {why}", c.describe()))
+                }
+            }
+        }
+    }
+}
+
+/// Plan a topology spread constraint over `key` on a replicated workload whose pod spec has
+/// none over it; a single replica without an autoscaler is warned about (nothing to spread).
+fn plan_spread(
+    ws: &Workspace<'_>,
+    workload: &Workload,
+    objects: &[Object],
+    recipe: &ZoneSpreadRecipe,
+    key: &str,
+    changes: &mut Changes<'_>,
+) {
+    let obj = &workload.object;
+    let Some(pod_spec) = workload.pod_spec else { return };
+    let tree = ws.tree(obj.segment);
+    if single_replica(ws, obj, objects) {
+        changes.note(
+            Level::Warning,
+            "recipes.zoneSpread: 1 replica and no HorizontalPodAutoscaler, so the spread does nothing; raise the replicas or leave the workload out of the target",
+        );
+    }
+    let spec = model::json(tree, pod_spec);
+    let has = spec["topologySpreadConstraints"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["topologyKey"].as_str() == Some(key)));
+    if has {
+        changes.note(Level::Info, format!("recipes.zoneSpread: the pod spec already spreads over {key}; left alone"));
+        return;
+    }
+    let selector = model::value(tree, tree.path(obj.node, &["spec", "selector", "matchLabels"]).expect("replicated"));
+    let item = Value::map([
+        ("maxSkew", Value::Int(recipe.max_skew.unwrap_or(1).into())),
+        ("topologyKey", Value::str(key)),
+        ("whenUnsatisfiable", Value::str(format!("{:?}", recipe.when_unsatisfiable))),
+        ("labelSelector", Value::map([("matchLabels", selector)])),
+    ]);
+    let path = workload.pod_spec_child(&[PathSeg::from("topologySpreadConstraints")]);
+    changes.insert(&path, None, item, "-", format!("recipes.zoneSpread: spread pods over {key}"));
+}
+
+/// Whether a workload runs one pod with no autoscaler: there is nothing to spread.
+fn single_replica(ws: &Workspace<'_>, obj: &Object, objects: &[Object]) -> bool {
+    let tree = ws.tree(obj.segment);
+    tree.path(obj.node, &["spec", "replicas"]).map(|r| model::json(tree, r)) == Some(Json::from(1))
+        && !objects.iter().any(|h| {
+            h.kind == "HorizontalPodAutoscaler"
+                && ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"]) == Some(obj.name.as_str())
+        })
 }
 
 fn limit(container: &Json, resource: &str) -> std::result::Result<f64, String> {
@@ -720,31 +734,31 @@ impl Wiring for Recipes {
     }
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
-        let c = &self.config;
-        if let Some(r) = &c.pod_disruption_budget {
-            self.pod_disruption_budgets(ws, report, r)?;
+        let config = &self.config;
+        if let Some(recipe) = &config.pod_disruption_budget {
+            self.pod_disruption_budgets(ws, report, recipe)?;
         }
-        if let Some(r) = &c.service_monitor {
-            self.service_monitors(ws, report, r)?;
+        if let Some(recipe) = &config.service_monitor {
+            self.service_monitors(ws, report, recipe)?;
         }
-        if let Some(r) = &c.network_policy {
-            self.network_policies(ws, report, r)?;
+        if let Some(recipe) = &config.network_policy {
+            self.network_policies(ws, report, recipe)?;
         }
-        if let Some(r) = &c.go_runtime {
-            let percent = r.memory_percent.unwrap_or(90);
-            self.add_env(ws, report, "goRuntime", &r.target, &|c| go_runtime_env(c, percent))?;
+        if let Some(recipe) = &config.go_runtime {
+            let percent = recipe.memory_percent.unwrap_or(90);
+            self.add_env(ws, report, "goRuntime", &recipe.target, &|c| go_runtime_env(c, percent))?;
             ws.commit(report)?;
         }
-        if let Some(r) = &c.jvm_heap {
-            let variable = r.variable.clone().unwrap_or_else(|| "JAVA_TOOL_OPTIONS".into());
-            let (heap, initial) = (r.heap_percent.unwrap_or(75), r.initial_heap_percent);
-            self.add_env(ws, report, "jvmHeap", &r.target, &|c| {
+        if let Some(recipe) = &config.jvm_heap {
+            let variable = recipe.variable.clone().unwrap_or_else(|| "JAVA_TOOL_OPTIONS".into());
+            let (heap, initial) = (recipe.heap_percent.unwrap_or(75), recipe.initial_heap_percent);
+            self.add_env(ws, report, "jvmHeap", &recipe.target, &|c| {
                 vec![(variable.clone(), jvm_heap_flags(c, heap, initial))]
             })?;
             ws.commit(report)?;
         }
-        if let Some(r) = &c.zone_spread {
-            self.zone_spread(ws, report, r)?;
+        if let Some(recipe) = &config.zone_spread {
+            self.zone_spread(ws, report, recipe)?;
         }
         Ok(())
     }
