@@ -385,7 +385,8 @@ mod tests {
         let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    postrenderer.helm.sh/postrender-filename: c/templates/pod.yaml\nspec:\n  volumes:\n  - name: g\n    configMap:\n      name: generated\n";
         let mut ws = Workspace::new(pod);
         let config = PostwireConfig::default();
-        let checksum = crate::wiring::checksum::Checksum::new(&config, &Default::default());
+        let checksum =
+            crate::wiring::checksum::Checksum::new(&config.checksum, config.workload_kinds(), &Default::default());
         let cm = Value::map([
             ("apiVersion", Value::str("v1")),
             ("kind", Value::str("ConfigMap")),

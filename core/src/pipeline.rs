@@ -18,11 +18,11 @@ use crate::wire::ContextV1;
 use crate::wiring::checksum::{self, ChecksumConfig};
 use crate::wiring::datadog::{self, DatadogConfig};
 use crate::wiring::irsa::{self, IrsaConfig};
-use crate::wiring::istio::{self, IstioConfig, RolloutsConfig};
+use crate::wiring::istio::{self, IstioConfig, RolloutsConfig, TrafficPlan};
 use crate::wiring::patch::{self, PatchConfig};
 use crate::wiring::recipes::{self, RecipesConfig};
 use crate::wiring::template::{self, TemplateConfig};
-use crate::wiring::Wiring;
+use crate::wiring::{TemplateInputs, Wiring};
 use crate::workload::{self, WorkloadKindConfig};
 
 fn default_api_version() -> String {
@@ -168,38 +168,50 @@ pub fn resolve(sources: Vec<Source>) -> Result<PostwireConfig> {
     config::resolve(sources, PostwireConfig::validate)
 }
 
-/// The enabled wirings, in the order they run.
+/// The enabled wirings, in the order they run, each built from its own section.
 pub fn wirings(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
+    let workloads = config.workload_kinds();
+    let inputs = TemplateInputs { values: config.values.clone(), platform: config.platform.clone() };
+    let traffic = TrafficPlan {
+        routed: config.istio.enabled.then(|| config.istio.services.clone()),
+        rollouts: config.rollouts.enabled.then(|| config.rollouts.workloads.clone()),
+        workloads: workloads.clone(),
+    };
     let mut wirings: Vec<Box<dyn Wiring>> = Vec::new();
     // Generate (and the mutations that go with it): Istio routing and Argo Rollouts first, so
     // user templates can see their objects.
-    wirings.extend(istio::wirings(config, context));
+    if config.istio.enabled {
+        wirings.push(Box::new(istio::Istio::new(&config.istio, &traffic, context)));
+    }
+    if config.rollouts.enabled {
+        wirings.push(Box::new(istio::rollouts::Rollouts::new(&config.rollouts, &traffic, context)));
+    }
     // Generate: user templates, then the recipes (which also mutate, never overwriting).
     if !config.templates.is_empty() {
-        wirings.push(Box::new(template::Templates::new(config, context)));
+        wirings.push(Box::new(template::Templates::new(&config.templates, &inputs, context)));
     }
     if !config.recipes.is_empty() {
-        wirings.push(Box::new(recipes::Recipes::new(config, context)));
+        wirings.push(Box::new(recipes::Recipes::new(&config.recipes, workloads.clone(), context)));
     }
     // Mutate.
     if config.irsa.enabled {
-        wirings.push(Box::new(irsa::Irsa::new(config, context)));
+        wirings.push(Box::new(irsa::Irsa::new(&config.irsa, workloads.clone(), context)));
     }
     if config.datadog.enabled {
-        wirings.push(Box::new(datadog::Datadog::new(config, context)));
+        wirings.push(Box::new(datadog::Datadog::new(&config.datadog, workloads.clone(), context)));
     }
     // Istio again, once every scraper is in the stream: open the scraped ports through the
     // mTLS and authorization it generated.
     if config.istio.enabled {
-        wirings.push(Box::new(istio::scrape::ScrapeExceptions::new(config)));
+        wirings.push(Box::new(istio::scrape::ScrapeExceptions::new(workloads.clone())));
     }
     // User patches: after the built-in wirings, before checksums.
     if !config.patches.is_empty() {
-        wirings.push(Box::new(patch::Patches::new(config, context)));
+        wirings.push(Box::new(patch::Patches::new(&config.patches, &inputs, context)));
     }
     // Checksums last, so hashes see the final content.
     if config.checksum.enabled {
-        wirings.push(Box::new(checksum::Checksum::new(config, context)));
+        wirings.push(Box::new(checksum::Checksum::new(&config.checksum, workloads, context)));
     }
     wirings
 }

@@ -28,7 +28,6 @@ use sha2::{Digest, Sha256};
 
 use crate::edit::Value;
 use crate::error::Result;
-use crate::pipeline::PostwireConfig;
 use crate::report::{Level, Report};
 use crate::resource::{namespaces_match, pod_references, Object, RefKind, WorkloadKind};
 use crate::wire::ContextV1;
@@ -69,12 +68,8 @@ struct Content {
 
 impl Checksum {
     /// Build the wiring.
-    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
-        Checksum {
-            config: config.checksum.clone(),
-            workloads: config.workload_kinds(),
-            namespace: context.namespace.clone(),
-        }
+    pub fn new(config: &ChecksumConfig, workloads: Vec<WorkloadKind>, context: &ContextV1) -> Self {
+        Checksum { config: config.clone(), workloads, namespace: context.namespace.clone() }
     }
 
     fn namespace_of<'a>(&'a self, obj: &'a Object) -> Option<&'a str> {

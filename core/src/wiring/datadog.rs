@@ -42,7 +42,6 @@ use serde::{Deserialize, Serialize};
 use crate::edit::Value;
 use crate::emit::double_quoted;
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipeline::PostwireConfig;
 use crate::report::{Level, Report};
 use crate::resource::{Container, WorkloadKind};
 use crate::select::Selector;
@@ -463,12 +462,8 @@ pub struct Datadog {
 
 impl Datadog {
     /// Build the wiring.
-    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
-        Datadog {
-            config: config.datadog.clone(),
-            workloads: config.workload_kinds(),
-            namespace: context.namespace.clone(),
-        }
+    pub fn new(config: &DatadogConfig, workloads: Vec<WorkloadKind>, context: &ContextV1) -> Self {
+        Datadog { config: config.clone(), workloads, namespace: context.namespace.clone() }
     }
 }
 

@@ -39,7 +39,6 @@ use serde::{Deserialize, Serialize};
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{self, OnConflict, GENERATED_ANNOTATION};
-use crate::pipeline::PostwireConfig;
 use crate::report::{Level, Report};
 use crate::resource::{namespaces_match, Container, Object, WorkloadKind};
 use crate::select::Selector;
@@ -490,10 +489,10 @@ pub struct Irsa {
 
 impl Irsa {
     /// Build the wiring.
-    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
+    pub fn new(config: &IrsaConfig, workloads: Vec<WorkloadKind>, context: &ContextV1) -> Self {
         Irsa {
-            config: config.irsa.clone(),
-            workloads: config.workload_kinds(),
+            config: config.clone(),
+            workloads,
             namespace: context.namespace.clone(),
             release: context.release_name.clone(),
         }

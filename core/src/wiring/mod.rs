@@ -52,6 +52,7 @@ pub mod template;
 pub(crate) mod test_support;
 
 use crate::error::Result;
+use crate::platform::PlatformConfig;
 use crate::report::Report;
 use crate::workspace::Workspace;
 
@@ -63,4 +64,13 @@ pub trait Wiring {
     fn kinds(&self) -> Vec<String>;
     /// Plan edits in the workspace and record what it did (the engine commits them).
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()>;
+}
+
+/// What user templates and templated patches read besides their own entries: the config's
+/// free-form `values` and the platform's caps.
+pub struct TemplateInputs {
+    /// `values:`.
+    pub values: serde_json::Value,
+    /// `platform:`.
+    pub platform: PlatformConfig,
 }

@@ -33,7 +33,6 @@ use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jinja::{self, Engine};
 use crate::model;
-use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Report};
 use crate::resource::{object_node, Object};
 use crate::select::Selector;
@@ -539,12 +538,12 @@ pub struct Patches {
 
 impl Patches {
     /// Build the wiring.
-    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
+    pub fn new(patches: &[PatchConfig], inputs: &super::TemplateInputs, context: &ContextV1) -> Self {
         Patches {
-            patches: config.patches.clone(),
-            values: config.values.clone(),
-            context: config.platform.template_context(context, config.platform.chart_patches),
-            platform: config.platform.clone(),
+            patches: patches.to_vec(),
+            values: inputs.values.clone(),
+            context: inputs.platform.template_context(context, inputs.platform.chart_patches),
+            platform: inputs.platform.clone(),
         }
     }
 

@@ -36,7 +36,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::generate::OnConflict;
 use crate::jinja::{self, documents, generate_all, is_generated, Engine};
 use crate::model;
-use crate::pipeline::PostwireConfig;
 use crate::report::Report;
 use crate::resource::Object;
 use crate::select::Selector;
@@ -139,12 +138,12 @@ pub struct Templates {
 
 impl Templates {
     /// Build the wiring.
-    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
+    pub fn new(templates: &[TemplateConfig], inputs: &super::TemplateInputs, context: &ContextV1) -> Self {
         Templates {
-            templates: config.templates.clone(),
-            values: config.values.clone(),
-            context: config.platform.template_context(context, config.platform.chart_templates),
-            platform: config.platform.clone(),
+            templates: templates.to_vec(),
+            values: inputs.values.clone(),
+            context: inputs.platform.template_context(context, inputs.platform.chart_templates),
+            platform: inputs.platform.clone(),
         }
     }
 }

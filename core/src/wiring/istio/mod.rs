@@ -31,7 +31,6 @@ pub use config::{IstioConfig, RolloutsConfig};
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{generate, OnConflict};
-use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Level, Report};
 use crate::resource::Object;
 use crate::wire::ContextV1;
@@ -41,26 +40,23 @@ use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
 use crate::yaml::{NodeId, Tree};
 use config::{AuthorizationConfig, EnvoyFilterConfig, GatewayConfig, MtlsMode, PortRef, Protocol, TlsMode};
+pub use plan::TrafficPlan;
 use plan::{config_error, Mode, Svc, Target};
 
 const NAME: &str = "istio";
 
-/// The wirings of this module that the config enables, in order: `istio`, then `rollouts`.
-pub fn wirings(config: &PostwireConfig, context: &ContextV1) -> Vec<Box<dyn Wiring>> {
-    let mut out: Vec<Box<dyn Wiring>> = Vec::new();
-    if config.istio.enabled {
-        out.push(Box::new(Istio { config: config.clone(), namespace: context.namespace.clone() }));
-    }
-    if config.rollouts.enabled {
-        out.push(Box::new(rollouts::Rollouts::new(config, context)));
-    }
-    out
-}
-
 /// The `istio` wiring.
 pub struct Istio {
-    config: PostwireConfig,
+    config: IstioConfig,
+    plan: TrafficPlan,
     namespace: Option<String>,
+}
+
+impl Istio {
+    /// Build the wiring from its section and the plan it shares with Rollouts.
+    pub fn new(config: &IstioConfig, plan: &TrafficPlan, context: &ContextV1) -> Self {
+        Istio { config: config.clone(), plan: plan.clone(), namespace: context.namespace.clone() }
+    }
 }
 
 /// Record that a document was generated, and why.
@@ -579,11 +575,11 @@ fn envoy_filter_spec(filter: &EnvoyFilterConfig, selector: Value) -> Value {
 
 impl Istio {
     fn api(&self, group: &str) -> String {
-        format!("{group}/{}", self.config.istio.api_version.as_str())
+        format!("{group}/{}", self.config.api_version.as_str())
     }
 
     fn on_conflict(&self) -> OnConflict {
-        self.config.istio.on_conflict.into()
+        self.config.on_conflict.into()
     }
 
     /// Generate `value` and record why.
@@ -634,7 +630,7 @@ impl Istio {
         report: &mut Report,
         namespaces: &BTreeMap<String, Option<String>>,
     ) -> Result<()> {
-        for (key, config) in &self.config.istio.gateways {
+        for (key, config) in &self.config.gateways {
             let gateway = self.gateway(key, config, namespaces[key].as_deref())?;
             self.emit(ws, report, gateway, gateway_reason(key, config))?;
         }
@@ -717,7 +713,7 @@ impl Istio {
         if gateway == "mesh" || gateway.contains('/') {
             return Ok((gateway.to_string(), &[]));
         }
-        if let Some(gc) = self.config.istio.gateways.get(gateway) {
+        if let Some(gc) = self.config.gateways.get(gateway) {
             let name = match (render.gateway_namespaces.get(gateway).cloned().flatten(), route.namespace()) {
                 (Some(gns), ns) if Some(gns.as_str()) != ns => format!("{gns}/{gateway}"),
                 _ => gateway.to_string(),
@@ -727,7 +723,7 @@ impl Istio {
         if render.gateway_objects.iter().any(|obj| obj.name == gateway) {
             return Ok((gateway.to_string(), &[]));
         }
-        let keys = (self.config.istio.gateways.keys().map(String::as_str))
+        let keys = (self.config.gateways.keys().map(String::as_str))
             .chain(render.gateway_objects.iter().map(|obj| obj.name.as_str()));
         Err(config_error(
             format!(
@@ -943,7 +939,7 @@ impl Istio {
 
     /// The proxy annotations the config asks for, as (key, value, config field).
     fn proxy_annotations(&self) -> Vec<(String, String, &'static str)> {
-        let proxy = &self.config.istio.proxy;
+        let proxy = &self.config.proxy;
         let mut out = Vec::new();
         if let Some(hold) = proxy.hold_application_until_proxy_starts {
             out.push((
@@ -1043,20 +1039,20 @@ impl Istio {
     /// Route every selected Service.
     fn wire_services(&self, ws: &mut Workspace<'_>, report: &mut Report, objects: &[Object]) -> Result<()> {
         let ns = self.namespace.as_deref();
-        let services = plan::services(ws, objects, &self.config, ns)?;
-        let targets = if self.config.rollouts.enabled {
-            plan::targets(ws, objects, &self.config, &services, ns)?
+        let services = plan::services(ws, objects, &self.plan, ns)?;
+        let targets = if self.plan.rollouts.is_some() {
+            plan::targets(ws, objects, &self.plan, &services, ns)?
         } else {
             Vec::new()
         };
         let gateway_objects: Vec<Object> =
             objects.iter().filter(|o| o.is("networking.istio.io", "Gateway")).cloned().collect();
-        let gateway_namespaces: BTreeMap<String, Option<String>> = (self.config.istio.gateways.iter())
+        let gateway_namespaces: BTreeMap<String, Option<String>> = (self.config.gateways.iter())
             .map(|(key, g)| (key.clone(), Self::gateway_namespace(key, g, &services)))
             .collect();
         self.generate_gateways(ws, report, &gateway_namespaces)?;
         let workloads: Vec<Workload> =
-            workload::find(ws, objects, &self.config.workload_kinds()).into_iter().map(|(w, _)| w).collect();
+            workload::find(ws, objects, &self.plan.workloads).into_iter().map(|(w, _)| w).collect();
         let pods = plan::Pods::new(ws, &workloads);
         let render = Render {
             targets: &targets,
@@ -1065,7 +1061,7 @@ impl Istio {
             gateway_namespaces: &gateway_namespaces,
         };
         for svc in &services {
-            let index = self.config.istio.services.iter().position(|c| *c == svc.config).unwrap_or(0);
+            let index = self.config.services.iter().position(|c| *c == svc.config).unwrap_or(0);
             self.wire_service(ws, report, svc, index, &render)?;
         }
         Ok(())
@@ -1075,11 +1071,9 @@ impl Istio {
     fn wire_workloads(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
         let ns = self.namespace.as_deref();
         let objects = ws.objects();
-        let services = plan::services(ws, &objects, &self.config, ns)?;
-        let workloads: Vec<Workload> = workload::find(ws, &objects, &self.config.workload_kinds())
-            .into_iter()
-            .map(|(workload, _)| workload)
-            .collect();
+        let services = plan::services(ws, &objects, &self.plan, ns)?;
+        let workloads: Vec<Workload> =
+            workload::find(ws, &objects, &self.plan.workloads).into_iter().map(|(workload, _)| workload).collect();
         let pods = plan::Pods::new(ws, &workloads);
         let mut wired: BTreeSet<(usize, usize)> = BTreeSet::new();
         for svc in &services {
@@ -1099,7 +1093,7 @@ impl Wiring for Istio {
     }
 
     fn kinds(&self) -> Vec<String> {
-        let mut kinds: Vec<String> = self.config.workload_kinds().into_iter().map(|w| w.kind).collect();
+        let mut kinds: Vec<String> = self.plan.workloads.iter().map(|w| w.kind.clone()).collect();
         kinds.extend(
             [
                 "Service",
@@ -1118,7 +1112,7 @@ impl Wiring for Istio {
 
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
         let objects = ws.objects();
-        if self.config.istio.injection == config::Injection::Revision && self.config.istio.revision.is_empty() {
+        if self.config.injection == config::Injection::Revision && self.config.revision.is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,
                 "injection `revision` needs `istio.revision` (the istio.io/rev value)",

@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::config::{Injection, RolloutWorkload, ServiceConfig, TrafficRouting};
+use super::config::{Injection, IstioConfig, RolloutWorkload, ServiceConfig, TrafficRouting};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::GENERATED_ANNOTATION;
-use crate::pipeline::PostwireConfig;
+use crate::resource::WorkloadKind;
 use crate::resource::{namespaces_match, Object};
 use crate::select::glob_matches;
 use crate::workload::{self, Workload};
@@ -83,17 +83,38 @@ pub(crate) fn config_error(message: String, path: String) -> Error {
     Error::new(ErrorKind::Config, message).with_path(path)
 }
 
+/// What Istio and Argo Rollouts decide together, named so that neither wiring needs the
+/// other's section: which Services the mesh routes (`istio.services`, when Istio is on) and
+/// which workloads become Rollouts (`rollouts.workloads`, when Rollouts is on). Istio routes a
+/// Rollout's canary through the Service in front of it; Rollouts names the routes Istio writes.
+#[derive(Debug, Clone)]
+pub struct TrafficPlan {
+    /// `istio.services`; None when Istio is off.
+    pub routed: Option<Vec<ServiceConfig>>,
+    /// `rollouts.workloads`; None when Rollouts is off.
+    pub rollouts: Option<Vec<RolloutWorkload>>,
+    /// The workload kinds (built-in and `workloads:`).
+    pub workloads: Vec<WorkloadKind>,
+}
+
+impl TrafficPlan {
+    /// The `istio.services` entries (none when Istio is off).
+    fn routed_entries(&self) -> &[ServiceConfig] {
+        self.routed.as_deref().unwrap_or_default()
+    }
+}
+
 /// The first `istio.services[]` entry naming (or selecting) this Service; every entry that
 /// does is marked in `matched`.
 fn choose_entry(
-    config: &PostwireConfig,
+    plan: &TrafficPlan,
     tree: &Tree,
     obj: &Object,
     ns: Option<&str>,
     matched: &mut [bool],
 ) -> Option<ServiceConfig> {
     let mut chosen = None;
-    for (i, entry) in config.istio.services.iter().enumerate() {
+    for (i, entry) in plan.routed_entries().iter().enumerate() {
         let name_ok = entry.name.as_deref().is_none_or(|p| glob_matches(p.as_bytes(), obj.name.as_bytes()));
         let sel_ok = entry.selector.as_ref().is_none_or(|sel| sel.matches(tree, obj.node, "labels"));
         let ns_ok =
@@ -126,18 +147,18 @@ fn service_ports(tree: &Tree, obj: &Object) -> Vec<Port> {
 pub fn services(
     ws: &Workspace<'_>,
     objects: &[Object],
-    config: &PostwireConfig,
+    plan: &TrafficPlan,
     namespace: Option<&str>,
 ) -> Result<Vec<Svc>> {
     let all: Vec<&Object> =
         objects.iter().filter(|obj| obj.is("", "Service") && !is_generated(ws.tree(obj.segment), obj)).collect();
-    let mut matched = vec![false; config.istio.services.len()];
+    let mut matched = vec![false; plan.routed_entries().len()];
     let mut out = Vec::new();
     for obj in all.iter().copied() {
         let tree = ws.tree(obj.segment);
         let ns = obj.namespace.as_deref().or(namespace);
         let switch = workload::switch(ws, obj, ISTIO_ANNOTATION)?;
-        let chosen = choose_entry(config, tree, obj, ns, &mut matched);
+        let chosen = choose_entry(plan, tree, obj, ns, &mut matched);
         let mut cfg = match (switch, chosen) {
             (Some(false), _) => continue,
             (_, Some(c)) => c,
@@ -154,7 +175,7 @@ pub fn services(
         let ports = service_ports(tree, obj);
         out.push(Svc { obj: obj.clone(), namespace: ns.map(String::from), selector, ports, config: cfg });
     }
-    for (i, entry) in config.istio.services.iter().enumerate() {
+    for (i, entry) in plan.routed_entries().iter().enumerate() {
         if matched[i] || entry.optional || !ws.targets_must_match() {
             continue;
         }
@@ -327,7 +348,7 @@ pub struct Target {
 /// What [`targets`] looks workloads and Services up in, read once.
 struct Scan<'a, 'w> {
     ws: &'a Workspace<'w>,
-    config: &'a PostwireConfig,
+    plan: &'a TrafficPlan,
     routed: &'a [Svc],
     namespace: Option<&'a str>,
     /// The Services of the render, not generated ones, in stream order.
@@ -417,7 +438,7 @@ impl Scan<'_, '_> {
         let labels = pod_labels(self.ws, workload);
         let service = self.service_in_front(wc, &path, &labels, ns)?;
         let routed = service.as_ref().is_some_and(|svc| {
-            self.config.istio.enabled
+            self.plan.routed.is_some()
                 && self.routed.iter().any(|r| &r.obj.name == svc && namespaces_match(r.namespace.as_deref(), ns))
         });
         let mode = self.mode(wc, obj, service.as_deref(), routed, &path)?;
@@ -442,13 +463,13 @@ fn referenced(ws: &Workspace<'_>, candidates: &[&Workload]) -> BTreeSet<String> 
 pub fn targets(
     ws: &Workspace<'_>,
     objects: &[Object],
-    config: &PostwireConfig,
+    plan: &TrafficPlan,
     routed: &[Svc],
     namespace: Option<&str>,
 ) -> Result<Vec<Target>> {
-    let kinds = config.workload_kinds();
+    let kinds = &plan.workloads;
     let workloads: Vec<Workload> =
-        workload::find(ws, objects, &kinds).into_iter().map(|(workload, _)| workload).collect();
+        workload::find(ws, objects, kinds).into_iter().map(|(workload, _)| workload).collect();
     let candidates: Vec<&Workload> = workloads
         .iter()
         .filter(|workload| {
@@ -459,11 +480,11 @@ pub fn targets(
     let services: Vec<&Object> =
         objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
     let selectors = Selectors::new(ws, &services);
-    let scan = Scan { ws, config, routed, namespace, services, selectors };
+    let scan = Scan { ws, plan, routed, namespace, services, selectors };
     let referenced = referenced(ws, &candidates);
     let mut out: Vec<Target> = Vec::new();
     let mut taken: BTreeSet<(usize, NodeId)> = BTreeSet::new();
-    for (index, wc) in config.rollouts.workloads.iter().enumerate() {
+    for (index, wc) in plan.rollouts.as_deref().unwrap_or_default().iter().enumerate() {
         let mut found = 0;
         for workload in &candidates {
             let obj = &workload.object;
@@ -491,10 +512,10 @@ pub fn targets(
 }
 
 /// The pod label that joins the mesh, when injection is by label.
-pub fn injection_label(config: &PostwireConfig) -> Option<(&'static str, String)> {
-    match config.istio.injection {
+pub fn injection_label(config: &IstioConfig) -> Option<(&'static str, String)> {
+    match config.injection {
         Injection::Label => Some(("sidecar.istio.io/inject", "true".into())),
-        Injection::Revision => Some(("istio.io/rev", config.istio.revision.clone())),
+        Injection::Revision => Some(("istio.io/rev", config.revision.clone())),
         Injection::None => None,
     }
 }

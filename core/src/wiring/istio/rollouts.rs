@@ -22,12 +22,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 
 use super::config::{AnalysisTemplateConfig, RolloutWorkload, RolloutsConfig, ScaleDown};
-use super::plan::{self, Mode, Target};
+use super::plan::{self, Mode, Target, TrafficPlan};
 use super::{emit, metadata, object, ROUTE_NAME};
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{OnConflict, GENERATED_ANNOTATION};
-use crate::pipeline::PostwireConfig;
 use crate::report::{IgnoreDifference, Level, Report};
 use crate::resource::{namespaces_match, Object};
 use crate::wire::ContextV1;
@@ -40,18 +39,19 @@ const NAME: &str = "rollouts";
 
 /// The `rollouts` wiring.
 pub struct Rollouts {
-    config: PostwireConfig,
+    config: RolloutsConfig,
+    plan: TrafficPlan,
     namespace: Option<String>,
 }
 
 impl Rollouts {
-    /// Build the wiring.
-    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
-        Rollouts { config: config.clone(), namespace: context.namespace.clone() }
+    /// Build the wiring from its section and the plan it shares with Istio.
+    pub fn new(config: &RolloutsConfig, plan: &TrafficPlan, context: &ContextV1) -> Self {
+        Rollouts { config: config.clone(), plan: plan.clone(), namespace: context.namespace.clone() }
     }
 
     fn rc(&self) -> &RolloutsConfig {
-        &self.config.rollouts
+        &self.config
     }
 
     fn on_conflict(&self) -> OnConflict {
@@ -625,7 +625,7 @@ impl Wiring for Rollouts {
     }
 
     fn kinds(&self) -> Vec<String> {
-        let mut kinds: Vec<String> = self.config.workload_kinds().into_iter().map(|w| w.kind).collect();
+        let mut kinds: Vec<String> = self.plan.workloads.iter().map(|w| w.kind.clone()).collect();
         kinds.extend(["Service", "AnalysisTemplate", "HorizontalPodAutoscaler", "Rollout"].map(String::from));
         kinds
     }
@@ -634,8 +634,8 @@ impl Wiring for Rollouts {
         let objects = ws.objects();
         let ns = self.namespace.as_deref();
         let routed =
-            if self.config.istio.enabled { plan::services(ws, &objects, &self.config, ns)? } else { Vec::new() };
-        let targets = plan::targets(ws, &objects, &self.config, &routed, ns)?;
+            if self.plan.routed.is_some() { plan::services(ws, &objects, &self.plan, ns)? } else { Vec::new() };
+        let targets = plan::targets(ws, &objects, &self.plan, &routed, ns)?;
         self.check_template_refs(&objects)?;
         let blocking = self.blocking_templates(ws, &objects);
         self.analysis_templates(ws, report, &targets, &blocking)?;

@@ -19,7 +19,6 @@ use super::NAME;
 use crate::edit::{Op, Outcome, PathSeg, Value};
 use crate::error::Result;
 use crate::generate::GENERATED_ANNOTATION;
-use crate::pipeline::PostwireConfig;
 use crate::report::{Action, Change, Report};
 use crate::resource::{Object, WorkloadKind};
 use crate::wiring::Wiring;
@@ -33,8 +32,8 @@ pub struct ScrapeExceptions {
 
 impl ScrapeExceptions {
     /// Build the pass.
-    pub fn new(config: &PostwireConfig) -> Self {
-        ScrapeExceptions { workloads: config.workload_kinds() }
+    pub fn new(workloads: Vec<WorkloadKind>) -> Self {
+        ScrapeExceptions { workloads }
     }
 }
 

@@ -28,7 +28,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::generate::OnConflict;
 use crate::jinja::{self, documents, generate_all, is_generated, Engine, Limits};
 use crate::model;
-use crate::pipeline::PostwireConfig;
 use crate::report::{Level, Report};
 use crate::resource::{containers, Object, WorkloadKind};
 use crate::select::glob_matches;
@@ -275,8 +274,8 @@ pub struct Recipes {
 
 impl Recipes {
     /// Build the wiring.
-    pub fn new(config: &PostwireConfig, context: &ContextV1) -> Self {
-        Recipes { config: config.recipes.clone(), workloads: config.workload_kinds(), context: context.clone() }
+    pub fn new(config: &RecipesConfig, workloads: Vec<WorkloadKind>, context: &ContextV1) -> Self {
+        Recipes { config: config.clone(), workloads, context: context.clone() }
     }
 }
 
