@@ -4,9 +4,10 @@
 //! that [`crate::inject`] can splice new text next to it. Scalars keep their value after escape
 //! processing; nothing is resolved to a type here (a wiring asks for what it needs).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
+use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -151,104 +152,15 @@ impl Tree {
     /// Parse one document. `line_offset` is added to reported lines (the document's first line
     /// in the stream, minus one). More than one document in `text` is an error.
     pub fn parse(text: &str, line_offset: usize) -> Result<Tree> {
-        let mut tree = Tree::default();
-        let mut stack: Vec<NodeId> = Vec::new();
-        // A mapping under construction alternates key and value; a pending key waits here.
-        let mut pending_key: Vec<Option<NodeId>> = Vec::new();
-        let mut documents = 0;
-        let mut aliases = AliasBudget::default();
-        let parser = Parser::new_from_str(text);
-        for item in parser {
+        let mut builder = Builder { line_offset, ..Builder::default() };
+        for item in Parser::new_from_str(text) {
             let (event, span) = item.map_err(|e| {
                 let mark = e.marker();
                 Error::new(ErrorKind::Yaml, e.info()).at(mark.line() + line_offset, mark.col() + 1)
             })?;
-            let start = span.start.byte_offset().unwrap_or(0);
-            let end = span.end.byte_offset().unwrap_or(start);
-            let line = span.start.line() + line_offset;
-            let col = span.start.col();
-            let new_node = |kind, anchor: usize, tag: Option<String>| Node {
-                kind,
-                start,
-                end,
-                line,
-                col,
-                anchor,
-                tag,
-                parent: None,
-                key: None,
-            };
-            let id = match event {
-                Event::DocumentStart(..) => {
-                    documents += 1;
-                    if documents > 1 {
-                        return Err(Error::new(ErrorKind::Yaml, "more than one document where one was expected")
-                            .at(line, col + 1));
-                    }
-                    continue;
-                }
-                Event::Scalar(value, style, anchor, tag) => {
-                    let bytes = value.len();
-                    tree.nodes.push(new_node(
-                        NodeKind::Scalar { value: value.into_owned(), style: style_of(style) },
-                        anchor,
-                        tag_text(tag.as_deref()),
-                    ));
-                    let id = tree.nodes.len() - 1;
-                    aliases.leaf(id, anchor, &stack, Expanded { nodes: 1, bytes: bytes as u64 });
-                    id
-                }
-                Event::Alias(anchor) => {
-                    tree.nodes.push(new_node(NodeKind::Alias, 0, None));
-                    let id = tree.nodes.len() - 1;
-                    if let Some(target) = aliases.alias(id, anchor, &stack).map_err(|e| e.at(line, col + 1))? {
-                        tree.alias_targets.insert(id, target);
-                    }
-                    tree.used_anchors.insert(anchor);
-                    id
-                }
-                Event::MappingStart(style, anchor, tag) => {
-                    let flow = style == StructureStyle::Flow;
-                    tree.nodes.push(new_node(
-                        NodeKind::Mapping { flow, entries: Vec::new() },
-                        anchor,
-                        tag_text(tag.as_deref()),
-                    ));
-                    let id = tree.nodes.len() - 1;
-                    aliases.open(id, anchor);
-                    stack.push(id);
-                    pending_key.push(None);
-                    continue_after_open(&mut tree, &stack, &mut pending_key, id);
-                    continue;
-                }
-                Event::SequenceStart(style, anchor, tag) => {
-                    let flow = style == StructureStyle::Flow;
-                    tree.nodes.push(new_node(
-                        NodeKind::Sequence { flow, items: Vec::new() },
-                        anchor,
-                        tag_text(tag.as_deref()),
-                    ));
-                    let id = tree.nodes.len() - 1;
-                    aliases.open(id, anchor);
-                    stack.push(id);
-                    pending_key.push(None);
-                    continue_after_open(&mut tree, &stack, &mut pending_key, id);
-                    continue;
-                }
-                Event::MappingEnd | Event::SequenceEnd => {
-                    let id = stack.pop().expect("parser balances collections");
-                    aliases.close(id, &stack);
-                    pending_key.pop();
-                    let node = &mut tree.nodes[id];
-                    node.end = node.end.max(end);
-                    continue;
-                }
-                _ => continue,
-            };
-            attach(&mut tree, &stack, &mut pending_key, id);
+            builder.event(event, Place::of(&span, line_offset))?;
         }
-        aliases.check(tree.root, tree.nodes.len(), text.len()).map_err(|e| e.at(1 + line_offset, 1))?;
-        Ok(tree)
+        builder.finish(text.len())
     }
 
     /// The root node, if the document is not empty.
@@ -531,33 +443,153 @@ impl AliasBudget {
     }
 }
 
-fn continue_after_open(tree: &mut Tree, stack: &[NodeId], pending_key: &mut [Option<NodeId>], id: NodeId) {
-    // Attach the new collection to its parent (the stack holds it on top now).
-    let parent_stack = &stack[..stack.len() - 1];
-    let len = pending_key.len();
-    attach(tree, parent_stack, &mut pending_key[..len - 1], id);
+/// Where an event's text is: every node made from the event keeps this span and position.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    start: usize,
+    end: usize,
+    line: usize,
+    col: usize,
 }
 
-fn attach(tree: &mut Tree, stack: &[NodeId], pending_key: &mut [Option<NodeId>], id: NodeId) {
-    let Some(&parent) = stack.last() else {
-        tree.root.get_or_insert(id);
-        return;
-    };
-    let pending = pending_key.last_mut().expect("one pending slot per open collection");
-    let mut key_of = None;
-    match &mut tree.nodes[parent].kind {
-        NodeKind::Mapping { entries, .. } => match pending.take() {
-            None => *pending = Some(id),
-            Some(key) => {
-                entries.push((key, id));
-                key_of = Some(key);
-            }
-        },
-        NodeKind::Sequence { items, .. } => items.push(id),
-        _ => unreachable!("only collections are on the stack"),
+impl Place {
+    /// The place of a parser span, its line counted in the whole stream.
+    fn of(span: &Span, line_offset: usize) -> Place {
+        let start = span.start.byte_offset().unwrap_or(0);
+        let end = span.end.byte_offset().unwrap_or(start);
+        Place { start, end, line: span.start.line() + line_offset, col: span.start.col() }
     }
-    tree.nodes[id].parent = Some(parent);
-    tree.nodes[id].key = key_of;
+
+    /// A node written here, not yet attached to a parent.
+    fn node(self, kind: NodeKind, anchor: usize, tag: Option<String>) -> Node {
+        let Place { start, end, line, col } = self;
+        Node { kind, start, end, line, col, anchor, tag, parent: None, key: None }
+    }
+}
+
+/// A tree under construction, fed one parser event at a time.
+#[derive(Debug, Default)]
+struct Builder {
+    tree: Tree,
+    /// The collections still open, innermost last.
+    stack: Vec<NodeId>,
+    /// One slot per open collection: a mapping alternates key and value, so a key waits here
+    /// for its value.
+    pending_key: Vec<Option<NodeId>>,
+    /// Documents started so far: this tree holds one.
+    documents: usize,
+    aliases: AliasBudget,
+    /// Added to reported lines (see [`Tree::parse`]).
+    line_offset: usize,
+}
+
+impl Builder {
+    /// Add what one event says to the tree (stream and document ends add nothing).
+    fn event(&mut self, event: Event<'_>, at: Place) -> Result<()> {
+        match event {
+            Event::DocumentStart(..) => return self.document_start(at),
+            Event::Scalar(value, style, anchor, tag) => self.scalar(value, style, anchor, tag_text(tag.as_deref()), at),
+            Event::Alias(anchor) => return self.alias(anchor, at),
+            Event::MappingStart(style, anchor, tag) => {
+                let kind = NodeKind::Mapping { flow: style == StructureStyle::Flow, entries: Vec::new() };
+                self.open(kind, anchor, tag_text(tag.as_deref()), at);
+            }
+            Event::SequenceStart(style, anchor, tag) => {
+                let kind = NodeKind::Sequence { flow: style == StructureStyle::Flow, items: Vec::new() };
+                self.open(kind, anchor, tag_text(tag.as_deref()), at);
+            }
+            Event::MappingEnd | Event::SequenceEnd => self.close(at.end),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Count a document: a second one in the text is an error, as the caller split the stream.
+    fn document_start(&mut self, at: Place) -> Result<()> {
+        self.documents += 1;
+        if self.documents > 1 {
+            return Err(
+                Error::new(ErrorKind::Yaml, "more than one document where one was expected").at(at.line, at.col + 1)
+            );
+        }
+        Ok(())
+    }
+
+    /// Store a node; its id is its index.
+    fn push(&mut self, node: Node) -> NodeId {
+        self.tree.nodes.push(node);
+        self.tree.nodes.len() - 1
+    }
+
+    /// A scalar: a leaf whose expanded size is its own value's.
+    fn scalar(&mut self, value: Cow<'_, str>, style: ScalarStyle, anchor: usize, tag: Option<String>, at: Place) {
+        let bytes = value.len() as u64;
+        let kind = NodeKind::Scalar { value: value.into_owned(), style: style_of(style) };
+        let id = self.push(at.node(kind, anchor, tag));
+        self.aliases.leaf(id, anchor, &self.stack, Expanded { nodes: 1, bytes });
+        self.attach(id);
+    }
+
+    /// An alias, resolved at once to the latest node defining its anchor; the budget refuses
+    /// one inside the node it names.
+    fn alias(&mut self, anchor: usize, at: Place) -> Result<()> {
+        let id = self.push(at.node(NodeKind::Alias, 0, None));
+        if let Some(target) = self.aliases.alias(id, anchor, &self.stack).map_err(|e| e.at(at.line, at.col + 1))? {
+            self.tree.alias_targets.insert(id, target);
+        }
+        self.tree.used_anchors.insert(anchor);
+        self.attach(id);
+        Ok(())
+    }
+
+    /// A collection starts: it joins its parent now and receives children until it closes.
+    fn open(&mut self, kind: NodeKind, anchor: usize, tag: Option<String>, at: Place) {
+        let id = self.push(at.node(kind, anchor, tag));
+        self.aliases.open(id, anchor);
+        self.attach(id);
+        self.stack.push(id);
+        self.pending_key.push(None);
+    }
+
+    /// A collection ends: its span reaches the end of the closing event (a flow `]` or `}`).
+    fn close(&mut self, end: usize) {
+        let id = self.stack.pop().expect("parser balances collections");
+        self.aliases.close(id, &self.stack);
+        self.pending_key.pop();
+        let node = &mut self.tree.nodes[id];
+        node.end = node.end.max(end);
+    }
+
+    /// Attach a new node to the innermost open collection (as a mapping key, a value or an
+    /// item), or make it the root.
+    fn attach(&mut self, id: NodeId) {
+        let Some(&parent) = self.stack.last() else {
+            self.tree.root.get_or_insert(id);
+            return;
+        };
+        let pending = self.pending_key.last_mut().expect("one pending slot per open collection");
+        let mut key_of = None;
+        match &mut self.tree.nodes[parent].kind {
+            NodeKind::Mapping { entries, .. } => match pending.take() {
+                None => *pending = Some(id),
+                Some(key) => {
+                    entries.push((key, id));
+                    key_of = Some(key);
+                }
+            },
+            NodeKind::Sequence { items, .. } => items.push(id),
+            _ => unreachable!("only collections are on the stack"),
+        }
+        self.tree.nodes[id].parent = Some(parent);
+        self.tree.nodes[id].key = key_of;
+    }
+
+    /// The finished tree, unless its aliases expand it far beyond its own size.
+    fn finish(self, text_len: usize) -> Result<Tree> {
+        let tree = self.tree;
+        self.aliases.check(tree.root, tree.nodes.len(), text_len).map_err(|e| e.at(1 + self.line_offset, 1))?;
+        Ok(tree)
+    }
 }
 
 fn tag_text(tag: Option<&granit_parser::Tag>) -> Option<String> {

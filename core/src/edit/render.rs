@@ -148,6 +148,16 @@ fn removals(text: &str, block: bool, starts: &[usize], ends: &[usize], removed: 
     }
 }
 
+/// Where a collection's children are in the text: each child's start (an entry's key or an
+/// item's dash, or in flow notation its first property) and the end of its content.
+struct Spans {
+    flow: bool,
+    starts: Vec<usize>,
+    ends: Vec<usize>,
+}
+
+/// Splices for a mapping's removed keys and added entries (added ones go first, see
+/// [`block_entries_at`]). A mapping left with no old entry is written anew.
 fn map(
     doc: DocRef<'_>,
     id: NodeId,
@@ -156,92 +166,150 @@ fn map(
     newline: &str,
     out: &mut Vec<Splice>,
 ) -> Result<()> {
-    let (text, tree) = (doc.text, doc.tree);
-    let entries = tree.entries(id);
-    let flags: Vec<bool> = entries.iter().map(|(k, _)| removed.contains(k)).collect();
     if added.is_empty() && removed.is_empty() {
         return Ok(());
     }
+    let tree = doc.tree;
+    let entries = tree.entries(id);
     let NodeKind::Mapping { flow, .. } = tree.node(id).kind else {
         return Err(internal("a mapping change on a non-mapping"));
     };
+    let flags: Vec<bool> = entries.iter().map(|(k, _)| removed.contains(k)).collect();
     if flags.iter().all(|&r| r) {
-        // Nothing of the old mapping stays: write it anew (`{}` when nothing is added either).
-        if entries.is_empty() {
-            let n = tree.node(id);
-            out.push(Splice { start: n.start, end: n.end, text: emit::flow(&Value::Map(added.to_vec())) });
-            return Ok(());
-        }
-        out.push(replace(doc, id, &Value::Map(added.to_vec()), newline)?);
+        out.push(rewrite_map(doc, id, added, newline)?);
         return Ok(());
     }
-    let starts: Vec<usize> = entries
-        .iter()
-        .map(|&(k, _)| if flow { flow_properties_start(text, tree.node(k).start) } else { tree.node(k).start })
-        .collect();
-    let ends: Vec<usize> = entries.iter().map(|&(_, v)| content_end(text, tree, v)).collect();
+    let spans = entry_spans(doc, entries, flow);
     if !flow {
-        for (i, &r) in flags.iter().enumerate() {
-            let next_ok = entries
-                .get(i + 1)
-                .is_none_or(|&(k, _)| starts_line(text, tree.node(k).start) && !is_explicit_key(text, tree, k));
-            if r && (!starts_line(text, starts[i]) || is_explicit_key(text, tree, entries[i].0) || !next_ok) {
-                return Err(refuse_layout(doc, entries[i].0));
-            }
-        }
+        check_block_removals(doc, entries, &spans.starts, &flags)?;
     }
-    removals(text, !flow, &starts, &ends, &flags, out);
+    removals(doc.text, !flow, &spans.starts, &spans.ends, &flags, out);
     if added.is_empty() {
         return Ok(());
     }
-    let first_key = entries[0].0;
-    let at = starts[0];
-    if flow {
-        let mut new = String::new();
-        for (k, v) in added {
-            new.push_str(&emit::key(k, true));
-            new.push_str(": ");
-            new.push_str(&emit::flow(v));
-            new.push_str(", ");
-        }
-        out.push(Splice { start: at, end: at, text: new });
-        return Ok(());
+    out.push(if flow {
+        flow_entries_at(spans.starts[0], added)
+    } else {
+        block_entries_at(doc, entries, &spans, added, newline)?
+    });
+    Ok(())
+}
+
+/// Nothing of the old mapping stays: write it anew (`{}` when nothing is added either).
+fn rewrite_map(doc: DocRef<'_>, id: NodeId, added: &[(String, Value)], newline: &str) -> Result<Splice> {
+    let value = Value::Map(added.to_vec());
+    if doc.tree.entries(id).is_empty() {
+        let node = doc.tree.node(id);
+        return Ok(Splice { start: node.start, end: node.end, text: emit::flow(&value) });
     }
+    replace(doc, id, &value, newline)
+}
+
+/// Where a mapping's entries start and end.
+fn entry_spans(doc: DocRef<'_>, entries: &[(NodeId, NodeId)], flow: bool) -> Spans {
+    let (text, tree) = (doc.text, doc.tree);
+    let starts = entries
+        .iter()
+        .map(|&(k, _)| if flow { flow_properties_start(text, tree.node(k).start) } else { tree.node(k).start })
+        .collect();
+    let ends = entries.iter().map(|&(_, v)| content_end(text, tree, v)).collect();
+    Spans { flow, starts, ends }
+}
+
+/// A block entry is removed whole lines at a time: it, and the entry after it, must start their
+/// own lines with a plain key (not `? key`), else the removal would cut a line in two.
+fn check_block_removals(doc: DocRef<'_>, entries: &[(NodeId, NodeId)], starts: &[usize], flags: &[bool]) -> Result<()> {
+    let (text, tree) = (doc.text, doc.tree);
+    for (i, &r) in flags.iter().enumerate() {
+        let next_ok = entries
+            .get(i + 1)
+            .is_none_or(|&(k, _)| starts_line(text, tree.node(k).start) && !is_explicit_key(text, tree, k));
+        if r && (!starts_line(text, starts[i]) || is_explicit_key(text, tree, entries[i].0) || !next_ok) {
+            return Err(refuse_layout(doc, entries[i].0));
+        }
+    }
+    Ok(())
+}
+
+/// New flow entries, written before the first old one (`{new: v, old: w}`).
+fn flow_entries_at(at: usize, added: &[(String, Value)]) -> Splice {
+    let mut new = String::new();
+    for (k, v) in added {
+        new.push_str(&emit::key(k, true));
+        new.push_str(": ");
+        new.push_str(&emit::flow(v));
+        new.push_str(", ");
+    }
+    Splice { start: at, end: at, text: new }
+}
+
+/// New block entries go before the first key that starts its own line, so no existing line
+/// changes; a mapping whose only line is a sequence item's (`- name: web`) gets them after.
+fn block_entries_at(
+    doc: DocRef<'_>,
+    entries: &[(NodeId, NodeId)],
+    spans: &Spans,
+    added: &[(String, Value)],
+    newline: &str,
+) -> Result<Splice> {
+    let (text, tree) = (doc.text, doc.tree);
+    let first_key = entries[0].0;
+    let at = spans.starts[0];
     let col = column(text, at);
     let lines = block_entries(added, col, step_at(tree, first_key));
-    // New entries go before the first key that starts its own line, so no existing line
-    // changes; a mapping whose only line is a sequence item's (`- name: web`) gets them after.
     let own_line = entries.iter().position(|&(k, _)| {
         let s = tree.node(k).start;
         text[line_start(text, s)..s].bytes().all(|b| b == b' ')
     });
     let mut new = String::new();
-    match own_line.map(|i| (i, starts[i])) {
-        Some((i, _)) if is_explicit_key(text, tree, entries[i].0) => return Err(refuse_layout(doc, entries[i].0)),
+    match own_line.map(|i| (i, spans.starts[i])) {
+        Some((i, _)) if is_explicit_key(text, tree, entries[i].0) => Err(refuse_layout(doc, entries[i].0)),
         Some((_, at)) if column(text, at) == col => {
-            for (i, line) in lines.iter().enumerate() {
-                new.push_str(if i == 0 { &line[col..] } else { line });
-                new.push_str(newline);
-            }
+            push_lines_before(&mut new, &lines, col, newline);
             new.push_str(&" ".repeat(col));
-            out.push(Splice { start: at, end: at, text: new });
+            Ok(Splice { start: at, end: at, text: new })
         }
         _ if starts_line(text, at) => {
-            let at = after_line(text, *ends.last().expect("a block mapping has entries"));
-            for line in &lines {
-                new.push_str(newline);
-                new.push_str(line);
-            }
-            out.push(Splice { start: at, end: at, text: new });
+            let at = after_line(text, *spans.ends.last().expect("a block mapping has entries"));
+            push_lines_after(&mut new, &lines, newline);
+            Ok(Splice { start: at, end: at, text: new })
         }
-        _ => return Err(refuse_layout(doc, first_key)),
+        _ => Err(refuse_layout(doc, first_key)),
     }
-    Ok(())
 }
 
+/// Lines that go before existing text at column `cut`: that text's indentation already precedes
+/// the first line, so it starts `cut` columns in; every line ends with a line break.
+fn push_lines_before(new: &mut String, lines: &[String], cut: usize, newline: &str) {
+    for (i, line) in lines.iter().enumerate() {
+        new.push_str(if i == 0 { &line[cut..] } else { line });
+        new.push_str(newline);
+    }
+}
+
+/// Lines that go after existing content: each starts with a line break.
+fn push_lines_after(new: &mut String, lines: &[String], newline: &str) {
+    for line in lines {
+        new.push_str(newline);
+        new.push_str(line);
+    }
+}
+
+/// A sequence's items and where they are, with the indentation new block items get.
+struct SeqLayout<'a> {
+    items: &'a [NodeId],
+    spans: Spans,
+    /// The column of the first item's dash (0 in flow notation).
+    col: usize,
+    /// The indentation step for the items' children.
+    step: usize,
+}
+
+/// Splices for a sequence's new item list: removed items go, and each run of new items goes
+/// before the old item that follows it, or after the last kept one. A sequence left with no old
+/// item is written anew.
 fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec<Splice>) -> Result<()> {
-    let (text, tree) = (doc.text, doc.tree);
-    let items = tree.items(id);
+    let items = doc.tree.items(id);
     let unchanged =
         slots.len() == items.len() && slots.iter().zip(items).all(|(s, &i)| matches!(s, Slot::Old(o) if *o == i));
     if unchanged {
@@ -254,17 +322,45 @@ fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec
             Slot::New(_) => None,
         })
         .collect();
-    if kept.is_empty() {
-        let values: Vec<Value> = slots
-            .iter()
-            .filter_map(|s| match s {
-                Slot::New(v) => Some(v.clone()),
-                Slot::Old(_) => None,
-            })
-            .collect();
-        out.push(replace(doc, id, &Value::Seq(values), newline)?);
+    let Some(&last_kept) = kept.last() else {
+        out.push(replace(doc, id, &Value::Seq(new_items(slots)), newline)?);
         return Ok(());
+    };
+    let layout = seq_layout(doc, id)?;
+    let flags: Vec<bool> = items.iter().map(|i| !kept.contains(i)).collect();
+    removals(doc.text, !layout.spans.flow, &layout.spans.starts, &layout.spans.ends, &flags, out);
+    let mut pending: Vec<&Value> = Vec::new();
+    for slot in slots {
+        match slot {
+            Slot::New(v) => pending.push(v),
+            Slot::Old(o) if !pending.is_empty() => {
+                out.push(items_before(doc, &layout, *o, &pending, newline)?);
+                pending.clear();
+            }
+            Slot::Old(_) => {}
+        }
     }
+    if !pending.is_empty() {
+        out.push(items_after(doc, &layout, last_kept, &pending, newline));
+    }
+    Ok(())
+}
+
+/// The values of the new slots (all of them, when no old item stays).
+fn new_items(slots: &[Slot]) -> Vec<Value> {
+    slots
+        .iter()
+        .filter_map(|s| match s {
+            Slot::New(v) => Some(v.clone()),
+            Slot::Old(_) => None,
+        })
+        .collect()
+}
+
+/// Where the items of the sequence `id` are; a block item whose dash cannot be found is refused.
+fn seq_layout(doc: DocRef<'_>, id: NodeId) -> Result<SeqLayout<'_>> {
+    let (text, tree) = (doc.text, doc.tree);
+    let items = tree.items(id);
     let flow = is_flow(doc, id);
     let mut starts = Vec::with_capacity(items.len());
     for &item in items {
@@ -274,64 +370,56 @@ fn seq(doc: DocRef<'_>, id: NodeId, slots: &[Slot], newline: &str, out: &mut Vec
             dash_of(text, tree, item).ok_or_else(|| refuse_layout(doc, item))?
         });
     }
-    let ends: Vec<usize> = items.iter().map(|&i| content_end(text, tree, i)).collect();
-    let flags: Vec<bool> = items.iter().map(|i| !kept.contains(i)).collect();
-    removals(text, !flow, &starts, &ends, &flags, out);
-
+    let ends = items.iter().map(|&i| content_end(text, tree, i)).collect();
     let col = if flow { 0 } else { column(text, starts[0]) };
     let step = tree.node(id).key.map_or(2, |k| step_at(tree, k));
-    let mut pending: Vec<&Value> = Vec::new();
-    for slot in slots {
-        match slot {
-            Slot::New(v) => pending.push(v),
-            Slot::Old(o) => {
-                if pending.is_empty() {
-                    continue;
-                }
-                let idx = items.iter().position(|i| i == o).expect("an old slot is an item");
-                let at = starts[idx];
-                let mut new = String::new();
-                for (n, v) in pending.drain(..).enumerate() {
-                    if flow {
-                        new.push_str(&emit::flow(v));
-                        new.push_str(", ");
-                    } else {
-                        // The existing item's indentation precedes the first new line only.
-                        for (i, line) in block_item(v, col, step).iter().enumerate() {
-                            new.push_str(if i == 0 && n == 0 { &line[col..] } else { line });
-                            new.push_str(newline);
-                        }
-                    }
-                }
-                if !flow {
-                    new.push_str(&" ".repeat(col));
-                    if line_start(text, at) + col != at {
-                        return Err(refuse_layout(doc, *o));
-                    }
-                }
-                out.push(Splice { start: at, end: at, text: new });
-            }
+    Ok(SeqLayout { items, spans: Spans { flow, starts, ends }, col, step })
+}
+
+/// New items before the old item `old`, which must start its own line in block notation (its
+/// indentation then precedes the first new line).
+fn items_before(
+    doc: DocRef<'_>,
+    layout: &SeqLayout<'_>,
+    old: NodeId,
+    values: &[&Value],
+    newline: &str,
+) -> Result<Splice> {
+    let (text, col) = (doc.text, layout.col);
+    let idx = layout.items.iter().position(|&i| i == old).expect("an old slot is an item");
+    let at = layout.spans.starts[idx];
+    let mut new = String::new();
+    for (n, v) in values.iter().enumerate() {
+        if layout.spans.flow {
+            new.push_str(&emit::flow(v));
+            new.push_str(", ");
+        } else {
+            push_lines_before(&mut new, &block_item(v, col, layout.step), if n == 0 { col } else { 0 }, newline);
         }
     }
-    if !pending.is_empty() {
-        let last = *kept.last().expect("kept is not empty");
-        let end = content_end(text, tree, last);
-        let at = if flow { end } else { after_line(text, end) };
-        let mut new = String::new();
-        for v in pending {
-            if flow {
-                new.push_str(", ");
-                new.push_str(&emit::flow(v));
-            } else {
-                for line in block_item(v, col, step) {
-                    new.push_str(newline);
-                    new.push_str(&line);
-                }
-            }
+    if !layout.spans.flow {
+        new.push_str(&" ".repeat(col));
+        if line_start(text, at) + col != at {
+            return Err(refuse_layout(doc, old));
         }
-        out.push(Splice { start: at, end: at, text: new });
     }
-    Ok(())
+    Ok(Splice { start: at, end: at, text: new })
+}
+
+/// New items after the last kept item `last` (in block notation after its line's comment).
+fn items_after(doc: DocRef<'_>, layout: &SeqLayout<'_>, last: NodeId, values: &[&Value], newline: &str) -> Splice {
+    let end = content_end(doc.text, doc.tree, last);
+    let at = if layout.spans.flow { end } else { after_line(doc.text, end) };
+    let mut new = String::new();
+    for v in values {
+        if layout.spans.flow {
+            new.push_str(", ");
+            new.push_str(&emit::flow(v));
+        } else {
+            push_lines_after(&mut new, &block_item(v, layout.col, layout.step), newline);
+        }
+    }
+    Splice { start: at, end: at, text: new }
 }
 
 fn is_flow(doc: DocRef<'_>, id: NodeId) -> bool {
