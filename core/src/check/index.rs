@@ -200,9 +200,6 @@ impl Index {
             let doc = stream.segment_text(segment);
             let line_offset = seg.line - 1;
             let taken = parsed.take(doc, line_offset);
-            if std::env::var_os("PW_DEBUG").is_some() {
-                eprintln!("doc {number} reused {}", taken.is_some());
-            }
             // A document that does not parse is not the check's to judge (a render leaves
             // documents no wiring needs unparsed, and must not fail because of them); nor has
             // one whose root is not a mapping any object.
