@@ -37,86 +37,114 @@ pub fn escaped(name: &str) -> String {
 
 /// Read the parameters from the environment.
 pub fn parameters(env: &BTreeMap<String, String>) -> Result<Params, String> {
-    let mut out = Params::default();
     let json =
         env.get("ARGOCD_APP_PARAMETERS").map(String::as_str).filter(|j| !j.trim().is_empty() && j.trim() != "null");
     let Some(json) = json else {
         return params_from_param_vars(env);
     };
-    let bad = |m: String| format!("ARGOCD_APP_PARAMETERS: {m}");
     let list: Vec<serde_json::Value> =
         serde_json::from_str(json).map_err(|e| bad(format!("not the JSON array Argo CD writes: {e}")))?;
+    let mut out = Params::default();
     let mut seen = Vec::new();
-    for entry in list {
+    for entry in &list {
         let name =
             entry.get("name").and_then(|n| n.as_str()).ok_or_else(|| bad(format!("an entry has no name: {entry}")))?;
-        if seen.contains(&name.to_string()) {
+        if seen.contains(&name) {
             return Err(bad(format!("parameter `{name}` is given twice")));
         }
-        seen.push(name.to_string());
-        let string = entry.get("string").and_then(|s| s.as_str());
-        let array = entry.get("array").filter(|a| !a.is_null());
-        let map = entry.get("map").filter(|m| !m.is_null());
-        let want = |t: &str, ok: bool| {
-            if ok {
-                Ok(())
-            } else {
-                Err(bad(format!("parameter `{name}` must be {t} (collectionType in plugin.yaml), got {entry}")))
-            }
-        };
-        let strings = |v: &serde_json::Value| -> Result<Vec<String>, String> {
-            v.as_array()
-                .ok_or_else(|| bad(format!("parameter `{name}`: array expected")))?
-                .iter()
-                .map(|s| {
-                    s.as_str().map(String::from).ok_or_else(|| bad(format!("parameter `{name}`: strings expected")))
-                })
-                .collect()
-        };
-        let pairs = |v: &serde_json::Value| -> Result<Vec<(String, String)>, String> {
-            let map = v.as_object().ok_or_else(|| bad(format!("parameter `{name}`: map expected")))?;
-            let mut pairs: Vec<(String, String)> = map
-                .iter()
-                .map(|(k, v)| {
-                    v.as_str()
-                        .map(|s| (k.clone(), s.to_string()))
-                        .ok_or_else(|| bad(format!("parameter `{name}`: `{k}` is not a string")))
-                })
-                .collect::<Result<_, String>>()?;
-            pairs.sort();
-            Ok(pairs)
-        };
-        match name {
-            "values-files" => {
-                want("an array", array.is_some() && string.is_none() && map.is_none())?;
-                out.values_files = strings(array.expect("checked"))?;
-            }
-            "helm-parameters" => {
-                want("a map", map.is_some() && string.is_none() && array.is_none())?;
-                out.helm_parameters = pairs(map.expect("checked"))?;
-            }
-            "config" => {
-                want("a string", array.is_none() && map.is_none())?;
-                out.config = string.filter(|s| !s.is_empty()).map(String::from);
-            }
-            "set" => {
-                want("a map", map.is_some() && string.is_none() && array.is_none())?;
-                out.set = pairs(map.expect("checked"))?;
-                if let Some((key, _)) = out.set.iter().find(|(k, _)| platform_only(k)) {
-                    return Err(bad(format!(
-                        "parameter `set`: `{key}` is the platform's to set (an Application's parameters are not)"
-                    )));
-                }
-            }
-            other => {
-                return Err(bad(format!(
-                    "unknown parameter `{other}`; postwire's parameters are {}",
-                    PARAMETERS.map(|p| format!("`{p}`")).join(", ")
-                )))
-            }
-        }
+        seen.push(name);
+        read_parameter(&mut out, &Parameter { name, entry })?;
     }
     Ok(out)
+}
+
+/// An error about `ARGOCD_APP_PARAMETERS`.
+fn bad(message: String) -> String {
+    format!("ARGOCD_APP_PARAMETERS: {message}")
+}
+
+/// One entry of `ARGOCD_APP_PARAMETERS`: `{name, string | array | map}`.
+struct Parameter<'a> {
+    name: &'a str,
+    entry: &'a serde_json::Value,
+}
+
+impl Parameter<'_> {
+    fn field(&self, key: &str) -> Option<&serde_json::Value> {
+        self.entry.get(key).filter(|v| !v.is_null())
+    }
+
+    /// Its value when it is of the collection type `want` ("string", "array" or "map") and has
+    /// no other; Argo CD sends the one that `collectionType` in plugin.yaml names.
+    fn only(&self, want: &str, article: &str) -> Result<Option<&serde_json::Value>, String> {
+        let string = self.entry.get("string").and_then(|s| s.as_str()).is_some();
+        let present =
+            [("string", string), ("array", self.field("array").is_some()), ("map", self.field("map").is_some())];
+        let others = present.iter().any(|&(kind, there)| kind != want && there);
+        let mine = present.iter().any(|&(kind, there)| kind == want && there);
+        // A string parameter may be absent (empty); the collections must be there.
+        if others || (!mine && want != "string") {
+            return Err(bad(format!(
+                "parameter `{}` must be {article} {want} (collectionType in plugin.yaml), got {}",
+                self.name, self.entry
+            )));
+        }
+        Ok(if want == "string" { self.entry.get("string") } else { self.field(want) })
+    }
+
+    fn strings(&self) -> Result<Vec<String>, String> {
+        let name = self.name;
+        let array = self.only("array", "an")?.expect("checked");
+        array
+            .as_array()
+            .ok_or_else(|| bad(format!("parameter `{name}`: array expected")))?
+            .iter()
+            .map(|s| s.as_str().map(String::from).ok_or_else(|| bad(format!("parameter `{name}`: strings expected"))))
+            .collect()
+    }
+
+    fn pairs(&self) -> Result<Vec<(String, String)>, String> {
+        let name = self.name;
+        let map = self.only("map", "a")?.expect("checked");
+        let map = map.as_object().ok_or_else(|| bad(format!("parameter `{name}`: map expected")))?;
+        let mut pairs: Vec<(String, String)> = map
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|s| (k.clone(), s.to_string()))
+                    .ok_or_else(|| bad(format!("parameter `{name}`: `{k}` is not a string")))
+            })
+            .collect::<Result<_, String>>()?;
+        pairs.sort();
+        Ok(pairs)
+    }
+}
+
+/// Put one parameter into `out`.
+fn read_parameter(out: &mut Params, parameter: &Parameter<'_>) -> Result<(), String> {
+    match parameter.name {
+        "values-files" => out.values_files = parameter.strings()?,
+        "helm-parameters" => out.helm_parameters = parameter.pairs()?,
+        "config" => {
+            let string = parameter.only("string", "a")?.and_then(|s| s.as_str());
+            out.config = string.filter(|s| !s.is_empty()).map(String::from);
+        }
+        "set" => {
+            out.set = parameter.pairs()?;
+            if let Some((key, _)) = out.set.iter().find(|(k, _)| platform_only(k)) {
+                return Err(bad(format!(
+                    "parameter `set`: `{key}` is the platform's to set (an Application's parameters are not)"
+                )));
+            }
+        }
+        other => {
+            return Err(bad(format!(
+                "unknown parameter `{other}`; postwire's parameters are {}",
+                PARAMETERS.map(|p| format!("`{p}`")).join(", ")
+            )))
+        }
+    }
+    Ok(())
 }
 
 /// Strings and arrays from `PARAM_*` (what Argo CD sets beside the JSON).
