@@ -399,27 +399,7 @@ impl IrsaConfig {
                 );
             }
         }
-        for (sa, role) in &self.roles {
-            if let Ok(arn) = parse_arn(&role.0) {
-                if arn.partition != self.partition.as_str() {
-                    return err(
-                        format!(
-                            "the role of `{sa}` is in partition `{}`, but irsa.partition is `{}`",
-                            arn.partition,
-                            self.partition.as_str()
-                        ),
-                        "roles",
-                        "set irsa.partition, or fix the ARN",
-                    );
-                }
-            } else if self.account_id.is_none() {
-                return err(
-                    format!("the role of `{sa}` is a role name (`{}`), which needs irsa.accountId", role.0),
-                    "roles",
-                    "set irsa.accountId, or give the full ARN",
-                );
-            }
-        }
+        self.validate_roles()?;
         if let Some(pattern) = &self.role_name {
             let probe: BTreeMap<&str, Option<String>> =
                 PLACEHOLDERS.iter().map(|&p| (p, Some("x".to_string()))).collect();
@@ -462,6 +442,34 @@ impl IrsaConfig {
                 "podIdentity",
                 "turn one of irsa.podIdentity and irsa.inject off",
             );
+        }
+        Ok(())
+    }
+
+    /// `irsa.roles`: each role in the configured partition, and a bare role name only with an
+    /// account to put it in.
+    fn validate_roles(&self) -> std::result::Result<(), crate::config::Invalid> {
+        let err = |msg: String, hint: &str| {
+            Err(crate::config::Invalid::new(msg, vec!["irsa".into(), "roles".into()]).hint(hint))
+        };
+        for (sa, role) in &self.roles {
+            if let Ok(arn) = parse_arn(&role.0) {
+                if arn.partition != self.partition.as_str() {
+                    return err(
+                        format!(
+                            "the role of `{sa}` is in partition `{}`, but irsa.partition is `{}`",
+                            arn.partition,
+                            self.partition.as_str()
+                        ),
+                        "set irsa.partition, or fix the ARN",
+                    );
+                }
+            } else if self.account_id.is_none() {
+                return err(
+                    format!("the role of `{sa}` is a role name (`{}`), which needs irsa.accountId", role.0),
+                    "set irsa.accountId, or give the full ARN",
+                );
+            }
         }
         Ok(())
     }
