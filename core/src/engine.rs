@@ -10,6 +10,7 @@ use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource;
 use crate::stream::FILENAME_ANNOTATION;
 use crate::wire::{ChartConfig, RenderRequestV1};
+use crate::wiring::Wiring;
 use crate::workspace::Workspace;
 
 /// Take `PostwireConfig` documents out of the stream: their segments and config sources.
@@ -113,13 +114,37 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
         ws.set_config_check();
     }
     let mut report = Report::default();
+    let (config_segments, chart_sources) = chart_config(&mut ws, request, &mut report)?;
+    let config = resolve_config(request, chart_sources, platform)?;
+    ws.set_on_uneditable(config.on_uneditable);
+    // `postwire check` changes nothing: it only reads the stream.
+    let wirings = if request.check_only { Vec::new() } else { pipeline::wirings(&config, &request.context) };
+    run_wirings(&mut ws, &wirings, &mut report)?;
+    for &i in &config_segments {
+        report.document(ws.number(i), config::KIND, ws.source(i).as_deref()).changes.push(Change {
+            wiring: "config".into(),
+            path: String::new(),
+            key: String::new(),
+            action: Action::Removed,
+            reason: "PostwireConfig is read by postwire and not applied to the cluster".into(),
+        });
+    }
+    finish(ws, request, &config, report)
+}
 
-    let (config_segments, mut chart_sources) = take_config_documents(&mut ws)?;
+/// Take the chart's `PostwireConfig` documents out of the stream, and their config sources
+/// unless the request ignores them (`--chart-config=ignore`, which says so in the report).
+fn chart_config(
+    ws: &mut Workspace<'_>,
+    request: &RenderRequestV1,
+    report: &mut Report,
+) -> Result<(Vec<usize>, Vec<Source>)> {
+    let (config_segments, mut chart_sources) = take_config_documents(ws)?;
     match request.chart_config {
         ChartConfig::Merge => chart_sources.iter().try_for_each(crate::platform::refuse_in_chart)?,
         ChartConfig::Ignore => {
             chart_sources.clear();
-            crate::platform::remove_chart_annotations(&mut ws, &mut report)?;
+            crate::platform::remove_chart_annotations(ws, report)?;
             for &i in &config_segments {
                 report.document(ws.number(i), config::KIND, ws.source(i).as_deref()).notes.push(Note {
                     wiring: "config".into(),
@@ -131,6 +156,17 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
             }
         }
     }
+    Ok((config_segments, chart_sources))
+}
+
+/// The config: the chart's sources under the platform's (a KRM `functionConfig`, the config
+/// file, `--set`), each platform source with `${NAME}` expanded; templates and patches only
+/// the chart wrote are marked as the chart's.
+fn resolve_config(
+    request: &RenderRequestV1,
+    chart_sources: Vec<Source>,
+    platform: Vec<Source>,
+) -> Result<PostwireConfig> {
     // A ResourceList found in the stream (not `postwire krm`) may be a chart's output: its
     // functionConfig cannot set what only the platform may, and its templates are the chart's.
     let detected = request.input == crate::wire::InputFormat::Auto;
@@ -154,36 +190,37 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     let chart_templates = crate::platform::owned_by_chart("templates", &chart, &trusted);
     let chart_patches = crate::platform::owned_by_chart("patches", &chart, &trusted);
     crate::progress::step(|| "reading the config".to_string());
-    let mut config: PostwireConfig = pipeline::resolve(chart_sources.into_iter().chain(platform).collect())?;
+    let mut config = pipeline::resolve(chart_sources.into_iter().chain(platform).collect())?;
     config.platform.chart_templates = chart_templates;
     config.platform.chart_patches = chart_patches;
-    ws.set_on_uneditable(config.on_uneditable);
+    Ok(config)
+}
 
-    // `postwire check` changes nothing: it only reads the stream.
-    let pipeline = if request.check_only { Vec::new() } else { pipeline::wirings(&config, &request.context) };
+/// Parse what the wirings read, then run each, committing its edits before the next.
+fn run_wirings(ws: &mut Workspace<'_>, wirings: &[Box<dyn Wiring>], report: &mut Report) -> Result<()> {
     let mut kinds = BTreeSet::new();
-    for w in &pipeline {
+    for w in wirings {
         kinds.extend(w.kinds());
     }
     ws.parse_needed(&kinds)?;
-
-    for w in &pipeline {
+    for w in wirings {
         crate::progress::wiring(Some(w.name()));
-        w.apply(&mut ws, &mut report)?;
-        ws.commit(&mut report)?;
+        w.apply(ws, report)?;
+        ws.commit(report)?;
     }
     crate::progress::wiring(None);
+    Ok(())
+}
 
+/// Write the output stream, check it, and complete the report; the check's findings fail
+/// the render as `check.failOn` says (never in `postwire check`, which only reports them).
+fn finish(
+    ws: Workspace<'_>,
+    request: &RenderRequestV1,
+    config: &PostwireConfig,
+    mut report: Report,
+) -> Result<RenderOutput> {
     let documents = ws.document_count();
-    for &i in &config_segments {
-        report.document(ws.number(i), config::KIND, ws.source(i).as_deref()).changes.push(Change {
-            wiring: "config".into(),
-            path: String::new(),
-            key: String::new(),
-            action: Action::Removed,
-            reason: "PostwireConfig is read by postwire and not applied to the cluster".into(),
-        });
-    }
     crate::progress::step(|| "writing the output stream".to_string());
     let (manifests, changed, removed, parsed) = ws.finish_parsed();
     crate::progress::step(|| "checking the output (postwire check's rules)".to_string());
