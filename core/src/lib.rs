@@ -40,6 +40,7 @@ pub mod krm;
 pub mod model;
 pub mod names;
 pub mod objects;
+pub mod parsed;
 pub mod pipeline;
 pub mod platform;
 pub mod progress;

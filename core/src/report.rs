@@ -5,6 +5,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The `apiVersion` of a written report (`--report`): its own format's version, which moves
+/// with postwire's messages (`wire::API_VERSION`) but is read by people's tools on its own.
+pub const API_VERSION: &str = "postwire.dev/v1alpha1";
+
 /// The report of one render.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,12 +212,8 @@ impl Report {
             #[serde(flatten)]
             report: &'a Report,
         }
-        let versioned = Versioned {
-            api_version: crate::wire::API_VERSION,
-            kind: "Report",
-            postwire_version: crate::VERSION,
-            report: self,
-        };
+        let versioned =
+            Versioned { api_version: API_VERSION, kind: "Report", postwire_version: crate::VERSION, report: self };
         serde_json::to_string_pretty(&versioned).expect("report serializes") + "\n"
     }
 

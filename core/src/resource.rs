@@ -361,6 +361,38 @@ pub fn pod_references(tree: &Tree, pod_spec: NodeId) -> Vec<Reference> {
     refs
 }
 
+/// The objects of a document's tree: its root, or the items of a `*List`; those without
+/// `apiVersion` and `kind` are not objects.
+pub fn objects_of(tree: &Tree, segment: usize, doc_number: usize) -> Vec<Object> {
+    let Some(root) = tree.root().filter(|&r| tree.is_mapping(r)) else {
+        return Vec::new();
+    };
+    let mut places = vec![(Place::Root, root)];
+    if tree.str_at(root, &["kind"]).is_some_and(|k| k.ends_with("List")) {
+        if let Some(items) = tree.get(root, "items") {
+            places = tree.items(items).iter().enumerate().map(|(i, &n)| (Place::ListItem(i), n)).collect();
+        }
+    }
+    places
+        .into_iter()
+        .filter(|&(_, node)| tree.is_mapping(node))
+        .filter_map(|(place, node)| {
+            let api_version = tree.str_at(node, &["apiVersion"])?;
+            let kind = tree.str_at(node, &["kind"])?;
+            Some(Object {
+                segment,
+                doc_number,
+                place,
+                node,
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                name: tree.str_at(node, &["metadata", "name"]).unwrap_or_default().to_string(),
+                namespace: tree.str_at(node, &["metadata", "namespace"]).map(String::from),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

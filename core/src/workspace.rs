@@ -12,11 +12,11 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 
-use crate::check::Parsed;
 use crate::edit::{self, DocRef, Op, Outcome, Plan, Uneditable};
 use crate::error::{DocLocation, Error, ErrorKind, Result};
+use crate::parsed::Parsed;
 use crate::report::{Level, Note, Report};
-use crate::resource::{self, Object, Peek, Place};
+use crate::resource::{self, objects_of, Object, Peek};
 use crate::stream::{self, Replacement, Stream, FILENAME_ANNOTATION};
 use crate::yaml::{NodeId, NodeKind, Tree};
 
@@ -540,38 +540,6 @@ impl<'a> Workspace<'a> {
         }
         (stream::join(&stream, &replacements, &appended), changed, removed, parsed)
     }
-}
-
-/// The objects of a document's tree: its root, or the items of a `*List`; those without
-/// `apiVersion` and `kind` are not objects.
-pub(crate) fn objects_of(tree: &Tree, segment: usize, doc_number: usize) -> Vec<Object> {
-    let Some(root) = tree.root().filter(|&r| tree.is_mapping(r)) else {
-        return Vec::new();
-    };
-    let mut places = vec![(Place::Root, root)];
-    if tree.str_at(root, &["kind"]).is_some_and(|k| k.ends_with("List")) {
-        if let Some(items) = tree.get(root, "items") {
-            places = tree.items(items).iter().enumerate().map(|(i, &n)| (Place::ListItem(i), n)).collect();
-        }
-    }
-    places
-        .into_iter()
-        .filter(|&(_, node)| tree.is_mapping(node))
-        .filter_map(|(place, node)| {
-            let api_version = tree.str_at(node, &["apiVersion"])?;
-            let kind = tree.str_at(node, &["kind"])?;
-            Some(Object {
-                segment,
-                doc_number,
-                place,
-                node,
-                api_version: api_version.to_string(),
-                kind: kind.to_string(),
-                name: tree.str_at(node, &["metadata", "name"]).unwrap_or_default().to_string(),
-                namespace: tree.str_at(node, &["metadata", "namespace"]).map(String::from),
-            })
-        })
-        .collect()
 }
 
 /// The chart template a document came from: Helm 3's `# Source:` comment or Helm 4's

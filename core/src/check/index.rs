@@ -8,12 +8,12 @@ use serde_json::Value as Json;
 use super::{Finding, IGNORE_ANNOTATION};
 use crate::error::Result;
 use crate::model;
+use crate::resource::objects_of;
 use crate::resource::{self, builtin_workload_table, group_of, namespaces_match};
 use crate::stream::Stream;
-use crate::workspace::objects_of;
 use crate::yaml::Tree;
 
-use super::parsed::Parsed;
+use crate::parsed::Parsed;
 
 /// Labels or annotations.
 pub type Labels = BTreeMap<String, String>;

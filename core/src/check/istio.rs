@@ -21,8 +21,6 @@ pub const GATEWAY_HOST_MISMATCH: &str = "istio-gateway-host-mismatch";
 pub const SUBSET_UNDEFINED: &str = "istio-subset-undefined";
 /// A DestinationRule subset selects no pod of its host's workloads.
 pub const SUBSET_NO_PODS: &str = "istio-subset-no-pods";
-/// STRICT mTLS or an AuthorizationPolicy stands in front of a port scraped from outside the mesh.
-pub const MTLS_BLOCKS_SCRAPE: &str = "istio-mtls-blocks-scrape";
 /// A Service port whose protocol Istio picks wrongly.
 pub const PORT_PROTOCOL: &str = "istio-port-protocol";
 

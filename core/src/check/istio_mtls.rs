@@ -19,8 +19,10 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 
 use super::index::{at, int, Index, Obj, Selector, Template};
-use super::istio::MTLS_BLOCKS_SCRAPE;
 use super::{Finding, Level};
+
+/// STRICT mTLS or an AuthorizationPolicy stands in front of a port scraped from outside the mesh.
+pub const MTLS_BLOCKS_SCRAPE: &str = "istio-mtls-blocks-scrape";
 
 const SEC: &str = "security.istio.io";
 const MON: &str = "monitoring.coreos.com";

@@ -14,7 +14,6 @@ mod index;
 mod istio;
 mod istio_mtls;
 mod network;
-mod parsed;
 mod rollouts;
 #[cfg(test)]
 mod test_support;
@@ -25,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::report::{self, Note, Report};
 
+pub use crate::parsed::Parsed;
 pub use index::{Index, Obj};
-pub use parsed::Parsed;
 
 /// The annotation that silences rules on one object: `postwire.dev/check-ignore: rule-a,rule-b`
 /// (`*` silences every rule).
