@@ -15,9 +15,32 @@ use crate::yaml::{NodeId, NodeKind, Style, Tree};
 
 /// The JSON value of a node.
 pub fn json(tree: &Tree, id: NodeId) -> Json {
+    walk(tree, id, Reading::Typed)
+}
+
+/// The JSON of a node with every scalar as the string it is written as, and keys as their
+/// text: what checksums hash, so that `1.0` and `1.00` (or `yes` and `true`) are different
+/// content, as they are to an application reading the file.
+pub fn written_json(tree: &Tree, id: NodeId) -> Json {
+    walk(tree, id, Reading::Written)
+}
+
+/// How [`walk`] reads scalars and keys.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// As yaml.v2 types them (see the module's comment).
+    Typed,
+    /// As written.
+    Written,
+}
+
+/// One walk for both readings: aliases resolved, merge keys (`<<`) merged with explicit keys
+/// winning and, among merged mappings, the first.
+fn walk(tree: &Tree, id: NodeId, reading: Reading) -> Json {
     let id = tree.resolved(id);
     let node = tree.node(id);
     match &node.kind {
+        NodeKind::Scalar { value, .. } if matches!(reading, Reading::Written) => Json::String(value.clone()),
         NodeKind::Scalar { value, style } => {
             let tag = node.tag.as_deref().and_then(|t| t.strip_prefix("tag:yaml.org,2002:"));
             match (tag, style) {
@@ -28,7 +51,7 @@ pub fn json(tree: &Tree, id: NodeId) -> Json {
                 (None, _) => Json::String(value.clone()),
             }
         }
-        NodeKind::Sequence { items, .. } => items.iter().map(|&i| json(tree, i)).collect(),
+        NodeKind::Sequence { items, .. } => items.iter().map(|&i| walk(tree, i, reading)).collect(),
         NodeKind::Mapping { entries, .. } => {
             let mut map = Map::new();
             let mut merged = Map::new();
@@ -39,7 +62,7 @@ pub fn json(tree: &Tree, id: NodeId) -> Json {
                         _ => vec![v],
                     };
                     for src in sources {
-                        if let Json::Object(m) = json(tree, src) {
+                        if let Json::Object(m) = walk(tree, src, reading) {
                             for (mk, mv) in m {
                                 merged.entry(mk).or_insert(mv);
                             }
@@ -47,7 +70,11 @@ pub fn json(tree: &Tree, id: NodeId) -> Json {
                     }
                     continue;
                 }
-                map.insert(key(tree, k), json(tree, v));
+                let key = match reading {
+                    Reading::Typed => key(tree, k),
+                    Reading::Written => tree.scalar(k).unwrap_or_default().to_string(),
+                };
+                map.insert(key, walk(tree, v, reading));
             }
             for (k, v) in merged {
                 map.entry(k).or_insert(v);

@@ -24,7 +24,9 @@
 use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+
+use crate::digest::{hex, sha256_hex};
 
 use crate::edit::Value;
 use crate::error::Result;
@@ -33,7 +35,7 @@ use crate::resource::{namespaces_match, pod_references, Object, RefKind, Workloa
 use crate::wire::ContextV1;
 use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
-use crate::yaml::{NodeId, NodeKind, PathSeg, Tree};
+use crate::yaml::{NodeId, PathSeg, Tree};
 
 use super::changes::Changes;
 use super::Wiring;
@@ -97,53 +99,6 @@ impl Checksum {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(digest: &[u8]) -> String {
-    let mut out = String::with_capacity(2 * digest.len());
-    for &b in digest {
-        out.push(char::from_digit((b >> 4) as u32, 16).unwrap());
-        out.push(char::from_digit((b & 15) as u32, 16).unwrap());
-    }
-    out
-}
-
-/// The canonical JSON of a node: mappings with sorted keys, scalars as their written value,
-/// aliases as the node they refer to, merge keys (`<<`) merged (explicit keys win).
-fn canonical(tree: &Tree, id: NodeId) -> serde_json::Value {
-    let id = tree.resolved(id);
-    match &tree.node(id).kind {
-        NodeKind::Scalar { value, .. } => serde_json::Value::String(value.clone()),
-        NodeKind::Sequence { items, .. } => items.iter().map(|&i| canonical(tree, i)).collect(),
-        NodeKind::Mapping { entries, .. } => {
-            let mut map = serde_json::Map::new();
-            for &(k, v) in entries {
-                if tree.is_merge_key(k) {
-                    let sources = match &tree.node(tree.resolved(v)).kind {
-                        NodeKind::Sequence { items, .. } => items.clone(),
-                        _ => vec![v],
-                    };
-                    for src in sources {
-                        if let serde_json::Value::Object(merged) = canonical(tree, src) {
-                            for (mk, mv) in merged {
-                                map.entry(mk).or_insert(mv);
-                            }
-                        }
-                    }
-                    continue;
-                }
-                map.insert(tree.scalar(k).unwrap_or_default().to_string(), canonical(tree, v));
-            }
-            serde_json::Value::Object(map)
-        }
-        // An alias whose anchor is not in the document cannot be parsed, so this is unreachable
-        // in practice; null keeps the hash defined.
-        NodeKind::Alias => serde_json::Value::Null,
-    }
-}
-
 /// SHA-256 of the canonical content (`binaryData`, `data`, `stringData`) of a ConfigMap or Secret.
 pub fn content_hash(tree: &Tree, object: NodeId) -> String {
     sha256_hex(content_json(tree, object).as_bytes())
@@ -167,7 +122,7 @@ fn content_json(tree: &Tree, object: NodeId) -> String {
         if tree.is_null(node) || (tree.is_mapping(node) && tree.entries(node).is_empty()) {
             continue;
         }
-        content.insert(field.to_string(), canonical(tree, node));
+        content.insert(field.to_string(), crate::model::written_json(tree, node));
     }
     serde_json::to_string(&serde_json::Value::Object(content)).expect("JSON of strings serializes")
 }

@@ -433,17 +433,10 @@ impl DatadogConfig {
     }
 }
 
-/// A label value Kubernetes accepts, made from `s`: characters other than `A-Za-z0-9-_.`
-/// become `_`, non-alphanumerics are trimmed from both ends, and it is cut to 63 characters.
+/// A valid label value for a tag: other characters become `_`, as Datadog's own tag
+/// normalisation makes them (see [`crate::names::label_value`]).
 pub fn label_value(s: &str) -> String {
-    let mapped: String =
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
-    let mut v = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
-    if v.len() > 63 {
-        v.truncate(63);
-        v = v.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
-    }
-    v
+    crate::names::label_value(s, '_')
 }
 
 /// The tag of an image reference (`repo:5000/app:1.2@sha256:…` → `1.2`), if it has one.
