@@ -6,17 +6,21 @@
 //!
 //! The engine is pure: no I/O, no clocks, no randomness. Hosts (the extism plugin, the native
 //! runner, the browser playground) hand it a [`wire::RenderRequestV1`] and get a
-//! [`wire::RenderResponseV1`] back through [`render`].
+//! [`wire::RenderResponseV1`] back through [`render_response`] (or a [`RenderOutput`] through
+//! [`render`]), whatever the request holds: a manifest stream or a KRM `ResourceList`.
 //!
 //! ## How a render works
 //!
 //! 1. [`stream`] splits the input into documents, keeping every byte (separators, comments, BOM).
 //! 2. [`resource`] peeks at each document cheaply and parses only those a wiring needs.
-//! 3. [`config`] resolves the `PostwireConfig` from a file, an in-stream document and `--set`.
-//! 4. The [`wiring`]s run in a fixed order. Each finds its objects through [`workload`] and
+//! 3. [`pipeline`] resolves the `PostwireConfig` (assembled from the wirings' own sections) from
+//!    a file, an in-stream document and `--set`, with [`config`]'s generic machinery.
+//! 4. The [`wiring`]s run in the pipeline's fixed order. Each finds its objects through [`workload`] and
 //!    plans edits in the [`workspace`]: one [`edit::Plan`] per document, carried out once per
 //!    wiring; new documents come from [`generate`].
 //! 5. Untouched documents are emitted as their original bytes; edited ones as edited text.
+//! 6. [`check`] reads the finished stream (through the trees the render holds) and reports what
+//!    would break once applied.
 //!
 //! ## Fidelity
 //!

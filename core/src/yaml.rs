@@ -1,7 +1,7 @@
 //! A positioned YAML tree of one document, built from granit-parser events.
 //!
 //! Every node keeps its byte span in the document text, its line and column, and its style, so
-//! that [`crate::inject`] can splice new text next to it. Scalars keep their value after escape
+//! that [`crate::edit`] can splice new text next to it. Scalars keep their value after escape
 //! processing; nothing is resolved to a type here (a wiring asks for what it needs).
 
 use std::borrow::Cow;

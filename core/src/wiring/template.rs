@@ -16,7 +16,7 @@
 //!
 //! A template writes YAML documents (`---` between them; none is fine). Each must be a
 //! Kubernetes object (a mapping with apiVersion, kind and a DNS-1123 metadata.name); it joins
-//! the stream through [`generate`], marked `postwire.dev/generated-by: templates/<name>`, so a
+//! the stream through [`crate::generate`], marked `postwire.dev/generated-by: templates/<name>`, so a
 //! second run over postwire's own output regenerates it byte for byte. Plain scalars in the
 //! output mean what they mean to Kubernetes (yaml.v2: `yes` is true, `1.5` a float); strings
 //! are written double-quoted.
