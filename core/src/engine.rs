@@ -185,9 +185,9 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
         });
     }
     crate::progress::step(|| "writing the output stream".to_string());
-    let (manifests, changed, removed) = ws.finish();
+    let (manifests, changed, removed, parsed) = ws.finish_parsed();
     crate::progress::step(|| "checking the output (postwire check's rules)".to_string());
-    let findings = crate::check::check(&manifests, request.context.namespace.as_deref())?;
+    let findings = crate::check::check_parsed(&manifests, request.context.namespace.as_deref(), parsed)?;
     crate::check::add_to_report(&findings, &mut report);
     report.finish();
     report.summary.documents = documents;

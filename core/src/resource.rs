@@ -204,6 +204,16 @@ pub struct WorkloadKind {
 
 /// The built-in workload kinds (Kubernetes' own, Argo Rollouts). Config can add more.
 pub fn builtin_workloads() -> Vec<WorkloadKind> {
+    builtin_workload_table().to_vec()
+}
+
+/// [`builtin_workloads`], made once: for callers that look a kind up per object.
+pub fn builtin_workload_table() -> &'static [WorkloadKind] {
+    static TABLE: std::sync::OnceLock<Vec<WorkloadKind>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(make_builtin_workloads)
+}
+
+fn make_builtin_workloads() -> Vec<WorkloadKind> {
     const TEMPLATE: &[&str] = &["spec", "template"];
     let table: &[(&str, &str, &[&str])] = &[
         ("apps", "Deployment", TEMPLATE),

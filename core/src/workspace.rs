@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 
+use crate::check::Parsed;
 use crate::edit::{self, DocRef, Op, Outcome, Plan, Uneditable};
 use crate::error::{DocLocation, Error, ErrorKind, Result};
 use crate::report::{Level, Note, Report};
@@ -42,6 +43,8 @@ struct DocState<'a> {
     source: OnceCell<Option<String>>,
     /// The first line of the document in the stream, minus one.
     line_offset: usize,
+    /// How many keys the tree repeats ([`Tree::duplicate_keys`]), once counted.
+    duplicate_keys: Option<usize>,
 }
 
 impl<'a> DocState<'a> {
@@ -60,6 +63,7 @@ impl<'a> DocState<'a> {
             warned: false,
             source: OnceCell::new(),
             line_offset,
+            duplicate_keys: None,
         }
     }
 }
@@ -81,6 +85,9 @@ pub struct Workspace<'a> {
     index: HashMap<ObjectKey, Vec<usize>>,
     /// Kinds whose every document that could hold one has been parsed ([`Workspace::parse_kind`]).
     parsed_kinds: BTreeSet<String>,
+    /// The segments [`Workspace::commit`] has to look at: those edited since the last commit
+    /// (their plan may not be empty) and those left unchanged under `onUneditable: skip`.
+    to_commit: BTreeSet<usize>,
     /// The number the next generated document gets.
     next_number: usize,
     on_uneditable: Uneditable,
@@ -112,6 +119,7 @@ impl<'a> Workspace<'a> {
             docs,
             index: HashMap::new(),
             parsed_kinds: BTreeSet::new(),
+            to_commit: BTreeSet::new(),
             next_number: number + 1,
             on_uneditable: Uneditable::default(),
             targets_must_match: true,
@@ -218,6 +226,7 @@ impl<'a> Workspace<'a> {
         self.unindex(segment);
         let d = &mut self.docs[segment];
         d.tree = tree;
+        d.duplicate_keys = None;
         d.objects = d.tree.as_ref().map(|t| objects_of(t, segment, d.number)).unwrap_or_default();
         if !d.removed {
             for o in &d.objects {
@@ -339,6 +348,7 @@ impl<'a> Workspace<'a> {
             return Ok(vec![Outcome::Unchanged; ops.len()]);
         }
         crate::progress::step(|| format!("editing document {} ({object})", self.docs[segment].number));
+        self.to_commit.insert(segment);
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in ops {
             let d = &mut self.docs[segment];
@@ -362,9 +372,13 @@ impl<'a> Workspace<'a> {
 
     /// Carry out every document's plan, re-parse what changed, and turn skipped documents back
     /// into their original bytes (their earlier changes leave the report; a warning says why).
+    ///
+    /// Only the documents edited since the last commit and the skipped ones are looked at, in
+    /// stream order: every other document has an empty plan.
     pub fn commit(&mut self, report: &mut Report) -> Result<()> {
         let newline = self.newline();
-        for segment in 0..self.docs.len() {
+        let segments: Vec<usize> = self.to_commit.iter().copied().collect();
+        for segment in segments {
             if let Some(why) = self.docs[segment].skipped.clone() {
                 if !self.docs[segment].generated && matches!(self.docs[segment].text, Cow::Owned(_)) {
                     self.docs[segment].text = Cow::Borrowed(self.stream.segment_text(segment));
@@ -387,6 +401,7 @@ impl<'a> Workspace<'a> {
                 }
                 continue;
             }
+            self.to_commit.remove(&segment);
             let d = &mut self.docs[segment];
             if d.plan.is_empty() {
                 continue;
@@ -394,15 +409,25 @@ impl<'a> Workspace<'a> {
             let plan = std::mem::take(&mut d.plan);
             crate::progress::step(|| format!("writing the edits of document {}", d.number));
             let tree = d.tree.as_ref().expect("a planned document is parsed");
+            // The count of the tree as it is was taken when it was verified (else now).
+            let before = *d.duplicate_keys.get_or_insert_with(|| tree.duplicate_keys());
             let doc = DocRef { text: &d.text, tree };
-            let edited = plan
-                .render(doc, newline)
-                .and_then(|splices| edit::apply_splices(&d.text, &splices))
-                .and_then(|text| edit::verify(tree, &text, d.line_offset).map(|tree| (text, tree)));
+            let edited = plan.render(doc, newline).and_then(|splices| edit::apply_splices(&d.text, &splices));
+            let edited = match edited {
+                // The same bytes are the same tree: nothing to verify or list anew. The text
+                // still counts as written (it is the plan's output, as `finish` reports).
+                Ok(text) if text == *d.text => {
+                    d.text = Cow::Owned(text);
+                    continue;
+                }
+                Ok(text) => edit::verify_counted(before, &text, d.line_offset).map(|verified| (text, verified)),
+                Err(e) => Err(e),
+            };
             match edited {
-                Ok((text, tree)) => {
+                Ok((text, (tree, duplicate_keys))) => {
                     d.text = Cow::Owned(text);
                     self.set_tree(segment, Some(tree));
+                    self.docs[segment].duplicate_keys = Some(duplicate_keys);
                 }
                 Err(e) => {
                     let object = d.peek.kind.clone();
@@ -411,6 +436,7 @@ impl<'a> Workspace<'a> {
                         return Err(e);
                     }
                     self.docs[segment].skipped = Some(e.to_string());
+                    self.to_commit.insert(segment);
                     // Warn and restore the original bytes on the next pass of this loop's logic.
                     return self.commit(report);
                 }
@@ -463,34 +489,62 @@ impl<'a> Workspace<'a> {
 
     /// The output stream, and the counts of changed and removed documents.
     pub fn finish(self) -> (String, usize, usize) {
-        let Workspace { stream, docs, .. } = self;
+        let (out, changed, removed, _) = self.finish_with(false);
+        (out, changed, removed)
+    }
+
+    /// [`Workspace::finish`], and the trees of the documents it writes, each with the text it
+    /// was parsed from, so that the check reads them instead of parsing them again.
+    pub fn finish_parsed(self) -> (String, usize, usize, Parsed<'a>) {
+        self.finish_with(true)
+    }
+
+    fn finish_with(self, keep_trees: bool) -> (String, usize, usize, Parsed<'a>) {
+        let Workspace { stream, docs, index, .. } = self;
+        drop(index);
         let (mut changed, mut removed) = (0, 0);
         let mut replacements = Vec::with_capacity(stream.segments.len());
         let mut appended = Vec::new();
+        let mut parsed = Parsed::default();
         for d in docs {
+            // Every tree is the parse of the document's current text (see `set_tree`'s callers).
+            let keep = keep_trees && d.number > 0 && !d.removed && d.tree.is_some();
+            let (text, tree) = (d.text, d.tree);
             if d.generated {
-                appended.push(d.text.into_owned());
+                let text = text.into_owned();
+                if let (true, Some(tree)) = (keep, tree) {
+                    parsed.push(Cow::Owned(text.clone()), tree, d.line_offset, true);
+                }
+                appended.push(text);
                 continue;
             }
-            replacements.push(match d.text {
+            replacements.push(match text {
                 _ if d.removed => {
                     removed += usize::from(!d.regenerated);
                     Replacement::Remove
                 }
                 Cow::Owned(text) => {
                     changed += 1;
+                    if let (true, Some(tree)) = (keep, tree) {
+                        parsed.push(Cow::Owned(text.clone()), tree, d.line_offset, false);
+                    }
                     Replacement::Text(text)
                 }
-                Cow::Borrowed(_) => Replacement::Keep,
+                Cow::Borrowed(text) => {
+                    if let (true, Some(tree)) = (keep, tree) {
+                        parsed.push(Cow::Borrowed(text), tree, d.line_offset, false);
+                    }
+                    Replacement::Keep
+                }
             });
         }
-        (stream::join(&stream, &replacements, &appended), changed, removed)
+        (stream::join(&stream, &replacements, &appended), changed, removed, parsed)
     }
 }
 
 /// The objects of a document's tree: its root, or the items of a `*List`; those without
 /// `apiVersion` and `kind` are not objects.
-fn objects_of(tree: &Tree, segment: usize, doc_number: usize) -> Vec<Object> {
+pub(crate) fn objects_of(tree: &Tree, segment: usize, doc_number: usize) -> Vec<Object> {
     let Some(root) = tree.root().filter(|&r| tree.is_mapping(r)) else {
         return Vec::new();
     };

@@ -8,8 +8,12 @@ use serde_json::Value as Json;
 use super::{Finding, IGNORE_ANNOTATION};
 use crate::error::Result;
 use crate::model;
-use crate::resource::{builtin_workloads, group_of, namespaces_match};
-use crate::workspace::Workspace;
+use crate::resource::{self, builtin_workload_table, group_of, namespaces_match};
+use crate::stream::Stream;
+use crate::workspace::objects_of;
+use crate::yaml::Tree;
+
+use super::parsed::Parsed;
 
 /// Labels or annotations.
 pub type Labels = BTreeMap<String, String>;
@@ -171,31 +175,64 @@ pub struct Index {
     autoscalers_by_target: HashMap<(String, String), Vec<usize>>,
     /// Rollouts by the name of the Deployment their `workloadRef` names.
     rollouts_by_workload: HashMap<String, Vec<usize>>,
+    /// Objects by document number, for the findings about one.
+    by_document: HashMap<usize, Vec<usize>>,
 }
 
 impl Index {
     /// Parse every document of `text` and index its objects.
     pub fn build(text: &str, namespace: Option<&str>) -> Result<Index> {
-        let mut ws = Workspace::new(text);
-        let segments: Vec<usize> = ws.segments().collect();
-        // A document that does not parse is not the check's to judge (a render leaves documents
-        // no wiring needs unparsed, and must not fail because of them).
-        for &i in &segments {
-            let _ = ws.parse(i);
-        }
+        Index::build_parsed(text, namespace, Parsed::default())
+    }
+
+    /// Index the objects of every document of `text`, reading the tree `parsed` holds for a
+    /// document of equal text (its lines shifted to the document's place) and parsing the
+    /// rest: the same objects, lines and values as [`Index::build`] finds.
+    pub fn build_parsed(text: &str, namespace: Option<&str>, mut parsed: Parsed<'_>) -> Result<Index> {
+        let stream = Stream::split(text);
         let mut index = Index::default();
-        for o in ws.objects() {
-            let tree = ws.tree(o.segment);
-            index.add(Obj {
-                group: group_of(&o.api_version).to_string(),
-                written_namespace: o.namespace.is_some(),
-                namespace: o.namespace.clone().or_else(|| namespace.map(String::from)),
-                kind: o.kind,
-                name: o.name,
-                document: o.doc_number,
-                line: tree.node(o.node).line,
-                value: model::json(tree, o.node),
-            });
+        let mut number = 0;
+        for (segment, seg) in stream.segments.iter().enumerate() {
+            if !seg.has_content {
+                continue;
+            }
+            number += 1;
+            let doc = stream.segment_text(segment);
+            let line_offset = seg.line - 1;
+            let taken = parsed.take(doc, line_offset);
+            // A document that does not parse is not the check's to judge (a render leaves
+            // documents no wiring needs unparsed, and must not fail because of them); nor has
+            // one whose root is not a mapping any object.
+            let fresh;
+            let (tree, add, sub) = match &taken {
+                Some(t) => (&t.tree, t.line_offset, t.parsed_offset),
+                None => {
+                    crate::progress::step(|| {
+                        let kind = resource::peek(doc, seg.after_marker).kind;
+                        let kind = kind.as_deref().unwrap_or("unknown kind");
+                        format!("parsing document {number} ({kind}, line {})", seg.line)
+                    });
+                    match Tree::parse(doc, line_offset) {
+                        Ok(tree) => {
+                            fresh = tree;
+                            (&fresh, 0, 0)
+                        }
+                        Err(_) => continue,
+                    }
+                }
+            };
+            for o in objects_of(tree, segment, number) {
+                index.add(Obj {
+                    group: group_of(&o.api_version).to_string(),
+                    written_namespace: o.namespace.is_some(),
+                    namespace: o.namespace.clone().or_else(|| namespace.map(String::from)),
+                    kind: o.kind,
+                    name: o.name,
+                    document: o.doc_number,
+                    line: tree.node(o.node).line + add - sub,
+                    value: model::json(tree, o.node),
+                });
+            }
         }
         Ok(index)
     }
@@ -214,9 +251,9 @@ impl Index {
         let i = self.objects.len();
         self.by_kind.entry((obj.group.clone(), obj.kind.clone())).or_default().push(i);
         self.by_name.entry((obj.group.clone(), obj.kind.clone(), obj.name.clone())).or_default().push(i);
+        self.by_document.entry(obj.document).or_default().push(i);
         self.add_references(i, &obj);
-        let workloads = builtin_workloads();
-        if let Some(w) = workloads.iter().find(|w| w.group == obj.group && w.kind == obj.kind) {
+        if let Some(w) = builtin_workload_table().iter().find(|w| w.group == obj.group && w.kind == obj.kind) {
             let path: Vec<&str> = w.template_path.iter().map(String::as_str).collect();
             let template = at(&obj.value, &path);
             if template.is_object() {
@@ -348,7 +385,8 @@ impl Index {
 
     /// Whether the object a finding is about silences its rule.
     pub fn silenced(&self, f: &Finding) -> bool {
-        self.objects.iter().filter(|o| o.document == f.document && o.display() == f.object).any(|o| {
+        let in_document = self.by_document.get(&f.document).map(Vec::as_slice).unwrap_or_default();
+        in_document.iter().map(|&i| &self.objects[i]).filter(|o| o.display() == f.object).any(|o| {
             o.annotations()
                 .get(IGNORE_ANNOTATION)
                 .is_some_and(|v| v.split(',').map(str::trim).any(|r| r == f.rule || r == "*"))

@@ -14,6 +14,7 @@ mod index;
 mod istio;
 mod istio_mtls;
 mod network;
+mod parsed;
 mod rollouts;
 #[cfg(test)]
 mod test_support;
@@ -25,6 +26,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::report::{self, Note, Report};
 
 pub use index::{Index, Obj};
+pub use parsed::Parsed;
 
 /// The annotation that silences rules on one object: `postwire.dev/check-ignore: rule-a,rule-b`
 /// (`*` silences every rule).
@@ -122,7 +124,13 @@ impl CheckConfig {
 
 /// Check a finished stream. `namespace` is where objects without one go, when known.
 pub fn check(text: &str, namespace: Option<&str>) -> Result<Vec<Finding>> {
-    let index = Index::build(text, namespace)?;
+    check_parsed(text, namespace, Parsed::default())
+}
+
+/// [`check`], reading the trees a render holds for documents of the stream instead of parsing
+/// them again (see [`Parsed`]): the same findings.
+pub fn check_parsed(text: &str, namespace: Option<&str>, parsed: Parsed<'_>) -> Result<Vec<Finding>> {
+    let index = Index::build_parsed(text, namespace, parsed)?;
     let mut findings = Vec::new();
     rollouts::check(&index, &mut findings);
     istio::check(&index, &mut findings);

@@ -910,12 +910,19 @@ pub fn edit_document(text: &str, ops: &[Op], on_uneditable: Uneditable) -> Resul
 /// keys of one mapping would make both YAML readers silently keep only the last). Returns the
 /// new tree, its lines counted from `line_offset`.
 pub fn verify(before: &Tree, after: &str, line_offset: usize) -> Result<Tree> {
+    verify_counted(before.duplicate_keys(), after, line_offset).map(|(tree, _)| tree)
+}
+
+/// [`verify`], given the number of keys the tree before repeats ([`Tree::duplicate_keys`]):
+/// the new tree and its own count, for the next edit's check.
+pub fn verify_counted(duplicate_keys_before: usize, after: &str, line_offset: usize) -> Result<(Tree, usize)> {
     let tree =
         Tree::parse(after, line_offset).map_err(|e| internal(&format!("an edit produced invalid YAML ({e})")))?;
-    if tree.duplicate_keys() > before.duplicate_keys() {
+    let duplicate_keys = tree.duplicate_keys();
+    if duplicate_keys > duplicate_keys_before {
         return Err(internal("an edit produced a duplicate key"));
     }
-    Ok(tree)
+    Ok((tree, duplicate_keys))
 }
 
 #[cfg(test)]
