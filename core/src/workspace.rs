@@ -297,8 +297,19 @@ impl<'a> Workspace<'a> {
     }
 
     /// The objects of all parsed documents (items of `*List` documents included), in stream order.
+    ///
+    /// A copy, so that a wiring may edit the workspace while it walks them; one that only
+    /// reads them, or keeps a few, walks [`Workspace::object_refs`] instead.
     pub fn objects(&self) -> Vec<Object> {
-        self.docs.iter().filter(|d| !d.removed).flat_map(|d| d.objects.iter().cloned()).collect()
+        let count = self.docs.iter().filter(|d| !d.removed).map(|d| d.objects.len()).sum();
+        let mut out = Vec::with_capacity(count);
+        out.extend(self.object_refs().cloned());
+        out
+    }
+
+    /// The objects of [`Workspace::objects`], in the same order, without copying them.
+    pub fn object_refs(&self) -> impl Iterator<Item = &Object> + '_ {
+        self.docs.iter().filter(|d| !d.removed).flat_map(|d| d.objects.iter())
     }
 
     /// The objects of one document (none when it is removed or not parsed).

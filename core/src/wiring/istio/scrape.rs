@@ -87,9 +87,10 @@ fn add(out: &mut Scrapers, port: Option<u16>, who: String) {
     }
 }
 
-/// The pod ports a ServiceMonitor scrapes through the Services it watches that select `pod`.
-fn service_monitor_ports(out: &mut Scrapers, docs: &[(Object, Json)], monitor: &Object, doc: &Json, pod: &Pod) {
-    for (svc_obj, svc) in docs.iter().filter(|(s, _)| s.kind == "Service" && s.group().is_empty()) {
+/// The pod ports a ServiceMonitor scrapes through the Services it watches that select `pod`
+/// (`services`: the stream's core Services).
+fn service_monitor_ports(out: &mut Scrapers, services: &[(Object, Json)], monitor: &Object, doc: &Json, pod: &Pod) {
+    for (svc_obj, svc) in services {
         let watched = doc["spec"]["namespaceSelector"]["any"] == Json::Bool(true)
             || same_namespace(&monitor.namespace, &svc_obj.namespace)
             || doc["spec"]["namespaceSelector"]["matchNames"].as_array().is_some_and(|n| {
@@ -148,15 +149,19 @@ fn annotated_ports(out: &mut Scrapers, pod: &Pod) {
     }
 }
 
-/// The ports of `pod` something in the stream scrapes, each with who scrapes it.
-fn scraped_ports(docs: &[(Object, Json)], pod: &Pod) -> Scrapers {
+/// Whether an object is a prometheus-operator ServiceMonitor or PodMonitor.
+fn is_monitor(obj: &Object) -> bool {
+    matches!(obj.kind.as_str(), "ServiceMonitor" | "PodMonitor") && obj.group() == "monitoring.coreos.com"
+}
+
+/// The ports of `pod` something in the stream scrapes, each with who scrapes it
+/// (`monitors`: the stream's monitors, see [`is_monitor`]; `services`: its core Services).
+fn scraped_ports(monitors: &[(Object, Json)], services: &[(Object, Json)], pod: &Pod) -> Scrapers {
     let mut out = Scrapers::new();
-    for (obj, doc) in docs {
+    for (obj, doc) in monitors {
         match obj.kind.as_str() {
-            "ServiceMonitor" if obj.group() == "monitoring.coreos.com" => {
-                service_monitor_ports(&mut out, docs, obj, doc, pod)
-            }
-            "PodMonitor" if obj.group() == "monitoring.coreos.com" => pod_monitor_ports(&mut out, obj, doc, pod),
+            "ServiceMonitor" => service_monitor_ports(&mut out, services, obj, doc, pod),
+            "PodMonitor" => pod_monitor_ports(&mut out, obj, doc, pod),
             _ => {}
         }
     }
@@ -198,27 +203,54 @@ impl Wiring for ScrapeExceptions {
         kinds
     }
 
+    /// Reads only what it opens ports for and from: the generated policies (in stream order),
+    /// the monitors, the core Services when a ServiceMonitor may watch them, and the pod
+    /// templates in a policy's namespace. Every value is read before the first edit, and the
+    /// ports scraped on a pod are worked out once however many policies select it.
     fn apply(&self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
-        let objects = ws.objects();
-        let docs: Vec<(Object, Json)> = objects.iter().map(|obj| (obj.clone(), json_of(ws, obj))).collect();
-        let pods: Vec<Pod> = workload::find(ws, &objects, &self.workloads)
+        let policies: Vec<(Object, Json)> = ws
+            .object_refs()
+            .filter(|obj| {
+                obj.group() == "security.istio.io"
+                    && matches!(obj.kind.as_str(), "PeerAuthentication" | "AuthorizationPolicy")
+            })
+            .map(|obj| (obj.clone(), json_of(ws, obj)))
+            .filter(|(_, doc)| doc["metadata"]["annotations"][GENERATED_ANNOTATION] == NAME)
+            .collect();
+        if policies.is_empty() {
+            return Ok(());
+        }
+        let monitors: Vec<(Object, Json)> =
+            ws.object_refs().filter(|obj| is_monitor(obj)).map(|obj| (obj.clone(), json_of(ws, obj))).collect();
+        let services: Vec<(Object, Json)> = if monitors.iter().any(|(obj, _)| obj.kind == "ServiceMonitor") {
+            ws.object_refs()
+                .filter(|obj| obj.kind == "Service" && obj.group().is_empty())
+                .map(|obj| (obj.clone(), json_of(ws, obj)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let workloads: Vec<Object> = ws
+            .object_refs()
+            .filter(|obj| self.workloads.iter().any(|w| w.kind == obj.kind && w.group == obj.group()))
+            .filter(|obj| policies.iter().any(|(p, _)| same_namespace(&obj.namespace, &p.namespace)))
+            .cloned()
+            .collect();
+        let pods: Vec<Pod> = workload::find(ws, &workloads, &self.workloads)
             .into_iter()
             .filter_map(|(w, _)| {
                 let tree = ws.tree(w.object.segment);
                 w.template.map(|t| Pod { namespace: w.object.namespace.clone(), template: crate::model::json(tree, t) })
             })
             .collect();
-        for (obj, doc) in &docs {
-            let is_policy = obj.group() == "security.istio.io"
-                && matches!(obj.kind.as_str(), "PeerAuthentication" | "AuthorizationPolicy");
-            if !is_policy || doc["metadata"]["annotations"][GENERATED_ANNOTATION] != NAME {
-                continue;
-            }
+        let mut scraped: Vec<Option<Scrapers>> = vec![None; pods.len()];
+        for (obj, doc) in &policies {
             let mut ports = Scrapers::new();
-            for pod in pods.iter().filter(|p| same_namespace(&p.namespace, &obj.namespace)) {
+            for (i, pod) in pods.iter().enumerate().filter(|(_, p)| same_namespace(&p.namespace, &obj.namespace)) {
                 if selects(&doc["spec"]["selector"]["matchLabels"], pod.labels()) {
-                    for (port, who) in scraped_ports(&docs, pod) {
-                        ports.entry(port).or_default().extend(who);
+                    let found = scraped[i].get_or_insert_with(|| scraped_ports(&monitors, &services, pod));
+                    for (port, who) in found.iter() {
+                        ports.entry(*port).or_default().extend(who.iter().cloned());
                     }
                 }
             }

@@ -17,6 +17,7 @@
 //! `postwire.dev/generated-by: recipes/<name>`). The three that change workloads add
 //! environment variables or a topology spread constraint only where the chart has none.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -35,7 +36,7 @@ use crate::select::Selector;
 use crate::wire::ContextV1;
 use crate::workload::{self, Workload};
 use crate::workspace::Workspace;
-use crate::yaml::Tree;
+use crate::yaml::{NodeId, Tree};
 
 use super::changes::Changes;
 use super::podspec::{ensure_env, env_value, EnvAt, Pod};
@@ -310,8 +311,48 @@ impl Recipes {
         }
     }
 
-    fn workloads_of(&self, ws: &Workspace<'_>, objects: &[Object]) -> Vec<(Workload, WorkloadKind)> {
-        workload::find(ws, objects, &self.workloads)
+    /// [`Recipes::chosen`], kept: the candidates themselves when there is no target.
+    fn chosen_owned(
+        &self,
+        ws: &Workspace<'_>,
+        candidates: Vec<Object>,
+        target: &Option<Selector>,
+        what: &str,
+    ) -> Result<Vec<Object>> {
+        match target {
+            None => Ok(candidates),
+            Some(_) => Ok(self.chosen(ws, &candidates, target, what)?.into_iter().cloned().collect()),
+        }
+    }
+
+    /// The workloads of the stream, in stream order (only objects of the workload kinds are
+    /// copied: [`workload::find`] passes over the rest).
+    fn workloads_of(&self, ws: &Workspace<'_>) -> Vec<(Workload, WorkloadKind)> {
+        let objects: Vec<Object> = ws
+            .object_refs()
+            .filter(|obj| self.workloads.iter().any(|w| w.kind == obj.kind && w.group == obj.group()))
+            .cloned()
+            .collect();
+        workload::find(ws, &objects, &self.workloads)
+    }
+
+    /// The workloads a recipe works on (see [`Recipes::chosen`]), in stream order; `keep`
+    /// narrows the candidates first.
+    fn chosen_workloads(
+        &self,
+        ws: &Workspace<'_>,
+        target: &Option<Selector>,
+        what: &str,
+        keep: impl Fn(&Object) -> bool,
+    ) -> Result<Vec<Workload>> {
+        let workloads: Vec<Workload> =
+            self.workloads_of(ws).into_iter().map(|(w, _)| w).filter(|w| keep(&w.object)).collect();
+        let Some(_) = target else { return Ok(workloads) };
+        let candidates: Vec<Object> = workloads.iter().map(|w| w.object.clone()).collect();
+        // An object is where it is: the chosen ones are told apart by document and node.
+        let chosen: HashSet<(usize, NodeId)> =
+            self.chosen(ws, &candidates, target, what)?.into_iter().map(|o| (o.segment, o.node)).collect();
+        Ok(workloads.into_iter().filter(|w| chosen.contains(&(w.object.segment, w.object.node))).collect())
     }
 
     fn render(engine: &Engine, name: &str, source: &str, context: Json) -> Result<Vec<Value>> {
@@ -334,16 +375,15 @@ impl Recipes {
             (_, Some(max)) => ("maxUnavailable", max.json()),
             (min, None) => ("minAvailable", min.as_ref().map_or(json!(1), IntOrPercent::json)),
         };
-        let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
+        let objects: Vec<&Object> = ws.object_refs().filter(|o| !is_generated(ws, o)).collect();
         let pdbs: Vec<(Object, Json)> = objects
             .iter()
             .filter(|o| o.is("policy", "PodDisruptionBudget"))
-            .map(|o| (o.clone(), model::json(ws.tree(o.segment), o.node)))
+            .map(|&o| (o.clone(), model::json(ws.tree(o.segment), o.node)))
             .collect();
         let candidates: Vec<Object> =
-            objects.iter().filter(|o| is_replicated(ws.tree(o.segment), o)).cloned().collect();
-        let chosen: Vec<Object> =
-            self.chosen(ws, &candidates, &recipe.target, "podDisruptionBudget")?.into_iter().cloned().collect();
+            objects.into_iter().filter(|o| is_replicated(ws.tree(o.segment), o)).cloned().collect();
+        let chosen = self.chosen_owned(ws, candidates, &recipe.target, "podDisruptionBudget")?;
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
@@ -367,15 +407,14 @@ impl Recipes {
         report: &mut Report,
         recipe: &ServiceMonitorRecipe,
     ) -> Result<()> {
-        let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
+        let objects: Vec<&Object> = ws.object_refs().filter(|o| !is_generated(ws, o)).collect();
         let monitors: Vec<(Object, Json)> = objects
             .iter()
             .filter(|o| o.is("monitoring.coreos.com", "ServiceMonitor"))
-            .map(|o| (o.clone(), model::json(ws.tree(o.segment), o.node)))
+            .map(|&o| (o.clone(), model::json(ws.tree(o.segment), o.node)))
             .collect();
-        let services: Vec<Object> = objects.iter().filter(|o| o.is("", "Service")).cloned().collect();
-        let chosen: Vec<Object> =
-            self.chosen(ws, &services, &recipe.target, "serviceMonitor")?.into_iter().cloned().collect();
+        let services: Vec<Object> = objects.into_iter().filter(|o| o.is("", "Service")).cloned().collect();
+        let chosen = self.chosen_owned(ws, services, &recipe.target, "serviceMonitor")?;
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
@@ -442,11 +481,7 @@ impl Recipes {
         target: &Option<Selector>,
         vars: &dyn Fn(&Json) -> EnvVars,
     ) -> Result<()> {
-        let objects = ws.objects();
-        let workloads = self.workloads_of(ws, &objects);
-        let candidates: Vec<Object> = workloads.iter().map(|(w, _)| w.object.clone()).collect();
-        let chosen: Vec<Object> = self.chosen(ws, &candidates, target, recipe)?.into_iter().cloned().collect();
-        for (workload, _) in workloads.into_iter().filter(|(workload, _)| chosen.contains(&workload.object)) {
+        for workload in self.chosen_workloads(ws, target, recipe, |_| true)? {
             let mut changes = Changes::new(NAME, &workload.object);
             plan_env(ws.tree(workload.object.segment), &workload, recipe, vars, &mut changes);
             changes.apply(ws, report)?;
@@ -456,15 +491,12 @@ impl Recipes {
 
     fn zone_spread(&self, ws: &mut Workspace<'_>, report: &mut Report, recipe: &ZoneSpreadRecipe) -> Result<()> {
         let key = recipe.topology_key.clone().unwrap_or_else(|| "topology.kubernetes.io/zone".into());
-        let objects = ws.objects();
-        let workloads = self.workloads_of(ws, &objects);
-        let candidates: Vec<Object> =
-            workloads.iter().map(|(w, _)| w.object.clone()).filter(|o| is_replicated(ws.tree(o.segment), o)).collect();
-        let chosen: Vec<Object> =
-            self.chosen(ws, &candidates, &recipe.target, "zoneSpread")?.into_iter().cloned().collect();
-        for (workload, _) in workloads.into_iter().filter(|(workload, _)| chosen.contains(&workload.object)) {
+        let autoscaled = autoscaled(ws);
+        let chosen =
+            self.chosen_workloads(ws, &recipe.target, "zoneSpread", |o| is_replicated(ws.tree(o.segment), o))?;
+        for workload in chosen {
             let mut changes = Changes::new(NAME, &workload.object);
-            plan_spread(ws, &workload, &objects, recipe, &key, &mut changes);
+            plan_spread(ws, &workload, &autoscaled, recipe, &key, &mut changes);
             changes.apply(ws, report)?;
         }
         Ok(())
@@ -644,7 +676,7 @@ fn plan_env(
 fn plan_spread(
     ws: &Workspace<'_>,
     workload: &Workload,
-    objects: &[Object],
+    autoscaled: &HashSet<String>,
     recipe: &ZoneSpreadRecipe,
     key: &str,
     changes: &mut Changes<'_>,
@@ -652,14 +684,13 @@ fn plan_spread(
     let obj = &workload.object;
     let Some(pod_spec) = workload.pod_spec else { return };
     let tree = ws.tree(obj.segment);
-    if single_replica(ws, obj, objects) {
+    if single_replica(ws, obj, autoscaled) {
         changes.note(
             Level::Warning,
             "recipes.zoneSpread: 1 replica and no HorizontalPodAutoscaler, so the spread does nothing; raise the replicas or leave the workload out of the target",
         );
     }
-    let spec = model::json(tree, pod_spec);
-    let has = spec["topologySpreadConstraints"]
+    let has = field_json(tree, pod_spec, "topologySpreadConstraints")
         .as_array()
         .is_some_and(|cs| cs.iter().any(|c| c["topologyKey"].as_str() == Some(key)));
     if has {
@@ -677,14 +708,47 @@ fn plan_spread(
     changes.insert(&path, None, item, "-", format!("recipes.zoneSpread: spread pods over {key}"));
 }
 
-/// Whether a workload runs one pod with no autoscaler: there is nothing to spread.
-fn single_replica(ws: &Workspace<'_>, obj: &Object, objects: &[Object]) -> bool {
+/// The names the HorizontalPodAutoscalers of the stream scale (`spec.scaleTargetRef.name`).
+fn autoscaled(ws: &Workspace<'_>) -> HashSet<String> {
+    ws.object_refs()
+        .filter(|h| h.kind == "HorizontalPodAutoscaler")
+        .filter_map(|h| ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"]))
+        .map(String::from)
+        .collect()
+}
+
+/// Whether a workload runs one pod with no autoscaler (`autoscaled`: see [`autoscaled`]):
+/// there is nothing to spread.
+fn single_replica(ws: &Workspace<'_>, obj: &Object, autoscaled: &HashSet<String>) -> bool {
     let tree = ws.tree(obj.segment);
     tree.path(obj.node, &["spec", "replicas"]).map(|r| model::json(tree, r)) == Some(Json::from(1))
-        && !objects.iter().any(|h| {
-            h.kind == "HorizontalPodAutoscaler"
-                && ws.tree(h.segment).str_at(h.node, &["spec", "scaleTargetRef", "name"]) == Some(obj.name.as_str())
-        })
+        && !autoscaled.contains(&obj.name)
+}
+
+/// `model::json(tree, map)[key]`, without the JSON of the mapping's other keys (that of the
+/// whole mapping when it has a merge key, whose sources [`model::json`] merges).
+fn field_json(tree: &Tree, map: NodeId, key: &str) -> Json {
+    let map = tree.resolved(map);
+    if !tree.is_mapping(map) {
+        return Json::Null;
+    }
+    let entries = tree.entries(map);
+    if entries.iter().any(|&(k, _)| tree.is_merge_key(k)) {
+        return model::json(tree, map)[key].take();
+    }
+    // Keys as `model::json` writes them: a scalar's text (through an alias), else its JSON;
+    // a repeated key's last value wins.
+    let written = |k: NodeId| {
+        let k = tree.resolved(k);
+        match tree.scalar(k) {
+            Some(text) => text == key,
+            None => {
+                let text = model::json(tree, k).to_string();
+                text == key
+            }
+        }
+    };
+    entries.iter().rev().find(|&&(k, _)| written(k)).map_or(Json::Null, |&(_, v)| model::json(tree, v))
 }
 
 fn limit(container: &Json, resource: &str) -> std::result::Result<f64, String> {
