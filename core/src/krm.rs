@@ -84,6 +84,16 @@ fn not_a_list(found: String) -> Error {
 /// Render a `ResourceList`: its items through the engine, its `functionConfig` as config, the
 /// report as `results`.
 pub fn render_resource_list(request: &RenderRequestV1) -> Result<RenderOutput> {
+    // The engine scrubs Secret values from its own errors; the envelope's and the list's are
+    // scrubbed here, once (a second scrub of scrubbed text could match inside `<redacted>`).
+    let scrub = |e| crate::redact::SecretValues::collect(&request.manifests).scrub_error(e);
+    let platform = envelope(request).map_err(scrub)?;
+    let out = engine::render_with(request, platform)?;
+    finish(out).map_err(scrub)
+}
+
+/// Check that the request is one `ResourceList` and read its `functionConfig` as config sources.
+fn envelope(request: &RenderRequestV1) -> Result<Vec<Source>> {
     let stream = Stream::split(&request.manifests);
     let documents = stream.segments.iter().filter(|s| s.has_content).count();
     let Some(seg) = only_document(&stream) else {
@@ -110,12 +120,10 @@ pub fn render_resource_list(request: &RenderRequestV1) -> Result<RenderOutput> {
             );
         }
     }
-    let platform = match tree.get(root, "functionConfig").filter(|&n| !tree.is_null(n)) {
+    Ok(match tree.get(root, "functionConfig").filter(|&n| !tree.is_null(n)) {
         Some(fc) => function_config(&tree, fc)?,
         None => Vec::new(),
-    };
-    let out = engine::render_with(request, platform)?;
-    finish(out)
+    })
 }
 
 /// `functionConfig` as config sources: a `PostwireConfig`, or a `ConfigMap` whose `data`

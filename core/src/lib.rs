@@ -74,9 +74,12 @@ pub fn render(request: &RenderRequestV1) -> Result<RenderOutput, Error> {
         InputFormat::ResourceList => true,
         InputFormat::Auto => krm::is_resource_list(&request.manifests),
     };
-    let out = if resource_list { krm::render_resource_list(request) } else { engine::render_stream(request) };
-    // The engine scrubs its own errors; this covers the list's envelope too.
-    out.map_err(|e| redact::SecretValues::collect(&request.manifests).scrub_error(e))
+    // Each path scrubs Secret values from its errors and report exactly once.
+    if resource_list {
+        krm::render_resource_list(request)
+    } else {
+        engine::render_stream(request)
+    }
 }
 
 /// [`render`], as the response message the plugin's `render` export returns.

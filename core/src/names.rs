@@ -1,19 +1,31 @@
 //! The syntax Kubernetes gives names and label values, checked and made valid in one place.
 
-/// Whether `name` is a DNS-1123 subdomain, as Kubernetes requires of most object names and of
-/// API groups: dot-separated [`is_dns_label`]s, at most 253 characters.
+/// Whether `name` is a DNS-1123 subdomain as Kubernetes checks object names
+/// (`IsDNS1123Subdomain`): dot-separated parts of lower-case alphanumerics and `-`, each
+/// alphanumeric at both ends, at most 253 characters in all. A part may be longer than 63.
 pub fn is_dns_subdomain(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(|part| is_dns_part(part, 253))
+}
+
+/// Whether `name` is a domain name of [`is_dns_label`]s (each at most 63), at most 253
+/// characters: what the config's annotation prefix and API group patterns require.
+pub fn is_domain_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label)
 }
 
 /// Whether `label` is a DNS-1123 label: lower-case alphanumerics and `-`, alphanumeric at both
 /// ends, at most 63 characters.
 pub fn is_dns_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 63
-        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !label.starts_with('-')
-        && !label.ends_with('-')
+    is_dns_part(label, 63)
+}
+
+/// Lower-case alphanumerics and `-`, alphanumeric at both ends, at most `max` characters.
+fn is_dns_part(part: &str, max: usize) -> bool {
+    !part.is_empty()
+        && part.len() <= max
+        && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !part.starts_with('-')
+        && !part.ends_with('-')
 }
 
 /// Whether `v` is a valid label value: empty, or at most 63 of `A-Za-z0-9-_.` with an
@@ -55,6 +67,9 @@ mod tests {
             !is_dns_subdomain("Apps") && !is_dns_subdomain("a..b") && !is_dns_subdomain("-a") && !is_dns_subdomain("")
         );
         assert!(!is_dns_subdomain(&"a".repeat(254)) && !is_dns_label(&"a".repeat(64)));
+        // Object names may have parts longer than a DNS label; the config's domains may not.
+        assert!(is_dns_subdomain(&"a".repeat(64)) && is_dns_subdomain(&format!("{}.b", "a".repeat(100))));
+        assert!(!is_domain_name(&"a".repeat(64)) && is_domain_name("checksum.example.com"));
         assert_eq!(label_value("-Team: Payments/EU_1.", '-'), "Team--Payments-EU_1");
         assert_eq!(label_value("sha256:abc", '_'), "sha256_abc");
         assert_eq!(label_value(&"x".repeat(70), '-'), "x".repeat(63));

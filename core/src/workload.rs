@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Invalid, Key};
 use crate::error::{Error, ErrorKind, Result};
-use crate::names::is_dns_subdomain;
+use crate::names::is_domain_name;
 use crate::report::{Level, Note, Report};
 pub use crate::resource::{containers, Container, CONTAINER_LISTS};
 use crate::resource::{Object, Place, WorkloadKind};
@@ -189,7 +189,7 @@ pub fn validate_kinds(configured: &[WorkloadKindConfig]) -> std::result::Result<
             return Err(Invalid::new(format!("`{}` is not a Kubernetes kind", w.kind), at(i, "kind"))
                 .hint("a kind is letters and digits, e.g. `CloneSet`"));
         }
-        if !(w.group.is_empty() || is_dns_subdomain(&w.group)) {
+        if !(w.group.is_empty() || is_domain_name(&w.group)) {
             return Err(Invalid::new(format!("`{}` is not an API group", w.group), at(i, "group"))
                 .hint("use a DNS subdomain such as `apps.kruise.io`, or leave it empty for the core group"));
         }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Invalid, Key};
-use crate::names::is_dns_subdomain;
+use crate::names::is_domain_name;
 use crate::select::glob_matches;
 
 fn yes() -> bool {
@@ -148,7 +148,7 @@ impl ChecksumConfig {
     pub fn validate(&self) -> Result<(), Invalid> {
         let prefix = &self.annotation_prefix;
         let valid_prefix =
-            prefix.len() <= patterns::ANNOTATION_PREFIX_MAX && prefix.strip_suffix('/').is_some_and(is_dns_subdomain);
+            prefix.len() <= patterns::ANNOTATION_PREFIX_MAX && prefix.strip_suffix('/').is_some_and(is_domain_name);
         if !valid_prefix {
             return Err(Invalid::new(
                 format!("`{prefix}` is not an annotation key prefix"),
