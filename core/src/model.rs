@@ -86,6 +86,22 @@ fn walk(tree: &Tree, id: NodeId, reading: Reading) -> Json {
     }
 }
 
+/// `json(tree, map)[key]`, without building the JSON of the mapping's other keys (that of the
+/// whole mapping when it has a merge key, whose sources [`json`] merges): null when `map` is
+/// not a mapping or lacks `key`. Keys compare as [`json`] writes them; a repeated key's last
+/// value wins.
+pub fn field(tree: &Tree, map: NodeId, wanted: &str) -> Json {
+    let map = tree.resolved(map);
+    if !tree.is_mapping(map) {
+        return Json::Null;
+    }
+    let entries = tree.entries(map);
+    if entries.iter().any(|&(k, _)| tree.is_merge_key(k)) {
+        return json(tree, map)[wanted].take();
+    }
+    entries.iter().rev().find(|&&(k, _)| key(tree, k) == wanted).map_or(Json::Null, |&(_, v)| json(tree, v))
+}
+
 /// The value of a node to write again, typed like [`json`] but keeping the written key order.
 pub fn value(tree: &Tree, id: NodeId) -> Value {
     let id = tree.resolved(id);
@@ -206,6 +222,32 @@ pub fn equal(a: &Json, b: &Json) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn field_is_the_field_of_the_whole_mapping() {
+        let docs = [
+            "a: 1\nb: [x]\n",
+            "a: 1\na: 2\n",
+            "k: &k b\nm: {*k : 3, c: 4}\n",
+            "base: &base {a: 1, b: 2}\nm:\n  <<: *base\n  a: 5\n",
+            "base: &base {a: 1}\nm:\n  <<: [*base, {b: 7}]\n",
+            "m: &m {a: {x: 1}}\nn: *m\n",
+            "m: {? [a] : 1, ? {b: 1} : 2}\n",
+            "m: scalar\n",
+        ];
+        for doc in docs {
+            let tree = Tree::parse(doc, 0).unwrap();
+            let root = tree.root().unwrap();
+            let mut maps = vec![root];
+            maps.extend(["m", "n"].iter().filter_map(|k| tree.get(root, k)));
+            for map in maps {
+                let whole = json(&tree, map);
+                for key in ["a", "b", "c", "b", "x", "[\"a\"]", "{\"b\":1}", "missing"] {
+                    assert_eq!(field(&tree, map, key), whole[key], "{key} of {doc}");
+                }
+            }
+        }
+    }
 
     fn doc(text: &str) -> Json {
         let tree = Tree::parse(text, 0).unwrap();

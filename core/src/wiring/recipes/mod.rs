@@ -690,7 +690,7 @@ fn plan_spread(
             "recipes.zoneSpread: 1 replica and no HorizontalPodAutoscaler, so the spread does nothing; raise the replicas or leave the workload out of the target",
         );
     }
-    let has = field_json(tree, pod_spec, "topologySpreadConstraints")
+    let has = model::field(tree, pod_spec, "topologySpreadConstraints")
         .as_array()
         .is_some_and(|cs| cs.iter().any(|c| c["topologyKey"].as_str() == Some(key)));
     if has {
@@ -723,32 +723,6 @@ fn single_replica(ws: &Workspace<'_>, obj: &Object, autoscaled: &HashSet<String>
     let tree = ws.tree(obj.segment);
     tree.path(obj.node, &["spec", "replicas"]).map(|r| model::json(tree, r)) == Some(Json::from(1))
         && !autoscaled.contains(&obj.name)
-}
-
-/// `model::json(tree, map)[key]`, without the JSON of the mapping's other keys (that of the
-/// whole mapping when it has a merge key, whose sources [`model::json`] merges).
-fn field_json(tree: &Tree, map: NodeId, key: &str) -> Json {
-    let map = tree.resolved(map);
-    if !tree.is_mapping(map) {
-        return Json::Null;
-    }
-    let entries = tree.entries(map);
-    if entries.iter().any(|&(k, _)| tree.is_merge_key(k)) {
-        return model::json(tree, map)[key].take();
-    }
-    // Keys as `model::json` writes them: a scalar's text (through an alias), else its JSON;
-    // a repeated key's last value wins.
-    let written = |k: NodeId| {
-        let k = tree.resolved(k);
-        match tree.scalar(k) {
-            Some(text) => text == key,
-            None => {
-                let text = model::json(tree, k).to_string();
-                text == key
-            }
-        }
-    };
-    entries.iter().rev().find(|&&(k, _)| written(k)).map_or(Json::Null, |&(_, v)| model::json(tree, v))
 }
 
 fn limit(container: &Json, resource: &str) -> std::result::Result<f64, String> {

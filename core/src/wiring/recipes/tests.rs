@@ -267,29 +267,3 @@ fn every_recipe_at_once_is_idempotent() {
     );
     assert_eq!(d.len(), 9, "{text}");
 }
-
-#[test]
-fn field_json_is_the_field_of_the_whole_mapping() {
-    let docs = [
-        "a: 1\nb: [x]\n",
-        "a: 1\na: 2\n",
-        "k: &k b\nm: {*k : 3, c: 4}\n",
-        "base: &base {a: 1, b: 2}\nm:\n  <<: *base\n  a: 5\n",
-        "base: &base {a: 1}\nm:\n  <<: [*base, {b: 7}]\n",
-        "m: &m {a: {x: 1}}\nn: *m\n",
-        "m: {? [a] : 1, ? {b: 1} : 2}\n",
-        "m: scalar\n",
-    ];
-    for doc in docs {
-        let tree = Tree::parse(doc, 0).unwrap();
-        let root = tree.root().unwrap();
-        let mut maps = vec![root];
-        maps.extend(["m", "n"].iter().filter_map(|k| tree.get(root, k)));
-        for map in maps {
-            let whole = model::json(&tree, map);
-            for key in ["a", "b", "c", "b", "x", "[\"a\"]", "{\"b\":1}", "missing"] {
-                assert_eq!(field_json(&tree, map, key), whole[key], "{key} of {doc}");
-            }
-        }
-    }
-}
