@@ -216,9 +216,12 @@ impl Invalid {
         Invalid { error, path }
     }
 
-    /// With a hint on what to write instead.
+    /// With a hint on what to write instead (an empty one is none).
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.error = self.error.with_hint(hint);
+        let hint = hint.into();
+        if !hint.is_empty() {
+            self.error = self.error.with_hint(hint);
+        }
         self
     }
 }

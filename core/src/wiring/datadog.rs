@@ -39,6 +39,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Invalid, Key};
 use crate::edit::Value;
 use crate::emit::double_quoted;
 use crate::error::{Error, ErrorKind, Result};
@@ -357,13 +358,9 @@ impl Default for DatadogConfig {
 
 impl DatadogConfig {
     /// Checks across fields; the error and the config path of the value at fault.
-    pub fn validate(&self) -> std::result::Result<(), crate::config::Invalid> {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
         let err = |msg: String, path: Vec<&'static str>, hint: &str| {
-            let mut e = Error::new(ErrorKind::Config, msg).with_path(path.join("."));
-            if !hint.is_empty() {
-                e = e.with_hint(hint.to_string());
-            }
-            Err(crate::config::Invalid { error: e, path: path.into_iter().map(crate::config::Key::from).collect() })
+            Err(Invalid::new(msg, path.into_iter().map(Key::from).collect()).hint(hint))
         };
         if self.apm.enabled && self.apm.language.is_none() {
             return err(

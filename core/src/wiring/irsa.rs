@@ -36,6 +36,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Invalid;
 use crate::edit::{PathSeg, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::generate::{self, OnConflict, GENERATED_ANNOTATION};
@@ -382,13 +383,9 @@ fn is_region(s: &str) -> bool {
 
 impl IrsaConfig {
     /// Checks across fields; the error and the config path of the value at fault.
-    pub fn validate(&self) -> std::result::Result<(), crate::config::Invalid> {
+    pub fn validate(&self) -> std::result::Result<(), Invalid> {
         let err = |msg: String, path: &'static str, hint: &str| {
-            let mut e = Error::new(ErrorKind::Config, msg).with_path(format!("irsa.{path}"));
-            if !hint.is_empty() {
-                e = e.with_hint(hint.to_string());
-            }
-            Err(crate::config::Invalid { error: e, path: vec!["irsa".into(), path.into()] })
+            Err(Invalid::new(msg, vec!["irsa".into(), path.into()]).hint(hint))
         };
         if let Some(id) = &self.account_id {
             if !is_account_id(id) {
@@ -448,10 +445,8 @@ impl IrsaConfig {
 
     /// `irsa.roles`: each role in the configured partition, and a bare role name only with an
     /// account to put it in.
-    fn validate_roles(&self) -> std::result::Result<(), crate::config::Invalid> {
-        let err = |msg: String, hint: &str| {
-            Err(crate::config::Invalid::new(msg, vec!["irsa".into(), "roles".into()]).hint(hint))
-        };
+    fn validate_roles(&self) -> std::result::Result<(), Invalid> {
+        let err = |msg: String, hint: &str| Err(Invalid::new(msg, vec!["irsa".into(), "roles".into()]).hint(hint));
         for (sa, role) in &self.roles {
             if let Ok(arn) = parse_arn(&role.0) {
                 if arn.partition != self.partition.as_str() {
