@@ -11,22 +11,18 @@ fn no_errors_on_the_corpus() {
     };
     let mut errors = Vec::new();
     let mut files = 0;
-    for dir in ["streams", "rendered"] {
-        let mut entries: Vec<_> =
-            std::fs::read_dir(shared.join("corpus").join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for path in entries {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let findings = postwire_core::check::check(&text, None).unwrap();
-            files += 1;
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            for f in &findings {
-                if std::env::var("POSTWIRE_CHECK_LIST").as_deref() == Ok("1") {
-                    println!("{dir}/{name}: {}", f.line());
-                }
-                if f.level == postwire_core::check::Level::Error {
-                    errors.push(format!("{dir}/{name}: {}", f.line()));
-                }
+    for path in common::corpus_files(&shared) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let findings = postwire_core::check::check(&text, None).unwrap();
+        files += 1;
+        let dir = path.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        for f in &findings {
+            if std::env::var("POSTWIRE_CHECK_LIST").as_deref() == Ok("1") {
+                println!("{dir}/{name}: {}", f.line());
+            }
+            if f.level == postwire_core::check::Level::Error {
+                errors.push(format!("{dir}/{name}: {}", f.line()));
             }
         }
     }

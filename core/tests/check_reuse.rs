@@ -38,17 +38,12 @@ fn render_findings_are_those_of_a_fresh_check() {
         configs.push(examples.join(e).join("postwire.yaml"));
     }
     let (mut streams, mut findings) = (0, 0);
-    for dir in ["streams", "rendered"] {
-        let mut entries: Vec<_> =
-            std::fs::read_dir(shared.join("corpus").join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for path in entries {
-            let text = std::fs::read_to_string(&path).unwrap();
-            for config in configs.iter().filter(|c| c.exists()) {
-                findings += findings_agree(&path.display().to_string(), &text, config);
-            }
-            streams += 1;
+    for path in common::corpus_files(&shared) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for config in configs.iter().filter(|c| c.exists()) {
+            findings += findings_agree(&path.display().to_string(), &text, config);
         }
+        streams += 1;
     }
     assert!(streams >= 10, "the corpus has {streams} streams");
     assert!(findings > 0, "no finding to compare");

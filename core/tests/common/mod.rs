@@ -26,6 +26,20 @@ pub fn shared(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The corpus streams under `shared`: `corpus/streams/*` then `corpus/rendered/*`, each
+/// folder sorted by name.
+#[allow(dead_code)] // not every test binary using this module reads the corpus
+pub fn corpus_files(shared: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["streams", "rendered"] {
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(shared.join("corpus").join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        files.extend(entries);
+    }
+    files
+}
+
 /// The documents of a rendered stream as Kubernetes reads them (empty documents left out).
 #[allow(dead_code)] // not every test binary using this module reads documents
 pub fn documents(stream: &str) -> Vec<serde_json::Value> {
