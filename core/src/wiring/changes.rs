@@ -65,11 +65,6 @@ impl<'o> Changes<'o> {
         self.notes.push((level, message.into()));
     }
 
-    /// Whether no edit is planned.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
     /// Record the notes, carry out the edits on the object, and record what each changed.
     pub fn apply(self, ws: &mut Workspace<'_>, report: &mut Report) -> Result<()> {
         let Changes { wiring, object, ops, reasons, notes } = self;

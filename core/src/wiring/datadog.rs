@@ -573,16 +573,16 @@ impl Datadog {
 const TAGS: [(&str, &str); 3] = [(TAG_ENV, "DD_ENV"), (TAG_SERVICE, "DD_SERVICE"), (TAG_VERSION, "DD_VERSION")];
 
 /// An environment variable to inject: its name and its `env` item.
-type EnvItem = (String, Value);
+type EnvItem = Value;
 
 /// `NAME=value`.
 fn var(name: &str, value: &str) -> EnvItem {
-    (name.to_string(), podspec::env_value(name, value))
+    podspec::env_value(name, value)
 }
 
 /// `NAME` from a field of the pod (`metadata.uid`, `status.hostIP`).
 fn var_from(name: &str, field_path: &str) -> EnvItem {
-    (name.to_string(), podspec::env_field(name, field_path))
+    podspec::env_field(name, field_path)
 }
 
 /// A volume of the agent's sockets: the pod volume and where every container mounts it.
@@ -913,8 +913,7 @@ impl<'a, 'w> Plan<'a, 'w> {
     fn add_volumes(&self, changes: &mut Changes<'_>, volumes: &[SocketVolume]) {
         let mut added = Vec::new();
         for v in volumes {
-            if podspec::ensure_volume(changes, &self.pod, v.name, None, v.volume.clone(), "the Datadog agent's sockets")
-            {
+            if podspec::ensure_volume(changes, &self.pod, None, v.volume.clone(), "the Datadog agent's sockets") {
                 added.push(v.name);
             } else {
                 changes.note(Level::Info, format!("kept the pod's own volume `{}`", v.name));
@@ -1039,8 +1038,8 @@ impl<'a, 'w> Plan<'a, 'w> {
     ) {
         let why = format!("what the Datadog admission controller injects into {}", ctr.describe());
         let mut at = 0;
-        for (name, item) in self.env_items(changes, ctr, tags, jmx) {
-            if podspec::ensure_env(changes, &self.pod, ctr, &name, item, EnvAt::Front(at), why.clone()) {
+        for item in self.env_items(changes, ctr, tags, jmx) {
+            if podspec::ensure_env(changes, &self.pod, ctr, item, EnvAt::Front(at), why.clone()) {
                 at += 1;
             }
         }
@@ -1055,7 +1054,7 @@ impl<'a, 'w> Plan<'a, 'w> {
                 ("readOnly", Value::Bool(true)),
             ]);
             let why = format!("the agent's sockets in {}", ctr.describe());
-            podspec::ensure_mount(changes, &self.pod, ctr, v.name, &v.path, item, why);
+            podspec::ensure_mount(changes, &self.pod, ctr, item, why);
         }
     }
 }

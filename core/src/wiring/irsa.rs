@@ -1008,7 +1008,7 @@ impl Irsa {
         }
         let reason = format!("what the EKS pod-identity webhook injects into {}", c.describe());
         for (name, value) in env {
-            podspec::ensure_env(changes, pod, c, name, podspec::env_value(name, value), EnvAt::Back, &reason);
+            podspec::ensure_env(changes, pod, c, podspec::env_value(name, value), EnvAt::Back, &reason);
         }
     }
 }
@@ -1069,7 +1069,7 @@ fn token_mount(changes: &mut Changes<'_>, pod: &Pod<'_>, c: &Container) {
         ("mountPath", Value::str(MOUNT_PATH)),
     ]);
     let reason = format!("the web identity token for {}", c.describe());
-    podspec::ensure_mount(changes, pod, c, VOLUME, MOUNT_PATH, item, reason);
+    podspec::ensure_mount(changes, pod, c, item, reason);
 }
 
 /// The projected token volume, first as the webhook writes it. It depends only on its name
@@ -1085,7 +1085,7 @@ fn token_volume(changes: &mut Changes<'_>, pod: &Pod<'_>, eff: &Effective, expir
     let item =
         Value::map([("name", Value::str(VOLUME)), ("projected", Value::map([("sources", Value::Seq(vec![source]))]))]);
     let reason = "projected service account token, first volume as the webhook writes it";
-    podspec::ensure_volume(changes, pod, VOLUME, Some(0), item, reason);
+    podspec::ensure_volume(changes, pod, Some(0), item, reason);
 }
 
 mod go_parse;

@@ -45,17 +45,6 @@ pub enum Existing<'a> {
     Other(&'a str),
 }
 
-/// What [`ensure_mount`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mount {
-    /// The mount is planned.
-    Added,
-    /// The container has a mount of that name already.
-    Present,
-    /// Another mount has the path; kept, with a warning.
-    Clash,
-}
-
 impl<'a> Pod<'a> {
     /// A view of `workload` in `tree`.
     pub fn new(tree: &'a Tree, workload: &'a Workload) -> Self {
@@ -104,18 +93,18 @@ impl<'a> Pod<'a> {
     }
 }
 
-/// Plan `NAME=value` (or any env item, `valueFrom` included) in a container unless it sets
-/// `name` already; whether it was planned.
+/// Plan the env `item` (`{name, value}` or `{name, valueFrom}`) in a container unless it sets
+/// that name already; whether it was planned.
 pub fn ensure_env(
     changes: &mut Changes<'_>,
     pod: &Pod<'_>,
     c: &Container,
-    name: &str,
     item: Value,
     at: EnvAt,
     reason: impl Into<String>,
 ) -> bool {
-    if pod.env_names(c).contains(&name) {
+    let name = field(&item, "name");
+    if pod.env_names(c).contains(&name.as_str()) {
         return false;
     }
     let index = match at {
@@ -139,20 +128,13 @@ pub fn env_field(name: &str, field_path: &str) -> Value {
     ])
 }
 
-/// Plan the mount `item` (named `name`, at `path`) in a container unless it has a mount of that
-/// name; a different mount at the same path (trailing `/` aside) is kept with a warning.
-pub fn ensure_mount(
-    changes: &mut Changes<'_>,
-    pod: &Pod<'_>,
-    c: &Container,
-    name: &str,
-    path: &str,
-    item: Value,
-    reason: impl Into<String>,
-) -> Mount {
+/// Plan the mount `item` (`{name, mountPath, ...}`) in a container unless it has a mount of
+/// that name; a different mount at the same path (trailing `/` aside) is kept with a warning.
+pub fn ensure_mount(changes: &mut Changes<'_>, pod: &Pod<'_>, c: &Container, item: Value, reason: impl Into<String>) {
+    let (name, path) = (field(&item, "name"), field(&item, "mountPath"));
     let mounts = pod.mounts(c);
-    if mounts.iter().any(|(n, _)| *n == Some(name)) {
-        return Mount::Present;
+    if mounts.iter().any(|(n, _)| *n == Some(name.as_str())) {
+        return;
     }
     let wanted = path.trim_end_matches('/');
     if let Some((other, _)) = mounts.iter().find(|(_, p)| p.map(|p| p.trim_end_matches('/')) == Some(wanted)) {
@@ -164,27 +146,35 @@ pub fn ensure_mount(
                 other.unwrap_or("?")
             ),
         );
-        return Mount::Clash;
+        return;
     }
     changes.insert(&pod.container_child(c, "volumeMounts"), None, item, name, reason);
-    Mount::Added
 }
 
-/// Plan the pod volume `item` (named `name`) before item `index` or last, unless the pod has a
-/// volume of that name; whether it was planned.
+/// Plan the pod volume `item` (`{name, ...}`) before item `index` or last, unless the pod has
+/// a volume of that name; whether it was planned.
 pub fn ensure_volume(
     changes: &mut Changes<'_>,
     pod: &Pod<'_>,
-    name: &str,
     index: Option<usize>,
     item: Value,
     reason: impl Into<String>,
 ) -> bool {
-    if pod.volume_names().contains(&name) {
+    let name = field(&item, "name");
+    if pod.volume_names().contains(&name.as_str()) {
         return false;
     }
     changes.insert(&pod.workload.pod_spec_child(&[PathSeg::from("volumes")]), index, item, name, reason);
     true
+}
+
+/// A string field of an item the helpers are given (`name`, `mountPath`), which they report and
+/// compare by.
+fn field(item: &Value, key: &str) -> String {
+    match item.get(key) {
+        Some(Value::Str(s)) => s.clone(),
+        _ => panic!("a pod-spec item needs a string `{key}`"),
+    }
 }
 
 /// Plan `key: value` in the mapping at `at` (a path from the object, such as the pod template's

@@ -661,7 +661,7 @@ fn plan_env(
             match value {
                 Ok(v) => {
                     let reason = format!("recipes.{recipe}: {name}={v} from the container's limits");
-                    ensure_env(changes, &pod, &c, &name, env_value(&name, &v), EnvAt::Back, reason);
+                    ensure_env(changes, &pod, &c, env_value(&name, &v), EnvAt::Back, reason);
                 }
                 Err(why) => {
                     changes.note(Level::Info, format!("recipes.{recipe}: {} gets no {name}: {why}", c.describe()))
