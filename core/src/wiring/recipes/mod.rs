@@ -444,8 +444,7 @@ impl Recipes {
     ) -> Result<()> {
         let objects: Vec<Object> = ws.objects().into_iter().filter(|o| !is_generated(ws, o)).collect();
         let listed = listed_services(ws, &objects, recipe)?;
-        let chosen: Vec<Object> =
-            self.chosen(ws, &listed, &recipe.target, "networkPolicy")?.into_iter().cloned().collect();
+        let chosen = self.chosen_owned(ws, listed, &recipe.target, "networkPolicy")?;
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
