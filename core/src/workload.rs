@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Invalid, Key};
+use crate::config::Invalid;
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::is_domain_name;
 use crate::report::{Level, Note, Report};
@@ -181,7 +181,7 @@ pub fn kinds(configured: &[WorkloadKindConfig]) -> Vec<WorkloadKind> {
 
 /// Checks after parsing of the `workloads:` section.
 pub fn validate_kinds(configured: &[WorkloadKindConfig]) -> std::result::Result<(), Invalid> {
-    let at = |i: usize, field: &str| vec![Key::from("workloads"), Key::Index(i), Key::from(field)];
+    let at = |i: usize, field: &str| vec![PathSeg::from("workloads"), PathSeg::Index(i), PathSeg::from(field)];
     for (i, w) in configured.iter().enumerate() {
         let kind_ok = w.kind.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
             && w.kind.bytes().all(|b| b.is_ascii_alphanumeric());

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 pub use value::{parse_set, Origin, Spanned, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::yaml::Tree;
+use crate::yaml::{display_path, PathSeg, Tree};
 
 /// The config apiVersion this build reads.
 pub const API_VERSION: &str = "postwire.dev/v1alpha1";
@@ -161,12 +161,12 @@ pub fn resolve<T: DeserializeOwned>(
     Ok(config)
 }
 
-fn locate(err: Error, merged: &Spanned, path: &[Key]) -> Error {
+fn locate(err: Error, merged: &Spanned, path: &[PathSeg]) -> Error {
     let mut node = Some(merged);
     for key in path {
         node = node.and_then(|n| match key {
-            Key::Field(k) => n.get(k),
-            Key::Index(i) => n.item(*i),
+            PathSeg::Key(k) => n.get(k),
+            PathSeg::Index(i) => n.item(*i),
         });
     }
     let Some(node) = node else { return err };
@@ -178,27 +178,6 @@ fn locate(err: Error, merged: &Spanned, path: &[Key]) -> Error {
     }
 }
 
-/// One step of a path into the config: a key, or an index into a list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Key {
-    /// A mapping key (`irsa`, a template's name).
-    Field(String),
-    /// A list index.
-    Index(usize),
-}
-
-impl From<&str> for Key {
-    fn from(key: &str) -> Self {
-        Key::Field(key.to_string())
-    }
-}
-
-impl From<String> for Key {
-    fn from(key: String) -> Self {
-        Key::Field(key)
-    }
-}
-
 /// A value that parses but is not valid, and the config path of the value at fault: what a
 /// section's `validate` returns. [`resolve`] turns the path into the source, line and column.
 #[derive(Debug)]
@@ -206,13 +185,13 @@ pub struct Invalid {
     /// The error; it names the dotted path (`checksum.include[1]`).
     pub error: Error,
     /// Where the value is.
-    pub path: Vec<Key>,
+    pub path: Vec<PathSeg>,
 }
 
 impl Invalid {
     /// `message` about the value at `path`.
-    pub fn new(message: impl Into<String>, path: Vec<Key>) -> Self {
-        let error = Error::new(ErrorKind::Config, message).with_path(dotted(&path));
+    pub fn new(message: impl Into<String>, path: Vec<PathSeg>) -> Self {
+        let error = Error::new(ErrorKind::Config, message).with_path(display_path(&path));
         Invalid { error, path }
     }
 
@@ -224,21 +203,4 @@ impl Invalid {
         }
         self
     }
-}
-
-/// `a.b[2].c`, as errors name config paths.
-fn dotted(path: &[Key]) -> String {
-    let mut out = String::new();
-    for key in path {
-        match key {
-            Key::Field(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            Key::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
 }

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Invalid, Key};
+use crate::config::Invalid;
 use crate::edit::Value;
 use crate::emit::double_quoted;
 use crate::error::{Error, ErrorKind, Result};
@@ -49,6 +49,7 @@ use crate::select::Selector;
 use crate::wire::ContextV1;
 use crate::workload::{self, report_path, Workload};
 use crate::workspace::Workspace;
+use crate::yaml::PathSeg;
 
 use super::changes::Changes;
 use super::podspec::{self, EnvAt, Existing, Pod};
@@ -360,7 +361,7 @@ impl DatadogConfig {
     /// Checks across fields; the error and the config path of the value at fault.
     pub fn validate(&self) -> std::result::Result<(), Invalid> {
         let err = |msg: String, path: Vec<&'static str>, hint: &str| {
-            Err(Invalid::new(msg, path.into_iter().map(Key::from).collect()).hint(hint))
+            Err(Invalid::new(msg, path.into_iter().map(PathSeg::from).collect()).hint(hint))
         };
         if self.apm.enabled && self.apm.language.is_none() {
             return err(

@@ -5,9 +5,10 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Invalid, Key};
+use crate::config::Invalid;
 use crate::names::is_domain_name;
 use crate::select::glob_matches;
+use crate::yaml::PathSeg;
 
 fn yes() -> bool {
     true
@@ -175,7 +176,7 @@ impl ChecksumConfig {
                 if !kind_ok || name.is_empty() || name.contains('/') {
                     return Err(Invalid::new(
                         format!("`{p}` is not a name pattern"),
-                        vec!["checksum".into(), field.into(), Key::Index(i)],
+                        vec!["checksum".into(), field.into(), PathSeg::Index(i)],
                     )
                     .hint("use `name`, `configmap/name` or `secret/name`; `*` and `?` match any characters"));
                 }

@@ -648,11 +648,13 @@ impl RolloutsConfig {
     /// Checks after parsing: each analysis template names one provider, and only a Prometheus
     /// analysis takes conditions (a Job's measurement is the Job's success).
     pub fn validate(&self) -> std::result::Result<(), crate::config::Invalid> {
-        use crate::config::{Invalid, Key};
+        use crate::config::Invalid;
+        use crate::yaml::PathSeg;
         for (name, t) in &self.analysis_templates {
             let error = |message: &str, field: &str, hint: &str| {
-                let mut path = vec![Key::from("rollouts"), Key::from("analysisTemplates"), Key::from(name.as_str())];
-                path.extend((!field.is_empty()).then(|| Key::from(field)));
+                let mut path =
+                    vec![PathSeg::from("rollouts"), PathSeg::from("analysisTemplates"), PathSeg::from(name.as_str())];
+                path.extend((!field.is_empty()).then(|| PathSeg::from(field)));
                 Err(Invalid::new(message, path).hint(hint))
             };
             match (&t.prometheus, &t.job) {
