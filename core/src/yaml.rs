@@ -153,6 +153,9 @@ impl Tree {
     /// in the stream, minus one). More than one document in `text` is an error.
     pub fn parse(text: &str, line_offset: usize) -> Result<Tree> {
         let mut builder = Builder { line_offset, ..Builder::default() };
+        // About one node per 16 bytes of Kubernetes YAML: few regrowths while building, and
+        // the spare capacity is given back in `finish`.
+        builder.tree.nodes.reserve(text.len() / 16);
         for item in Parser::new_from_str(text) {
             let (event, span) = item.map_err(|e| {
                 let mark = e.marker();
@@ -346,10 +349,11 @@ impl Expanded {
 struct AliasBudget {
     /// The latest node defining each anchor (aliases refer to the most recent definition).
     anchors: HashMap<usize, NodeId>,
-    /// Expanded size per node id (filled for leaves at once, for collections when they close).
-    sizes: HashMap<NodeId, Expanded>,
-    /// Collections still open (an alias to one of them would contain itself).
-    open: HashSet<NodeId>,
+    /// Expanded size per node id, indexed by id (filled for leaves at once, for collections
+    /// when they close): ids are given in order, so a vector needs no hashing per node.
+    sizes: Vec<Expanded>,
+    /// Per node id: a collection still open (an alias to one of them would contain itself).
+    open: Vec<bool>,
 }
 
 /// Alias-driven nodes become suspect above this many, in a document of at least `MIN_NODES`.
@@ -377,50 +381,58 @@ impl AliasBudget {
         }
     }
 
+    /// Record the size of node `id`, the next id in order.
+    fn size(&mut self, id: NodeId, size: Expanded, open: bool) {
+        debug_assert_eq!(id, self.sizes.len(), "node ids are given in order");
+        self.sizes.push(size);
+        self.open.push(open);
+    }
+
     fn leaf(&mut self, id: NodeId, anchor: usize, stack: &[NodeId], size: Expanded) {
         self.define(id, anchor);
-        self.sizes.insert(id, size);
+        self.size(id, size, false);
         self.add_to_parent(stack, size);
     }
 
     fn open(&mut self, id: NodeId, anchor: usize) {
         self.define(id, anchor);
-        self.open.insert(id);
-        self.sizes.insert(id, Expanded { nodes: 1, bytes: 0 });
+        self.size(id, Expanded { nodes: 1, bytes: 0 }, true);
     }
 
     fn close(&mut self, id: NodeId, stack: &[NodeId]) {
-        self.open.remove(&id);
-        let size = self.sizes[&id];
+        self.open[id] = false;
+        let size = self.sizes[id];
         self.add_to_parent(stack, size);
     }
 
     fn add_to_parent(&mut self, stack: &[NodeId], size: Expanded) {
-        if let Some(parent) = stack.last() {
-            self.sizes.get_mut(parent).expect("open collections have a size").add(size);
+        if let Some(&parent) = stack.last() {
+            self.sizes[parent].add(size);
         }
     }
 
     /// The node an alias refers to (None when its anchor is unknown: the parser reports that).
     fn alias(&mut self, id: NodeId, anchor: usize, stack: &[NodeId]) -> Result<Option<NodeId>> {
         let Some(&target) = self.anchors.get(&anchor) else {
+            // The parser reports the unknown anchor; the node still takes its slot.
+            self.size(id, Expanded { nodes: 0, bytes: 0 }, false);
             return Ok(None);
         };
-        if self.open.contains(&target) {
+        if self.open[target] {
             return Err(Error::new(
                 ErrorKind::Yaml,
                 "an alias refers to a node that contains it (its anchor's value contains itself)",
             ));
         }
-        let size = self.sizes[&target];
-        self.sizes.insert(id, size);
+        let size = self.sizes[target];
+        self.size(id, size, false);
         self.add_to_parent(stack, size);
         Ok(Some(target))
     }
 
     /// Refuse a document whose aliases expand it far beyond its own size.
     fn check(&self, root: Option<NodeId>, nodes: usize, text_len: usize) -> Result<()> {
-        let Some(total) = root.and_then(|r| self.sizes.get(&r)) else {
+        let Some(total) = root.and_then(|r| self.sizes.get(r)) else {
             return Ok(());
         };
         let written = nodes as u64;
@@ -586,7 +598,9 @@ impl Builder {
 
     /// The finished tree, unless its aliases expand it far beyond its own size.
     fn finish(self, text_len: usize) -> Result<Tree> {
-        let tree = self.tree;
+        let mut tree = self.tree;
+        // Every tree the render keeps costs its nodes' memory: no spare capacity.
+        tree.nodes.shrink_to_fit();
         self.aliases.check(tree.root, tree.nodes.len(), text_len).map_err(|e| e.at(1 + self.line_offset, 1))?;
         Ok(tree)
     }
