@@ -77,9 +77,32 @@ impl std::error::Error for CallError {}
 /// A loaded plugin.
 pub struct Runner {
     plugin: Plugin,
+    /// What built `plugin`, kept to build a fresh instance after a trap.
+    wasm: &'static [u8],
+    cache: Option<PathBuf>,
+    /// Set when a call trapped (memory cap, timeout): the instance's heap may hold what the
+    /// stopped call allocated and never freed, so the next call gets a fresh instance.
+    trapped: bool,
     limits: Options,
     /// Whether the module's steps are collected (see [`crate::steps`]).
     steps: bool,
+}
+
+/// Instantiate `wasm` with the limits of `options` and the compiled-module cache config `cache`.
+fn build(wasm: &[u8], options: &Options, cache: Option<&Path>) -> anyhow::Result<Plugin> {
+    let manifest = Manifest::new([Wasm::data(wasm.to_vec())])
+        .with_timeout(options.timeout)
+        .with_memory_max(options.max_memory_pages);
+    // Without address maps and wasm backtraces the compiled module is a third smaller, and
+    // every run loads it from the cache; plugin.wasm reports errors itself, not by trapping.
+    let mut config = wasmtime::Config::new();
+    config.generate_address_map(false).wasm_backtrace_max_frames(None);
+    let builder = PluginBuilder::new(manifest).with_wasi(false).with_wasmtime_config(config);
+    let builder = match cache {
+        Some(config) => builder.with_cache_config(config.to_path_buf()),
+        None => builder.with_cache_disabled(),
+    };
+    builder.build()
 }
 
 /// The wasmtime cache config for `dir`, or None when the directory cannot serve as a cache (the
@@ -105,15 +128,7 @@ fn cache_config(dir: &Path) -> Option<PathBuf> {
 
 impl Runner {
     /// Load `wasm` with `options`.
-    pub fn new(wasm: &[u8], options: &Options) -> anyhow::Result<Runner> {
-        let manifest = Manifest::new([Wasm::data(wasm.to_vec())])
-            .with_timeout(options.timeout)
-            .with_memory_max(options.max_memory_pages);
-        // Without address maps and wasm backtraces the compiled module is a third smaller, and
-        // every run loads it from the cache; plugin.wasm reports errors itself, not by trapping.
-        let mut config = wasmtime::Config::new();
-        config.generate_address_map(false).wasm_backtrace_max_frames(None);
-        let mut builder = PluginBuilder::new(manifest).with_wasi(false).with_wasmtime_config(config);
+    pub fn new(wasm: &'static [u8], options: &Options) -> anyhow::Result<Runner> {
         let trusted = options.cache_dir.as_deref().filter(|dir| match crate::cache_trust::refusal(dir) {
             Some(why) => {
                 eprintln!("postwire: warning: not using the compiled-module cache: {why}");
@@ -121,12 +136,10 @@ impl Runner {
             }
             None => true,
         });
-        builder = match trusted.and_then(cache_config) {
-            Some(config) => builder.with_cache_config(config),
-            None => builder.with_cache_disabled(),
-        };
+        let cache = trusted.and_then(cache_config);
+        let plugin = build(wasm, options, cache.as_deref())?;
         let steps = crate::steps::listen();
-        Ok(Runner { plugin: builder.build()?, limits: options.clone(), steps })
+        Ok(Runner { plugin, wasm, cache, trapped: false, limits: options.clone(), steps })
     }
 
     /// Load the embedded module with the options of the environment ([`Options::from_env`]).
@@ -144,12 +157,19 @@ impl Runner {
         manifests: &str,
     ) -> Result<T, CallError> {
         crate::steps::clear();
+        // extism keeps one instance across calls; one that trapped stopped mid-allocation.
+        if self.trapped {
+            self.plugin = build(self.wasm, &self.limits, self.cache.as_deref())
+                .map_err(|e| CallError { message: format!("cannot reload plugin.wasm: {e:#}"), code: 1 })?;
+            self.trapped = false;
+        }
         match self.plugin.call_get_error_code::<&[u8], &[u8]>(function, input) {
             Ok(out) => serde_json::from_slice(out)
                 .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 }),
             // 3..=7 are postwire's own errors, already worded for the user.
             Err((err, code)) if (3..=7).contains(&code) => Err(CallError { message: err.to_string(), code }),
             Err((err, _)) => {
+                self.trapped = true;
                 Err(CallError { message: self.describe_runtime_error(&err, input.len(), manifests), code: 1 })
             }
         }
