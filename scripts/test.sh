@@ -145,8 +145,13 @@ fuzz() {
   if ! (cd fuzz && PATH="$fuzz_bin:$PATH" cargo fuzz run --sanitizer none -O "$target" "$seeds/$target" -- \
     "${fuzz_budget[@]}" -max_len=16384 -rss_limit_mb=2048 -print_final_stats=1 \
     >"$flog" 2>&1); then
-    sed -n '/panicked at/,/^stack backtrace/p' "$flog" | head -150
+    sed -n '/panicked at/,/^stack backtrace/p' "$flog" | head -400
     grep -E '^(SUMMARY|Error:)|Test unit written' "$flog"
+    # The failing input, whole, so a run whose artifacts are gone can still be reproduced:
+    # `base64 -d > crash` then `cargo fuzz run TARGET crash`.
+    for artifact in $(sed -n 's/.*Test unit written to //p' "$flog" | sort -u); do
+      if [ -f "$artifact" ]; then echo "input $artifact (base64): $(base64 -w0 "$artifact")"; fi
+    done
     echo "fuzz target $target failed; the input is saved under fuzz/artifacts/$target/"
     return 1
   fi
