@@ -40,15 +40,15 @@ fn walk(tree: &Tree, id: NodeId, reading: Reading) -> Json {
     let id = tree.resolved(id);
     let node = tree.node(id);
     match &node.kind {
-        NodeKind::Scalar { value, .. } if matches!(reading, Reading::Written) => Json::String(value.clone()),
+        NodeKind::Scalar { value, .. } if matches!(reading, Reading::Written) => Json::String(value.to_string()),
         NodeKind::Scalar { value, style } => {
             let tag = node.tag.as_deref().and_then(|t| t.strip_prefix("tag:yaml.org,2002:"));
             match (tag, style) {
-                (Some("str"), _) => Json::String(value.clone()),
+                (Some("str"), _) => Json::String(value.to_string()),
                 (Some("int" | "float" | "bool" | "null"), _) => plain(value),
-                (Some(_), _) => Json::String(value.clone()),
+                (Some(_), _) => Json::String(value.to_string()),
                 (None, Style::Plain) => plain(value),
-                (None, _) => Json::String(value.clone()),
+                (None, _) => Json::String(value.to_string()),
             }
         }
         NodeKind::Sequence { items, .. } => items.iter().map(|&i| walk(tree, i, reading)).collect(),

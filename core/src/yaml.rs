@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+use compact_str::CompactString;
 use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -35,7 +36,7 @@ pub enum NodeKind {
     /// A scalar with its value after escape processing.
     Scalar {
         /// The value.
-        value: String,
+        value: CompactString,
         /// How it was written.
         style: Style,
     },
@@ -536,7 +537,7 @@ impl Builder {
     /// A scalar: a leaf whose expanded size is its own value's.
     fn scalar(&mut self, value: Cow<'_, str>, style: ScalarStyle, anchor: usize, tag: Option<String>, at: Place) {
         let bytes = value.len() as u64;
-        let kind = NodeKind::Scalar { value: value.into_owned(), style: style_of(style) };
+        let kind = NodeKind::Scalar { value: CompactString::from(value), style: style_of(style) };
         let id = self.push(at.node(kind, anchor, tag));
         self.aliases.leaf(id, anchor, &self.stack, Expanded { nodes: 1, bytes });
         self.attach(id);

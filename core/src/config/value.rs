@@ -60,7 +60,9 @@ impl Spanned {
             Origin { source: source.to_string(), line: Some(node.line), column: Some(node.col + 1), key_line: None };
         let value = match &node.kind {
             NodeKind::Scalar { .. } if tree.is_null(id) => Value::Null,
-            NodeKind::Scalar { value, style } => Value::Scalar { text: value.clone(), plain: *style == Style::Plain },
+            NodeKind::Scalar { value, style } => {
+                Value::Scalar { text: value.to_string(), plain: *style == Style::Plain }
+            }
             NodeKind::Sequence { items, .. } => {
                 Value::Seq(items.iter().map(|&i| Spanned::from_tree(tree, i, source)).collect::<Result<_>>()?)
             }

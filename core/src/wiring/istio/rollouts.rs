@@ -74,7 +74,7 @@ pub fn tree_value(tree: &Tree, id: NodeId) -> Value {
                     return Value::Bool(value == "true");
                 }
             }
-            Value::str(value)
+            Value::str(value.as_str())
         }
         NodeKind::Sequence { items, .. } => Value::Seq(items.iter().map(|&i| tree_value(tree, i)).collect()),
         NodeKind::Mapping { entries, .. } => Value::Map(
