@@ -7,12 +7,17 @@
 #      (bench/kustomize/README.md), after checking that the baseline really annotates every one;
 #   3. max RSS of the runner (wait4 rusage) on both files and on an empty stream;
 #   4. the in-process engine bench (cargo bench -p postwire-host-test --bench engine);
-#   5. the summary: medians, min/max, speedup vs kustomize, pass/fail per target.
+#   5. the summary: medians, min/max, speedup vs kustomize, pass/fail per target;
+#   6. every wiring on (bench/every_wiring.py): generated streams of 100 to 20,000 apps and the
+#      corpus streams through plugin.wasm and natively, kustomize's annotation + patch on the
+#      same inputs, `helm template` alone and with postwire, a cold first run against a warm
+#      one, and the playground's re-render of a 50-document chart in headless Chromium.
 #
 # Needs ../shared (the corpus), kubectl with kustomize (POSTWIRE_KUBECTL, else
 # ~/.cache/postwire/tools/bin/kubectl from scripts/install-tools.sh, else kubectl on PATH),
 # hyperfine and python3; skips with a message (exit 0) when one is missing.
-# Knobs: POSTWIRE_BENCH_RUNS (hyperfine runs, default 20), POSTWIRE_BENCH_WARMUP (default 3),
+# Knobs: POSTWIRE_BENCH_SIZES (apps per generated stream, default 100,1000,5000,20000),
+# POSTWIRE_BENCH_RUNS (hyperfine runs, default 20), POSTWIRE_BENCH_WARMUP (default 3),
 # POSTWIRE_BENCH_ITERS (engine bench iterations, default 21), CARGO_TARGET_DIR,
 # POSTWIRE_BENCH_WAIT_QUIET=SECONDS (before measuring, wait up to that long for the CPUs to be
 # at least 85% idle over 3 s, e.g. while other builds finish on a shared machine).
@@ -225,6 +230,29 @@ echo "bench: engine bench (cargo bench -p postwire-host-test --bench engine)" >&
     cargo bench --locked -p postwire-host-test --bench engine) >"$WORK/engine.md" 2>"$WORK/engine.log" \
     || { cat "$WORK/engine.log" >&2; echo "bench: engine bench failed" >&2; exit 1; }
 
+# --- every wiring on ------------------------------------------------------------------------------
+echo "bench: every wiring (bench/every_wiring.py); 20,000 apps take minutes" >&2
+(cd "$ROOT" && cargo build --release --locked -p postwire-core --example render) >"$WORK/native-build.log" 2>&1 \
+    || { cat "$WORK/native-build.log" >&2; echo "bench: the native render example does not build" >&2; exit 1; }
+helm=()
+if [ -x "$TOOLS/bin/helm3" ]; then helm=(--helm "$TOOLS/bin/helm3"); fi
+python3 "$ROOT/bench/every_wiring.py" --bin "$BIN" --native "$CARGO_TARGET_DIR/release/examples/render" \
+    --kubectl "$KUBECTL" "${helm[@]}" --shared "$SHARED" \
+    --work "$WORK" --sizes "${POSTWIRE_BENCH_SIZES:-100,1000,5000,20000}" >"$WORK/every-wiring.md" 2>"$WORK/every-wiring.log" \
+    || { cat "$WORK/every-wiring.log" >&2; echo "bench: every_wiring.py failed" >&2; exit 1; }
+# The playground re-rendering a 50-document chart (cert-manager) in headless Chromium, when the
+# playground is built into the runner (scripts/test.sh builds it) and a browser is at hand.
+PLAYGROUND_BENCH="skipped: the playground is not built (scripts/test.sh builds it) or chromium is absent"
+if [ -d "$CARGO_TARGET_DIR/playground-dist" ] && [ -x "${POSTWIRE_CHROMIUM:-/usr/bin/chromium}" ] \
+    && [ -d "$ROOT/playground/web/node_modules" ]; then
+    if node "$ROOT/playground/web/tests/browser.mjs" --postwire "$BIN" --artifacts "$WORK/playground" \
+        --bench "$SHARED/corpus/rendered/cert-manager.yaml" >"$WORK/playground.log" 2>&1; then
+        PLAYGROUND_BENCH="$(grep '^bench:' "$WORK/playground.log" | tail -1)"
+    else
+        PLAYGROUND_BENCH="failed (see $WORK/playground.log)"
+    fi
+fi
+
 # --- summary -------------------------------------------------------------------------------------
 python3 - "$WORK" "$BIN" "$KUBECTL" "$ROOT" "$((SECONDS - START))" <<'EOF'
 import json, os, platform, subprocess, sys, datetime
@@ -311,3 +339,9 @@ for r in rows:
 passed = sum(1 for r in rows if r[2] == "PASS")
 print(f"\n{passed}/{len(rows)} targets met. Bench wall time {elapsed} s.")
 EOF
+echo
+cat "$WORK/every-wiring.md"
+echo
+echo "### Playground (headless Chromium, cert-manager.yaml, 50 documents)"
+echo
+echo "$PLAYGROUND_BENCH"
