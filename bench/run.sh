@@ -240,11 +240,10 @@ python3 "$ROOT/bench/every_wiring.py" --bin "$BIN" --native "$CARGO_TARGET_DIR/r
     --kubectl "$KUBECTL" "${helm[@]}" --shared "$SHARED" \
     --work "$WORK" --sizes "${POSTWIRE_BENCH_SIZES:-100,1000,5000,20000}" >"$WORK/every-wiring.md" 2>"$WORK/every-wiring.log" \
     || { cat "$WORK/every-wiring.log" >&2; echo "bench: every_wiring.py failed" >&2; exit 1; }
-# The playground re-rendering a 50-document chart (cert-manager) in headless Chromium, when the
-# playground is built into the runner (scripts/test.sh builds it) and a browser is at hand.
-PLAYGROUND_BENCH="skipped: the playground is not built (scripts/test.sh builds it) or chromium is absent"
-if [ -d "$CARGO_TARGET_DIR/playground-dist" ] && [ -x "${POSTWIRE_CHROMIUM:-/usr/bin/chromium}" ] \
-    && [ -d "$ROOT/playground/web/node_modules" ]; then
+# The playground (built into the runner) re-rendering a 50-document chart (cert-manager) in
+# headless Chromium, when a browser and the test's node modules are at hand (scripts/test.sh).
+PLAYGROUND_BENCH="skipped: chromium or playground/web/node_modules is absent (scripts/test.sh installs them)"
+if [ -x "${POSTWIRE_CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$ROOT/playground/web/node_modules" ]; then
     if node "$ROOT/playground/web/tests/browser.mjs" --postwire "$BIN" --artifacts "$WORK/playground" \
         --bench "$SHARED/corpus/rendered/cert-manager.yaml" >"$WORK/playground.log" 2>&1; then
         PLAYGROUND_BENCH="$(grep '^bench:' "$WORK/playground.log" | tail -1)"
