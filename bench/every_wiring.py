@@ -156,6 +156,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--native", required=True)
     ap.add_argument("--kubectl", required=True)
+    ap.add_argument("--parse", help="core/examples/parse.rs built: the floor of parsing each document once")
     ap.add_argument("--helm")
     ap.add_argument("--shared", required=True)
     ap.add_argument("--work", required=True)
@@ -191,6 +192,11 @@ def main():
         }
         skip = [name for name, r in results["apps"].get(last, {}).items() if was_stopped(r)]
         results["apps"][n] = {"bytes": size, **measure(commands, rounds_for(size), skip)}
+        if a.parse:
+            with open(src, "rb") as stdin:
+                floor = json.loads(subprocess.run([a.parse], stdin=stdin, capture_output=True, check=True).stdout)
+            results["apps"][n]["parse_floor_ms"] = floor["trees_ms"]
+            results["apps"][n]["parser_events_ms"] = floor["events_ms"]
         last = n
 
     # The corpus streams, every wiring: plugin.wasm against the same engine natively.
@@ -236,14 +242,17 @@ def main():
 def report(r):
     print("### Every wiring on: generated streams (median wall time, peak RSS)\n")
     print("| apps | input | postwire, every wiring | native, every wiring | wasm / native | postwire, checksums "
-          "| native, checksums | kustomize (annotation + patch) | kustomize / postwire, every wiring |")
-    print("|---:|---:|---|---|---:|---|---|---|---:|")
+          "| native, checksums | kustomize (annotation + patch) | kustomize / postwire, every wiring "
+          "| floor: parse once, native (parser alone) |")
+    print("|---:|---:|---|---|---:|---|---|---|---:|---|")
     for n, row in r["apps"].items():
         pw, nat, kz = row["postwire, every wiring"], row["native, every wiring"], row["kustomize"]
         ratio = f"{pw['wall'] / nat['wall']:.2f}x" if pw["ok"] and nat["ok"] else "–"
         vs = f"{kz['wall'] / pw['wall']:.2f}x" if pw["ok"] and kz["ok"] else "–"
+        floor = (f"{row['parse_floor_ms']:.0f} ms ({row['parser_events_ms']:.0f} ms)"
+                 if "parse_floor_ms" in row else "–")
         print(f"| {n:,} | {row['bytes'] / 1e6:.2f} MB | {cell(pw)} | {cell(nat)} | {ratio} | "
-              f"{cell(row['postwire, checksums'])} | {cell(row['native, checksums'])} | {cell(kz)} | {vs} |")
+              f"{cell(row['postwire, checksums'])} | {cell(row['native, checksums'])} | {cell(kz)} | {vs} | {floor} |")
     print("\n### Every wiring on: corpus streams\n")
     print("| stream | input | postwire | native | wasm / native | postwire, checksums |")
     print("|---|---:|---|---|---:|---|")

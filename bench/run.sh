@@ -232,11 +232,12 @@ echo "bench: engine bench (cargo bench -p postwire-host-test --bench engine)" >&
 
 # --- every wiring on ------------------------------------------------------------------------------
 echo "bench: every wiring (bench/every_wiring.py); 20,000 apps take minutes" >&2
-(cd "$ROOT" && cargo build --release --locked -p postwire-core --example render) >"$WORK/native-build.log" 2>&1 \
+(cd "$ROOT" && cargo build --release --locked -p postwire-core --example render --example parse) >"$WORK/native-build.log" 2>&1 \
     || { cat "$WORK/native-build.log" >&2; echo "bench: the native render example does not build" >&2; exit 1; }
 helm=()
 if [ -x "$TOOLS/bin/helm3" ]; then helm=(--helm "$TOOLS/bin/helm3"); fi
 python3 "$ROOT/bench/every_wiring.py" --bin "$BIN" --native "$CARGO_TARGET_DIR/release/examples/render" \
+    --parse "$CARGO_TARGET_DIR/release/examples/parse" \
     --kubectl "$KUBECTL" "${helm[@]}" --shared "$SHARED" \
     --work "$WORK" --sizes "${POSTWIRE_BENCH_SIZES:-100,1000,5000,20000}" >"$WORK/every-wiring.md" 2>"$WORK/every-wiring.log" \
     || { cat "$WORK/every-wiring.log" >&2; echo "bench: every_wiring.py failed" >&2; exit 1; }
