@@ -1,7 +1,7 @@
 //! What a render changed and why, per document and field path. Serialized as JSON by hosts
 //! (`postwire render --report FILE`). Secret values never appear in it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,9 @@ pub struct Report {
     /// Where each (document, object) entry is in `documents`, while a render builds the report.
     #[serde(skip)]
     index: HashMap<(usize, String), usize>,
+    /// The `ignoreDifferences` entries so far, to add each once without a scan per entry.
+    #[serde(skip)]
+    ignored: HashSet<IgnoreDifference>,
 }
 
 /// Counts over the whole stream.
@@ -126,7 +129,7 @@ pub struct ArgoCd {
 }
 
 /// One `spec.ignoreDifferences` entry of an Argo CD Application.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IgnoreDifference {
     /// API group (`""` for the core group).
@@ -151,7 +154,11 @@ impl Report {
     /// respect it.
     pub fn ignore_difference(&mut self, entry: IgnoreDifference) {
         let argocd = self.argocd.get_or_insert_with(ArgoCd::default);
-        if !argocd.ignore_differences.contains(&entry) {
+        // A report read back from JSON has entries the set has not seen.
+        if self.ignored.len() != argocd.ignore_differences.len() {
+            self.ignored = argocd.ignore_differences.iter().cloned().collect();
+        }
+        if self.ignored.insert(entry.clone()) {
             argocd.ignore_differences.push(entry);
         }
         for option in ["ApplyOutOfSyncOnly=true", "RespectIgnoreDifferences=true"] {

@@ -30,7 +30,7 @@
 //! Values the chart already set win: an existing annotation, variable, mount or volume of the
 //! same name is left alone (and its value is what the injected variables follow).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use schemars::JsonSchema;
@@ -566,13 +566,19 @@ impl Wiring for Irsa {
             report,
         )?;
 
-        // Which ServiceAccount each workload runs as, and its role.
+        // Which ServiceAccount each workload runs as, and its role. ServiceAccounts by name,
+        // in stream order, so a workload's is found without a scan of every object.
+        let mut service_accounts: HashMap<&str, Vec<&Object>> = HashMap::new();
+        for o in objects.iter().filter(|o| o.is("", "ServiceAccount")) {
+            service_accounts.entry(o.name.as_str()).or_default().push(o);
+        }
         let mut accounts: Vec<Account> = Vec::new();
+        let mut index = AccountIndex::default();
         let mut plans: Vec<WorkloadPlan> = Vec::new();
         for w in &selected {
             let Some(pod_spec) = w.pod_spec else { continue };
-            let (account, dedicated) = self.account_of(ws, &objects, w, pod_spec)?;
-            let index = join(ws, &mut accounts, account)?;
+            let (account, dedicated) = self.account_of(ws, &service_accounts, w, pod_spec)?;
+            let index = join(ws, &mut accounts, &mut index, account)?;
             plans.push(WorkloadPlan { workload: w.clone(), account: index, dedicated });
         }
         self.check_roles_known(ws, &objects, &accounts)?;
@@ -590,15 +596,28 @@ impl Wiring for Irsa {
     }
 }
 
+/// Where each account is in the list [`join`] builds: by its object (document and node), and
+/// the first one by name and namespace.
+#[derive(Default)]
+struct AccountIndex {
+    by_object: HashMap<(usize, NodeId), usize>,
+    by_name: HashMap<(String, Option<String>), usize>,
+}
+
 /// Count one workload's use of a ServiceAccount (`account`, as that workload alone sees it) in
 /// `accounts`, where the same object, or without one the same name and namespace, is one
 /// account; its index. One account has one role: two different ones are an error.
-fn join(ws: &Workspace<'_>, accounts: &mut Vec<Account>, account: Account) -> Result<usize> {
+fn join(ws: &Workspace<'_>, accounts: &mut Vec<Account>, at: &mut AccountIndex, account: Account) -> Result<usize> {
+    let name = (account.name.clone(), account.namespace.clone());
     let existing = match &account.object {
-        Some(o) => accounts.iter().position(|a| a.object.as_ref() == Some(o)),
-        None => accounts.iter().position(|a| a.name == account.name && a.namespace == account.namespace),
+        Some(o) => at.by_object.get(&(o.segment, o.node)),
+        None => at.by_name.get(&name),
     };
-    let Some(index) = existing else {
+    let Some(&index) = existing else {
+        if let Some(o) = &account.object {
+            at.by_object.insert((o.segment, o.node), accounts.len());
+        }
+        at.by_name.entry(name).or_insert(accounts.len());
         accounts.push(account);
         return Ok(accounts.len() - 1);
     };
@@ -632,7 +651,7 @@ impl Irsa {
     fn account_of(
         &self,
         ws: &Workspace<'_>,
-        objects: &[Object],
+        service_accounts: &HashMap<&str, Vec<&Object>>,
         w: &Workload,
         pod_spec: NodeId,
     ) -> Result<(Account, Option<String>)> {
@@ -640,7 +659,8 @@ impl Irsa {
         let ns = obj.namespace.clone().or(self.namespace.clone());
         let (sa, dedicated) = self.service_account_name(ws, obj, pod_spec, &ns)?;
         let role = self.role_of(ws, obj, &sa, &self.placeholders(obj, &ns, Some(&sa)))?;
-        let object = self.service_account_object(objects, &sa, &ns);
+        let named = service_accounts.get(sa.as_str()).map_or(&[][..], Vec::as_slice);
+        let object = self.service_account_object(named, &ns);
         let ours = object.as_ref().is_some_and(|o| {
             ws.tree(o.segment).str_at(o.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(NAME)
         });
@@ -736,21 +756,18 @@ impl Irsa {
         Ok(Some((self.config.arn_of(&name), format!("irsa.roleName `{pattern}`"))))
     }
 
-    /// The render's ServiceAccount `sa` for a workload in namespace `ns`. The one of that very
+    /// Of the render's ServiceAccounts `named` (one name, stream order), the one for a workload in
+    /// namespace `ns`. The one of that very
     /// namespace first: a missing namespace matches any, so two accounts named alike (one
     /// without a namespace) would otherwise pair by stream order, which a second render changes
     /// (not idempotent).
-    fn service_account_object(&self, objects: &[Object], sa: &str, ns: &Option<String>) -> Option<Object> {
-        let named_sa = |o: &&Object| o.is("", "ServiceAccount") && o.name == sa;
+    fn service_account_object(&self, named: &[&Object], ns: &Option<String>) -> Option<Object> {
         let sa_namespace = |o: &Object| o.namespace.clone().or(self.namespace.clone());
-        objects
+        named
             .iter()
-            .filter(named_sa)
             .find(|o| sa_namespace(o) == *ns)
-            .or_else(|| {
-                objects.iter().filter(named_sa).find(|o| namespaces_match(sa_namespace(o).as_deref(), ns.as_deref()))
-            })
-            .cloned()
+            .or_else(|| named.iter().find(|o| namespaces_match(sa_namespace(o).as_deref(), ns.as_deref())))
+            .map(|&o| o.clone())
     }
 
     /// A role for a ServiceAccount that no selected workload runs as and the render does not
