@@ -21,7 +21,7 @@
 //! (keys sorted, values as written), so metadata that Helm or Argo CD change does not roll
 //! pods. Secret values never reach the report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -151,14 +151,22 @@ impl Wiring for Checksum {
         for c in &contents {
             by_name.entry((c.kind, c.name.as_str())).or_default().push(c);
         }
+        // Where each kind and name is, for `workloadRef`s, without a scan per workload.
+        let mut present: Present<'_> = HashMap::new();
+        for o in &objects {
+            present.entry((o.kind.as_str(), o.name.as_str())).or_default().push(self.namespace_of(o));
+        }
         for (workload, kind) in workload::find(ws, &objects, &self.workloads) {
             let mut changes = Changes::new(NAME, &workload.object);
-            self.plan_workload(ws, &workload, &kind, &objects, &by_name, &mut changes)?;
+            self.plan_workload(ws, &workload, &kind, &present, &by_name, &mut changes)?;
             changes.apply(ws, report)?;
         }
         Ok(())
     }
 }
+
+/// The namespaces (None: not known) of the render's objects, by kind and name.
+type Present<'o> = HashMap<(&'o str, &'o str), Vec<Option<&'o str>>>;
 
 /// Every ConfigMap or Secret of the render a pod uses, once, with every way the pod uses it.
 type Used<'c> = Vec<(&'c Content, Vec<String>)>;
@@ -199,7 +207,7 @@ impl Checksum {
         ws: &Workspace<'_>,
         workload: &Workload,
         kind: &WorkloadKind,
-        objects: &[Object],
+        present: &Present<'_>,
         contents: &Contents<'_>,
         changes: &mut Changes<'_>,
     ) -> Result<()> {
@@ -210,7 +218,7 @@ impl Checksum {
             return Ok(());
         }
         if workload.template.is_none() && !kind.template_path.is_empty() {
-            self.note_workload_ref(tree, obj, objects, changes);
+            self.note_workload_ref(tree, obj, present, changes);
             return Ok(());
         }
         let Some(pod_spec) = workload.pod_spec else {
@@ -260,15 +268,16 @@ impl Checksum {
 
     /// A workload without a pod template of its own (an Argo Rollout's `workloadRef`): say
     /// where its checksums go, or that they cannot be set.
-    fn note_workload_ref(&self, tree: &Tree, obj: &Object, objects: &[Object], changes: &mut Changes<'_>) {
+    fn note_workload_ref(&self, tree: &Tree, obj: &Object, present: &Present<'_>, changes: &mut Changes<'_>) {
         let Some(target) = tree.path(obj.node, &["spec", "workloadRef"]) else {
             return;
         };
         let ref_kind = tree.str_at(target, &["kind"]).unwrap_or("Deployment");
         let name = tree.str_at(target, &["name"]).unwrap_or_default();
         let ns = self.namespace_of(obj);
-        let found =
-            objects.iter().any(|o| o.kind == ref_kind && o.name == name && namespaces_match(self.namespace_of(o), ns));
+        let found = present
+            .get(&(ref_kind, name))
+            .is_some_and(|namespaces| namespaces.iter().any(|&o| namespaces_match(o, ns)));
         if found {
             changes.note(
                 Level::Info,

@@ -349,7 +349,8 @@ pub struct Target {
 struct Scan<'a, 'w> {
     ws: &'a Workspace<'w>,
     plan: &'a TrafficPlan,
-    routed: &'a [Svc],
+    /// The namespaces of the Services Istio routes, by name (a lookup per workload, not a scan).
+    routed: HashMap<&'a str, Vec<Option<&'a str>>>,
     namespace: Option<&'a str>,
     /// The Services of the render, not generated ones, in stream order.
     services: Vec<&'a Object>,
@@ -439,7 +440,7 @@ impl Scan<'_, '_> {
         let service = self.service_in_front(wc, &path, &labels, ns)?;
         let routed = service.as_ref().is_some_and(|svc| {
             self.plan.routed.is_some()
-                && self.routed.iter().any(|r| &r.obj.name == svc && namespaces_match(r.namespace.as_deref(), ns))
+                && self.routed.get(svc.as_str()).is_some_and(|at| at.iter().any(|&r| namespaces_match(r, ns)))
         });
         let mode = self.mode(wc, obj, service.as_deref(), routed, &path)?;
         Ok(Target { index, object: obj.clone(), convert: obj.is("apps", "Deployment"), service, routed, mode })
@@ -480,7 +481,11 @@ pub fn targets(
     let services: Vec<&Object> =
         objects.iter().filter(|o| o.is("", "Service") && !is_generated(ws.tree(o.segment), o)).collect();
     let selectors = Selectors::new(ws, &services);
-    let scan = Scan { ws, plan, routed, namespace, services, selectors };
+    let mut routed_at: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
+    for r in routed {
+        routed_at.entry(r.obj.name.as_str()).or_default().push(r.namespace.as_deref());
+    }
+    let scan = Scan { ws, plan, routed: routed_at, namespace, services, selectors };
     let referenced = referenced(ws, &candidates);
     let mut out: Vec<Target> = Vec::new();
     let mut taken: BTreeSet<(usize, NodeId)> = BTreeSet::new();
