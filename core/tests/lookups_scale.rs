@@ -4,10 +4,14 @@
 //! report's `ignoreDifferences` de-duplication and IRSA's search for a workload's ServiceAccount.
 //! BENCHMARKS.md has the figures.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use postwire_core::report::{IgnoreDifference, Report};
 use postwire_core::wire::{ConfigFileV1, RenderRequestV1};
+
+/// One timed test at a time: the two would otherwise disturb each other's figures.
+static ALONE: Mutex<()> = Mutex::new(());
 
 /// The fastest of three runs (the least disturbed by other work on the machine).
 fn fastest(mut f: impl FnMut()) -> Duration {
@@ -45,6 +49,7 @@ fn entries(n: usize) -> Vec<IgnoreDifference> {
 
 #[test]
 fn ignore_differences_are_deduplicated_in_constant_time() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let add_all = |list: &[IgnoreDifference]| {
         let mut report = Report::default();
         for entry in list.iter().chain(list) {
@@ -78,6 +83,7 @@ fn workloads_with_accounts(n: usize) -> String {
 
 #[test]
 fn irsa_finds_each_service_account_in_constant_time() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     const CONFIG: &str = "irsa:\n  enabled: true\n  accountId: \"123456789012\"\n  roleName: \"app-{serviceAccount}\"\n  inject: false\n";
     let render = |manifests: &str| {
         let mut request = RenderRequestV1::new(manifests);
