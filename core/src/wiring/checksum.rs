@@ -151,7 +151,8 @@ impl Wiring for Checksum {
         for c in &contents {
             by_name.entry((c.kind, c.name.as_str())).or_default().push(c);
         }
-        // Where each kind and name is, for `workloadRef`s, without a scan per workload.
+        // Where each kind and name is, for `workloadRef`s, without a scan per workload. Not the
+        // workspace's index: that is keyed by group too, and a `workloadRef` is matched by kind.
         let mut present: Present<'_> = HashMap::new();
         for o in &objects {
             present.entry((o.kind.as_str(), o.name.as_str())).or_default().push(self.namespace_of(o));

@@ -566,18 +566,13 @@ impl Wiring for Irsa {
             report,
         )?;
 
-        // Which ServiceAccount each workload runs as, and its role. ServiceAccounts by name,
-        // in stream order, so a workload's is found without a scan of every object.
-        let mut service_accounts: HashMap<&str, Vec<&Object>> = HashMap::new();
-        for o in objects.iter().filter(|o| o.is("", "ServiceAccount")) {
-            service_accounts.entry(o.name.as_str()).or_default().push(o);
-        }
+        // Which ServiceAccount each workload runs as, and its role.
         let mut accounts: Vec<Account> = Vec::new();
         let mut index = AccountIndex::default();
         let mut plans: Vec<WorkloadPlan> = Vec::new();
         for w in &selected {
             let Some(pod_spec) = w.pod_spec else { continue };
-            let (account, dedicated) = self.account_of(ws, &service_accounts, w, pod_spec)?;
+            let (account, dedicated) = self.account_of(ws, w, pod_spec)?;
             let index = join(ws, &mut accounts, &mut index, account)?;
             plans.push(WorkloadPlan { workload: w.clone(), account: index, dedicated });
         }
@@ -648,19 +643,12 @@ fn join(ws: &Workspace<'_>, accounts: &mut Vec<Account>, at: &mut AccountIndex, 
 impl Irsa {
     /// The ServiceAccount workload `w` runs as, seen from `w` alone (its role, its object in the
     /// render), and the name of the dedicated ServiceAccount `w` is to get, if any.
-    fn account_of(
-        &self,
-        ws: &Workspace<'_>,
-        service_accounts: &HashMap<&str, Vec<&Object>>,
-        w: &Workload,
-        pod_spec: NodeId,
-    ) -> Result<(Account, Option<String>)> {
+    fn account_of(&self, ws: &Workspace<'_>, w: &Workload, pod_spec: NodeId) -> Result<(Account, Option<String>)> {
         let obj = &w.object;
         let ns = obj.namespace.clone().or(self.namespace.clone());
         let (sa, dedicated) = self.service_account_name(ws, obj, pod_spec, &ns)?;
         let role = self.role_of(ws, obj, &sa, &self.placeholders(obj, &ns, Some(&sa)))?;
-        let named = service_accounts.get(sa.as_str()).map_or(&[][..], Vec::as_slice);
-        let object = self.service_account_object(named, &ns);
+        let object = self.service_account_object(ws, &sa, &ns);
         let ours = object.as_ref().is_some_and(|o| {
             ws.tree(o.segment).str_at(o.node, &["metadata", "annotations", GENERATED_ANNOTATION]) == Some(NAME)
         });
@@ -756,12 +744,13 @@ impl Irsa {
         Ok(Some((self.config.arn_of(&name), format!("irsa.roleName `{pattern}`"))))
     }
 
-    /// Of the render's ServiceAccounts `named` (one name, stream order), the one for a workload in
-    /// namespace `ns`. The one of that very
+    /// The render's ServiceAccount `sa` for a workload in namespace `ns` (found through the
+    /// workspace's index, not a scan of every object). The one of that very
     /// namespace first: a missing namespace matches any, so two accounts named alike (one
     /// without a namespace) would otherwise pair by stream order, which a second render changes
     /// (not idempotent).
-    fn service_account_object(&self, named: &[&Object], ns: &Option<String>) -> Option<Object> {
+    fn service_account_object(&self, ws: &Workspace<'_>, sa: &str, ns: &Option<String>) -> Option<Object> {
+        let named: Vec<&Object> = ws.named("", "ServiceAccount", sa).collect();
         let sa_namespace = |o: &Object| o.namespace.clone().or(self.namespace.clone());
         named
             .iter()
