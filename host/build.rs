@@ -15,7 +15,7 @@
 //! host` needs only Rust; `on` requires it; `off` never builds it.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
@@ -26,8 +26,18 @@ fn main() {
     if let Ok(prebuilt) = env::var("POSTWIRE_PLUGIN_WASM") {
         println!("cargo:rerun-if-changed={prebuilt}");
         std::fs::copy(&prebuilt, &out).unwrap_or_else(|e| panic!("POSTWIRE_PLUGIN_WASM={prebuilt}: {e}"));
-        return;
+    } else {
+        build_plugin(&out);
     }
+    // The module's digest, so no run hashes 3.7 MB to find its compiled form in the cache.
+    use sha2::Digest;
+    let digest: String =
+        sha2::Sha256::digest(std::fs::read(&out).unwrap()).iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(out.with_extension("wasm.sha256"), digest).unwrap();
+}
+
+/// Build `postwire-plugin` for wasm32-unknown-unknown and copy it to `out`.
+fn build_plugin(out: &Path) {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
     for path in [
@@ -61,7 +71,7 @@ fn main() {
         "building plugin.wasm failed; is the wasm target installed? (rustup target add wasm32-unknown-unknown)"
     );
     let built = target_dir.join("wasm32-unknown-unknown/wasm/postwire_plugin.wasm");
-    std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+    std::fs::copy(&built, out).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
 }
 
 /// `POSTWIRE_COMMIT` for `postwire version`: the variable when set (a build from a source

@@ -527,7 +527,7 @@ fn config_map_apps(apps: usize) -> (String, Vec<(usize, &'static str)>) {
 }
 
 /// Defect: a module stopped by its memory cap or timeout said which limit, not where. The
-/// module reports each step (plugin/src/lib.rs, host/src/steps.rs); the error names the last.
+/// module reports each step (plugin/src/lib.rs, host/src/extism_env.rs); the error names the last.
 #[test]
 fn limit_errors_name_the_document_they_stopped_in() {
     let (stream, starts) = config_map_apps(3000);
@@ -570,5 +570,83 @@ fn plugin_wasm_imports_only_the_extism_host_environment() {
     let exports: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
     for wanted in ["helm_plugin_main", "render"] {
         assert!(exports.iter().any(|e| e == wanted), "plugin.wasm must export {wanted}: {exports:?}");
+    }
+}
+
+/// The runner provides extism's host environment itself (host/src/extism_env.rs) and loads the
+/// module from its own cache: for the same module and request, its answers must be those of
+/// extism's own host, the oracle here: a success byte for byte, an error with the same message
+/// and code.
+#[test]
+fn the_runner_answers_as_extisms_own_host_does() {
+    let test = "the_runner_answers_as_extisms_own_host_does";
+    let mut cases = vec![("a chart".to_string(), request(CHART, &["checksum.mode=aggregate"]))];
+    cases.push(("a config error".to_string(), request(CHART, &["checksum.mode=sometimes"])));
+    cases.push(("a YAML error".to_string(), request("a: [\n", &[])));
+    if let Some(shared) = util::shared(test) {
+        let every_wiring = std::fs::read_to_string(shared.join("bench/every-wiring.yaml")).unwrap();
+        for stream in ["argo-cd-install.yaml", "istio-bookinfo.yaml", "kube-prometheus-manifests.yaml"] {
+            let manifests = std::fs::read_to_string(shared.join("corpus/streams").join(stream)).unwrap();
+            cases.push((stream.to_string(), request(&manifests, &[])));
+            let mut wired = request(&manifests, &[]);
+            wired.config = Some(postwire_core::wire::ConfigFileV1 {
+                name: "every-wiring.yaml".into(),
+                content: every_wiring.clone(),
+            });
+            cases.push((format!("{stream} with every wiring"), wired));
+        }
+    }
+    let manifest = Manifest::new([Wasm::data(PLUGIN_WASM.to_vec())]);
+    let mut extism = PluginBuilder::new(manifest).with_wasi(false).with_cache_disabled().build().expect("loads");
+    let dir = util::TempDir::new(test);
+    let options = Options { cache_dir: Some(dir.join("cache")), ..Options::default() };
+    let mut ours = Runner::new(PLUGIN_WASM, &options).expect("loads");
+    let mut outcomes = std::collections::BTreeSet::new();
+    for (what, req) in &cases {
+        let theirs = call_raw(&mut extism, "render", &req.to_json());
+        match (theirs, ours.render(req)) {
+            (Ok(bytes), Ok(mine)) => {
+                let theirs: postwire_core::wire::RenderResponseV1 = serde_json::from_slice(&bytes).unwrap();
+                assert!(theirs.manifests == mine.manifests, "{what}: the manifests differ");
+                assert_eq!(theirs.report, mine.report, "{what}: the reports differ");
+                outcomes.insert("rendered");
+            }
+            (Err((message, code)), Err(mine)) => {
+                assert_eq!((message.as_str(), code), (mine.message.as_str(), mine.code), "{what}");
+                outcomes.insert("refused");
+            }
+            (theirs, mine) => panic!(
+                "{what}: extism {}, the runner {}",
+                theirs.map_or_else(|e| format!("failed: {e:?}"), |_| "rendered".into()),
+                mine.map_or_else(|e| format!("failed: {e:?}"), |_| "rendered".into())
+            ),
+        }
+    }
+    assert_eq!(outcomes.len(), 2, "both renders and refusals were compared");
+}
+
+/// The compiled module is stored once and mapped by later runs; an artifact that is damaged
+/// (a truncated copy, another build's bytes) is compiled anew and replaced, never run.
+#[test]
+fn the_compiled_module_is_reused_and_a_damaged_one_replaced() {
+    let dir = util::TempDir::new("the_compiled_module_is_reused_and_a_damaged_one_replaced");
+    let options = Options { cache_dir: Some(dir.join("cache")), ..Options::default() };
+    let artifacts = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.join("cache/modules")).unwrap().map(|e| e.unwrap().path()).collect()
+    };
+    let render = || {
+        let out = Runner::new(PLUGIN_WASM, &options).expect("loads").render(&request(CHART, &[])).expect("renders");
+        assert!(out.manifests.contains(CONFIG_HASH));
+    };
+    render();
+    let [artifact] = artifacts().try_into().expect("one artifact in the cache");
+    let stored = std::fs::metadata(&artifact).unwrap().modified().unwrap();
+    render();
+    assert_eq!(std::fs::metadata(&artifact).unwrap().modified().unwrap(), stored, "a second run compiled again");
+    let whole = std::fs::read(&artifact).unwrap();
+    for damaged in [&whole[..whole.len() / 2], b"not an artifact".as_slice()] {
+        std::fs::write(&artifact, damaged).unwrap();
+        render();
+        assert_eq!(std::fs::read(&artifact).unwrap().len(), whole.len(), "the damaged artifact was not replaced");
     }
 }

@@ -1,7 +1,7 @@
-//! Whether the compiled-module cache can be trusted. wasmtime loads the native code it finds
+//! Whether the compiled-module cache can be trusted. The runner maps the native code it finds
 //! there without verifying it, so anyone who can write the cache can run code as every user of
-//! this postwire. A cache directory, its wasmtime config or anything under its `modules/` (what
-//! wasmtime reads) that is not owned by this user, or that other users may write, is refused:
+//! this postwire. A cache directory or anything under its `modules/` (what the runner reads)
+//! that is not owned by this user, or that other users may write, is refused:
 //! postwire then compiles the module on each run instead, and says why once per run. The rest
 //! of the directory (logs; the test tools that `scripts/install-tools.sh` keeps in `tools/` by
 //! default) is not read as code and not checked.
@@ -33,8 +33,8 @@ mod unix {
     pub fn refusal(dir: &Path) -> Option<String> {
         // SAFETY: geteuid and getegid have no preconditions and cannot fail.
         let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
-        // The directory itself (whoever can write it can swap what is in it), then what wasmtime reads.
-        let mut pending = vec![dir.join("modules"), dir.join("wasmtime-cache.toml"), dir.to_path_buf()];
+        // The directory itself (whoever can write it can swap what is in it), then what the runner reads.
+        let mut pending = vec![dir.join("modules"), dir.to_path_buf()];
         let mut seen = 0;
         while let Some(path) = pending.pop() {
             let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
@@ -95,19 +95,14 @@ mod tests {
         assert!(refusal(&dir).is_some_and(|w| w.contains("symbolic link")));
         std::fs::remove_file(modules.join("link")).unwrap();
 
-        // What wasmtime does not read is not checked: the test tools' symlinks, a shared log.
+        // What the runner does not read is not checked: the test tools' symlinks, a shared log.
         let tools = dir.join("tools/venv/bin");
         std::fs::create_dir_all(&tools).unwrap();
         std::os::unix::fs::symlink("/usr/bin/python3", tools.join("python3")).unwrap();
         std::fs::write(dir.join("postwire.log"), b"").unwrap();
         set(&dir.join("postwire.log"), 0o666);
         assert_eq!(refusal(&dir), None);
-        // The wasmtime config names the modules directory: it is checked.
-        std::fs::write(dir.join("wasmtime-cache.toml"), b"").unwrap();
-        set(&dir.join("wasmtime-cache.toml"), 0o666);
-        assert!(refusal(&dir).is_some_and(|w| w.contains("wasmtime-cache.toml")));
-        // And so is the directory itself.
-        set(&dir.join("wasmtime-cache.toml"), 0o644);
+        // The directory itself is checked.
         set(&dir, 0o777);
         assert!(refusal(&dir).is_some_and(|w| w.contains("writable by other users")));
         set(&dir, 0o700);

@@ -1,10 +1,30 @@
-//! Load and call plugin.wasm through extism, with limits and a compiled-module cache.
+//! Load and call plugin.wasm on wasmtime, as an extism host, with limits and a cache of the
+//! compiled module that later runs map into memory instead of reading.
+//!
+//! plugin.wasm is an extism plugin (Helm 4 and the playground run it through extism), and it
+//! imports ten functions of extism's host environment (`extism:host/env`): its input, a block
+//! allocator, its output and error, and trace logs. This runner provides those ten natively
+//! (see [`crate::extism_env`]) rather than through the extism crate, because extism always
+//! compiles a module from its bytes (`wasmtime::Module::new`, extism 1.30.0 `src/manifest.rs`
+//! lines 59, 65, 121, 152): with its cache that is a SHA-256 of the 3.7 MB module and a zstd
+//! decompression of the artifact on every run (wasmtime-internal-cache 43.0.2 `src/lib.rs`
+//! lines 198 and 262-266), which made up most of a small chart's time. Here the artifact is
+//! stored uncompressed under a key computed when postwire was built, and a run memory-maps it
+//! (`Module::deserialize_file`), so only the pages a render touches are read.
+//!
+//! Each call gets a fresh instance: no heap left by an earlier call (or by one a limit stopped)
+//! can reach the next.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use extism::{Manifest, Plugin, PluginBuilder, Wasm};
 use postwire_core::wire::{HelmPostRendererInputV1, HelmPostRendererOutputV1, RenderRequestV1, RenderResponseV1};
+use wasmtime::{Config, Engine, Linker, Module, Store};
+
+use crate::extism_env::{self, Call, Ended};
 
 /// Limits and cache settings.
 #[derive(Debug, Clone)]
@@ -13,7 +33,8 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Wall-clock limit of one call (Argo CD's default gRPC deadline is 60s).
     pub timeout: Duration,
-    /// Memory cap of the module, in 64 KiB wasm pages.
+    /// Memory cap of one call, in 64 KiB wasm pages: the module's memory and its input and
+    /// output blocks together (as extism counts them).
     pub max_memory_pages: u32,
 }
 
@@ -47,6 +68,10 @@ impl Options {
         }
         Ok(options)
     }
+
+    fn max_memory_bytes(&self) -> usize {
+        self.max_memory_pages as usize * 65_536
+    }
 }
 
 /// `$POSTWIRE_CACHE_DIR`, else `$XDG_CACHE_HOME/postwire`, else `$HOME/.cache/postwire`.
@@ -76,54 +101,82 @@ impl std::error::Error for CallError {}
 
 /// A loaded plugin.
 pub struct Runner {
-    plugin: Plugin,
-    /// What built `plugin`, kept to build a fresh instance after a trap.
-    wasm: &'static [u8],
-    cache: Option<PathBuf>,
-    /// Set when a call trapped (memory cap, timeout): the instance's heap may hold what the
-    /// stopped call allocated and never freed, so the next call gets a fresh instance.
-    trapped: bool,
+    engine: Engine,
+    linker: Linker<Call>,
+    module: Module,
     limits: Options,
-    /// Whether the module's steps are collected (see [`crate::steps`]).
-    steps: bool,
 }
 
-/// Instantiate `wasm` with the limits of `options` and the compiled-module cache config `cache`.
-fn build(wasm: &[u8], options: &Options, cache: Option<&Path>) -> anyhow::Result<Plugin> {
-    let manifest = Manifest::new([Wasm::data(wasm.to_vec())])
-        .with_timeout(options.timeout)
-        .with_memory_max(options.max_memory_pages);
-    // Without address maps and wasm backtraces the compiled module is a third smaller, and
-    // every run loads it from the cache; plugin.wasm reports errors itself, not by trapping.
-    let mut config = wasmtime::Config::new();
+/// The engine every run uses, for compiling and for loading the cached artifact alike (an
+/// artifact compiled under other settings is refused by `deserialize_file` and compiled anew).
+fn engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    // The timeout interrupts a call at its next epoch check (wasmtime's cheapest interruption).
+    config.epoch_interruption(true);
+    // Without address maps and wasm backtraces the compiled module is a third smaller;
+    // plugin.wasm reports errors itself, not by trapping.
     config.generate_address_map(false).wasm_backtrace_max_frames(None);
-    let builder = PluginBuilder::new(manifest).with_wasi(false).with_wasmtime_config(config);
-    let builder = match cache {
-        Some(config) => builder.with_cache_config(config.to_path_buf()),
-        None => builder.with_cache_disabled(),
-    };
-    builder.build()
+    Engine::new(&config)
 }
 
-/// The wasmtime cache config for `dir`, or None when the directory cannot serve as a cache (the
-/// runner then compiles the module each run). The config names `dir/modules` by absolute path,
-/// so one copied or moved from elsewhere is rewritten, and a read-only cache is used only when
-/// its config already points at itself.
-fn cache_config(dir: &Path) -> Option<PathBuf> {
-    let config = dir.join("wasmtime-cache.toml");
-    let modules = dir.join("modules");
-    if !modules.is_dir() {
-        std::fs::create_dir_all(&modules).ok()?;
+/// The cache file of `wasm` for `engine`: the module's SHA-256 and wasmtime's own hash of what
+/// a compiled artifact must agree on (its version, target and settings).
+fn artifact_path(dir: &Path, engine: &Engine, wasm: &[u8]) -> PathBuf {
+    let digest = if std::ptr::eq(wasm, crate::PLUGIN_WASM) {
+        crate::PLUGIN_WASM_SHA256.to_string()
+    } else {
+        use sha2::Digest;
+        sha2::Sha256::digest(wasm).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    dir.join("modules").join(format!("plugin-{}-{:016x}.cwasm", &digest[..32], hasher.finish()))
+}
+
+/// Load `wasm` compiled: from the cache in `dir` when it holds it, else compiled now (and then
+/// stored there, written to a temporary name and renamed so no run maps half a file).
+fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<Module> {
+    let Some(dir) = dir else { return Module::new(engine, wasm) };
+    let path = artifact_path(dir, engine, wasm);
+    if path.is_file() {
+        // SAFETY: the file is an artifact this runner serialized (only this user can write the
+        // cache: `cache_trust`), renamed into place whole; wasmtime checks its header and the
+        // engine settings it was compiled for, and refuses one that does not match.
+        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+            return Ok(module);
+        }
     }
-    let text = format!("[cache]\ndirectory = {:?}\n", modules.canonicalize().ok()?.display().to_string());
-    if std::fs::read_to_string(&config).is_ok_and(|existing| existing == text) {
-        return Some(config);
+    let artifact = engine.precompile_module(wasm)?;
+    let stored = std::fs::create_dir_all(dir.join("modules")).and_then(|()| {
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        std::fs::write(&tmp, &artifact)?;
+        std::fs::rename(&tmp, &path)?;
+        prune(&dir.join("modules"));
+        Ok(())
+    });
+    // A cache that cannot be written (a read-only image, an uncreatable HOME) is not an error:
+    // the run goes on, compiling again next time, as the runner always did there.
+    let _ = stored;
+    // SAFETY: `artifact` was produced just now by this engine.
+    unsafe { Module::deserialize(engine, &artifact) }
+}
+
+/// Artifacts kept in the cache: this postwire's and those of a few others used beside it (a
+/// Helm plugin and a CLI of different versions), not one per version ever run (9 MB each).
+const ARTIFACTS_KEPT: usize = 4;
+
+/// Remove all but the [`ARTIFACTS_KEPT`] newest artifacts in `modules`.
+fn prune(modules: &Path) {
+    let Ok(entries) = std::fs::read_dir(modules) else { return };
+    let mut artifacts: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    artifacts.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    for (_, old) in artifacts.into_iter().skip(ARTIFACTS_KEPT) {
+        let _ = std::fs::remove_file(old);
     }
-    // Write then rename, so a concurrent run never reads half a file.
-    let tmp = dir.join(format!("wasmtime-cache.toml.{}", std::process::id()));
-    std::fs::write(&tmp, text).ok()?;
-    std::fs::rename(&tmp, &config).ok()?;
-    Some(config)
 }
 
 impl Runner {
@@ -136,10 +189,10 @@ impl Runner {
             }
             None => true,
         });
-        let cache = trusted.and_then(cache_config);
-        let plugin = build(wasm, options, cache.as_deref())?;
-        let steps = crate::steps::listen();
-        Ok(Runner { plugin, wasm, cache, trapped: false, limits: options.clone(), steps })
+        let engine = engine()?;
+        let module = load(&engine, wasm, trusted)?;
+        let linker = extism_env::linker(&engine)?;
+        Ok(Runner { engine, linker, module, limits: options.clone() })
     }
 
     /// Load the embedded module with the options of the environment ([`Options::from_env`]).
@@ -147,67 +200,105 @@ impl Runner {
         Runner::new(crate::PLUGIN_WASM, &Options::from_env().map_err(anyhow::Error::msg)?)
     }
 
-    /// Call `function` and read its JSON answer straight from the plugin's output (a copy of a
-    /// multi-megabyte stream costs fresh pages). `manifests` are the stream sent, whose Secret
-    /// values a limit error must not repeat.
+    /// Call `function` with `input` in a fresh instance and read its JSON answer straight from
+    /// the output block. `manifests` are the stream sent, whose Secret values a limit error
+    /// must not repeat.
     fn call<T: serde::de::DeserializeOwned>(
         &mut self,
         function: &str,
-        input: &[u8],
+        input: Vec<u8>,
         manifests: &str,
     ) -> Result<T, CallError> {
-        crate::steps::clear();
-        // extism keeps one instance across calls; one that trapped stopped mid-allocation.
-        if self.trapped {
-            self.plugin = build(self.wasm, &self.limits, self.cache.as_deref())
-                .map_err(|e| CallError { message: format!("cannot reload plugin.wasm: {e:#}"), code: 1 })?;
-            self.trapped = false;
-        }
-        match self.plugin.call_get_error_code::<&[u8], &[u8]>(function, input) {
-            Ok(out) => serde_json::from_slice(out)
+        let input_len = input.len();
+        let mut store = Store::new(&self.engine, Call::new(input, self.limits.max_memory_bytes()));
+        store.limiter(|call| call.limiter());
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_trap();
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let timer = self.start_timer(Arc::clone(&timed_out));
+        let result = self.linker.instantiate(&mut store, &self.module).and_then(|instance| {
+            let entry = instance.get_typed_func::<(), i32>(&mut store, function)?;
+            entry.call(&mut store, ())
+        });
+        drop(timer);
+        let call = store.into_data();
+        let ended = call.ended(result, timed_out.load(Ordering::SeqCst));
+        match ended {
+            Ended::Output(out) => serde_json::from_slice(out)
                 .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 }),
             // 3..=7 are postwire's own errors, already worded for the user.
-            Err((err, code)) if (3..=7).contains(&code) => Err(CallError { message: err.to_string(), code }),
-            Err((err, _)) => {
-                self.trapped = true;
-                Err(CallError { message: self.describe_runtime_error(&err, input.len(), manifests), code: 1 })
-            }
+            Ended::Error { message, code } if (3..=7).contains(&code) => Err(CallError { message, code }),
+            other => Err(CallError { message: self.describe_stop(&other, &call, input_len, manifests), code: 1 }),
         }
     }
 
-    /// Say which limit a runtime failure hit, the step it stopped (the document, template or
-    /// patch), and how to raise the limit.
-    fn describe_runtime_error(&self, err: &extism::Error, input_len: usize, manifests: &str) -> String {
-        let text = format!("{err:#}");
+    /// A thread that interrupts the engine's calls when the timeout passes, unless dropped first.
+    fn start_timer(&self, timed_out: Arc<AtomicBool>) -> mpsc::Sender<()> {
+        let (cancel, cancelled) = mpsc::channel::<()>();
+        let (engine, timeout) = (self.engine.clone(), self.limits.timeout);
+        std::thread::spawn(move || {
+            if cancelled.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+                timed_out.store(true, Ordering::SeqCst);
+                engine.increment_epoch();
+            }
+        });
+        cancel
+    }
+
+    /// Say which limit stopped a call, the step it stopped (the document, template or patch),
+    /// and how to raise the limit.
+    fn describe_stop(&self, ended: &Ended, call: &Call, input_len: usize, manifests: &str) -> String {
         // Steps name documents by kind, name and line, but a name could equal a Secret value.
         // No step yet: the module stopped before the engine started, reading its input.
-        let step = match crate::steps::last() {
-            Some(step) => format!(" while {}", postwire_core::redact::SecretValues::collect(manifests).scrub(&step)),
-            None if self.steps => format!(" while reading the request ({} bytes)", input_len),
-            None => String::new(),
+        let step = match call.last_step() {
+            Some(step) => format!(" while {}", postwire_core::redact::SecretValues::collect(manifests).scrub(step)),
+            None => format!(" while reading the request ({input_len} bytes)"),
         };
-        if text.contains("timeout") {
-            format!(
+        match ended {
+            Ended::TimedOut => format!(
                 "plugin.wasm timed out after {:?}{step} (POSTWIRE_TIMEOUT_SECONDS raises the limit)",
                 self.limits.timeout
-            )
-        } else if text.contains("oom") || text.contains("allocate") || text.contains("memory") {
-            format!(
-                "plugin.wasm ran out of memory at its {} MiB limit{step} (POSTWIRE_MAX_MEMORY_MIB raises it): {text}",
+            ),
+            Ended::OutOfMemory => format!(
+                "plugin.wasm ran out of memory at its {} MiB limit{step} (POSTWIRE_MAX_MEMORY_MIB raises it)",
                 u64::from(self.limits.max_memory_pages) * 64 / 1024
-            )
-        } else {
-            format!("plugin.wasm failed{step}: {text}")
+            ),
+            Ended::Error { message, code } => format!("plugin.wasm failed{step} (code {code}): {message}"),
+            Ended::Trap(text) => format!("plugin.wasm failed{step}: {text}"),
+            Ended::Output(_) => unreachable!("an output is not a stop"),
         }
     }
 
     /// Call `render`.
     pub fn render(&mut self, request: &RenderRequestV1) -> Result<RenderResponseV1, CallError> {
-        self.call("render", &request.to_json(), &request.manifests)
+        self.call("render", request.to_json(), &request.manifests)
     }
 
     /// Call `helm_plugin_main` with Helm 4's message.
     pub fn helm_plugin_main(&mut self, input: &HelmPostRendererInputV1) -> Result<HelmPostRendererOutputV1, CallError> {
-        self.call("helm_plugin_main", &serde_json::to_vec(input).expect("input serializes"), &input.manifests)
+        self.call("helm_plugin_main", serde_json::to_vec(input).expect("input serializes"), &input.manifests)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_the_newest_artifacts_only() {
+        let modules = std::env::temp_dir().join(format!("postwire-prune-{}", std::process::id()));
+        std::fs::create_dir_all(&modules).unwrap();
+        let now = std::time::SystemTime::now();
+        for age in 0..7u64 {
+            let file = std::fs::File::create(modules.join(format!("plugin-{age}.cwasm"))).unwrap();
+            file.set_modified(now - Duration::from_secs(age * 3600)).unwrap();
+        }
+        std::fs::write(modules.join("notes.txt"), b"").unwrap();
+        prune(&modules);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&modules).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, ["notes.txt", "plugin-0.cwasm", "plugin-1.cwasm", "plugin-2.cwasm", "plugin-3.cwasm"]);
+        std::fs::remove_dir_all(&modules).unwrap();
     }
 }
