@@ -124,7 +124,7 @@ mod tests {
     use crate::stream::Stream;
     use crate::workspace::Workspace;
 
-    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    note: |\n      two\n      lines\ndata:\n  k: v\n";
+    const CM: &str = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  annotations:\n    note: |\n      two\n      lines\ndata:\n  k: v\n";
     const GENERATED: &str =
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: made\n  labels: {a: b}\nspec:\n  selector: {app: made}\n";
 
@@ -132,8 +132,9 @@ mod tests {
         CM.replace("{name}", name)
     }
 
-    /// Render `text` with an edit of every ConfigMap, a generated document and the first
-    /// document removed: the output and the trees the workspace holds.
+    /// Render `text` with an edit of every document (ServiceAccounts, a kind the check reads),
+    /// a generated document and the first document removed: the output and the trees the
+    /// workspace holds.
     fn render(text: &str, remove_first: bool) -> (String, Parsed<'_>) {
         let mut ws = Workspace::new(text);
         let segments: Vec<usize> = ws.segments().collect();

@@ -40,9 +40,9 @@ impl SecretValues {
             return SecretValues::default();
         }
         let stream = Stream::split(manifests);
-        for i in 0..stream.segments.len() {
+        for (i, segment) in stream.segments.iter().enumerate() {
             let text = stream.segment_text(i);
-            if !text.contains("Secret") {
+            if !text.contains("Secret") || cannot_hold_a_secret(text, segment.after_marker) {
                 continue;
             }
             let Ok(tree) = Tree::parse(text, 0) else { continue };
@@ -204,6 +204,16 @@ fn add_forms(value: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Whether a scan of the top-level lines shows that [`secrets_in`] would find nothing in the
+/// document: its root is of another kind and has no `items` (a CRD whose schema mentions
+/// Secrets, a ConfigMap quoting one), so it need not be parsed.
+fn cannot_hold_a_secret(text: &str, after_marker: bool) -> bool {
+    let peek = crate::resource::peek(text, after_marker);
+    // Only a top-level key starts in column 0 of a document the scan calls simple.
+    let top_level_items = text.starts_with("items") || text.contains("\nitems");
+    peek.simple && peek.kind.as_deref().is_some_and(|kind| kind != "Secret") && !top_level_items
+}
+
 fn secrets_in(tree: &Tree, node: NodeId, out: &mut Vec<String>) {
     let node = tree.resolved(node);
     if !tree.is_mapping(node) {
@@ -268,6 +278,29 @@ mod tests {
         let block = "kind: Secret\nmetadata: {name: b}\nstringData:\n  cert: |\n    line one\n    line two\nother: x\n";
         let (masked, _) = mask_secret_data(block, block);
         assert!(masked.ends_with("  cert: '********'\nother: x\n"), "{masked}");
+    }
+
+    /// The scan that spares parsing documents of other kinds must never spare a Secret.
+    #[test]
+    fn only_documents_that_cannot_hold_a_secret_are_left_unparsed() {
+        for (text, skipped) in [
+            ("apiVersion: v1\nkind: ConfigMap\ndata: {a: Secret}\n", true),
+            ("kind: CustomResourceDefinition\nspec:\n  description: a Secret\n", true),
+            ("kind: Secret\nstringData: {a: Zebra-77}\n", false),
+            ("kind: 'Secret'\nstringData: {a: Zebra-77}\n", false),
+            // The scan cannot read these; the parser can.
+            ("kind: !!str Secret\nstringData: {a: Zebra-77}\n", false),
+            ("kind: &k Secret\nstringData: {a: Zebra-77}\n", false),
+            ("{kind: Secret, stringData: {a: Zebra-77}}\n", false),
+            ("kind: Secret\nkind: ConfigMap\n", false),
+            // Lists hold their objects under `items`, whatever their kind.
+            ("kind: List\nitems:\n- kind: Secret\n  stringData: {a: Zebra-77}\n", false),
+            ("kind: Whatever\nitems:\n- kind: Secret\n  stringData: {a: Zebra-77}\n", false),
+        ] {
+            assert_eq!(cannot_hold_a_secret(text, false), skipped, "{text}");
+            let found = !SecretValues::collect(text).is_empty();
+            assert!(skipped || found || !text.contains("Zebra"), "a Secret went unseen: {text}");
+        }
     }
 
     #[test]

@@ -129,17 +129,27 @@ pub fn check(text: &str, namespace: Option<&str>) -> Result<Vec<Finding>> {
 /// [`check`], reading the trees a render holds for documents of the stream instead of parsing
 /// them again (see [`Parsed`]): the same findings.
 pub fn check_parsed(text: &str, namespace: Option<&str>, parsed: Parsed<'_>) -> Result<Vec<Finding>> {
-    let index = Index::build_parsed(text, namespace, parsed)?;
+    Ok(findings(&Index::build_parsed(text, namespace, parsed)?))
+}
+
+/// [`check`] over an index of every object, including the kinds no rule reads
+/// ([`index::UNREAD_KINDS`]): the reference the tests hold [`check`] to.
+#[doc(hidden)]
+pub fn check_reading_everything(text: &str, namespace: Option<&str>) -> Result<Vec<Finding>> {
+    Ok(findings(&Index::build_everything(text, namespace)?))
+}
+
+fn findings(index: &Index) -> Vec<Finding> {
     let mut findings = Vec::new();
-    rollouts::check(&index, &mut findings);
-    istio::check(&index, &mut findings);
-    network::check(&index, &mut findings);
-    availability::check(&index, &mut findings);
-    identity::check(&index, &mut findings);
+    rollouts::check(index, &mut findings);
+    istio::check(index, &mut findings);
+    network::check(index, &mut findings);
+    availability::check(index, &mut findings);
+    identity::check(index, &mut findings);
     findings.retain(|f| !index.silenced(f));
     findings.sort_by(|a, b| (a.document, a.line, a.rule).cmp(&(b.document, b.line, b.rule)));
     findings.dedup();
-    Ok(findings)
+    findings
 }
 
 /// Put findings in the report as notes of the `check` wiring.
