@@ -128,6 +128,10 @@ fn plugins_helm3_and_helm4_share_one_plugins_directory() {
 
     let said = ok(&m.postwire(&["install-plugin"]), "postwire install-plugin");
     assert!(said.contains("Helm 3 (") && said.contains("Helm 4 ("), "{said}");
+    // The module is compiled at install, so no Helm run pays for it.
+    let modules = m.dir.join("postwire-cache/modules");
+    let artifacts = std::fs::read_dir(&modules).map(|d| d.count()).unwrap_or(0);
+    assert!(said.contains("compiled plugin.wasm into") && artifacts == 1, "{said}\n{artifacts} artifacts");
     assert!(said.contains("replaced the Helm 4 plugin"), "{said}");
     let own = m.home().join(".local/share/helm/plugins-helm4");
     let wrappers = wrapper_dir(&said);

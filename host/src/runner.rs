@@ -104,6 +104,8 @@ pub struct Runner {
     engine: Engine,
     linker: Linker<Call>,
     module: Module,
+    /// The cache file the module was loaded from or stored in, if any.
+    artifact: Option<PathBuf>,
     limits: Options,
 }
 
@@ -134,16 +136,17 @@ fn artifact_path(dir: &Path, engine: &Engine, wasm: &[u8]) -> PathBuf {
 }
 
 /// Load `wasm` compiled: from the cache in `dir` when it holds it, else compiled now (and then
-/// stored there, written to a temporary name and renamed so no run maps half a file).
-fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<Module> {
-    let Some(dir) = dir else { return Module::new(engine, wasm) };
+/// stored there, written to a temporary name and renamed so no run maps half a file). Also
+/// the cached artifact's path, when the cache holds it now.
+fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<(Module, Option<PathBuf>)> {
+    let Some(dir) = dir else { return Ok((Module::new(engine, wasm)?, None)) };
     let path = artifact_path(dir, engine, wasm);
     if path.is_file() {
         // SAFETY: the file is an artifact this runner serialized (only this user can write the
         // cache: `cache_trust`), renamed into place whole; wasmtime checks its header and the
         // engine settings it was compiled for, and refuses one that does not match.
         if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
-            return Ok(module);
+            return Ok((module, Some(path)));
         }
     }
     let artifact = engine.precompile_module(wasm)?;
@@ -156,9 +159,9 @@ fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<Mo
     });
     // A cache that cannot be written (a read-only image, an uncreatable HOME) is not an error:
     // the run goes on, compiling again next time, as the runner always did there.
-    let _ = stored;
     // SAFETY: `artifact` was produced just now by this engine.
-    unsafe { Module::deserialize(engine, &artifact) }
+    let module = unsafe { Module::deserialize(engine, &artifact) }?;
+    Ok((module, stored.ok().map(|()| path)))
 }
 
 /// Artifacts kept in the cache: this postwire's and those of a few others used beside it (a
@@ -190,9 +193,14 @@ impl Runner {
             None => true,
         });
         let engine = engine()?;
-        let module = load(&engine, wasm, trusted)?;
+        let (module, artifact) = load(&engine, wasm, trusted)?;
         let linker = extism_env::linker(&engine)?;
-        Ok(Runner { engine, linker, module, limits: options.clone() })
+        Ok(Runner { engine, linker, module, artifact, limits: options.clone() })
+    }
+
+    /// The compiled module's file in the cache, when the cache holds it (later runs map it).
+    pub fn cached_artifact(&self) -> Option<&Path> {
+        self.artifact.as_deref()
     }
 
     /// Load the embedded module with the options of the environment ([`Options::from_env`]).
