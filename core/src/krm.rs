@@ -55,7 +55,8 @@ fn only_document(stream: &Stream<'_>) -> Option<usize> {
 
 /// Whether `text` is exactly one `config.kubernetes.io/v1` `ResourceList` (YAML or JSON).
 pub fn is_resource_list(text: &str) -> bool {
-    if !text.contains(KIND) {
+    // memchr's search: core's `str::contains` is several times slower on megabytes in wasm.
+    if memchr::memmem::find(text.as_bytes(), KIND.as_bytes()).is_none() {
         return false;
     }
     let stream = Stream::split(text);

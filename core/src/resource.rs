@@ -26,8 +26,7 @@ pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
     let bytes = text.as_bytes();
     // NEL, LS and PS are line breaks to YAML 1.1 readers only: such a document is parsed, and
     // the edit layer refuses to change it.
-    let yaml11_breaks =
-        ["\u{85}", "\u{2028}", "\u{2029}"].iter().any(|b| memchr::memmem::find(bytes, b.as_bytes()).is_some());
+    let yaml11_breaks = has_yaml11_line_break(bytes);
     if yaml11_breaks || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
         peek.simple = false;
         return peek;
@@ -79,6 +78,15 @@ pub fn peek(text: &str, starts_after_marker: bool) -> Peek {
         peek.simple = false;
     }
     peek
+}
+
+/// Whether `bytes` hold NEL (C2 85), LS (E2 80 A8) or PS (E2 80 A9), in one pass over the lead
+/// bytes rather than one search per character.
+fn has_yaml11_line_break(bytes: &[u8]) -> bool {
+    memchr::memchr2_iter(0xC2, 0xE2, bytes).any(|i| match bytes[i] {
+        0xC2 => bytes.get(i + 1) == Some(&0x85),
+        _ => bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)),
+    })
 }
 
 /// Whether a line (given from its first byte) can hold a top-level key. Skipped: blank lines,
@@ -402,6 +410,23 @@ mod tests {
         let p = peek("\n# Source: x\napiVersion: apps/v1\nkind: Deployment # c\nmetadata:\n  kind: nested\n", true);
         assert_eq!(p, Peek { kind: Some("Deployment".into()), api_version: Some("apps/v1".into()), simple: true });
         assert_eq!(peek("kind: 'Secret'\n", false).kind.as_deref(), Some("Secret"));
+    }
+
+    #[test]
+    fn yaml11_line_breaks_are_found_in_one_pass() {
+        for (text, found) in [
+            ("a: b\n", false),
+            ("a: \u{85}\n", true),
+            ("a: \u{2028}\n", true),
+            ("a: \u{2029}\n", true),
+            // Other characters with the same lead bytes.
+            ("a: \u{a0} \u{2020} \u{20ac}\n", false),
+            ("a: \u{a0}\u{85}", true),
+        ] {
+            assert_eq!(has_yaml11_line_break(text.as_bytes()), found, "{text:?}");
+            let reference = ["\u{85}", "\u{2028}", "\u{2029}"].iter().any(|b| text.contains(b));
+            assert_eq!(found, reference, "{text:?}");
+        }
     }
 
     #[test]
