@@ -247,11 +247,22 @@ impl HelmPostRendererOutputV1 {
 impl RenderRequestV1 {
     /// The JSON bytes, identical to serde_json's, written fast (see [`crate::json`]).
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.manifests.len() + self.manifests.len() / 8 + 256);
+        self.json_with_manifests(&self.manifests)
+    }
+
+    /// The JSON of the request with empty `manifests`: the header a host that writes the
+    /// module's memory sends beside the manifests' raw bytes (plugin.wasm's
+    /// `postwire_render_bytes`), so the stream is neither escaped nor parsed as JSON.
+    pub fn header_json(&self) -> Vec<u8> {
+        self.json_with_manifests("")
+    }
+
+    fn json_with_manifests(&self, manifests: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(manifests.len() + manifests.len() / 8 + 256);
         out.push(b'{');
         push_str_field(&mut out, true, "apiVersion", &self.api_version);
         push_str_field(&mut out, false, "kind", &self.kind);
-        push_str_field(&mut out, false, "manifests", &self.manifests);
+        push_str_field(&mut out, false, "manifests", manifests);
         if let Some(config) = &self.config {
             push_field(&mut out, false, "config", config);
         }

@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use postwire_core::wire::{HelmPostRendererInputV1, HelmPostRendererOutputV1, RenderRequestV1, RenderResponseV1};
-use wasmtime::{Config, Engine, Linker, Module, Store};
+use wasmtime::{Config, Engine, Instance, Linker, Module, Store};
 
 use crate::extism_env::{self, Call, Ended};
 
@@ -208,7 +208,26 @@ impl Runner {
         Runner::new(crate::PLUGIN_WASM, &Options::from_env().map_err(anyhow::Error::msg)?)
     }
 
-    /// Call `function` with `input` in a fresh instance and read its JSON answer straight from
+    /// Run `body` on a fresh instance whose extism input is `input`, under the timeout and the
+    /// memory cap: what it returned (or the trap that stopped it), the host's side of the call,
+    /// and whether the timer fired.
+    fn in_fresh_instance<R>(
+        &self,
+        input: Vec<u8>,
+        body: impl FnOnce(&mut Store<Call>, &Instance) -> wasmtime::Result<R>,
+    ) -> (wasmtime::Result<R>, Call, bool) {
+        let mut store = Store::new(&self.engine, Call::new(input, self.limits.max_memory_bytes()));
+        store.limiter(|call| call.limiter());
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_trap();
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let timer = self.start_timer(Arc::clone(&timed_out));
+        let result = self.linker.instantiate(&mut store, &self.module).and_then(|instance| body(&mut store, &instance));
+        drop(timer);
+        (result, store.into_data(), timed_out.load(Ordering::SeqCst))
+    }
+
+    /// Call the extism export `function` with `input` and read its JSON answer straight from
     /// the output block. `manifests` are the stream sent, whose Secret values a limit error
     /// must not repeat.
     fn call<T: serde::de::DeserializeOwned>(
@@ -218,22 +237,11 @@ impl Runner {
         manifests: &str,
     ) -> Result<T, CallError> {
         let input_len = input.len();
-        let mut store = Store::new(&self.engine, Call::new(input, self.limits.max_memory_bytes()));
-        store.limiter(|call| call.limiter());
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_trap();
-        let timed_out = Arc::new(AtomicBool::new(false));
-        let timer = self.start_timer(Arc::clone(&timed_out));
-        let result = self.linker.instantiate(&mut store, &self.module).and_then(|instance| {
-            let entry = instance.get_typed_func::<(), i32>(&mut store, function)?;
-            entry.call(&mut store, ())
+        let (result, call, timed_out) = self.in_fresh_instance(input, |store, instance| {
+            instance.get_typed_func::<(), i32>(&mut *store, function)?.call(store, ())
         });
-        drop(timer);
-        let call = store.into_data();
-        let ended = call.ended(result, timed_out.load(Ordering::SeqCst));
-        match ended {
-            Ended::Output(out) => serde_json::from_slice(out)
-                .map_err(|e| CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 }),
+        match call.ended(result, timed_out) {
+            Ended::Output(out) => serde_json::from_slice(out).map_err(unreadable),
             // 3..=7 are postwire's own errors, already worded for the user.
             Ended::Error { message, code } if (3..=7).contains(&code) => Err(CallError { message, code }),
             other => Err(CallError { message: self.describe_stop(&other, &call, input_len, manifests), code: 1 }),
@@ -277,15 +285,82 @@ impl Runner {
         }
     }
 
-    /// Call `render`.
+    /// Render through the module's bytes entry (plugin.wasm's `postwire_render_bytes`): the
+    /// manifests are written into its memory as they are, and read back the same way, where
+    /// the extism export `render` would take them JSON-escaped, 8 bytes per host call.
     pub fn render(&mut self, request: &RenderRequestV1) -> Result<RenderResponseV1, CallError> {
-        self.call("render", request.to_json(), &request.manifests)
+        let header = request.header_json();
+        let manifests = request.manifests.as_bytes();
+        let input_len = header.len() + manifests.len();
+        let (result, call, timed_out) =
+            self.in_fresh_instance(Vec::new(), |store, instance| render_bytes(store, instance, &header, manifests));
+        let ended = match result {
+            Ok(Ok(response)) => return Ok(response),
+            Ok(Err(BytesFailure::Unreadable(e))) => return Err(e),
+            Ok(Err(BytesFailure::Refused { message, code })) if (3..=7).contains(&code) => {
+                return Err(CallError { message, code })
+            }
+            Ok(Err(BytesFailure::Refused { message, code })) => Ended::Error { message, code },
+            Err(trap) => call.ended(Err(trap), timed_out),
+        };
+        Err(CallError { message: self.describe_stop(&ended, &call, input_len, &request.manifests), code: 1 })
     }
 
     /// Call `helm_plugin_main` with Helm 4's message.
     pub fn helm_plugin_main(&mut self, input: &HelmPostRendererInputV1) -> Result<HelmPostRendererOutputV1, CallError> {
         self.call("helm_plugin_main", serde_json::to_vec(input).expect("input serializes"), &input.manifests)
     }
+}
+
+/// A bytes-entry call that ended without a response.
+enum BytesFailure {
+    /// The module refused the request: its message and exit code.
+    Refused { message: String, code: i32 },
+    /// The module answered something the runner cannot read.
+    Unreadable(CallError),
+}
+
+fn unreadable(e: impl std::fmt::Display) -> CallError {
+    CallError { message: format!("unreadable response from plugin.wasm: {e}"), code: 1 }
+}
+
+/// Write the request's JSON header and its manifests into the instance's memory, render, and
+/// read the response's manifests and report out of it.
+fn render_bytes(
+    store: &mut Store<Call>,
+    instance: &Instance,
+    header: &[u8],
+    manifests: &[u8],
+) -> wasmtime::Result<Result<RenderResponseV1, BytesFailure>> {
+    let alloc = instance.get_typed_func::<u32, u32>(&mut *store, "postwire_alloc")?;
+    let render = instance.get_typed_func::<(u32, u32, u32, u32), i32>(&mut *store, "postwire_render_bytes")?;
+    let response = instance.get_typed_func::<u32, u64>(&mut *store, "postwire_response")?;
+    let memory = instance.get_memory(&mut *store, "memory").ok_or_else(|| wasmtime::format_err!("no memory export"))?;
+    let mut place = |bytes: &[u8]| -> wasmtime::Result<(u32, u32)> {
+        let len = u32::try_from(bytes.len())?;
+        let at = alloc.call(&mut *store, len)?;
+        memory.write(&mut *store, at as usize, bytes)?;
+        Ok((at, len))
+    };
+    let (header_at, header_len) = place(header)?;
+    let (manifests_at, manifests_len) = place(manifests)?;
+    let code = render.call(&mut *store, (header_at, header_len, manifests_at, manifests_len))?;
+    let (first, second) = (response.call(&mut *store, 0)?, response.call(&mut *store, 1)?);
+    let data = memory.data(&*store);
+    let part = |at: u64| data.get((at >> 32) as usize..(at >> 32) as usize + (at & 0xffff_ffff) as usize);
+    let (Some(first), Some(second)) = (part(first), part(second)) else {
+        return Ok(Err(BytesFailure::Unreadable(unreadable("a response part lies outside the module's memory"))));
+    };
+    if code != 0 {
+        let message = String::from_utf8_lossy(first).into_owned();
+        return Ok(Err(BytesFailure::Refused { message, code }));
+    }
+    let read = || -> Result<RenderResponseV1, CallError> {
+        let manifests = String::from_utf8(first.to_vec()).map_err(unreadable)?;
+        let report = serde_json::from_slice(second).map_err(unreadable)?;
+        Ok(RenderResponseV1::new(manifests, report))
+    };
+    Ok(read().map_err(BytesFailure::Unreadable))
 }
 
 #[cfg(test)]
