@@ -145,6 +145,11 @@ def fmt_s(x):
     return f"{x * 1e3:.0f} ms" if x < 1 else f"{x:.2f} s"
 
 
+def times(slow, fast):
+    """How many times `fast`'s wall time `slow`'s is, or a dash when either run failed."""
+    return f"{slow['wall'] / fast['wall']:.2f}x" if slow["ok"] and fast["ok"] else "–"
+
+
 def cell(r):
     if not r["ok"]:
         return f"failed ({r['error']})"
@@ -247,8 +252,7 @@ def report(r):
     print("|---:|---:|---|---|---:|---|---|---|---:|---|")
     for n, row in r["apps"].items():
         pw, nat, kz = row["postwire, every wiring"], row["native, every wiring"], row["kustomize"]
-        ratio = f"{pw['wall'] / nat['wall']:.2f}x" if pw["ok"] and nat["ok"] else "–"
-        vs = f"{kz['wall'] / pw['wall']:.2f}x" if pw["ok"] and kz["ok"] else "–"
+        ratio, vs = times(pw, nat), times(kz, pw)
         floor = (f"{row['parse_floor_ms']:.0f} ms ({row['parser_events_ms']:.0f} ms)"
                  if "parse_floor_ms" in row else "–")
         print(f"| {n:,} | {row['bytes'] / 1e6:.2f} MB | {cell(pw)} | {cell(nat)} | {ratio} | "
@@ -258,7 +262,7 @@ def report(r):
     print("|---|---:|---|---|---:|---|")
     for name, row in r["corpus"].items():
         pw, nat = row["postwire"], row["native"]
-        ratio = f"{pw['wall'] / nat['wall']:.2f}x" if pw["ok"] and nat["ok"] else "–"
+        ratio = times(pw, nat)
         print(f"| {name} | {row['bytes'] / 1e3:.0f} KB | {cell(pw)} | {cell(nat)} | {ratio} | "
               f"{cell(row['postwire, checksums'])} |")
     if r["helm"]:

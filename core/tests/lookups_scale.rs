@@ -5,26 +5,18 @@
 //! `workloadRef` lookup, the Rollouts routed-Service check); the first two are timed here.
 //! BENCHMARKS.md has the figures.
 
+mod common;
+
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::fastest;
 
 use postwire_core::report::{IgnoreDifference, Report};
 use postwire_core::wire::{ConfigFileV1, RenderRequestV1};
 
 /// One timed test at a time: the two would otherwise disturb each other's figures.
 static ALONE: Mutex<()> = Mutex::new(());
-
-/// The fastest of three runs (the least disturbed by other work on the machine).
-fn fastest(mut f: impl FnMut()) -> Duration {
-    (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap()
-}
 
 fn assert_linear(what: &str, k: f64, small: Duration, large: Duration) {
     let ratio = large.as_secs_f64() / small.as_secs_f64();

@@ -10,8 +10,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
+use common::fastest;
 use postwire_core::check::{check, check_reading_everything, Finding};
 use postwire_core::redact::SecretValues;
 use postwire_core::wire::{ConfigFileV1, RenderRequestV1};
@@ -81,18 +80,6 @@ fn crds(n: usize) -> String {
         }
     }
     text
-}
-
-/// The fastest of three runs (the least disturbed by other work on the machine).
-fn fastest(mut f: impl FnMut()) -> Duration {
-    (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap()
 }
 
 /// How much more `f` costs on `base` with `extra` (over 100x the bytes of `base`) than on

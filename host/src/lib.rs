@@ -16,11 +16,6 @@ pub mod runner;
 /// The plugin module every postwire host runs, embedded at build time.
 pub static PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/plugin.wasm"));
 
-/// Hex SHA-256 of [`PLUGIN_WASM`], computed when postwire was built (the key of its compiled
-/// form in the cache, so no run hashes the module).
+/// Hex SHA-256 of [`PLUGIN_WASM`], computed when postwire was built: `postwire version` prints
+/// it, and it keys the module's compiled form in the cache, so no run hashes the module.
 pub static PLUGIN_WASM_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/plugin.wasm.sha256"));
-
-/// Hex SHA-256 of [`PLUGIN_WASM`].
-pub fn plugin_sha256() -> String {
-    PLUGIN_WASM_SHA256.to_string()
-}

@@ -598,7 +598,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 "postwire {} (commit {}, plugin.wasm sha256:{})\n",
                 postwire_core::VERSION,
                 env!("POSTWIRE_COMMIT"),
-                postwire::plugin_sha256()
+                postwire::PLUGIN_WASM_SHA256
             );
             write_stdout(line.as_bytes())?;
         }

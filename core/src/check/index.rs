@@ -260,8 +260,7 @@ impl Index {
                         }
                     }
                     crate::progress::step(|| {
-                        let kind = resource::peek(doc, seg.after_marker).kind;
-                        let kind = kind.as_deref().unwrap_or("unknown kind");
+                        let kind = peek.kind.as_deref().unwrap_or("unknown kind");
                         format!("parsing document {number} ({kind}, line {})", seg.line)
                     });
                     match Tree::parse(doc, line_offset) {

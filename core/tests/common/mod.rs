@@ -61,3 +61,17 @@ pub fn document(stream: &str, kind: &str, name: &str) -> serde_json::Value {
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
         .unwrap_or_else(|| panic!("{kind}/{name} is not in the output:\n{stream}"))
 }
+
+/// The fastest of three runs of `f` (the least disturbed by other work on the machine), for
+/// the tests that judge ratios of times.
+#[allow(dead_code)] // only the timed tests use it
+pub fn fastest(mut f: impl FnMut()) -> std::time::Duration {
+    (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
+}
