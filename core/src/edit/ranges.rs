@@ -119,10 +119,20 @@ pub fn starts_line(text: &str, pos: usize) -> bool {
 /// Whether a mapping key is written explicitly (`? key`) or is empty: new lines in front of it,
 /// or a removal up to it, would land inside the key.
 pub fn is_explicit_key(text: &str, tree: &Tree, key: NodeId) -> bool {
-    let before = text[..tree.node(key).start].trim_end();
+    let node = tree.node(key);
+    let before = text[..node.start].trim_end();
     let explicit = before.ends_with('?')
         && before[..before.len() - 1].chars().next_back().is_none_or(|c| c.is_whitespace() || c == '-');
-    explicit || tree.is_empty_scalar(key)
+    // An implicit key is one line of a scalar or flow collection: a block scalar, a block
+    // collection or several lines can only follow `?`, which their spans leave out of sight
+    // (`? |` then the key's lines, whose start looks like a key of its own).
+    let block = matches!(
+        node.kind,
+        NodeKind::Scalar { style: Style::Literal | Style::Folded, .. }
+            | NodeKind::Mapping { flow: false, .. }
+            | NodeKind::Sequence { flow: false, .. }
+    );
+    explicit || block || text[node.start..node.end].contains('\n') || tree.is_empty_scalar(key)
 }
 
 /// Where a flow collection's entry or item whose content starts at `content_start` really

@@ -124,6 +124,13 @@ fn refuses_shared_nodes_merge_keys_and_yaml11_breaks() {
     assert!(refusal(ls, &[set(ANN, "v")]).contains("LS (U+2028)"));
     let explicit = "spec:\n  template:\n    ? metadata\n    : {labels: {}}\n";
     assert!(refusal(explicit, &[set("/spec/template/spec/x", "v")]).contains("explicit"));
+    // A block scalar (or block collection) as a key follows `?` on an earlier line: its span
+    // starts at its content, which looked like a key starting its own line, so new entries
+    // went inside the key (found by the `edit` fuzz target).
+    for key in ["? |\n    kind: Service\n", "? - a\n  - b\n", "? >\n  folded\n  key\n"] {
+        let doc = format!("{key}: v\nmetadata:\n  name: cache\n");
+        refusal(&doc, &[set("/spec/template/spec/x", "v")]);
+    }
 }
 
 #[test]
