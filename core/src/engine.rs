@@ -105,11 +105,38 @@ pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<R
     }
 }
 
+/// Render with edited documents' trees built from the regions each edit changed; should one
+/// differ from a whole parse of its text (or the render fail), render again parsing whole,
+/// the reference (see [`crate::edit::regions`]).
 fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
     request.validate()?;
+    let built = crate::edit::regions::counts().regions;
+    match render_once(request, platform.clone(), Reparse::Regions) {
+        Ok(Some(out)) => Ok(out),
+        // The check's findings are judged on trees already compared with whole parses; an
+        // error before any tree was built from regions is the reference's own.
+        Err(e) if e.kind() == ErrorKind::Check || crate::edit::regions::counts().regions == built => Err(e),
+        _ => Ok(render_once(request, platform, Reparse::Whole)?.expect("a render parsing whole is its own reference")),
+    }
+}
+
+/// How edited documents get their trees back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reparse {
+    /// Parse the changed regions, move the rest.
+    Regions,
+    /// Parse every edited document whole.
+    Whole,
+}
+
+/// One render; None when a tree built from regions differs from a whole parse.
+fn render_once(request: &RenderRequestV1, platform: Vec<Source>, reparse: Reparse) -> Result<Option<RenderOutput>> {
     crate::progress::wiring(None);
     crate::progress::step(|| "splitting the stream into documents".to_string());
     let mut ws = Workspace::new(&request.manifests);
+    if reparse == Reparse::Whole {
+        ws.set_reparse_whole();
+    }
     if request.validate_only {
         ws.set_config_check();
     }
@@ -120,6 +147,9 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     // `postwire check` changes nothing: it only reads the stream.
     let wirings = if request.check_only { Vec::new() } else { pipeline::wirings(&config, &request.context) };
     run_wirings(&mut ws, &wirings, &mut report)?;
+    if !ws.check_reparsed() {
+        return Ok(None);
+    }
     for &i in &config_segments {
         report.document(ws.number(i), config::KIND, ws.source(i).as_deref()).changes.push(Change {
             wiring: "config".into(),
@@ -129,7 +159,7 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
             reason: "PostwireConfig is read by postwire and not applied to the cluster".into(),
         });
     }
-    finish(ws, request, &config, report)
+    finish(ws, request, &config, report).map(Some)
 }
 
 /// Take the chart's `PostwireConfig` documents out of the stream, and their config sources

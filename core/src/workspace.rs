@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 
-use crate::edit::{self, DocRef, Op, Outcome, Plan, Uneditable};
+use crate::edit::{self, regions, DocRef, Op, Outcome, Plan, Uneditable};
 use crate::error::{DocLocation, Error, ErrorKind, Result};
 use crate::parsed::Parsed;
 use crate::report::{Level, Note, Report};
@@ -45,6 +45,9 @@ struct DocState<'a> {
     line_offset: usize,
     /// How many keys the tree repeats ([`Tree::duplicate_keys`]), once counted.
     duplicate_keys: Option<usize>,
+    /// Whether a tree of this document was built from the regions an edit changed, so it is
+    /// compared with a whole parse at the end ([`Workspace::check_reparsed`]).
+    by_regions: bool,
 }
 
 impl<'a> DocState<'a> {
@@ -64,6 +67,7 @@ impl<'a> DocState<'a> {
             source: OnceCell::new(),
             line_offset,
             duplicate_keys: None,
+            by_regions: false,
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct Workspace<'a> {
     next_number: usize,
     on_uneditable: Uneditable,
     targets_must_match: bool,
+    /// Whether edited documents get their trees by parsing only what changed (else whole).
+    reparse_regions: bool,
 }
 
 impl<'a> Workspace<'a> {
@@ -123,12 +129,33 @@ impl<'a> Workspace<'a> {
             next_number: number + 1,
             on_uneditable: Uneditable::default(),
             targets_must_match: true,
+            reparse_regions: !regions::whole_only(),
         }
     }
 
     /// Choose what happens to documents that cannot be edited safely.
     pub fn set_on_uneditable(&mut self, policy: Uneditable) {
         self.on_uneditable = policy;
+    }
+
+    /// Parse every edited document whole, never only the regions an edit changed (the
+    /// reference [`Workspace::check_reparsed`] falls back to).
+    pub fn set_reparse_whole(&mut self) {
+        self.reparse_regions = false;
+    }
+
+    /// Whether every tree built from an edit's regions is the tree a parse of the document's
+    /// text gives. Documents whose last edit left them unchanged or skipped are parsed whole
+    /// already; a false here means the render must run again with [`Workspace::set_reparse_whole`].
+    pub fn check_reparsed(&self) -> bool {
+        self.docs.iter().filter(|d| d.by_regions && !d.removed && d.skipped.is_none()).all(|d| {
+            let whole = Tree::parse(&d.text, d.line_offset);
+            let same = matches!((&whole, &d.tree), (Ok(whole), Some(tree)) if whole == tree);
+            if !same {
+                regions::count_difference();
+            }
+            same
+        })
     }
 
     /// Check the config without a render (`postwire validate`): a target, Service or workload
@@ -423,20 +450,34 @@ impl<'a> Workspace<'a> {
             // The count of the tree as it is was taken when it was verified (else now).
             let before = *d.duplicate_keys.get_or_insert_with(|| tree.duplicate_keys());
             let doc = DocRef { text: &d.text, tree };
-            let edited = plan.render(doc, newline).and_then(|splices| edit::apply_splices(&d.text, &splices));
+            let edited = plan
+                .render_owned(doc, newline)
+                .and_then(|edits| edit::apply_owned_splices(&d.text, &edits).map(|text| (edits, text)));
             let edited = match edited {
                 // The same bytes are the same tree: nothing to verify or list anew. The text
                 // still counts as written (it is the plan's output, as `finish` reports).
-                Ok(text) if text == *d.text => {
+                Ok((_, text)) if text == *d.text => {
                     d.text = Cow::Owned(text);
                     continue;
                 }
-                Ok(text) => edit::verify_counted(before, &text, d.line_offset).map(|verified| (text, verified)),
+                Ok((edits, text)) => {
+                    let rebuild = self.reparse_regions.then(|| regions::reparse(&plan, doc, &edits, &text)).flatten();
+                    regions::count(rebuild.is_some());
+                    match rebuild {
+                        Some(rebuild) => {
+                            // The old tree becomes the new one (its nodes are moved, not copied).
+                            let tree = rebuild.apply(d.tree.take().expect("a planned document is parsed"));
+                            edit::verify_regions(before, tree, &text, d.line_offset).map(|v| (text, v, true))
+                        }
+                        None => edit::verify_counted(before, &text, d.line_offset).map(|v| (text, v, false)),
+                    }
+                }
                 Err(e) => Err(e),
             };
             match edited {
-                Ok((text, (tree, duplicate_keys))) => {
+                Ok((text, (tree, duplicate_keys), by_regions)) => {
                     d.text = Cow::Owned(text);
+                    d.by_regions |= by_regions;
                     self.set_tree(segment, Some(tree));
                     self.docs[segment].duplicate_keys = Some(duplicate_keys);
                 }
@@ -446,6 +487,8 @@ impl<'a> Workspace<'a> {
                     if !(e.is_uneditable() && self.on_uneditable == Uneditable::Skip) {
                         return Err(e);
                     }
+                    // A tree given to the regions' rebuild is gone; the text is the old one.
+                    self.parse(segment)?;
                     self.docs[segment].skipped = Some(e.to_string());
                     self.to_commit.insert(segment);
                     // Warn and restore the original bytes on the next pass of this loop's logic.

@@ -129,7 +129,7 @@ pub fn display_path(path: &[PathSeg]) -> String {
 }
 
 /// The tree of one document.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tree {
     nodes: Vec<Node>,
     root: Option<NodeId>,
@@ -274,6 +274,62 @@ impl Tree {
     /// Whether the document uses aliases at all.
     pub fn has_aliases(&self) -> bool {
         !self.alias_targets.is_empty()
+    }
+
+    /// A node by id, to change (a region parsed alone, given what its context adds).
+    pub fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.nodes[id]
+    }
+
+    /// Move the end of every block collection that ends at `at` to `to` (a fragment parsed
+    /// alone ends where its text does; in its document, at the next token after it).
+    pub fn extend_open_ends(&mut self, at: usize, to: usize) {
+        for n in &mut self.nodes {
+            if n.end == at
+                && matches!(n.kind, NodeKind::Mapping { flow: false, .. } | NodeKind::Sequence { flow: false, .. })
+            {
+                n.end = to;
+            }
+        }
+    }
+
+    /// A node by id, if there is one.
+    pub fn node_checked(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(id)
+    }
+
+    /// Whether any node defines an anchor (`&name`), used or not.
+    pub fn has_anchors(&self) -> bool {
+        self.nodes.iter().any(|n| n.anchor != 0)
+    }
+
+    /// Parse `text[start..end]` alone, as the node it holds at column `col` of line `line` (in
+    /// the stream): every node gets the offset, line and column it has in `text`. The text is
+    /// padded with `col` spaces so that columns, and so block indentation, are as written.
+    pub fn parse_region(text: &str, start: usize, end: usize, line: usize, col: usize) -> Result<Tree> {
+        let mut padded = String::with_capacity(col + end - start);
+        padded.extend(std::iter::repeat_n(' ', col));
+        padded.push_str(&text[start..end]);
+        let mut tree = Tree::parse(&padded, line.saturating_sub(1))?;
+        for n in &mut tree.nodes {
+            if n.start < col || n.end < col {
+                return Err(Error::new(ErrorKind::Yaml, "a region's node starts in its padding"));
+            }
+            n.start = n.start - col + start;
+            n.end = n.end - col + start;
+        }
+        Ok(tree)
+    }
+
+    /// The nodes and the root, to rebuild a tree without aliases from (see
+    /// [`crate::edit::regions`]).
+    pub(crate) fn into_parts(self) -> (Vec<Node>, Option<NodeId>) {
+        (self.nodes, self.root)
+    }
+
+    /// A tree without aliases from its nodes in document order and its root.
+    pub(crate) fn from_parts(nodes: Vec<Node>, root: Option<NodeId>) -> Tree {
+        Tree { nodes, root, ..Tree::default() }
     }
 
     /// The nodes of the subtree at `id` (itself first).

@@ -3,18 +3,30 @@
 //! all of them on the config is the benchmark's every-wiring config. Properties, whenever the
 //! render succeeds: no document is lost, documents the report does not name come out byte for
 //! byte, rendering twice gives the same output (deterministic), and rendering the output
-//! again changes nothing (idempotent).
+//! again changes nothing (idempotent); every tree built from an edit's changed regions is the
+//! tree a whole parse gives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use postwire_core::edit::regions;
 use postwire_core::stream::Stream;
 use postwire_core::testing::{untouched_but_changed, wirings_config};
 use postwire_core::wire::{ConfigFileV1, RenderRequestV1};
 
+/// A render whose every edit compares the tree built from its changed regions with a whole
+/// parse: a difference is a bug (the render would run again parsing whole), so it fails here.
 fn render(text: &str, config: &str) -> Result<postwire_core::RenderOutput, postwire_core::Error> {
     let mut request = RenderRequestV1::new(text);
     request.config = Some(ConfigFileV1 { name: "postwire.yaml".into(), content: config.into() });
-    postwire_core::render(&request)
+    regions::set_compare_each(true);
+    let differed = regions::counts().differed;
+    let out = postwire_core::render(&request);
+    assert_eq!(
+        regions::counts().differed,
+        differed,
+        "a tree built from regions differs\n--- config\n{config}--- input\n{text}"
+    );
+    out
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -14,6 +14,7 @@
 //! [`Error::uneditable`] error; the `onUneditable` setting decides what the engine does then.
 
 pub mod ranges;
+pub mod regions;
 mod render;
 
 use std::collections::BTreeMap;
@@ -101,9 +102,18 @@ pub struct Splice {
 
 /// Apply non-overlapping splices to a text; insertions at one offset keep their order.
 pub fn apply_splices(text: &str, splices: &[Splice]) -> Result<String> {
-    let mut sorted: Vec<&Splice> = splices.iter().collect();
+    apply_splice_refs(text, splices.iter().collect())
+}
+
+/// [`apply_splices`] of the splices [`Plan::render_owned`] gives.
+pub fn apply_owned_splices(text: &str, edits: &[(NodeId, Splice)]) -> Result<String> {
+    apply_splice_refs(text, edits.iter().map(|(_, s)| s).collect())
+}
+
+fn apply_splice_refs(text: &str, splices: Vec<&Splice>) -> Result<String> {
+    let mut sorted = splices;
     sorted.sort_by_key(|s| (s.start, s.end));
-    let mut out = String::with_capacity(text.len() + splices.iter().map(|s| s.text.len()).sum::<usize>());
+    let mut out = String::with_capacity(text.len() + sorted.iter().map(|s| s.text.len()).sum::<usize>());
     let mut cursor = 0;
     for s in sorted {
         if s.start < cursor {
@@ -264,7 +274,19 @@ impl Plan {
 
     /// The splices that carry out the plan.
     pub fn render(&self, doc: DocRef<'_>, newline: &str) -> Result<Vec<Splice>> {
+        Ok(render::splices(&self.changes, doc, newline)?.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// [`Plan::render`], each splice with the node whose change it carries out (for
+    /// [`regions::reparse`]).
+    pub fn render_owned(&self, doc: DocRef<'_>, newline: &str) -> Result<Vec<(NodeId, Splice)>> {
         render::splices(&self.changes, doc, newline)
+    }
+
+    /// Whether the change planned at `id` replaces the node (rather than adding to or
+    /// removing from a collection).
+    fn replaces(&self, id: NodeId) -> bool {
+        matches!(self.changes.get(&id), Some(Change::Replace(_)))
     }
 }
 
@@ -894,8 +916,18 @@ pub fn edit_document(text: &str, ops: &[Op], on_uneditable: Uneditable) -> Resul
         let mut plan = Plan::default();
         let outcomes = ops.iter().map(|op| plan.apply(doc, root, op)).collect::<Result<Vec<_>>>()?;
         let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
-        let out = apply_splices(text, &plan.render(doc, newline)?)?;
-        verify(&tree, &out, 0)?;
+        let edits = plan.render_owned(doc, newline)?;
+        let out = apply_owned_splices(text, &edits)?;
+        let whole = verify(&tree, &out, 0)?;
+        // The tree a render would build from the changed regions must be this one.
+        if let Some(by_regions) = regions::reparse(&plan, doc, &edits, &out).map(|r| r.apply(tree.clone())) {
+            if by_regions != whole {
+                return Err(internal(&format!(
+                    "the tree of the changed regions differs from a whole parse: {}",
+                    first_difference(&whole, &by_regions)
+                )));
+            }
+        }
         Ok((out, outcomes))
     })();
     match edited {
@@ -923,6 +955,44 @@ pub fn verify_counted(duplicate_keys_before: usize, after: &str, line_offset: us
         return Err(internal("an edit produced a duplicate key"));
     }
     Ok((tree, duplicate_keys))
+}
+
+/// [`verify_counted`] for a tree built from the regions an edit changed
+/// ([`regions::reparse`]): the count of repeated keys, and with [`regions::set_compare_each`]
+/// a whole parse that must give the same tree.
+pub fn verify_regions(
+    duplicate_keys_before: usize,
+    tree: Tree,
+    after: &str,
+    line_offset: usize,
+) -> Result<(Tree, usize)> {
+    let duplicate_keys = tree.duplicate_keys();
+    if duplicate_keys > duplicate_keys_before {
+        return Err(internal("an edit produced a duplicate key"));
+    }
+    if regions::compare_each() {
+        let (whole, _) = verify_counted(duplicate_keys_before, after, line_offset)?;
+        if whole != tree {
+            regions::count_difference();
+            return Err(internal(&format!(
+                "the tree of the changed regions differs from a whole parse: {}",
+                first_difference(&whole, &tree)
+            )));
+        }
+    }
+    Ok((tree, duplicate_keys))
+}
+
+/// The first node where two trees differ, for the message of a failed comparison.
+fn first_difference(a: &Tree, b: &Tree) -> String {
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let (x, y) = (a.node_checked(i), b.node_checked(i));
+        if x != y {
+            return format!("node {i}: whole {x:?}, regions {y:?}");
+        }
+    }
+    "roots differ".to_string()
 }
 
 #[cfg(test)]

@@ -10,7 +10,12 @@ use crate::emit::{self, block_body, block_entries, block_item};
 use crate::error::{Error, Result};
 use crate::yaml::{NodeId, NodeKind};
 
-pub(super) fn splices(changes: &BTreeMap<NodeId, Change>, doc: DocRef<'_>, newline: &str) -> Result<Vec<Splice>> {
+/// The splices, each with the node whose change it carries out.
+pub(super) fn splices(
+    changes: &BTreeMap<NodeId, Change>,
+    doc: DocRef<'_>,
+    newline: &str,
+) -> Result<Vec<(NodeId, Splice)>> {
     // Deeper nodes first: where an inner and an outer insertion land at one offset (a new key
     // at the end of the last item, and a new item after it), the inner text comes first, and
     // splices at one offset keep their order.
@@ -25,14 +30,16 @@ pub(super) fn splices(changes: &BTreeMap<NodeId, Change>, doc: DocRef<'_>, newli
     let mut order: Vec<(&NodeId, &Change)> = changes.iter().collect();
     order.sort_by_key(|(&id, _)| std::cmp::Reverse(depth(id)));
     let mut out = Vec::new();
+    let mut owners = Vec::new();
     for (&id, change) in order {
         match change {
             Change::Replace(value) => out.push(replace(doc, id, value, newline)?),
             Change::Map { added, removed } => map(doc, id, added, removed, newline, &mut out)?,
             Change::Seq(slots) => seq(doc, id, slots, newline, &mut out)?,
         }
+        owners.resize(out.len(), id);
     }
-    Ok(out)
+    Ok(owners.into_iter().zip(out).collect())
 }
 
 fn refuse_layout(doc: DocRef<'_>, at: NodeId) -> Error {
