@@ -5,7 +5,8 @@
 //! Plain scalars are typed with yaml.v2's YAML 1.1 rules: `y`/`yes`/`on`… are booleans, `~` and
 //! `null` are null, `0x1F`, `0755` and `1_000` are integers, `1.5` and `1e3` are floats;
 //! timestamps stay strings (yaml.v2 reads them so into untyped values). Quoted and block
-//! scalars are strings; `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` tags are honoured.
+//! scalars are strings; `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` tags are honoured,
+//! and a scalar with any other tag is the string it is written as.
 //! Aliases are resolved and merge keys (`<<`) merged (explicit keys win).
 
 use serde_json::{Map, Number, Value as Json};
@@ -42,7 +43,12 @@ fn walk(tree: &Tree, id: NodeId, reading: Reading) -> Json {
     match &node.kind {
         NodeKind::Scalar { value, .. } if matches!(reading, Reading::Written) => Json::String(value.to_string()),
         NodeKind::Scalar { value, style } => {
-            let tag = node.tag.as_deref().and_then(|t| t.strip_prefix("tag:yaml.org,2002:"));
+            // A tag outside the core schema (`!custom`, the non-specific `!`) keeps the text as
+            // a string: yaml.v2's `resolve` returns the value as it is for a tag it cannot
+            // resolve (resolve.go, `if !resolvableTag(tag) { return tag, in }`, at
+            // github.com/go-yaml/yaml branch v2; the same line in v3 at commit
+            // 0d383ff995a5c6f47dd6148a6d01cc195d47af78), so `namespace: !x` is "", not null.
+            let tag = node.tag.as_deref().map(|t| t.strip_prefix("tag:yaml.org,2002:").unwrap_or(t));
             match (tag, style) {
                 (Some("str"), _) => Json::String(value.to_string()),
                 (Some("int" | "float" | "bool" | "null"), _) => plain(value),
@@ -292,6 +298,12 @@ mod tests {
             v,
             json!({"a": "1", "b": "2", "c": "x\n", "d": {"k": true}, "e": {"k": true}, "f": {"k": false, "z": [1, "2"]}})
         );
+    }
+
+    #[test]
+    fn scalars_with_a_tag_outside_the_core_schema_are_strings() {
+        let v = doc("a: !hop\nb: !custom 12\nc: ! yes\nd: !!str 7\ne: !!int 7\n");
+        assert_eq!(v, json!({"a": "", "b": "12", "c": "yes", "d": "7", "e": 7}));
     }
 
     #[test]

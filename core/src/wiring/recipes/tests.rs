@@ -142,6 +142,19 @@ fn pod_disruption_budgets_for_uncovered_replicated_workloads() {
     assert!(err.to_string().contains("postwire.yaml line 2"), "{err}");
 }
 
+/// A namespace written with a tag outside the core schema is the string as written (yaml.v2
+/// reads it so), never the text of a null: `namespace: !x` gave the budget `namespace: "None"`
+/// (found by the `wirings` fuzz target).
+#[test]
+fn a_custom_tagged_namespace_is_copied_as_its_text() {
+    let input = INPUT.replacen("  name: api\n", "  name: api\n  namespace: !x\n", 1);
+    let out = render(&input, "  podDisruptionBudget: {minAvailable: 1}\n").unwrap();
+    let d = docs(&out.manifests);
+    let pdb =
+        d.iter().find(|d| d["kind"] == "PodDisruptionBudget" && d["metadata"]["name"] == "api").expect("a budget");
+    assert_eq!(pdb["metadata"]["namespace"], json!(""), "{}", out.manifests);
+}
+
 #[test]
 fn service_monitors_for_metrics_ports() {
     let (_, d, _) = run("  serviceMonitor: {port: metrics, labels: {release: kube-prometheus-stack}, interval: 30s}\n");
