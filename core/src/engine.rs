@@ -113,9 +113,9 @@ fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result
     let built = crate::edit::regions::counts().regions;
     match render_once(request, platform.clone(), Reparse::Regions) {
         Ok(Some(out)) => Ok(out),
-        // The check's findings are judged on trees already compared with whole parses; an
-        // error before any tree was built from regions is the reference's own.
-        Err(e) if e.kind() == ErrorKind::Check || crate::edit::regions::counts().regions == built => Err(e),
+        // Only a wiring's error can come from where an edit lands (a refusal, an internal
+        // error); any other, or one before any tree was built from regions, is the reference's.
+        Err(e) if e.kind() != ErrorKind::Wiring || crate::edit::regions::counts().regions == built => Err(e),
         _ => Ok(render_once(request, platform, Reparse::Whole)?.expect("a render parsing whole is its own reference")),
     }
 }

@@ -45,9 +45,13 @@ struct DocState<'a> {
     line_offset: usize,
     /// How many keys the tree repeats ([`Tree::duplicate_keys`]), once counted.
     duplicate_keys: Option<usize>,
-    /// Whether a tree of this document was built from the regions an edit changed, so it is
-    /// compared with a whole parse at the end ([`Workspace::check_reparsed`]).
+    /// Whether a tree of this document was built from the regions an edit changed.
     by_regions: bool,
+    /// Whether its current tree was, so it is compared with a whole parse at the end
+    /// ([`Workspace::check_reparsed`]) or before a later edit parses the document whole.
+    tree_by_regions: bool,
+    /// Whether a tree built from regions was found to differ from a whole parse.
+    regions_differed: bool,
 }
 
 impl<'a> DocState<'a> {
@@ -68,6 +72,8 @@ impl<'a> DocState<'a> {
             line_offset,
             duplicate_keys: None,
             by_regions: false,
+            tree_by_regions: false,
+            regions_differed: false,
         }
     }
 }
@@ -147,11 +153,18 @@ impl<'a> Workspace<'a> {
     /// Whether every tree built from an edit's regions is the tree a parse of the document's
     /// text gives. Documents whose last edit left them unchanged or skipped are parsed whole
     /// already; a false here means the render must run again with [`Workspace::set_reparse_whole`].
+    ///
+    /// A document left unchanged under `onUneditable: skip` after an edit built from regions
+    /// counts as a difference: the refusal may come from a tree the whole parse would not give.
     pub fn check_reparsed(&self) -> bool {
-        self.docs.iter().filter(|d| d.by_regions && !d.removed && d.skipped.is_none()).all(|d| {
-            let whole = Tree::parse(&d.text, d.line_offset);
-            let same = matches!((&whole, &d.tree), (Ok(whole), Some(tree)) if whole == tree);
-            if !same {
+        self.docs.iter().filter(|d| d.by_regions).all(|d| {
+            let same = !d.regions_differed
+                && d.skipped.is_none()
+                && (d.removed || !d.tree_by_regions || {
+                    let whole = Tree::parse(&d.text, d.line_offset);
+                    matches!((&whole, &d.tree), (Ok(whole), Some(tree)) if whole == tree)
+                });
+            if !same && !d.regions_differed {
                 regions::count_difference();
             }
             same
@@ -254,6 +267,7 @@ impl<'a> Workspace<'a> {
         let d = &mut self.docs[segment];
         d.tree = tree;
         d.duplicate_keys = None;
+        d.tree_by_regions = false;
         d.objects = d.tree.as_ref().map(|t| objects_of(t, segment, d.number)).unwrap_or_default();
         if !d.removed {
             for o in &d.objects {
@@ -469,7 +483,16 @@ impl<'a> Workspace<'a> {
                             let tree = rebuild.apply(d.tree.take().expect("a planned document is parsed"));
                             edit::verify_regions(before, tree, &text, d.line_offset).map(|v| (text, v, true))
                         }
-                        None => edit::verify_counted(before, &text, d.line_offset).map(|v| (text, v, false)),
+                        None => {
+                            // The tree the edits were planned on was built from regions: it
+                            // must be the whole parse of the text they were planned on.
+                            if d.tree_by_regions && Tree::parse(&d.text, d.line_offset).ok().as_ref() != d.tree.as_ref()
+                            {
+                                regions::count_difference();
+                                d.regions_differed = true;
+                            }
+                            edit::verify_counted(before, &text, d.line_offset).map(|v| (text, v, false))
+                        }
                     }
                 }
                 Err(e) => Err(e),
@@ -477,9 +500,11 @@ impl<'a> Workspace<'a> {
             match edited {
                 Ok((text, (tree, duplicate_keys), by_regions)) => {
                     d.text = Cow::Owned(text);
-                    d.by_regions |= by_regions;
                     self.set_tree(segment, Some(tree));
-                    self.docs[segment].duplicate_keys = Some(duplicate_keys);
+                    let d = &mut self.docs[segment];
+                    d.duplicate_keys = Some(duplicate_keys);
+                    d.by_regions |= by_regions;
+                    d.tree_by_regions = by_regions;
                 }
                 Err(e) => {
                     let object = d.peek.kind.clone();

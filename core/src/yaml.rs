@@ -277,13 +277,13 @@ impl Tree {
     }
 
     /// A node by id, to change (a region parsed alone, given what its context adds).
-    pub fn node_mut(&mut self, id: NodeId) -> &mut Node {
+    pub(crate) fn node_mut(&mut self, id: NodeId) -> &mut Node {
         &mut self.nodes[id]
     }
 
     /// Move the end of every block collection that ends at `at` to `to` (a fragment parsed
     /// alone ends where its text does; in its document, at the next token after it).
-    pub fn extend_open_ends(&mut self, at: usize, to: usize) {
+    pub(crate) fn extend_open_ends(&mut self, at: usize, to: usize) {
         for n in &mut self.nodes {
             if n.end == at
                 && matches!(n.kind, NodeKind::Mapping { flow: false, .. } | NodeKind::Sequence { flow: false, .. })
@@ -294,7 +294,7 @@ impl Tree {
     }
 
     /// A node by id, if there is one.
-    pub fn node_checked(&self, id: NodeId) -> Option<&Node> {
+    pub(crate) fn node_checked(&self, id: NodeId) -> Option<&Node> {
         self.nodes.get(id)
     }
 
@@ -306,7 +306,7 @@ impl Tree {
     /// Parse `text[start..end]` alone, as the node it holds at column `col` of line `line` (in
     /// the stream): every node gets the offset, line and column it has in `text`. The text is
     /// padded with `col` spaces so that columns, and so block indentation, are as written.
-    pub fn parse_region(text: &str, start: usize, end: usize, line: usize, col: usize) -> Result<Tree> {
+    pub(crate) fn parse_region(text: &str, start: usize, end: usize, line: usize, col: usize) -> Result<Tree> {
         let mut padded = String::with_capacity(col + end - start);
         padded.extend(std::iter::repeat_n(' ', col));
         padded.push_str(&text[start..end]);

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use super::ranges::{dash_of, line_start};
 use super::{DocRef, Plan, Splice};
-use crate::yaml::{Node, NodeId, NodeKind, Tree};
+use crate::yaml::{Node, NodeId, NodeKind, Style, Tree};
 
 thread_local! {
     static COMPARE_EACH: Cell<bool> = const { Cell::new(false) };
@@ -120,7 +120,9 @@ enum Kind {
 /// where the whole document must be parsed.
 pub fn reparse(plan: &Plan, doc: DocRef<'_>, edits: &[(NodeId, Splice)], new_text: &str) -> Option<Rebuild> {
     let (text, tree) = (doc.text, doc.tree);
-    if edits.is_empty() || tree.has_aliases() || tree.has_anchors() || has_directive(text) {
+    // A byte order mark is no column to the parser: padding by characters would count it.
+    if edits.is_empty() || tree.has_aliases() || tree.has_anchors() || has_directive(text) || text.contains('\u{feff}')
+    {
         return None;
     }
     let (regions, assigned) = regions_of(plan, doc, edits)?;
@@ -216,8 +218,11 @@ fn holders(tree: &Tree, regions: &[Region]) -> Option<Vec<u64>> {
         }
         let scalar_open_across = (0..tree.len()).any(|id| {
             let n = tree.node(id);
+            // A block scalar's span ends with its last line break, at the end of a text without
+            // one exactly at the insertion point.
+            let block_scalar = matches!(n.kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. });
             n.start < r.start
-                && n.end > r.start
+                && (n.end > r.start || (block_scalar && n.end == r.start))
                 && holds[id] & (1 << i) == 0
                 && matches!(n.kind, NodeKind::Scalar { .. })
         });
@@ -278,7 +283,7 @@ impl Rebuild {
             }
             self.named[r.node] = true;
             let Kind::Lines { index, first_token } = r.kind else {
-                self.replaced.insert(r.node, in_context(tree, &r, sub));
+                self.replaced.insert(r.node, in_context(doc, &r, sub, new_text)?);
                 continue;
             };
             if first_token.is_some() {
@@ -287,14 +292,11 @@ impl Rebuild {
                 let next = end + (next_token(text, r.start) - r.start);
                 sub.extend_open_ends(end, next);
             }
-            // A block sequence written at its key's indentation starts at its first item's
-            // content (see `in_context`): new first items move its start to theirs.
-            let old = tree.node(r.node);
-            let indentless = matches!(old.kind, NodeKind::Sequence { flow: false, .. })
-                && tree.items(r.node).first().is_some_and(|&i| tree.node(i).start == old.start);
-            if let (0, true, Some(&first)) = (index, indentless, sub.items(root).first()) {
-                let f = sub.node(first);
-                self.restart.insert(r.node, (f.start, f.line, f.col));
+            // A block sequence written at its key's indentation starts at its first item (see
+            // `in_context`): new first items move its start to theirs.
+            if indentless(doc, r.node)? && index == 0 {
+                let first = *sub.items(root).first()?;
+                self.restart.insert(r.node, plain_item_start(new_text, &sub, first)?);
             }
             self.added.entry(r.node).or_default().push((index, sub));
         }
@@ -318,8 +320,13 @@ impl Rebuild {
                     return (self.new_starts[i] + first, 0);
                 }
             }
+            // What moves past an insertion: for the collections holding the lines, their ends
+            // (their starts are before it); lines added after a line's content move what comes
+            // after that point (a node ending or empty at it stays before); lines added at the
+            // start of a child's line move the child there, and what ends there stays.
             let after = match r.kind {
                 Kind::Lines { .. } if self.holding(id, i) => is_end && pos >= r.start,
+                Kind::Lines { first_token: Some(_), .. } => pos > r.start,
                 Kind::Lines { .. } if is_end => pos > r.start,
                 _ => pos >= r.end,
             };
@@ -542,24 +549,48 @@ fn lines_index(text: &str, tree: &Tree, id: NodeId, splice: &Splice) -> Option<u
 
 /// What the region's node gets from its context in a whole parse: a tag written before the
 /// region (`key: !!map` then the mapping's lines), and, for a block sequence written at its
-/// key's indentation (`key:` then `- item` below it), a start at its first item's content
-/// rather than at the dash.
-fn in_context(tree: &Tree, r: &Region, mut sub: Tree) -> Tree {
-    let old = tree.node(r.node);
-    let root = sub.root().expect("checked");
+/// key's indentation (see [`indentless`]), its first item's start. None where that start is
+/// not the plain case.
+fn in_context(doc: DocRef<'_>, r: &Region, mut sub: Tree, new_text: &str) -> Option<Tree> {
+    let old = doc.tree.node(r.node);
+    let root = sub.root()?;
     if r.kind == Kind::Node && sub.node(root).tag.is_none() && old.tag.is_some() {
         sub.node_mut(root).tag = old.tag.clone();
     }
-    let indentless = matches!(old.kind, NodeKind::Sequence { flow: false, .. }) && old.start != r.start;
-    if let (true, Some(&first)) = (indentless, sub.items(root).first()) {
-        let (start, line, col) = {
-            let f = sub.node(first);
-            (f.start, f.line, f.col)
-        };
+    if r.kind == Kind::Node && indentless(doc, r.node)? {
+        let first = *sub.items(root).first()?;
+        let (start, line, col) = plain_item_start(new_text, &sub, first)?;
         let n = sub.node_mut(root);
         (n.start, n.line, n.col) = (start, line, col);
     }
-    sub
+    Some(sub)
+}
+
+/// Whether `id` is a block sequence written at its key's indentation (`key:` then `- item` at
+/// the key's column): the parser starts it at the first token after its first dash, not at the
+/// dash. Of such sequences only those whose first item is plain are rebuilt (None otherwise).
+fn indentless(doc: DocRef<'_>, id: NodeId) -> Option<bool> {
+    let (text, tree) = (doc.text, doc.tree);
+    let node = tree.node(id);
+    if !matches!(node.kind, NodeKind::Sequence { flow: false, .. }) {
+        return Some(false);
+    }
+    let first = *tree.items(id).first()?;
+    if dash_of(text, tree, first)? == node.start {
+        return Some(false);
+    }
+    // Its start is its first item's, as the rebuild sets it.
+    (plain_item_start(text, tree, first)?.0 == node.start).then_some(true)
+}
+
+/// The start, line and column of a sequence item that starts on its dash's line with no tag
+/// (`- name: x`): where an indentless sequence holding it first starts. None otherwise (a
+/// tag, a comment or a line break after the dash moves that start elsewhere).
+fn plain_item_start(text: &str, tree: &Tree, item: NodeId) -> Option<(usize, usize, usize)> {
+    let n = tree.node(item);
+    let dash = dash_of(text, tree, item)?;
+    let plain = n.tag.is_none() && n.anchor == 0 && !text[dash..n.start].contains(['\n', '\r', '#']);
+    plain.then_some((n.start, n.line, n.col))
 }
 
 /// A collection's region: from its first token (a block sequence's first dash) to its end.

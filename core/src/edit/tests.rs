@@ -289,3 +289,34 @@ fn flow_entries_keep_their_anchors_and_tags() {
     let front = Op::Insert { path: p("/s"), index: Some(0), item: Value::str("n") };
     assert_eq!(run("s: [&x a, *x]\n", &[front]), "s: [\"n\", &x a, *x]\n");
 }
+
+/// Edits whose tree the commit builds from the changed regions alone, where that tree once
+/// differed from a whole parse (`edit_document` compares the two and fails on a difference):
+/// an indentless sequence whose first item is tagged or starts on a later line, an empty item
+/// at the insertion point, a block scalar ending the text without a line break, a byte order
+/// mark before a region's line.
+#[test]
+fn trees_built_from_regions_are_those_of_a_whole_parse() {
+    let insert = |ptr: &str, index: Option<usize>| Op::Insert { path: p(ptr), index, item: Value::str("x") };
+    let remove = |ptr: &str| Op::Remove { path: p(ptr) };
+    let cases: Vec<(&str, Op)> = vec![
+        ("s:\n-   !!str a\n- b\n", insert("/s", Some(0))),
+        ("s:\n-   !!str a\n- b\n", remove("/s/1")),
+        ("m:\n  s:\n  - !!map\n    a: 1\n  - b\n", remove("/m/s/1")),
+        ("m:\n  s:\n  -\n    a: 1\n  - b\n", remove("/m/s/1")),
+        ("m:\n  s:\n  -\n    a: 1\n  - b\n", insert("/m/s", Some(0))),
+        ("m:\n  s:\n  - # c\n    a: 1\n  - b\n", remove("/m/s/1")),
+        ("s:\n- a\n-\n", insert("/s", None)),
+        ("s:\n- a\n-", insert("/s", None)),
+        ("s:\n- a: |\n    x", set("/s/0/b", "v")),
+        ("s:\n- a: >\n    x", set("/s/0/b", "v")),
+        ("s:\n- a: |+\n    x", set("/s/0/b", "v")),
+        ("\u{feff}a: [x]\nb: 1\n", insert("/a", None)),
+        ("\u{feff}a: [x]\nb: 1\n", set("/a", "y")),
+    ];
+    for (text, op) in cases {
+        if let Err(e) = edit_document(text, std::slice::from_ref(&op), Uneditable::Error) {
+            assert!(!e.to_string().contains("changed regions"), "{text:?} {op:?}: {e}");
+        }
+    }
+}
