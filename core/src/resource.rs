@@ -157,7 +157,7 @@ pub struct Object {
     pub kind: String,
     /// `metadata.name`.
     pub name: String,
-    /// `metadata.namespace`, if written.
+    /// `metadata.namespace`, if written and not empty.
     pub namespace: Option<String>,
 }
 
@@ -395,7 +395,11 @@ pub fn objects_of(tree: &Tree, segment: usize, doc_number: usize) -> Vec<Object>
                 api_version: api_version.to_string(),
                 kind: kind.to_string(),
                 name: tree.str_at(node, &["metadata", "name"]).unwrap_or_default().to_string(),
-                namespace: tree.str_at(node, &["metadata", "namespace"]).map(String::from),
+                // An empty namespace is none: the API server gives such an object the request's
+                // (k8s.io/apiserver `rest.EnsureObjectNamespaceMatchesRequestNamespace`,
+                // staging/src/k8s.io/apiserver/pkg/registry/rest/create.go, kubernetes/kubernetes
+                // commit 3e4a7900d75552087b6d82edb80ac44be8f71d67), as for an absent one.
+                namespace: tree.str_at(node, &["metadata", "namespace"]).filter(|ns| !ns.is_empty()).map(String::from),
             })
         })
         .collect()
