@@ -168,9 +168,10 @@ pub fn reparse(plan: &Plan, doc: DocRef<'_>, edits: &[(NodeId, Splice)], new_tex
 fn regions_of(plan: &Plan, doc: DocRef<'_>, edits: &[(NodeId, Splice)]) -> Option<(Vec<Region>, Vec<Region>)> {
     let tree = doc.tree;
     let owned = edits.iter().map(|(owner, splice)| region_of(plan, doc, *owner, splice)).collect::<Option<Vec<_>>>()?;
-    let holder = |r: &Region| {
-        owned.iter().find(|o| o.kind == Kind::Node && **o != *r && contains(tree, o.node, r.node)).copied()
-    };
+    // The outermost node region holding a region (one inside another is taken in whole).
+    let holds = |o: &Region, r: &Region| o.kind == Kind::Node && *o != *r && contains(tree, o.node, r.node);
+    let holder =
+        |r: &Region| owned.iter().filter(|o| holds(o, r)).find(|o| !owned.iter().any(|outer| holds(outer, o))).copied();
     let mut regions: Vec<Region> = Vec::new();
     let mut assigned: Vec<Region> = Vec::with_capacity(edits.len());
     for (r, (_, splice)) in owned.iter().zip(edits) {
@@ -188,6 +189,11 @@ fn regions_of(plan: &Plan, doc: DocRef<'_>, edits: &[(NodeId, Splice)]) -> Optio
     // Two insertions at one offset (an inner collection's lines, then an outer's): the inner
     // one's end lands between them, which the moves do not describe.
     if regions.windows(2).any(|w| w[0].start == w[1].start && w[0].start == w[0].end && w[1].start == w[1].end) {
+        return None;
+    }
+    // Regions parsed again must not overlap (each one's growth counts its own splices).
+    let parsed: Vec<&Region> = regions.iter().filter(|r| !matches!(r.kind, Kind::Lines { .. })).collect();
+    if parsed.windows(2).any(|w| w[0].end > w[1].start) {
         return None;
     }
     // Lines added inside another region's text (an outer collection's new item after an

@@ -319,4 +319,23 @@ fn trees_built_from_regions_are_those_of_a_whole_parse() {
             assert!(!e.to_string().contains("changed regions"), "{text:?} {op:?}: {e}");
         }
     }
+    // A region inside a region inside a third (the container's, inside the pod template's,
+    // which a null `metadata:` made a region): all are taken in by the outermost (found by
+    // the `edit` fuzz target).
+    let text = "spec:\n  template:\n    metadata:\n    spec:\n      containers:\n        - name: web\n          \
+                image: nginx\n          ports:\n            - containerPort: 80\n          env:\n       \n        \
+                - name: config\n";
+    let mount = Value::map([("name", Value::str("v")), ("mountPath", Value::str("/v"))]);
+    let ops = [
+        set(ANN, "abc"),
+        merge_env("/spec/template/spec/containers/0/env", "A", "1", true),
+        Op::Merge {
+            path: p("/spec/template/spec/containers/0/volumeMounts"),
+            key: "mountPath".into(),
+            item: mount,
+            front: false,
+        },
+        Op::Remove { path: p("/spec/template/spec/containers/0/ports") },
+    ];
+    edit_document(text, &ops, Uneditable::Error).unwrap();
 }
