@@ -120,8 +120,14 @@ enum Kind {
 /// where the whole document must be parsed.
 pub fn reparse(plan: &Plan, doc: DocRef<'_>, edits: &[(NodeId, Splice)], new_text: &str) -> Option<Rebuild> {
     let (text, tree) = (doc.text, doc.tree);
-    // A byte order mark is no column to the parser: padding by characters would count it.
-    if edits.is_empty() || tree.has_aliases() || tree.has_anchors() || has_directive(text) || text.contains('\u{feff}')
+    // A byte order mark is no column to the parser: padding by characters would count it. A
+    // block scalar with no content lines has a span the moves below do not describe.
+    if edits.is_empty()
+        || tree.has_aliases()
+        || tree.has_anchors()
+        || has_directive(text)
+        || text.contains('\u{feff}')
+        || (0..tree.len()).any(|id| is_empty_block_scalar(tree, id))
     {
         return None;
     }
@@ -679,6 +685,11 @@ fn next_token(text: &str, mut pos: usize) -> usize {
         }
     }
     pos
+}
+
+/// Whether node `id` is a block scalar (`|`, `>`) with no content.
+fn is_empty_block_scalar(tree: &Tree, id: NodeId) -> bool {
+    matches!(&tree.node(id).kind, NodeKind::Scalar { value, style: Style::Literal | Style::Folded } if value.is_empty())
 }
 
 /// Line breaks in `s` (`\r\n` counts once, as a lone `\r` does not: the layer refuses

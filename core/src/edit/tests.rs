@@ -338,4 +338,20 @@ fn trees_built_from_regions_are_those_of_a_whole_parse() {
         Op::Remove { path: p("/spec/template/spec/containers/0/ports") },
     ];
     edit_document(text, &ops, Uneditable::Error).unwrap();
+    // The input the fuzz target found with an empty block scalar (`conf: |` and no content):
+    // such a document is parsed whole (fuzz/findings/edit-regions-empty-block-scalar).
+    let found = include_bytes!("../../../fuzz/findings/edit-regions-empty-block-scalar");
+    let text = std::str::from_utf8(&found[1..]).unwrap();
+    let all = [
+        set(ANN, "abc"),
+        set("/spec/template/metadata/labels/tier", "on"),
+        merge_env("/spec/template/spec/containers/0/env", "A", "1", true),
+        Op::Remove { path: p("/spec/template/spec/containers/0/ports") },
+    ];
+    for mask in 1..16u32 {
+        let ops: Vec<Op> = (0..4).filter(|i| mask & (1 << i) != 0).map(|i| all[i].clone()).collect();
+        if let Err(e) = edit_document(text, &ops, Uneditable::Error) {
+            assert!(!e.to_string().contains("changed regions"), "{ops:?}: {e}");
+        }
+    }
 }
