@@ -921,12 +921,7 @@ pub fn edit_document(text: &str, ops: &[Op], on_uneditable: Uneditable) -> Resul
         let whole = verify(&tree, &out, 0)?;
         // The tree a render would build from the changed regions must be this one.
         if let Some(by_regions) = regions::reparse(&plan, doc, &edits, &out).map(|r| r.apply(tree.clone())) {
-            if by_regions != whole {
-                return Err(internal(&format!(
-                    "the tree of the changed regions differs from a whole parse: {}",
-                    first_difference(&whole, &by_regions)
-                )));
-            }
+            same_as_whole(&whole, &by_regions)?;
         }
         Ok((out, outcomes))
     })();
@@ -972,15 +967,22 @@ pub fn verify_regions(
     }
     if regions::compare_each() {
         let (whole, _) = verify_counted(duplicate_keys_before, after, line_offset)?;
-        if whole != tree {
-            regions::count_difference();
-            return Err(internal(&format!(
-                "the tree of the changed regions differs from a whole parse: {}",
-                first_difference(&whole, &tree)
-            )));
-        }
+        same_as_whole(&whole, &tree)?;
     }
     Ok((tree, duplicate_keys))
+}
+
+/// A tree built from the changed regions must be the whole parse's: else an internal error
+/// naming the first node that differs (and counted, see [`regions::counts`]).
+fn same_as_whole(whole: &Tree, by_regions: &Tree) -> Result<()> {
+    if whole == by_regions {
+        return Ok(());
+    }
+    regions::count_difference();
+    Err(internal(&format!(
+        "the tree of the changed regions differs from a whole parse: {}",
+        first_difference(whole, by_regions)
+    )))
 }
 
 /// The first node where two trees differ, for the message of a failed comparison.

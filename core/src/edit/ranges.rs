@@ -215,6 +215,11 @@ pub fn document_hazard(text: &str, tree: &Tree) -> Option<String> {
     None
 }
 
+/// Whether a node is a flow collection (`{...}`, `[...]`).
+pub fn is_flow(tree: &Tree, id: NodeId) -> bool {
+    matches!(tree.node(id).kind, NodeKind::Mapping { flow: true, .. } | NodeKind::Sequence { flow: true, .. })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use super::ranges::{dash_of, line_start};
+use super::ranges::{dash_of, is_flow, line_start};
 use super::{DocRef, Plan, Splice};
 use crate::yaml::{Node, NodeId, NodeKind, Style, Tree};
 
@@ -378,67 +378,60 @@ impl Rebuild {
         let new_id = out.len();
         out.push(n);
         let mut added = named.then(|| self.added.remove(&id)).flatten().unwrap_or_default();
-        out[new_id].kind = match kind {
-            NodeKind::Mapping { flow, mut entries } if added.is_empty() => {
-                for entry in &mut entries {
-                    let k = self.move_old(from, entry.0, Some(new_id), None, out);
-                    let v = self.move_old(from, entry.1, Some(new_id), Some(k), out);
-                    *entry = (k, v);
-                }
-                NodeKind::Mapping { flow, entries }
-            }
-            NodeKind::Sequence { flow, mut items } if added.is_empty() => {
-                for item in &mut items {
-                    *item = self.move_old(from, *item, Some(new_id), None, out);
-                }
-                NodeKind::Sequence { flow, items }
-            }
+        out[new_id].kind = match children(kind) {
+            Children::Leaf(kind) => kind,
             // The added children at each index, then the old child there.
-            NodeKind::Mapping { flow, entries } => {
-                let mut moved = Vec::with_capacity(entries.len());
-                for index in 0..=entries.len() {
+            Children::Of { mapping, flow, pairs } => {
+                let mut moved = Vec::with_capacity(pairs.len());
+                for index in 0..=pairs.len() {
                     for (_, fragment) in added.iter_mut().filter(|(at, _)| *at == index) {
                         let (mut nodes, root) = std::mem::take(fragment).into_parts();
-                        let NodeKind::Mapping { entries: new, .. } = take(&mut nodes[root.expect("has a root")]).kind
-                        else {
-                            unreachable!("checked: the lines are a mapping's entries")
+                        let root = root.expect("a fragment has a root");
+                        let Children::Of { pairs: new, .. } = children(take(&mut nodes[root]).kind) else {
+                            unreachable!("checked: the lines are a collection's children")
                         };
                         for (k, v) in new {
-                            let k = move_as_is(&mut nodes, k, Some(new_id), None, out);
-                            let v = move_as_is(&mut nodes, v, Some(new_id), Some(k), out);
-                            moved.push((k, v));
+                            let k = k.map(|k| move_as_is(&mut nodes, k, Some(new_id), None, out));
+                            moved.push((k, move_as_is(&mut nodes, v, Some(new_id), k, out)));
                         }
                     }
-                    if let Some(&(k, v)) = entries.get(index) {
-                        let k = self.move_old(from, k, Some(new_id), None, out);
-                        let v = self.move_old(from, v, Some(new_id), Some(k), out);
-                        moved.push((k, v));
+                    if let Some(&(k, v)) = pairs.get(index) {
+                        let k = k.map(|k| self.move_old(from, k, Some(new_id), None, out));
+                        moved.push((k, self.move_old(from, v, Some(new_id), k, out)));
                     }
                 }
-                NodeKind::Mapping { flow, entries: moved }
+                collection(mapping, flow, moved)
             }
-            NodeKind::Sequence { flow, items } => {
-                let mut moved = Vec::with_capacity(items.len());
-                for index in 0..=items.len() {
-                    for (_, fragment) in added.iter_mut().filter(|(at, _)| *at == index) {
-                        let (mut nodes, root) = std::mem::take(fragment).into_parts();
-                        let NodeKind::Sequence { items: new, .. } = take(&mut nodes[root.expect("has a root")]).kind
-                        else {
-                            unreachable!("checked: the lines are a sequence's items")
-                        };
-                        for i in new {
-                            moved.push(move_as_is(&mut nodes, i, Some(new_id), None, out));
-                        }
-                    }
-                    if let Some(&i) = items.get(index) {
-                        moved.push(self.move_old(from, i, Some(new_id), None, out));
-                    }
-                }
-                NodeKind::Sequence { flow, items: moved }
-            }
-            scalar_or_alias => scalar_or_alias,
         };
         new_id
+    }
+}
+
+/// A node's children as (key, value) pairs (a sequence's items have no key), or the node's
+/// kind itself for a scalar or an alias.
+enum Children {
+    Leaf(NodeKind),
+    Of { mapping: bool, flow: bool, pairs: Vec<(Option<NodeId>, NodeId)> },
+}
+
+fn children(kind: NodeKind) -> Children {
+    match kind {
+        NodeKind::Mapping { flow, entries } => {
+            Children::Of { mapping: true, flow, pairs: entries.into_iter().map(|(k, v)| (Some(k), v)).collect() }
+        }
+        NodeKind::Sequence { flow, items } => {
+            Children::Of { mapping: false, flow, pairs: items.into_iter().map(|i| (None, i)).collect() }
+        }
+        leaf => Children::Leaf(leaf),
+    }
+}
+
+/// The collection of these children (see [`children`]).
+fn collection(mapping: bool, flow: bool, pairs: Vec<(Option<NodeId>, NodeId)>) -> NodeKind {
+    if mapping {
+        NodeKind::Mapping { flow, entries: pairs.into_iter().filter_map(|(k, v)| Some((k?, v))).collect() }
+    } else {
+        NodeKind::Sequence { flow, items: pairs.into_iter().map(|(_, v)| v).collect() }
     }
 }
 
@@ -474,22 +467,16 @@ fn move_as_is(
     let kind = std::mem::replace(&mut n.kind, NodeKind::Alias);
     let new_id = out.len();
     out.push(n);
-    out[new_id].kind = match kind {
-        NodeKind::Mapping { flow, mut entries } => {
-            for entry in &mut entries {
-                let k = move_as_is(from, entry.0, Some(new_id), None, out);
-                let v = move_as_is(from, entry.1, Some(new_id), Some(k), out);
-                *entry = (k, v);
+    out[new_id].kind = match children(kind) {
+        Children::Leaf(kind) => kind,
+        Children::Of { mapping, flow, pairs } => {
+            let mut moved = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let k = k.map(|k| move_as_is(from, k, Some(new_id), None, out));
+                moved.push((k, move_as_is(from, v, Some(new_id), k, out)));
             }
-            NodeKind::Mapping { flow, entries }
+            collection(mapping, flow, moved)
         }
-        NodeKind::Sequence { flow, mut items } => {
-            for item in &mut items {
-                *item = move_as_is(from, *item, Some(new_id), None, out);
-            }
-            NodeKind::Sequence { flow, items }
-        }
-        scalar_or_alias => scalar_or_alias,
     };
     new_id
 }
@@ -630,10 +617,6 @@ fn outermost_flow(tree: &Tree, id: NodeId) -> Option<NodeId> {
 
 fn in_flow(tree: &Tree, id: NodeId) -> bool {
     outermost_flow(tree, tree.node(id).parent.unwrap_or(id)).is_some()
-}
-
-fn is_flow(tree: &Tree, id: NodeId) -> bool {
-    matches!(tree.node(id).kind, NodeKind::Mapping { flow: true, .. } | NodeKind::Sequence { flow: true, .. })
 }
 
 /// Whether `outer` is `inner` or holds it.

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::ranges::{
-    colon_after, column, content_end, dash_of, flow_properties_start, is_explicit_key, line_start, starts_line, step_at,
+    colon_after, column, content_end, dash_of, flow_properties_start, is_explicit_key, is_flow, line_start,
+    starts_line, step_at,
 };
 use super::{internal, Change, DocRef, Slot, Splice, Value};
 use crate::emit::{self, block_body, block_entries, block_item};
@@ -368,7 +369,7 @@ fn new_items(slots: &[Slot]) -> Vec<Value> {
 fn seq_layout(doc: DocRef<'_>, id: NodeId) -> Result<SeqLayout<'_>> {
     let (text, tree) = (doc.text, doc.tree);
     let items = tree.items(id);
-    let flow = is_flow(doc, id);
+    let flow = is_flow(doc.tree, id);
     let mut starts = Vec::with_capacity(items.len());
     for &item in items {
         starts.push(if flow {
@@ -427,8 +428,4 @@ fn items_after(doc: DocRef<'_>, layout: &SeqLayout<'_>, last: NodeId, values: &[
         }
     }
     Splice { start: at, end: at, text: new }
-}
-
-fn is_flow(doc: DocRef<'_>, id: NodeId) -> bool {
-    matches!(doc.tree.node(id).kind, NodeKind::Mapping { flow: true, .. } | NodeKind::Sequence { flow: true, .. })
 }
