@@ -272,9 +272,13 @@ impl Rebuild {
     /// Ids come in document order, as a parse of the new text gives them.
     pub fn apply(mut self, old: Tree) -> Tree {
         let (mut nodes, root) = old.into_parts();
-        let mut out =
-            Vec::with_capacity(nodes.len() + self.added.values().flatten().map(|(_, t)| t.len()).sum::<usize>());
+        // Room for every node the new tree can have, so that it never regrows (a regrowth
+        // doubles it, and the render keeps every tree); the spare part is given back below.
+        let new_nodes = self.added.values().flatten().map(|(_, t)| t.len()).sum::<usize>()
+            + self.replaced.values().map(Tree::len).sum::<usize>();
+        let mut out = Vec::with_capacity(nodes.len() + new_nodes);
         let root = root.map(|r| self.move_old(&mut nodes, r, None, None, &mut out));
+        out.shrink_to_fit();
         Tree::from_parts(out, root)
     }
 
