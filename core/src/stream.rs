@@ -31,14 +31,29 @@ pub struct Stream<'a> {
     /// Whether the input uses CRLF line endings (judged by its first line; used for the text
     /// postwire adds).
     pub crlf: bool,
-    /// Whether the input carries Helm 4's filename annotation (found once: every generated
-    /// document asks).
-    filename_annotation: bool,
+    /// Whether the input carries Helm 4's filename annotation (found once, when a generated
+    /// document first asks).
+    filename_annotation: std::cell::OnceCell<bool>,
 }
 
 /// Helm 4 stamps each document with this annotation before post-rendering and regroups the
 /// output files by it afterwards.
 pub const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
+
+/// The starts of the lines that begin with `---` or `...` (from `body_start`), in order, with
+/// which of the two: the candidates for document markers. The search is for the three
+/// characters alone: with the line break in front, the vector search's first candidates are a
+/// line break and a `-` three bytes on, which every `  - item` line of YAML is.
+fn marker_candidates(bytes: &[u8], body_start: usize) -> Vec<(usize, &'static [u8; 3])> {
+    let mut found = Vec::new();
+    let body = &bytes[body_start..];
+    for marker in [b"---", b"..."] {
+        let at_line_start = |&i: &usize| i == 0 || body[i - 1] == b'\n';
+        found.extend(memchr::memmem::find_iter(body, marker).filter(at_line_start).map(|i| (body_start + i, marker)));
+    }
+    found.sort_unstable_by_key(|&(at, _)| at);
+    found
+}
 
 fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
     line.starts_with(marker) && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
@@ -62,37 +77,36 @@ impl<'a> Stream<'a> {
         let mut seg_start = body_start;
         let mut seg_line = 1;
         let mut after_marker = false;
-        // Markers start a line with `-` or `.`: look at line starts only, found with memchr.
+        // Lines are counted up to each marker only: the line count of a long stretch is one
+        // vector pass, where visiting every line costs a search per line (several times more
+        // in wasm).
         let mut line_no = 1;
-        let mut line_start = body_start;
-        let mut newlines = memchr::memchr_iter(b'\n', &bytes[body_start..]).map(|i| body_start + i);
-        loop {
-            let next_newline = newlines.next();
-            let line_end = next_newline.map_or(bytes.len(), |i| i + 1);
-            let line = &bytes[line_start..line_end];
-            if is_marker(line, b"---") {
+        let mut counted_to = body_start;
+        for (line_start, marker) in marker_candidates(bytes, body_start) {
+            let line_end = memchr::memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |i| line_start + i + 1);
+            if !is_marker(&bytes[line_start..line_end], marker) {
+                continue;
+            }
+            line_no += memchr::memchr_iter(b'\n', &bytes[counted_to..line_start]).count();
+            counted_to = line_start;
+            if marker == b"---" {
                 push(&mut segments, text, seg_start, line_start, seg_line, after_marker);
                 seg_start = line_start + 3;
                 seg_line = line_no;
                 after_marker = true;
-            } else if is_marker(line, b"...") {
+            } else {
                 push(&mut segments, text, seg_start, line_start, seg_line, after_marker);
                 seg_start = line_end;
                 seg_line = line_no + 1;
                 after_marker = false;
             }
-            if next_newline.is_none() {
-                break;
-            }
-            line_start = line_end;
-            line_no += 1;
         }
         push(&mut segments, text, seg_start, bytes.len(), seg_line, after_marker);
         Stream {
             text,
             segments,
             crlf: memchr::memchr(b'\n', bytes).is_some_and(|i| i > 0 && bytes[i - 1] == b'\r'),
-            filename_annotation: memchr::memmem::find(bytes, FILENAME_ANNOTATION.as_bytes()).is_some(),
+            filename_annotation: std::cell::OnceCell::new(),
         }
     }
 
@@ -105,7 +119,9 @@ impl<'a> Stream<'a> {
     /// Whether the input used Helm 4's filename annotation on its documents (new documents
     /// then get one too, so `helm template --output-dir` and `--show-only` keep working).
     pub fn uses_filename_annotation(&self) -> bool {
-        self.filename_annotation
+        *self
+            .filename_annotation
+            .get_or_init(|| memchr::memmem::find(self.text.as_bytes(), FILENAME_ANNOTATION.as_bytes()).is_some())
     }
 
     /// The line break the stream uses.
@@ -223,6 +239,67 @@ fn last_marker(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The segments a visit of every line finds (how `split` found them before it searched
+    /// for markers): the reference the search is held to.
+    fn segments_line_by_line(text: &str) -> Vec<Segment> {
+        let bytes = text.as_bytes();
+        let body_start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let (mut segments, mut seg_start, mut seg_line, mut after_marker) = (Vec::new(), body_start, 1, false);
+        let mut line_start = body_start;
+        for (line_no, line) in bytes[body_start..].split_inclusive(|&b| b == b'\n').enumerate() {
+            let line_end = line_start + line.len();
+            if is_marker(line, b"---") {
+                push(&mut segments, text, seg_start, line_start, seg_line, after_marker);
+                (seg_start, seg_line, after_marker) = (line_start + 3, line_no + 1, true);
+            } else if is_marker(line, b"...") {
+                push(&mut segments, text, seg_start, line_start, seg_line, after_marker);
+                (seg_start, seg_line, after_marker) = (line_end, line_no + 2, false);
+            }
+            line_start = line_end;
+        }
+        push(&mut segments, text, seg_start, bytes.len(), seg_line, after_marker);
+        segments
+    }
+
+    #[test]
+    fn the_marker_search_finds_the_segments_of_a_line_by_line_scan() {
+        const PIECES: &[&str] = &[
+            "---",
+            "...",
+            "--- x",
+            "---x",
+            "...y",
+            " ---",
+            "a: b",
+            "- ---",
+            "# c",
+            "",
+            "\r",
+            "%YAML 1.2",
+            "-- -",
+            "k: |",
+            "  ---",
+        ];
+        // A fixed-seed linear congruential generator: thousands of streams, the same each run.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            if next(8) == 0 {
+                text.push('\u{feff}');
+            }
+            for _ in 0..next(12) {
+                text.push_str(PIECES[next(PIECES.len())]);
+                text.push_str(["\n", "\r\n", ""][next(3)]);
+            }
+            let stream = Stream::split(&text);
+            assert_eq!(stream.segments, segments_line_by_line(&text), "{text:?}");
+        }
+    }
 
     fn contents(text: &str) -> Vec<&str> {
         let s = Stream::split(text);
