@@ -58,7 +58,15 @@ pub fn too_large(name: &str, limit: u64) -> String {
 
 /// Refuse control characters YAML does not allow, naming the first one's line.
 pub fn check_characters(text: &str, name: &str) -> Result<(), String> {
-    let bad = text.bytes().position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'));
+    let is_bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    // Blocks without an early exit inside compile to vector code: several times faster on
+    // megabytes than stopping at each byte; the block that holds one is then searched.
+    const BLOCK: usize = 64;
+    let bytes = text.as_bytes();
+    let bad = bytes
+        .chunks(BLOCK)
+        .position(|block| block.iter().fold(false, |any, &b| any | is_bad(b)))
+        .and_then(|i| bytes[i * BLOCK..].iter().position(|&b| is_bad(b)).map(|j| i * BLOCK + j));
     match bad {
         None => Ok(()),
         Some(at) => {
