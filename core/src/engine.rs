@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::config::{self, Source, Spanned};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::{self, PostwireConfig};
+use crate::redact::SecretValues;
 use crate::report::{Action, Change, Level, Note, Report};
 use crate::resource;
 use crate::stream::FILENAME_ANNOTATION;
@@ -95,20 +96,19 @@ pub fn render_stream(request: &RenderRequestV1) -> Result<RenderOutput> {
 ///
 /// No message or report text carries a value of the stream's Secrets (see [`crate::redact`]).
 pub fn render_with(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
-    let secrets = || crate::redact::SecretValues::collect(&request.manifests);
     match render_unredacted(request, platform) {
-        Ok(mut out) => {
-            secrets().scrub_report(&mut out.report);
+        Ok((mut out, secrets)) => {
+            secrets.scrub_report(&mut out.report);
             Ok(out)
         }
-        Err(e) => Err(secrets().scrub_error(e)),
+        Err(e) => Err(crate::redact::SecretValues::collect(&request.manifests).scrub_error(e)),
     }
 }
 
 /// Render with edited documents' trees built from the regions each edit changed; should one
 /// differ from a whole parse of its text (or the render fail), render again parsing whole,
 /// the reference (see [`crate::edit::regions`]).
-fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result<RenderOutput> {
+fn render_unredacted(request: &RenderRequestV1, platform: Vec<Source>) -> Result<(RenderOutput, SecretValues)> {
     request.validate()?;
     let built = crate::edit::regions::counts().regions;
     match render_once(request, platform.clone(), Reparse::Regions) {
@@ -129,8 +129,13 @@ enum Reparse {
     Whole,
 }
 
-/// One render; None when a tree built from regions differs from a whole parse.
-fn render_once(request: &RenderRequestV1, platform: Vec<Source>, reparse: Reparse) -> Result<Option<RenderOutput>> {
+/// One render and the values of the input's Secrets; None when a tree built from regions
+/// differs from a whole parse.
+fn render_once(
+    request: &RenderRequestV1,
+    platform: Vec<Source>,
+    reparse: Reparse,
+) -> Result<Option<(RenderOutput, SecretValues)>> {
     crate::progress::wiring(None);
     crate::progress::step(|| "splitting the stream into documents".to_string());
     let mut ws = Workspace::new(&request.manifests);
@@ -159,7 +164,8 @@ fn render_once(request: &RenderRequestV1, platform: Vec<Source>, reparse: Repars
             reason: "PostwireConfig is read by postwire and not applied to the cluster".into(),
         });
     }
-    finish(ws, request, &config, report).map(Some)
+    let secrets = ws.secret_values();
+    finish(ws, request, &config, report).map(|out| Some((out, secrets)))
 }
 
 /// Take the chart's `PostwireConfig` documents out of the stream, and their config sources

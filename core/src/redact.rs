@@ -11,8 +11,21 @@ use base64::Engine as _;
 
 use crate::error::Error;
 use crate::report::Report;
+use crate::resource::Peek;
 use crate::stream::Stream;
 use crate::yaml::{NodeId, NodeKind, Tree};
+
+/// One document of a stream, with what a render already knows of it.
+pub(crate) struct Document<'t> {
+    /// Its text.
+    pub text: &'t str,
+    /// Whether a `---` opened it.
+    pub after_marker: bool,
+    /// The scan of its top-level lines ([`crate::resource::peek`]), if made.
+    pub peek: Option<&'t Peek>,
+    /// The whole parse of `text`, if made.
+    pub tree: Option<&'t Tree>,
+}
 
 /// What replaces a Secret value in a message.
 pub const REDACTED: &str = "<redacted>";
@@ -35,21 +48,49 @@ impl SecretValues {
     /// Collect the values of every Secret in `manifests`. Documents that do not parse are
     /// skipped (the render reports them).
     pub fn collect(manifests: &str) -> Self {
-        let mut values = Vec::new();
+        let stream = Stream::split(manifests);
+        let documents = (0..stream.segments.len()).map(|i| Document {
+            text: stream.segment_text(i),
+            after_marker: stream.segments[i].after_marker,
+            peek: None,
+            tree: None,
+        });
+        SecretValues::of_documents(manifests, documents)
+    }
+
+    /// [`SecretValues::collect`] over the documents of `manifests`, reading the scans and trees
+    /// a render already made of them instead of making them again: the same values.
+    pub(crate) fn of_documents<'t>(manifests: &str, documents: impl Iterator<Item = Document<'t>>) -> Self {
         // memchr's search: core's `str::contains` is several times slower on megabytes in wasm.
         let secret = memchr::memmem::Finder::new("Secret");
         if secret.find(manifests.as_bytes()).is_none() {
             return SecretValues::default();
         }
-        let stream = Stream::split(manifests);
-        for (i, segment) in stream.segments.iter().enumerate() {
-            let text = stream.segment_text(i);
-            if secret.find(text.as_bytes()).is_none() || cannot_hold_a_secret(text, segment.after_marker) {
+        let mut values = Vec::new();
+        for doc in documents {
+            if secret.find(doc.text.as_bytes()).is_none() {
                 continue;
             }
-            let Ok(tree) = Tree::parse(text, 0) else { continue };
+            let peek = match doc.peek {
+                Some(peek) => cannot_hold_a_secret(doc.text, peek),
+                None => cannot_hold_a_secret(doc.text, &crate::resource::peek(doc.text, doc.after_marker)),
+            };
+            if peek {
+                continue;
+            }
+            let parsed;
+            let tree = match doc.tree {
+                Some(tree) => tree,
+                None => match Tree::parse(doc.text, 0) {
+                    Ok(tree) => {
+                        parsed = tree;
+                        &parsed
+                    }
+                    Err(_) => continue,
+                },
+            };
             if let Some(root) = tree.root() {
-                secrets_in(&tree, root, &mut values);
+                secrets_in(tree, root, &mut values);
             }
         }
         let mut expanded: Vec<String> = Vec::new();
@@ -64,6 +105,11 @@ impl SecretValues {
             .then(|| AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&expanded).ok())
             .flatten();
         SecretValues { values: expanded, finder }
+    }
+
+    /// The texts scrubbed: every value in each of its forms, longest first.
+    pub fn values(&self) -> &[String] {
+        &self.values
     }
 
     /// Whether there is nothing to scrub.
@@ -209,8 +255,7 @@ fn add_forms(value: &str, out: &mut Vec<String>) {
 /// Whether a scan of the top-level lines shows that [`secrets_in`] would find nothing in the
 /// document: its root is of another kind and has no `items` (a CRD whose schema mentions
 /// Secrets, a ConfigMap quoting one), so it need not be parsed.
-fn cannot_hold_a_secret(text: &str, after_marker: bool) -> bool {
-    let peek = crate::resource::peek(text, after_marker);
+fn cannot_hold_a_secret(text: &str, peek: &Peek) -> bool {
     // Only a top-level key starts in column 0 of a document the scan calls simple.
     let top_level_items = text.starts_with("items") || memchr::memmem::find(text.as_bytes(), b"\nitems").is_some();
     peek.simple && peek.kind.as_deref().is_some_and(|kind| kind != "Secret") && !top_level_items
@@ -299,7 +344,7 @@ mod tests {
             ("kind: List\nitems:\n- kind: Secret\n  stringData: {a: Zebra-77}\n", false),
             ("kind: Whatever\nitems:\n- kind: Secret\n  stringData: {a: Zebra-77}\n", false),
         ] {
-            assert_eq!(cannot_hold_a_secret(text, false), skipped, "{text}");
+            assert_eq!(cannot_hold_a_secret(text, &crate::resource::peek(text, false)), skipped, "{text}");
             let found = !SecretValues::collect(text).is_empty();
             assert!(skipped || found || !text.contains("Zebra"), "a Secret went unseen: {text}");
         }

@@ -171,6 +171,24 @@ impl<'a> Workspace<'a> {
         })
     }
 
+    /// The values of the input's Secrets ([`crate::redact::SecretValues::collect`] of the
+    /// input), read from the scans made of every document and the trees of those parsed and
+    /// left as they were, rather than scanning and parsing the input again.
+    pub fn secret_values(&self) -> crate::redact::SecretValues {
+        let documents = self.stream.segments.iter().enumerate().map(|(i, segment)| {
+            let doc = &self.docs[i];
+            let unedited = matches!(doc.text, Cow::Borrowed(_)) && !doc.by_regions;
+            crate::redact::Document {
+                text: self.stream.segment_text(i),
+                after_marker: segment.after_marker,
+                // Only documents with content were scanned.
+                peek: segment.has_content.then_some(&doc.peek),
+                tree: doc.tree.as_ref().filter(|_| unedited),
+            }
+        });
+        crate::redact::SecretValues::of_documents(self.stream.text, documents)
+    }
+
     /// Check the config without a render (`postwire validate`): a target, Service or workload
     /// the config names and the (empty) stream lacks is then not an error.
     pub fn set_config_check(&mut self) {
@@ -585,9 +603,14 @@ impl<'a> Workspace<'a> {
         let mut replacements = Vec::with_capacity(stream.segments.len());
         let mut appended = Vec::new();
         let mut parsed = Parsed::default();
-        for d in docs {
+        for (i, d) in docs.into_iter().enumerate() {
             // Every tree is the parse of the document's current text (see `set_tree`'s callers).
             let keep = keep_trees && d.number > 0 && !d.removed && d.tree.is_some();
+            // A document of the input left unparsed and as it was: its scan is the check's too.
+            let unparsed_input = keep_trees && d.number > 0 && !d.removed && !d.generated;
+            if let (true, Cow::Borrowed(text), None) = (unparsed_input, &d.text, &d.tree) {
+                parsed.push_unparsed(text, d.peek.clone(), stream.segments[i].after_marker);
+            }
             let (text, tree) = (d.text, d.tree);
             if d.generated {
                 let text = text.into_owned();

@@ -13,7 +13,7 @@ use crate::resource::{self, builtin_workload_table, group_of, namespaces_match};
 use crate::stream::Stream;
 use crate::yaml::Tree;
 
-use crate::parsed::Parsed;
+use crate::parsed::{Known, Parsed};
 
 /// Labels or annotations.
 pub type Labels = BTreeMap<String, String>;
@@ -244,7 +244,11 @@ impl Index {
             number += 1;
             let doc = stream.segment_text(segment);
             let line_offset = seg.line - 1;
-            let taken = parsed.take(doc, line_offset);
+            let (taken, peeked) = match parsed.take(doc, line_offset, seg.after_marker) {
+                Some(Known::Tree(taken)) => (Some(taken), None),
+                Some(Known::Peek(peek)) => (None, Some(peek)),
+                None => (None, None),
+            };
             // A document that does not parse is not the check's to judge (a render leaves
             // documents no wiring needs unparsed, and must not fail because of them); nor has
             // one whose root is not a mapping any object.
@@ -252,7 +256,7 @@ impl Index {
             let (tree, add, sub) = match &taken {
                 Some(t) => (&t.tree, t.line_offset, t.parsed_offset),
                 None => {
-                    let peek = resource::peek(doc, seg.after_marker);
+                    let peek = peeked.unwrap_or_else(|| resource::peek(doc, seg.after_marker));
                     if let (true, Some(api_version), Some(kind)) = (peek.simple, &peek.api_version, &peek.kind) {
                         // A `List`'s objects are its items, whose kinds only a parse tells.
                         if !kind.ends_with("List") && !read(api_version, kind) {
