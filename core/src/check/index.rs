@@ -35,7 +35,8 @@ pub struct Obj {
     pub document: usize,
     /// 1-based line of the object in the stream.
     pub line: usize,
-    /// The object as JSON.
+    /// The object as JSON. A workload's pod spec is not in it: it is moved to the workload's
+    /// [`Template`] (rules read pod specs there).
     pub value: Json,
 }
 
@@ -302,7 +303,7 @@ impl Index {
         index
     }
 
-    fn add(&mut self, obj: Obj) {
+    fn add(&mut self, mut obj: Obj) {
         let i = self.objects.len();
         self.by_kind.entry((obj.group.clone(), obj.kind.clone())).or_default().push(i);
         self.by_name.entry((obj.group.clone(), obj.kind.clone(), obj.name.clone())).or_default().push(i);
@@ -310,8 +311,8 @@ impl Index {
         self.add_references(i, &obj);
         if let Some(w) = builtin_workload_table().iter().find(|w| w.group == obj.group && w.kind == obj.kind) {
             let path: Vec<&str> = w.template_path.iter().map(String::as_str).collect();
-            let template = at(&obj.value, &path);
-            if template.is_object() {
+            let template = path.iter().try_fold(&mut obj.value, |v, k| v.get_mut(*k)).filter(|t| t.is_object());
+            if let Some(template) = template {
                 let t = self.templates.len();
                 let labels = string_map(at(template, &["metadata", "labels"]));
                 for (k, v) in &labels {
@@ -321,7 +322,8 @@ impl Index {
                     owner: i,
                     labels,
                     annotations: string_map(at(template, &["metadata", "annotations"])),
-                    spec: at(template, &["spec"]).clone(),
+                    // Moved, not copied: a pod spec is most of a workload's JSON.
+                    spec: template.get_mut("spec").map(Json::take).unwrap_or(Json::Null),
                 });
             }
         }
