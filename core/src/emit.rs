@@ -26,6 +26,11 @@ pub fn is_plain_safe(s: &str) -> bool {
 /// `s` as a YAML double-quoted scalar, valid for YAML 1.1 and 1.2 readers and as JSON.
 pub fn double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    write_double_quoted(s, &mut out);
+    out
+}
+
+fn write_double_quoted(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -46,15 +51,20 @@ pub fn double_quoted(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// A mapping key: plain when safe (block context only), double-quoted otherwise.
 pub fn key(s: &str, flow: bool) -> String {
+    let mut out = String::new();
+    write_key(s, flow, &mut out);
+    out
+}
+
+fn write_key(s: &str, flow: bool, out: &mut String) {
     if !flow && is_plain_safe(s) {
-        s.to_string()
+        out.push_str(s);
     } else {
-        double_quoted(s)
+        write_double_quoted(s, out);
     }
 }
 
@@ -192,9 +202,12 @@ fn write_flow(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+        }
         Value::Float(f) => out.push_str(f.text()),
-        Value::Str(s) => out.push_str(&double_quoted(s)),
+        Value::Str(s) => write_double_quoted(s, out),
         Value::Seq(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -211,7 +224,7 @@ fn write_flow(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&key(k, true));
+                write_key(k, true, out);
                 out.push_str(": ");
                 write_flow(v, out);
             }
@@ -223,60 +236,98 @@ fn write_flow(value: &Value, out: &mut String) {
 /// Block lines (without line breaks) for the entries of a mapping, the first at column `col`.
 /// Nested mappings and sequences are indented by `step`.
 pub fn block_entries(entries: &[(String, Value)], col: usize, step: usize) -> Vec<String> {
-    let mut lines = Vec::new();
+    let mut text = String::new();
     for (k, v) in entries {
-        write_block_entry(k, v, col, step, &mut lines);
+        write_block_entry(k, v, col, step, Indent::Write, "\n", &mut text);
     }
-    lines
+    lines(&text)
 }
 
 /// Block lines for one sequence item (`- ...`) with its dash at column `col`.
 pub fn block_item(value: &Value, col: usize, step: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    write_block_item(value, col, step, &mut lines);
-    lines
+    let mut text = String::new();
+    write_block_item(value, col, step, "\n", &mut text);
+    lines(&text)
 }
 
 /// Block lines for the body of a collection under a key at column `key_col`: the entries or
 /// items, indented by `step`. Scalars and empty collections have no block body (use [`flow`]).
 pub fn block_body(value: &Value, key_col: usize, step: usize) -> Vec<String> {
+    let mut text = String::new();
+    write_block_body(value, key_col, step, "\n", &mut text);
+    lines(&text)
+}
+
+/// A whole document of mapping `entries` in block notation, indented by 2, every line ended
+/// by `newline`: written into one string, not line by line.
+pub fn block_document(entries: &[(String, Value)], newline: &str) -> String {
+    let mut text = String::new();
+    for (k, v) in entries {
+        write_block_entry(k, v, 0, 2, Indent::Write, newline, &mut text);
+    }
+    text
+}
+
+/// The lines of text written with `\n` after each (no scalar postwire writes holds a line break:
+/// strings are double-quoted with `\n` escaped).
+fn lines(text: &str) -> Vec<String> {
+    text.split_terminator('\n').map(str::to_string).collect()
+}
+
+/// Whether an entry's line starts with its indentation, or after a sequence item's `- `.
+#[derive(Clone, Copy)]
+enum Indent {
+    Write,
+    AfterDash,
+}
+
+fn write_block_body(value: &Value, key_col: usize, step: usize, newline: &str, out: &mut String) {
     match value {
-        Value::Map(entries) => block_entries(entries, key_col + step, step),
-        Value::Seq(items) => {
-            let mut lines = Vec::new();
-            for item in items {
-                write_block_item(item, key_col + step, step, &mut lines);
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                write_block_entry(k, v, key_col + step, step, Indent::Write, newline, out);
             }
-            lines
         }
-        _ => Vec::new(),
+        Value::Seq(items) => {
+            for item in items {
+                write_block_item(item, key_col + step, step, newline, out);
+            }
+        }
+        _ => {}
     }
 }
 
-fn write_block_entry(k: &str, v: &Value, col: usize, step: usize, lines: &mut Vec<String>) {
-    let head = format!("{}{}:", " ".repeat(col), key(k, false));
+fn write_block_entry(k: &str, v: &Value, col: usize, step: usize, indent: Indent, newline: &str, out: &mut String) {
+    if let Indent::Write = indent {
+        out.extend(std::iter::repeat_n(' ', col));
+    }
+    write_key(k, false, out);
+    out.push(':');
     if v.is_collection() {
-        lines.push(head);
-        lines.extend(block_body(v, col, step));
+        out.push_str(newline);
+        write_block_body(v, col, step, newline, out);
     } else {
-        lines.push(format!("{head} {}", flow(v)));
+        out.push(' ');
+        write_flow(v, out);
+        out.push_str(newline);
     }
 }
 
-fn write_block_item(v: &Value, col: usize, step: usize, lines: &mut Vec<String>) {
+fn write_block_item(v: &Value, col: usize, step: usize, newline: &str, out: &mut String) {
+    out.extend(std::iter::repeat_n(' ', col));
+    out.push_str("- ");
     match v {
         Value::Map(entries) if !entries.is_empty() => {
             // The first entry shares the dash's line; the rest line up under it.
-            let inner = block_entries(entries, col + 2, step);
-            for (i, line) in inner.into_iter().enumerate() {
-                if i == 0 {
-                    lines.push(format!("{}- {}", " ".repeat(col), &line[col + 2..]));
-                } else {
-                    lines.push(line);
-                }
+            for (i, (k, v)) in entries.iter().enumerate() {
+                let indent = if i == 0 { Indent::AfterDash } else { Indent::Write };
+                write_block_entry(k, v, col + 2, step, indent, newline, out);
             }
         }
-        _ => lines.push(format!("{}- {}", " ".repeat(col), flow(v))),
+        _ => {
+            write_flow(v, out);
+            out.push_str(newline);
+        }
     }
 }
 
@@ -370,6 +421,32 @@ mod tests {
         for t in all_traps() {
             let q = double_quoted(t);
             assert!(!q.chars().any(|c| must_escape(c) || c == '\n'), "{t:?} is written as {q:?}");
+        }
+    }
+
+    /// A document written in one piece reads back, by the parser, as the value written; with
+    /// either line break, and the same lines the line-by-line forms give.
+    #[test]
+    fn documents_read_back_as_their_value() {
+        let nested = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Thing",
+            "metadata": {"name": "a", "labels": {"on": "yes", "app.kubernetes.io/name": "ü"}},
+            "spec": {
+                "empty": {}, "none": [], "null": null, "n": -3, "f": 0.5, "t": true,
+                "items": [{"name": "x", "ports": [{"port": 80}, 443]}, "s", [1, [2, {}]], {"a": {"b": []}}],
+                "text": "line one\nline \"two\"\t\u{7f}",
+                "deep": {"a": {"b": {"c": [{"d": {"e": "f"}}]}}}
+            }
+        });
+        let Value::Map(entries) = Value::from_json(&nested) else { unreachable!() };
+        for newline in ["\n", "\r\n"] {
+            let text = block_document(&entries, newline);
+            let tree = crate::yaml::Tree::parse(&text, 0).unwrap();
+            assert_eq!(crate::model::json(&tree, tree.root().unwrap()), nested, "{text}");
+            let mut lines = block_entries(&entries, 0, 2).join(newline);
+            lines.push_str(newline);
+            assert_eq!(text, lines);
         }
     }
 

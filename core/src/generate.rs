@@ -2,7 +2,7 @@
 //! wirings generate them, with Helm 4's filename annotation when the input uses it (so
 //! `helm template --output-dir` and `--show-only` see them as files of their own).
 
-use crate::emit::{block_entries, Value};
+use crate::emit::Value;
 use crate::error::{Error, ErrorKind, Result};
 pub use crate::names::is_dns_subdomain;
 use crate::resource::{group_of, Place};
@@ -91,8 +91,6 @@ pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value, on_conflict
     if ws.uses_filename_annotation() {
         mark(FILENAME_ANNOTATION, format!("postwire/{wiring}.yaml"));
     }
-    let newline = ws.newline();
-    let mut text = block_entries(&entries, 0, 2).join(newline);
-    text.push_str(newline);
+    let text = crate::emit::block_document(&entries, ws.newline());
     ws.append(text).map(Some)
 }
