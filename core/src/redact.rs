@@ -146,15 +146,21 @@ impl SecretValues {
         if self.is_empty() {
             return;
         }
+        // Most texts hold no value: they are searched, and written anew only when they do.
+        let scrub = |text: &mut String| {
+            if self.finder.as_ref().is_none_or(|finder| finder.is_match(text.as_str())) {
+                *text = self.scrub(text);
+            }
+        };
         for doc in &mut report.documents {
-            doc.object = self.scrub(&doc.object);
+            scrub(&mut doc.object);
             for change in &mut doc.changes {
-                change.reason = self.scrub(&change.reason);
-                change.key = self.scrub(&change.key);
-                change.path = self.scrub(&change.path);
+                scrub(&mut change.reason);
+                scrub(&mut change.key);
+                scrub(&mut change.path);
             }
             for note in &mut doc.notes {
-                note.message = self.scrub(&note.message);
+                scrub(&mut note.message);
             }
         }
     }

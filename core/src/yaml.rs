@@ -369,9 +369,14 @@ impl Tree {
     /// The number of repeated keys in the document's mappings (same scalar key twice in one mapping).
     pub fn duplicate_keys(&self) -> usize {
         let mut count = 0;
+        let mut keys: Vec<&str> = Vec::new();
         for node in &self.nodes {
             if let NodeKind::Mapping { entries, .. } = &node.kind {
-                let mut keys: Vec<&str> = entries.iter().filter_map(|&(k, _)| self.scalar(k)).collect();
+                if entries.len() < 2 {
+                    continue;
+                }
+                keys.clear();
+                keys.extend(entries.iter().filter_map(|&(k, _)| self.scalar(k)));
                 keys.sort_unstable();
                 count += keys.windows(2).filter(|w| w[0] == w[1]).count();
             }

@@ -460,8 +460,6 @@ impl Walk<'_, '_> {
         }
         self.check(n, here)?;
         let tree = self.doc.tree;
-        let mut there = here.to_vec();
-        there.push(seg.clone());
         match &tree.node(n).kind {
             NodeKind::Mapping { .. } => {
                 let key = key_of(seg);
