@@ -121,11 +121,13 @@ enum Kind {
 pub fn reparse(plan: &Plan, doc: DocRef<'_>, edits: &[(NodeId, Splice)], new_text: &str) -> Option<Rebuild> {
     let (text, tree) = (doc.text, doc.tree);
     // A byte order mark is no column to the parser: padding by characters would count it. A
-    // block scalar with no content lines has a span the moves below do not describe.
+    // block scalar with no content lines, and the empty value of an explicit key, have spans
+    // the moves below do not describe.
     if edits.is_empty()
         || tree.has_aliases()
         || tree.has_anchors()
         || has_directive(text)
+        || has_explicit_key(text)
         || text.contains('\u{feff}')
         || (0..tree.len()).any(|id| is_empty_block_scalar(tree, id))
     {
@@ -683,6 +685,15 @@ fn is_empty_block_scalar(tree: &Tree, id: NodeId) -> bool {
 /// documents with YAML 1.1-only breaks).
 fn count_lines(s: &str) -> usize {
     memchr::memchr_iter(b'\n', s.as_bytes()).count()
+}
+
+/// Whether the document may hold an explicit key (`? key`): a `?` followed by white space or
+/// the end (inside a quoted string too, which only costs a whole parse). An explicit key with
+/// no value has an empty value at the next token after it, wherever lines added after it put
+/// that token.
+fn has_explicit_key(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'?', bytes).any(|i| matches!(bytes.get(i + 1), None | Some(b' ' | b'\t' | b'\n' | b'\r')))
 }
 
 /// Whether a line of the document starts with `%` (a directive, which applies to the whole

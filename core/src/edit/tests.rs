@@ -338,6 +338,17 @@ fn trees_built_from_regions_are_those_of_a_whole_parse() {
         Op::Remove { path: p("/spec/template/spec/containers/0/ports") },
     ];
     edit_document(text, &ops, Uneditable::Error).unwrap();
+    // An explicit key with no value (`? name: c` on the last line): its empty value sits at
+    // the next token after it, which lines added after it move (fuzz/findings/
+    // edit-regions-explicit-key-without-value, all eight of the target's ops). Such a
+    // document is parsed whole.
+    let found = include_bytes!("../../../fuzz/findings/edit-regions-explicit-key-without-value");
+    let text = std::str::from_utf8(&found[1..]).unwrap();
+    let volume = Value::map([("name", Value::str("v")), ("emptyDir", Value::Map(Vec::new()))]);
+    let ops = [Op::Merge { path: p("/spec/template/spec/volumes"), key: "name".into(), item: volume, front: false }];
+    if let Err(e) = edit_document(text, &ops, Uneditable::Error) {
+        assert!(!e.to_string().contains("changed regions"), "{e}");
+    }
     // The input the fuzz target found with an empty block scalar (`conf: |` and no content):
     // such a document is parsed whole (fuzz/findings/edit-regions-empty-block-scalar).
     let found = include_bytes!("../../../fuzz/findings/edit-regions-empty-block-scalar");
