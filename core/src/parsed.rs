@@ -85,11 +85,11 @@ pub struct Parsed<'a> {
     docs: Vec<Held<'a>>,
     /// Where the next document in output order is expected.
     cursor: usize,
-    /// The lengths of the texts of documents with a tree, built only when a document is not
-    /// where it is expected: most such documents have no tree (a CRD the render never parsed)
-    /// and no held text of their length, so they are never hashed.
+    /// The lengths of the held texts (with a tree or a scan not yet taken), built only when a
+    /// document is not where it is expected: most such documents have no held text of their
+    /// length, so they are never hashed.
     lengths: Option<HashSet<usize>>,
-    /// Documents with a tree by the hash of their text, built only when a document of a held
+    /// The held documents by the hash of their text, built only when a document of a held
     /// text's length is not where it is expected.
     by_hash: Option<HashMap<u64, Vec<usize>>>,
 }

@@ -71,11 +71,15 @@ impl SecretValues {
             if secret.find(doc.text.as_bytes()).is_none() {
                 continue;
             }
+            let scanned;
             let peek = match doc.peek {
-                Some(peek) => cannot_hold_a_secret(doc.text, peek),
-                None => cannot_hold_a_secret(doc.text, &crate::resource::peek(doc.text, doc.after_marker)),
+                Some(peek) => peek,
+                None => {
+                    scanned = crate::resource::peek(doc.text, doc.after_marker);
+                    &scanned
+                }
             };
-            if peek {
+            if cannot_hold_a_secret(doc.text, peek) {
                 continue;
             }
             let parsed;

@@ -605,12 +605,7 @@ impl<'a> Workspace<'a> {
         let mut parsed = Parsed::default();
         for (i, d) in docs.into_iter().enumerate() {
             // Every tree is the parse of the document's current text (see `set_tree`'s callers).
-            let keep = keep_trees && d.number > 0 && !d.removed && d.tree.is_some();
-            // A document of the input left unparsed and as it was: its scan is the check's too.
-            let unparsed_input = keep_trees && d.number > 0 && !d.removed && !d.generated;
-            if let (true, Cow::Borrowed(text), None) = (unparsed_input, &d.text, &d.tree) {
-                parsed.push_unparsed(text, d.peek.clone(), stream.segments[i].after_marker);
-            }
+            let keep = keep_trees && d.number > 0 && !d.removed;
             let (text, tree) = (d.text, d.tree);
             if d.generated {
                 let text = text.into_owned();
@@ -633,8 +628,11 @@ impl<'a> Workspace<'a> {
                     Replacement::Text(text)
                 }
                 Cow::Borrowed(text) => {
-                    if let (true, Some(tree)) = (keep, tree) {
-                        parsed.push(Cow::Borrowed(text), tree, d.line_offset, false);
+                    match (keep, tree) {
+                        (true, Some(tree)) => parsed.push(Cow::Borrowed(text), tree, d.line_offset, false),
+                        // A document of the input left unparsed: its scan is the check's too.
+                        (true, None) => parsed.push_unparsed(text, d.peek, stream.segments[i].after_marker),
+                        _ => {}
                     }
                     Replacement::Keep
                 }
