@@ -24,11 +24,13 @@
 //! | `dns_label` | an RFC 1123 label: lower case, `-` for the rest, at most 63 |
 //! | `dns_subdomain` | an RFC 1123 subdomain: like `dns_label` but `.` is kept, at most 253 |
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Serde, Value as JValue};
+use minijinja::value::{Enumerator, Kwargs, Object as JObject, ObjectRepr, Serde, Value as JValue};
 use minijinja::{Environment, ErrorKind as JErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
@@ -203,6 +205,42 @@ pub fn generate_all(
 /// labels=none)` (every object of the kind whose labels include all of `labels`).
 pub struct Engine {
     env: Environment<'static>,
+    /// Each template compiled once, by name: a `forEach` template or a recipe renders once per
+    /// object, with the same source and fuel each time.
+    compiled: RefCell<HashMap<String, Compiled>>,
+}
+
+/// A template compiled into its own environment (which holds the render's fuel).
+struct Compiled {
+    source: String,
+    fuel: u64,
+    env: Environment<'static>,
+}
+
+/// The `resources` global: every object, each turned into a template value when a template
+/// first reads it, not all of them up front for every template (most read none).
+#[derive(Debug)]
+struct Resources {
+    all: Arc<Vec<Json>>,
+    values: Vec<OnceLock<JValue>>,
+}
+
+impl JObject for Resources {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    // minijinja has already turned a negative index into one from the start (`get_item_opt`
+    // in minijinja 3.1.0's src/value/mod.rs), as for any sequence.
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let i = key.as_usize()?;
+        let object = self.all.get(i)?;
+        Some(self.values[i].get_or_init(|| JValue::from(Serde(object))).clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.all.len())
+    }
 }
 
 fn fail(detail: impl Into<String>) -> minijinja::Error {
@@ -238,7 +276,8 @@ impl Engine {
         env.add_filter("label_value", |s: String| Ok::<_, minijinja::Error>(crate::names::label_value(&s, '-')));
         env.add_filter("dns_label", |s: String| dns_name(&s, false));
         env.add_filter("dns_subdomain", |s: String| dns_name(&s, true));
-        env.add_global("resources", JValue::from(Serde(&*resources)));
+        let values = resources.iter().map(|_| OnceLock::new()).collect();
+        env.add_global("resources", JValue::from_object(Resources { all: resources.clone(), values }));
         let all = resources.clone();
         env.add_function("find", move |kind: String, name: String, kwargs: Kwargs| {
             let namespace: Option<String> = kwargs.get("namespace")?;
@@ -266,14 +305,19 @@ impl Engine {
                 .collect();
             Ok::<_, minijinja::Error>(JValue::from(Serde(hits)))
         });
-        Engine { env }
+        Engine { env, compiled: RefCell::new(HashMap::new()) }
     }
 
     /// Render `source` (named `name` in errors) with `context` under `limits`.
     pub fn render(&self, name: &str, source: &str, context: &Json, limits: Limits) -> Result<String> {
-        let mut env = self.env.clone();
-        env.set_fuel(Some(limits.fuel));
-        let template = env.template_from_named_str(name, source).map_err(|e| template_error(&e, source))?;
+        let mut compiled = self.compiled.borrow_mut();
+        if compiled.get(name).is_none_or(|c| c.source != source || c.fuel != limits.fuel) {
+            let mut env = self.env.clone();
+            env.set_fuel(Some(limits.fuel));
+            env.add_template_owned(name.to_string(), source.to_string()).map_err(|e| template_error(&e, source))?;
+            compiled.insert(name.to_string(), Compiled { source: source.to_string(), fuel: limits.fuel, env });
+        }
+        let template = compiled[name].env.get_template(name).map_err(|e| template_error(&e, source))?;
         let mut out = Limited { buf: Vec::new(), max: limits.max_output, exceeded: false };
         let rendered = template.render_captured_to(JValue::from(Serde(context)), &mut out);
         if out.exceeded {
@@ -530,6 +574,52 @@ mod tests {
 
     fn render(source: &str, context: Json) -> Result<String> {
         engine().render("t", source, &context, Limits::default())
+    }
+
+    /// `resources` is turned into template values as it is read; every way of reading a list
+    /// must see what a list of the same objects passed as a value shows.
+    #[test]
+    fn resources_read_as_the_list_they_hold() {
+        let list = json!([
+            {"kind": "Service", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}}},
+            {"kind": "Service", "metadata": {"name": "db", "labels": {"app": "db"}}},
+        ]);
+        let reads = [
+            "{{ X | length }}",
+            "{{ X[0].metadata.name }} {{ X[-1].metadata.name }} {{ X[5] is undefined }}",
+            "{% for o in X %}{{ loop.index }}:{{ o.kind }}/{{ o.metadata.name }} {% endfor %}",
+            "{{ X | tojson }}",
+            "{{ X }}",
+            "{{ X[1:] | map(attribute='metadata.name') | join(',') }}",
+            "{{ X | selectattr('metadata.namespace', 'defined') | list | length }}",
+            "{{ X is sequence }} {{ X == X }} {{ X | first | tojson }} {{ X | last | tojson }}",
+            "{{ X | reverse | map(attribute='metadata.name') | join(',') }} {{ X | sort(attribute='metadata.name') | first | tojson }}",
+        ];
+        for read in reads {
+            let lazy = render(&read.replace('X', "resources"), json!({})).unwrap();
+            let listed = render(&read.replace('X', "listed"), json!({"listed": list})).unwrap();
+            assert_eq!(lazy, listed, "{read}");
+        }
+        // Read twice in one render, and again in the next: the same values.
+        let engine = engine();
+        let twice = "{{ resources[0] | tojson }}{{ resources[0] | tojson }}";
+        let first = engine.render("t", twice, &json!({}), Limits::default()).unwrap();
+        assert_eq!(first, engine.render("t", twice, &json!({}), Limits::default()).unwrap());
+    }
+
+    /// A template is compiled once per name; a new source or fuel under the same name is
+    /// compiled again, not served from the old one.
+    #[test]
+    fn a_changed_template_is_not_the_compiled_one() {
+        let engine = engine();
+        let limits = Limits::default();
+        assert_eq!(engine.render("t", "a{{ 1 }}", &json!({}), limits.clone()).unwrap(), "a1");
+        assert_eq!(engine.render("t", "b{{ 2 }}", &json!({}), limits.clone()).unwrap(), "b2");
+        let loop_source = "{% for i in range(1000) %}x{% endfor %}";
+        assert!(engine.render("t", loop_source, &json!({}), limits.clone()).is_ok());
+        let starved = Limits { fuel: 10, ..limits.clone() };
+        assert!(engine.render("t", loop_source, &json!({}), starved).is_err());
+        assert!(engine.render("t", loop_source, &json!({}), limits).is_ok());
     }
 
     #[test]
