@@ -4,6 +4,8 @@
 //! plain spellings (`y`, `0o7`, `1e3`, `190:20:30`…), so postwire writes a key plain only when
 //! it is unambiguous to every reader, and writes every string value double-quoted.
 
+use crate::yaml::{Node, NodeId, NodeKind, Style, Tree};
+
 /// Whether `s` reads as the same string under YAML 1.1 and 1.2 when written plain.
 ///
 /// Deliberately conservative: a letter first, then only letters, digits and `._/-`, and not
@@ -193,79 +195,57 @@ impl Float {
 
 /// A value in flow notation on one line (valid JSON when every scalar is: keys are quoted).
 pub fn flow(value: &Value) -> String {
-    let mut out = String::new();
-    write_flow(value, &mut out);
-    out
-}
-
-fn write_flow(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            use std::fmt::Write;
-            let _ = write!(out, "{i}");
-        }
-        Value::Float(f) => out.push_str(f.text()),
-        Value::Str(s) => write_double_quoted(s, out),
-        Value::Seq(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_flow(item, out);
-            }
-            out.push(']');
-        }
-        Value::Map(entries) => {
-            out.push('{');
-            for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_key(k, true, out);
-                out.push_str(": ");
-                write_flow(v, out);
-            }
-            out.push('}');
-        }
-    }
+    let mut w = Writer::text("\n");
+    w.flow(value, None, None);
+    w.out
 }
 
 /// Block lines (without line breaks) for the entries of a mapping, the first at column `col`.
 /// Nested mappings and sequences are indented by `step`.
 pub fn block_entries(entries: &[(String, Value)], col: usize, step: usize) -> Vec<String> {
-    let mut text = String::new();
+    let mut w = Writer::text("\n");
     for (k, v) in entries {
-        write_block_entry(k, v, col, step, Indent::Write, "\n", &mut text);
+        w.block_entry(k, v, col, step, Indent::Write, None);
     }
-    lines(&text)
+    lines(&w.out)
 }
 
 /// Block lines for one sequence item (`- ...`) with its dash at column `col`.
 pub fn block_item(value: &Value, col: usize, step: usize) -> Vec<String> {
-    let mut text = String::new();
-    write_block_item(value, col, step, "\n", &mut text);
-    lines(&text)
+    let mut w = Writer::text("\n");
+    w.block_item(value, col, step, None);
+    lines(&w.out)
 }
 
 /// Block lines for the body of a collection under a key at column `key_col`: the entries or
 /// items, indented by `step`. Scalars and empty collections have no block body (use [`flow`]).
 pub fn block_body(value: &Value, key_col: usize, step: usize) -> Vec<String> {
-    let mut text = String::new();
-    write_block_body(value, key_col, step, "\n", &mut text);
-    lines(&text)
+    let mut w = Writer::text("\n");
+    w.block_body(value, key_col, step, None, None);
+    lines(&w.out)
 }
 
 /// A whole document of mapping `entries` in block notation, indented by 2, every line ended
 /// by `newline`: written into one string, not line by line.
 pub fn block_document(entries: &[(String, Value)], newline: &str) -> String {
-    let mut text = String::new();
-    for (k, v) in entries {
-        write_block_entry(k, v, 0, 2, Indent::Write, newline, &mut text);
+    let mut w = Writer::text(newline);
+    w.block_mapping(entries, 0, 2, Indent::Write, None, None);
+    w.out
+}
+
+/// [`block_document`] and the tree a parse of its text gives ([`Tree::parse`] with no line
+/// offset), built as the text is written: a generated document is not parsed again.
+pub fn block_document_tree(entries: &[(String, Value)], newline: &str) -> (String, Tree) {
+    let mut w = Writer { out: String::new(), newline, nodes: Some(NodeLog { line: 1, ..NodeLog::default() }) };
+    w.block_mapping(entries, 0, 2, Indent::Write, None, None);
+    let end = w.out.len();
+    let log = w.nodes.take().expect("nodes are recorded");
+    let mut nodes = log.nodes;
+    for id in log.open_ends {
+        nodes[id].end = end;
     }
-    text
+    let root = (!nodes.is_empty()).then_some(0);
+    (w.out, Tree::from_parts(nodes, root))
 }
 
 /// The lines of text written with `\n` after each (no scalar postwire writes holds a line break:
@@ -275,58 +255,244 @@ fn lines(text: &str) -> Vec<String> {
 }
 
 /// Whether an entry's line starts with its indentation, or after a sequence item's `- `.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Indent {
     Write,
     AfterDash,
 }
 
-fn write_block_body(value: &Value, key_col: usize, step: usize, newline: &str, out: &mut String) {
-    match value {
-        Value::Map(entries) => {
-            for (k, v) in entries {
-                write_block_entry(k, v, key_col + step, step, Indent::Write, newline, out);
-            }
-        }
-        Value::Seq(items) => {
-            for item in items {
-                write_block_item(item, key_col + step, step, newline, out);
-            }
-        }
-        _ => {}
-    }
+/// YAML text being written and, when a tree is wanted, its nodes.
+struct Writer<'a> {
+    out: String,
+    newline: &'a str,
+    nodes: Option<NodeLog>,
 }
 
-fn write_block_entry(k: &str, v: &Value, col: usize, step: usize, indent: Indent, newline: &str, out: &mut String) {
-    if let Indent::Write = indent {
-        out.extend(std::iter::repeat_n(' ', col));
-    }
-    write_key(k, false, out);
-    out.push(':');
-    if v.is_collection() {
-        out.push_str(newline);
-        write_block_body(v, col, step, newline, out);
-    } else {
-        out.push(' ');
-        write_flow(v, out);
-        out.push_str(newline);
-    }
+/// The nodes of the text written so far, in the order and with the spans, lines and columns
+/// the parser gives them ([`crate::yaml`]'s builder): a scalar or flow collection spans its
+/// text; a block collection starts at its first key or dash and ends where the next token
+/// starts (the next line's key or dash, or the end of the text).
+#[derive(Default)]
+struct NodeLog {
+    nodes: Vec<Node>,
+    /// The 1-based line being written, and the offset where it starts.
+    line: usize,
+    line_start: usize,
+    /// Block collections written to their last entry, waiting for the next token.
+    open_ends: Vec<NodeId>,
 }
 
-fn write_block_item(v: &Value, col: usize, step: usize, newline: &str, out: &mut String) {
-    out.extend(std::iter::repeat_n(' ', col));
-    out.push_str("- ");
-    match v {
-        Value::Map(entries) if !entries.is_empty() => {
+impl Writer<'_> {
+    fn text(newline: &str) -> Writer<'_> {
+        Writer { out: String::new(), newline, nodes: None }
+    }
+
+    fn spaces(&mut self, n: usize) {
+        self.out.extend(std::iter::repeat_n(' ', n));
+    }
+
+    fn line_break(&mut self) {
+        self.out.push_str(self.newline);
+        if let Some(log) = &mut self.nodes {
+            log.line += 1;
+            log.line_start = self.out.len();
+        }
+    }
+
+    /// A token starts here: the block collections waiting for one end here.
+    fn token(&mut self) {
+        if let Some(log) = &mut self.nodes {
+            for id in log.open_ends.drain(..) {
+                log.nodes[id].end = self.out.len();
+            }
+        }
+    }
+
+    /// A node whose first token starts here, as a key of `parent` (`key` None) or its value
+    /// for `key`, or an item; None when no tree is being built.
+    fn begin(&mut self, kind: NodeKind, parent: Option<NodeId>, key: Option<NodeId>) -> Option<NodeId> {
+        self.token();
+        let log = self.nodes.as_mut()?;
+        let start = self.out.len();
+        let col = self.out[log.line_start..].chars().count();
+        let id = log.nodes.len();
+        log.nodes.push(Node { kind, start, end: start, line: log.line, col, anchor: 0, tag: None, parent, key });
+        if let Some(p) = parent {
+            match &mut log.nodes[p].kind {
+                NodeKind::Mapping { entries, .. } => {
+                    if let Some(k) = key {
+                        entries.push((k, id));
+                    }
+                }
+                NodeKind::Sequence { items, .. } => items.push(id),
+                _ => unreachable!("only collections hold nodes"),
+            }
+        }
+        Some(id)
+    }
+
+    /// A scalar or flow collection ends here.
+    fn end(&mut self, id: Option<NodeId>) {
+        if let (Some(log), Some(id)) = (&mut self.nodes, id) {
+            log.nodes[id].end = self.out.len();
+        }
+    }
+
+    /// A block collection's last entry is written: it ends at the next token.
+    fn end_block(&mut self, id: Option<NodeId>) {
+        if let (Some(log), Some(id)) = (&mut self.nodes, id) {
+            log.open_ends.push(id);
+        }
+    }
+
+    fn scalar(
+        &mut self,
+        text: &str,
+        value: &str,
+        style: Style,
+        parent: Option<NodeId>,
+        key: Option<NodeId>,
+    ) -> Option<NodeId> {
+        let id = self.begin(NodeKind::Scalar { value: value.into(), style }, parent, key);
+        self.out.push_str(text);
+        self.end(id);
+        id
+    }
+
+    fn string(&mut self, s: &str, parent: Option<NodeId>, key: Option<NodeId>) -> Option<NodeId> {
+        let id = self.begin(NodeKind::Scalar { value: s.into(), style: Style::DoubleQuoted }, parent, key);
+        write_double_quoted(s, &mut self.out);
+        self.end(id);
+        id
+    }
+
+    /// A mapping key of `map`: plain when safe (block context only), double-quoted otherwise.
+    fn key(&mut self, k: &str, flow: bool, map: Option<NodeId>) -> Option<NodeId> {
+        if !flow && is_plain_safe(k) {
+            self.scalar(k, k, Style::Plain, map, None)
+        } else {
+            self.string(k, map, None)
+        }
+    }
+
+    fn flow(&mut self, value: &Value, parent: Option<NodeId>, key: Option<NodeId>) {
+        match value {
+            Value::Null => _ = self.scalar("null", "null", Style::Plain, parent, key),
+            Value::Bool(b) => {
+                let text = if *b { "true" } else { "false" };
+                self.scalar(text, text, Style::Plain, parent, key);
+            }
+            Value::Int(i) => {
+                let text = i.to_string();
+                self.scalar(&text, &text, Style::Plain, parent, key);
+            }
+            Value::Float(f) => _ = self.scalar(f.text(), f.text(), Style::Plain, parent, key),
+            Value::Str(s) => _ = self.string(s, parent, key),
+            Value::Seq(items) => {
+                let seq = self.begin(NodeKind::Sequence { flow: true, items: Vec::new() }, parent, key);
+                self.out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.flow(item, seq, None);
+                }
+                self.out.push(']');
+                self.end(seq);
+            }
+            Value::Map(entries) => {
+                let map = self.begin(NodeKind::Mapping { flow: true, entries: Vec::new() }, parent, key);
+                self.out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    let k = self.key(k, true, map);
+                    self.out.push_str(": ");
+                    self.flow(v, map, k);
+                }
+                self.out.push('}');
+                self.end(map);
+            }
+        }
+    }
+
+    /// The entries of a block mapping, the first at `col` (after a dash when `first` says so).
+    fn block_mapping(
+        &mut self,
+        entries: &[(String, Value)],
+        col: usize,
+        step: usize,
+        first: Indent,
+        parent: Option<NodeId>,
+        key: Option<NodeId>,
+    ) {
+        let mut map = None;
+        for (i, (k, v)) in entries.iter().enumerate() {
+            if i > 0 || first == Indent::Write {
+                self.spaces(col);
+            }
+            if i == 0 {
+                map = self.begin(NodeKind::Mapping { flow: false, entries: Vec::new() }, parent, key);
+            }
+            self.block_entry(k, v, col, step, Indent::AfterDash, map);
+        }
+        self.end_block(map);
+    }
+
+    fn block_body(&mut self, value: &Value, key_col: usize, step: usize, parent: Option<NodeId>, key: Option<NodeId>) {
+        match value {
+            Value::Map(entries) => self.block_mapping(entries, key_col + step, step, Indent::Write, parent, key),
+            Value::Seq(items) => {
+                let mut seq = None;
+                for (i, item) in items.iter().enumerate() {
+                    if i == 0 {
+                        self.spaces(key_col + step);
+                        seq = self.begin(NodeKind::Sequence { flow: false, items: Vec::new() }, parent, key);
+                        self.block_item_after_indent(item, key_col + step, step, seq);
+                    } else {
+                        self.block_item(item, key_col + step, step, seq);
+                    }
+                }
+                self.end_block(seq);
+            }
+            _ => {}
+        }
+    }
+
+    fn block_entry(&mut self, k: &str, v: &Value, col: usize, step: usize, indent: Indent, map: Option<NodeId>) {
+        if indent == Indent::Write {
+            self.spaces(col);
+        }
+        let key = self.key(k, false, map);
+        self.out.push(':');
+        if v.is_collection() {
+            self.line_break();
+            self.block_body(v, col, step, map, key);
+        } else {
+            self.out.push(' ');
+            self.flow(v, map, key);
+            self.line_break();
+        }
+    }
+
+    fn block_item(&mut self, v: &Value, col: usize, step: usize, seq: Option<NodeId>) {
+        self.spaces(col);
+        self.block_item_after_indent(v, col, step, seq);
+    }
+
+    fn block_item_after_indent(&mut self, v: &Value, col: usize, step: usize, seq: Option<NodeId>) {
+        self.token();
+        self.out.push_str("- ");
+        match v {
             // The first entry shares the dash's line; the rest line up under it.
-            for (i, (k, v)) in entries.iter().enumerate() {
-                let indent = if i == 0 { Indent::AfterDash } else { Indent::Write };
-                write_block_entry(k, v, col + 2, step, indent, newline, out);
+            Value::Map(entries) if !entries.is_empty() => {
+                self.block_mapping(entries, col + 2, step, Indent::AfterDash, seq, None)
             }
-        }
-        _ => {
-            write_flow(v, out);
-            out.push_str(newline);
+            _ => {
+                self.flow(v, seq, None);
+                self.line_break();
+            }
         }
     }
 }
@@ -447,6 +613,74 @@ mod tests {
             let mut lines = block_entries(&entries, 0, 2).join(newline);
             lines.push_str(newline);
             assert_eq!(text, lines);
+        }
+    }
+
+    /// The tree written beside a document is the tree the parser reads from its text: the
+    /// same nodes in the same order, with the same spans, lines, columns, parents and keys.
+    #[test]
+    fn written_trees_are_the_parsed_trees() {
+        let strings = [
+            "",
+            "a",
+            "on",
+            "app.kubernetes.io/name",
+            "ü",
+            "𝄞 x",
+            "a: b",
+            "- x",
+            "#c",
+            " lead",
+            "trail ",
+            "q\"uote",
+            "back\\slash",
+            "line\nbreak",
+            "\r\t",
+            "\u{7f}\u{85}\u{2028}\u{feff}",
+            "{[",
+            "1e3",
+            "-1",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        fn value(depth: usize, next: &mut dyn FnMut(usize) -> usize, strings: &[&str]) -> Value {
+            let leaf = depth > 3;
+            match next(if leaf { 5 } else { 8 }) {
+                0 => Value::Null,
+                1 => Value::Bool(next(2) == 0),
+                2 => Value::Int(next(2000) as i64 - 1000),
+                3 => Value::Float(Float::new(next(1000) as f64 / 8.0 - 3.0).unwrap()),
+                4 => Value::str(strings[next(strings.len())]),
+                5 | 6 => Value::Map(
+                    (0..next(4))
+                        .map(|_| (strings[next(strings.len())].to_string(), value(depth + 1, next, strings)))
+                        .collect(),
+                ),
+                _ => Value::Seq((0..next(4)).map(|_| value(depth + 1, next, strings)).collect()),
+            }
+        }
+        for round in 0..3000 {
+            let entries: Vec<(String, Value)> = (0..1 + next(5))
+                .map(|i| (format!("{}{i}", strings[next(strings.len())]), value(0, &mut next, &strings)))
+                .collect();
+            let newline = if round % 2 == 0 { "\n" } else { "\r\n" };
+            let (text, tree) = block_document_tree(&entries, newline);
+            assert_eq!(text, block_document(&entries, newline));
+            let parsed = Tree::parse(&text, 0).unwrap();
+            if let Some(i) = (0..tree.len().max(parsed.len())).find(|&i| tree.node_checked(i) != parsed.node_checked(i))
+            {
+                panic!(
+                    "round {round}, node {i}:\n{text}\nwritten {:?}\nparsed {:?}",
+                    tree.node_checked(i),
+                    parsed.node_checked(i)
+                );
+            }
+            assert!(tree == parsed, "round {round}:\n{text}");
         }
     }
 

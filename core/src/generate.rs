@@ -91,6 +91,6 @@ pub fn generate(ws: &mut Workspace<'_>, wiring: &str, object: Value, on_conflict
     if ws.uses_filename_annotation() {
         mark(FILENAME_ANNOTATION, format!("postwire/{wiring}.yaml"));
     }
-    let text = crate::emit::block_document(&entries, ws.newline());
-    ws.append(text).map(Some)
+    let (text, tree) = crate::emit::block_document_tree(&entries, ws.newline());
+    ws.append_written(text, tree).map(Some)
 }

@@ -5,7 +5,9 @@
 //! are and rendered with every wiring on: after each edit the tree built from regions is the
 //! tree a whole parse gives (compared at once, not only at the end of the render); and the
 //! render's manifests and report are those of a render that parses every edited document
-//! whole. On generated apps with every wiring on, nearly every edit takes the regions path.
+//! whole. Generated documents take their trees from the writer (`emit::block_document_tree`):
+//! with each edit compared, each such tree is compared with a parse of its text too, and the
+//! render parsing whole parses them instead. On generated apps with every wiring on, nearly every edit takes the regions path.
 //! (The edit layer's own table and style tests compare the two trees on every edit too, in
 //! `edit_document`.)
 

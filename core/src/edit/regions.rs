@@ -36,7 +36,8 @@ pub struct Counts {
     /// By parsing the whole document.
     pub whole: usize,
     /// Trees built from regions that a whole parse did not give (each makes its render run
-    /// again parsing whole; none is expected).
+    /// again parsing whole; none is expected), and, with each edit compared, trees written
+    /// beside generated documents that a parse of their text does not give.
     pub differed: usize,
 }
 
