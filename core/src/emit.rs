@@ -244,6 +244,8 @@ pub fn block_document_tree(entries: &[(String, Value)], newline: &str) -> (Strin
     for id in log.open_ends {
         nodes[id].end = end;
     }
+    // A kept tree costs its nodes' memory: no spare capacity (as a parse leaves it).
+    nodes.shrink_to_fit();
     let root = (!nodes.is_empty()).then_some(0);
     (w.out, Tree::from_parts(nodes, root))
 }
