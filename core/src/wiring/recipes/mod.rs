@@ -17,7 +17,7 @@
 //! `postwire.dev/generated-by: recipes/<name>`). The three that change workloads add
 //! environment variables or a topology spread constraint only where the chart has none.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -383,12 +383,21 @@ impl Recipes {
             .collect();
         let candidates: Vec<Object> =
             objects.into_iter().filter(|o| is_replicated(ws.tree(o.segment), o)).cloned().collect();
+        let runners = rollouts_by_workload(ws);
         let chosen = self.chosen_owned(ws, candidates, &recipe.target, "podDisruptionBudget")?;
         let engine = Engine::new(Arc::new(Vec::new()));
         for obj in chosen {
             let object = model::json(ws.tree(obj.segment), obj.node);
+            let runner = runners.get(obj.name.as_str()).into_iter().flatten().find(|r| {
+                obj.kind == "Deployment"
+                    && crate::resource::namespaces_match(r.namespace.as_deref(), obj.namespace.as_deref())
+            });
+            let replicas = match runner {
+                Some(r) => r.replicas.map(|count| Replicas { count, of: Some(r.display.as_str()) }),
+                None => object["spec"]["replicas"].as_u64().map(|count| Replicas { count, of: None }),
+            };
             let mut changes = Changes::new(NAME, &obj);
-            let needed = budget_needed(&object, &pdbs, field, &value, &mut changes);
+            let needed = budget_needed(&object, &pdbs, field, &value, replicas, &mut changes);
             changes.apply(ws, report)?;
             if !needed {
                 continue;
@@ -502,9 +511,51 @@ impl Recipes {
     }
 }
 
+/// How many pods a workload runs, and the Rollout that runs them when it is not the workload.
+struct Replicas<'r> {
+    count: u64,
+    of: Option<&'r str>,
+}
+
+/// A Rollout that runs a Deployment's pods through `workloadRef`.
+struct Runner {
+    namespace: Option<String>,
+    display: String,
+    /// `spec.replicas`, 1 when absent (argoproj/argo-rollouts@009ba6ba
+    /// pkg/apis/rollouts/v1alpha1/types.go:38-41); None when it is not a number.
+    replicas: Option<u64>,
+}
+
+/// The Rollouts of the render (generated ones too) by the name of the Deployment their
+/// `workloadRef` names: Argo Rollouts scales that Deployment to zero and runs its pods itself.
+fn rollouts_by_workload(ws: &Workspace<'_>) -> HashMap<String, Vec<Runner>> {
+    let mut out: HashMap<String, Vec<Runner>> = HashMap::new();
+    for o in ws.object_refs().filter(|o| o.is("argoproj.io", "Rollout")) {
+        let tree = ws.tree(o.segment);
+        if tree.str_at(o.node, &["spec", "workloadRef", "kind"]) != Some("Deployment") {
+            continue;
+        }
+        let Some(name) = tree.str_at(o.node, &["spec", "workloadRef", "name"]) else { continue };
+        let replicas = match tree.path(o.node, &["spec", "replicas"]) {
+            None => Some(1),
+            Some(n) => tree.string(n).and_then(|r| r.parse().ok()),
+        };
+        let runner = Runner { namespace: o.namespace.clone(), display: o.display(), replicas };
+        out.entry(name.to_string()).or_default().push(runner);
+    }
+    out
+}
+
 /// Whether a replicated workload needs a PodDisruptionBudget: not when one of the chart's
 /// covers its pods. A budget that would block every eviction is noted.
-fn budget_needed(object: &Json, pdbs: &[(Object, Json)], field: &str, value: &Json, changes: &mut Changes<'_>) -> bool {
+fn budget_needed(
+    object: &Json,
+    pdbs: &[(Object, Json)],
+    field: &str,
+    value: &Json,
+    replicas: Option<Replicas<'_>>,
+    changes: &mut Changes<'_>,
+) -> bool {
     let obj = changes.object();
     let labels = &object["spec"]["template"]["metadata"]["labels"];
     let covered = pdbs.iter().find(|(p, pdb)| {
@@ -518,10 +569,12 @@ fn budget_needed(object: &Json, pdbs: &[(Object, Json)], field: &str, value: &Js
         );
         return false;
     }
-    if let (Some(replicas), Json::Number(min)) = (object["spec"]["replicas"].as_u64(), value) {
-        if field == "minAvailable" && min.as_u64().is_some_and(|m| m >= replicas) {
+    if let (Some(replicas), Json::Number(min)) = (replicas, value) {
+        if field == "minAvailable" && min.as_u64().is_some_and(|m| m >= replicas.count) {
+            let of = replicas.of.map(|r| format!(" of {r}")).unwrap_or_default();
             changes.note(Level::Warning, format!(
-                "recipes.podDisruptionBudget: minAvailable {min} with {replicas} replica(s) blocks every voluntary eviction (node drains)"
+                "recipes.podDisruptionBudget: minAvailable {min} with {} replica(s){of} blocks every voluntary eviction (node drains)",
+                replicas.count
             ));
         }
     }

@@ -142,6 +142,33 @@ fn pod_disruption_budgets_for_uncovered_replicated_workloads() {
     assert!(err.to_string().contains("postwire.yaml line 2"), "{err}");
 }
 
+/// A Deployment a Rollout runs through `workloadRef` is scaled to zero by Argo Rollouts; its
+/// pods are the Rollout's, and so are their replicas (`spec.replicas`, 1 when absent:
+/// argoproj/argo-rollouts@009ba6ba pkg/apis/rollouts/v1alpha1/types.go:38-41). The budget's
+/// warning counts those, not the Deployment's zero.
+#[test]
+fn a_budget_counts_the_replicas_of_the_rollout_that_runs_the_pods() {
+    let taken = INPUT.replacen("  replicas: 3\n", "  replicas: 0\n", 1);
+    let rollout = |replicas: &str| {
+        format!(
+            "{taken}---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {{name: api}}\nspec:\n{replicas}  \
+             workloadRef: {{apiVersion: apps/v1, kind: Deployment, name: api, scaleDown: onsuccess}}\n  \
+             strategy: {{canary: {{steps: [{{setWeight: 50}}]}}}}\n"
+        )
+    };
+    let warnings = |input: &str| -> Vec<String> {
+        let out = render(input, "  podDisruptionBudget: {minAvailable: 1}\n").unwrap();
+        notes(&out.report).into_iter().filter(|n| n.contains("blocks every voluntary eviction")).collect()
+    };
+    assert_eq!(warnings(&rollout("  replicas: 3\n")), Vec::<String>::new());
+    let one = warnings(&rollout(""));
+    assert_eq!(one.len(), 1, "{one:?}");
+    assert!(one[0].contains("minAvailable 1 with 1 replica(s) of Rollout/api"), "{one:?}");
+    // Without a Rollout, the Deployment's own zero is what runs.
+    let alone = warnings(&taken);
+    assert!(alone.iter().any(|n| n.contains("minAvailable 1 with 0 replica(s)")), "{alone:?}");
+}
+
 /// A namespace written with a tag outside the core schema is the string as written (yaml.v2
 /// reads it so), never the text of a null: `namespace: !x` gave the budget `namespace: "None"`
 /// (found by the `wirings` fuzz target).
