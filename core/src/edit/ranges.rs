@@ -20,10 +20,12 @@ pub fn colon_after(text: &str, key_end: usize) -> Option<usize> {
 }
 
 /// Where a node's written content ends: after the last character of its last scalar or the
-/// closing bracket of a flow collection; never a line break or trailing blank lines.
+/// closing bracket of a flow collection; never a line break or trailing blank lines. An empty
+/// value (`key:`) is parsed as a scalar at its key's `:`; it ends after that colon.
 pub fn content_end(text: &str, tree: &Tree, id: NodeId) -> usize {
     let node = tree.node(id);
     match &node.kind {
+        NodeKind::Scalar { .. } if tree.is_empty_scalar(id) && text[node.end..].starts_with(':') => node.end + 1,
         NodeKind::Scalar { style: Style::Literal | Style::Folded, .. } => {
             let trimmed = text[node.start..node.end].trim_end_matches([' ', '\t', '\r', '\n']);
             if !trimmed.is_empty() {

@@ -46,6 +46,24 @@ fn refusal(text: &str, ops: &[Op]) -> String {
 
 const ANN: &str = "/spec/template/metadata/annotations/k";
 
+/// An empty value (`value:`) is parsed as a scalar at its key's `:`; what comes after it goes
+/// after the colon, not between the key and its colon. Appending an env var after one, or a
+/// container after a container whose last line is one, gave invalid YAML (an internal error).
+#[test]
+fn appends_after_an_empty_last_value() {
+    let text = "c:\n  env:\n  - name: A\n    value:\n";
+    let append = Op::Insert { path: p("/c/env"), index: None, item: env("B", "b") };
+    assert_eq!(run(text, &[append]), "c:\n  env:\n  - name: A\n    value:\n  - name: \"B\"\n    value: \"b\"\n");
+    let nested = "s:\n- a: 1\n  b:\nt: 2\n";
+    let append = Op::Insert { path: p("/s"), index: None, item: Value::Int(7) };
+    assert_eq!(run(nested, &[append]), "s:\n- a: 1\n  b:\n- 7\nt: 2\n");
+    let flow = "m: {a: 1, b: }\n";
+    // New entries go first (see `block_entries_at`).
+    assert_eq!(run(flow, &[set("/m/c", "x")]), "m: {\"c\": \"x\", a: 1, b: }\n");
+    let removed = "m:\n  a:\n  b: 1\n";
+    assert_eq!(run(removed, &[Op::Remove { path: p("/m/b") }]), "m:\n  a:\n");
+}
+
 #[test]
 fn fills_an_empty_value_without_touching_its_key() {
     // Helm renders `checksum/config: {{ .Values.unset }}` as an empty value.
