@@ -57,17 +57,9 @@ fn write_double_quoted(s: &str, out: &mut String) {
 
 /// A mapping key: plain when safe (block context only), double-quoted otherwise.
 pub fn key(s: &str, flow: bool) -> String {
-    let mut out = String::new();
-    write_key(s, flow, &mut out);
-    out
-}
-
-fn write_key(s: &str, flow: bool, out: &mut String) {
-    if !flow && is_plain_safe(s) {
-        out.push_str(s);
-    } else {
-        write_double_quoted(s, out);
-    }
+    let mut w = Writer::text("\n");
+    w.key(s, flow, None);
+    w.out
 }
 
 /// A string value: always double-quoted, so no reader takes it for a bool, number or date.

@@ -620,6 +620,13 @@ mod tests {
         let starved = Limits { fuel: 10, ..limits.clone() };
         assert!(engine.render("t", loop_source, &json!({}), starved).is_err());
         assert!(engine.render("t", loop_source, &json!({}), limits).is_ok());
+        // Fuel is each render's own, not spent across the renders of one compiled template.
+        let small = Limits { fuel: 10_000, ..Limits::default() };
+        let short = "{% for i in range(100) %}x{% endfor %}";
+        assert!(engine.render("u", short, &json!({}), Limits { fuel: 100, ..small.clone() }).is_err());
+        for _ in 0..200 {
+            engine.render("u", short, &json!({}), small.clone()).unwrap();
+        }
     }
 
     #[test]
