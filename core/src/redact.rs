@@ -27,6 +27,15 @@ pub(crate) struct Document<'t> {
     pub tree: Option<&'t Tree>,
 }
 
+/// Whether `text` mentions a Secret at all: a stream or document that does not holds no
+/// Secret value. memchr's search, built once: core's `str::contains` is several times slower
+/// on megabytes in wasm.
+pub(crate) fn mentions_secret(text: &str) -> bool {
+    static SECRET: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Secret"));
+    SECRET.find(text.as_bytes()).is_some()
+}
+
 /// What replaces a Secret value in a message.
 pub const REDACTED: &str = "<redacted>";
 
@@ -48,6 +57,9 @@ impl SecretValues {
     /// Collect the values of every Secret in `manifests`. Documents that do not parse are
     /// skipped (the render reports them).
     pub fn collect(manifests: &str) -> Self {
+        if !mentions_secret(manifests) {
+            return SecretValues::default();
+        }
         let stream = Stream::split(manifests);
         let documents = (0..stream.segments.len()).map(|i| Document {
             text: stream.segment_text(i),
@@ -55,20 +67,16 @@ impl SecretValues {
             peek: None,
             tree: None,
         });
-        SecretValues::of_documents(manifests, documents)
+        SecretValues::of_documents(documents)
     }
 
-    /// [`SecretValues::collect`] over the documents of `manifests`, reading the scans and trees
-    /// a render already made of them instead of making them again: the same values.
-    pub(crate) fn of_documents<'t>(manifests: &str, documents: impl Iterator<Item = Document<'t>>) -> Self {
-        // memchr's search: core's `str::contains` is several times slower on megabytes in wasm.
-        let secret = memchr::memmem::Finder::new("Secret");
-        if secret.find(manifests.as_bytes()).is_none() {
-            return SecretValues::default();
-        }
+    /// [`SecretValues::collect`] over the documents of a stream, reading the scans and trees a
+    /// render already made of them instead of making them again: the same values. Callers
+    /// first ask [`mentions_secret`] of the whole stream, before any work per document.
+    pub(crate) fn of_documents<'t>(documents: impl Iterator<Item = Document<'t>>) -> Self {
         let mut values = Vec::new();
         for doc in documents {
-            if secret.find(doc.text.as_bytes()).is_none() {
+            if !mentions_secret(doc.text) {
                 continue;
             }
             let scanned;

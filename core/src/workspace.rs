@@ -175,6 +175,9 @@ impl<'a> Workspace<'a> {
     /// input), read from the scans made of every document and the trees of those parsed and
     /// left as they were, rather than scanning and parsing the input again.
     pub fn secret_values(&self) -> crate::redact::SecretValues {
+        if !crate::redact::mentions_secret(self.stream.text) {
+            return crate::redact::SecretValues::default();
+        }
         let documents = self.stream.segments.iter().enumerate().map(|(i, segment)| {
             let doc = &self.docs[i];
             let unedited = matches!(doc.text, Cow::Borrowed(_)) && !doc.by_regions;
@@ -186,7 +189,7 @@ impl<'a> Workspace<'a> {
                 tree: doc.tree.as_ref().filter(|_| unedited),
             }
         });
-        crate::redact::SecretValues::of_documents(self.stream.text, documents)
+        crate::redact::SecretValues::of_documents(documents)
     }
 
     /// Check the config without a render (`postwire validate`): a target, Service or workload
