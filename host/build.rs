@@ -20,6 +20,8 @@ use std::process::Command;
 
 fn main() {
     commit();
+    // The triple `postwire precompile` compiles for, with no CPU feature of the build machine.
+    println!("cargo:rustc-env=POSTWIRE_TARGET={}", env::var("TARGET").unwrap());
     playground();
     println!("cargo:rerun-if-env-changed=POSTWIRE_PLUGIN_WASM");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("plugin.wasm");

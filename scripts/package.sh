@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds release archives into dist/, per target:
-#   postwire-VERSION-TARGET.tar.gz        the postwire binary, the Helm plugin directories with
-#                                         the binary beside them (helm-plugin/postwire for Helm 4,
+#   postwire-VERSION-TARGET.tar.gz        the postwire binary and its precompiled plugin.wasm
+#                                         (plugin-DIGEST.cwasm, so no run compiles it), the Helm
+#                                         plugin directories with both beside them (helm-plugin/postwire for Helm 4,
 #                                         helm-plugin/postwire-cli for `helm postwire` under Helm 3
 #                                         and 4), README, LICENSE, docs/ and the JSON Schemas;
 #   postwire-VERSION-TARGET-helm4.tgz     the Helm 4 post-renderer plugin as `helm plugin package`
@@ -69,10 +70,20 @@ for target in "${targets[@]}"; do
     dir="$stage/$name"
     mkdir -p "$dir/helm-plugin" "$dir/schemas"
     cp "$bin" "$dir/postwire"
+    # The module compiled for any CPU of the target, beside each copy of the binary: a first
+    # run maps it instead of compiling (1.5 s). Only a binary that runs here can compile it.
+    cwasm=()
+    if artifact=$("$dir/postwire" precompile --dir "$dir" 2>/dev/null); then
+        cwasm=("$(basename "$artifact")")
+    else
+        say "$target: this machine cannot run its binary, so its archives ship no precompiled module"
+    fi
     cp -r helm-plugin/postwire helm-plugin/postwire-cli "$dir/helm-plugin/"
     # Hard links: the archive stores the binary once.
-    ln "$dir/postwire" "$dir/helm-plugin/postwire/postwire"
-    ln "$dir/postwire" "$dir/helm-plugin/postwire-cli/postwire"
+    for f in postwire "${cwasm[@]}"; do
+        ln "$dir/$f" "$dir/helm-plugin/postwire/$f"
+        ln "$dir/$f" "$dir/helm-plugin/postwire-cli/$f"
+    done
     cp README.md LICENSE "$dir/"
     cp -r docs "$dir/docs"
     "$dir/postwire" schema config >"$dir/schemas/postwire-config.json"
@@ -82,12 +93,14 @@ for target in "${targets[@]}"; do
     # local NAME-VERSION*.tgz), as `helm plugin package` writes it.
     mkdir -p "$stage/helm4/postwire" "$stage/helm3"
     cp helm-plugin/postwire/plugin.yaml helm-plugin/postwire/run.sh LICENSE "$stage/helm4/postwire/"
-    ln "$dir/postwire" "$stage/helm4/postwire/postwire"
+    for f in postwire "${cwasm[@]}"; do
+        ln "$dir/$f" "$stage/helm4/postwire/$f"
+        ln "$dir/$f" "$stage/helm3/$f"
+    done
     tar -C "$stage/helm4" -czf "$DIST/$name-helm4.tgz" postwire
     # Helm 3: plugin.yaml at the top, which its URL installer requires.
     cp helm-plugin/postwire-cli/plugin.yaml LICENSE "$stage/helm3/"
-    ln "$dir/postwire" "$stage/helm3/postwire"
-    tar -C "$stage/helm3" -czf "$DIST/$name-helm3.tar.gz" plugin.yaml postwire LICENSE
+    tar -C "$stage/helm3" -czf "$DIST/$name-helm3.tar.gz" plugin.yaml postwire "${cwasm[@]}" LICENSE
     rm -rf "$stage"
     archives+=("$name.tar.gz" "$name-helm4.tgz" "$name-helm3.tar.gz")
     say "wrote $DIST/$name.tar.gz and the Helm plugin archives $name-helm4.tgz, $name-helm3.tar.gz"

@@ -49,6 +49,11 @@ impl Machine {
         self.dir.join("home")
     }
 
+    /// The compiled modules postwire caches on this machine.
+    fn cached_modules(&self) -> PathBuf {
+        self.dir.join("postwire-cache/modules")
+    }
+
     /// The default plugins directory both Helms read.
     fn shared_plugins(&self) -> PathBuf {
         self.home().join(".local/share/helm/plugins")
@@ -78,6 +83,14 @@ impl Machine {
 
 fn quickstart() -> String {
     util::workspace().join("examples/quickstart/chart").display().to_string()
+}
+
+/// A ConfigMap and a Deployment that uses it: a render adds a checksum.
+fn quickstart_stream() -> &'static str {
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: b\n---\n\
+     apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels:\n      \
+     app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      \
+     - name: web\n        image: nginx\n        envFrom:\n        - configMapRef:\n            name: web\n"
 }
 
 fn ok(out: &Output, what: &str) -> String {
@@ -225,8 +238,9 @@ fn plugins_install_refuses_a_helm4_plugin_where_helm3_reads() {
     assert!(!dir.join("postwire").exists());
 }
 
-/// scripts/package.sh (with a prebuilt binary, so no build): a `.tar.gz` holding the binary,
-/// both plugin directories with the binary beside them, and the schemas; SHA256SUMS matches.
+/// scripts/package.sh (with a prebuilt binary, so no build): a `.tar.gz` holding the binary
+/// and its precompiled module, both plugin directories with the two beside them, and the
+/// schemas; SHA256SUMS matches.
 #[test]
 fn plugins_package_script_builds_a_checksummed_archive() {
     let test = "plugins_package_script_builds_a_checksummed_archive";
@@ -263,6 +277,10 @@ fn plugins_package_script_builds_a_checksummed_archive() {
         "docs/index.md",
     ] {
         assert!(files.lines().any(|l| l == format!("{top}/{want}")), "archive lacks {want}:\n{files}");
+    }
+    for dir in ["", "helm-plugin/postwire/", "helm-plugin/postwire-cli/"] {
+        let shipped = files.lines().filter(|l| l.starts_with(&format!("{top}/{dir}plugin-")) && l.ends_with(".cwasm"));
+        assert_eq!(shipped.count(), 1, "no precompiled module beside {top}/{dir}postwire:\n{files}");
     }
 }
 
@@ -303,6 +321,13 @@ fn plugins_release_archive_installs_and_post_renders_without_rust() {
         m.cmd(Path::new("/bin/sh"), &["-c", "command -v cargo || command -v rustc"], &[("PATH", path.clone())]);
     assert!(!util::run(&mut rust, b"").status.success(), "cargo or rustc on the clean PATH");
 
+    // A first run compiles nothing: it maps the module precompiled beside the binary, so it
+    // stores nothing in the (empty) cache.
+    let modules = m.cached_modules();
+    let first = util::run(&mut m.cmd(&top.join("postwire"), &["render"], &[]), quickstart_stream().as_bytes());
+    assert!(ok(&first, "a first run").contains("checksum/"), "{}", describe(&first));
+    assert!(!modules.exists(), "a first run from the archive compiled the module into {}", modules.display());
+
     let said = ok(
         &util::run(&mut m.cmd(&top.join("postwire"), &["install-plugin"], &[("PATH", path.clone())]), b""),
         "install",
@@ -318,6 +343,8 @@ fn plugins_release_archive_installs_and_post_renders_without_rust() {
     let text = ok(&out, "helm and helm3 template from the archive");
     assert_eq!(text.matches("checksum/configmap-demo-web: \"").count(), 2, "{}", describe(&out));
     assert!(out.stderr.is_empty(), "{}", describe(&out));
+    // install-plugin put the precompiled module beside each copy of the binary: no Helm compiled it.
+    assert!(!modules.exists(), "a Helm run of the installed plugins compiled the module into {}", modules.display());
 
     // The Helm 4 plugin archive alone, on a machine with only Helm 4.
     let m4 = Machine::new(&format!("{test}-helm4"), &[("helm", &helm4)]);
@@ -325,4 +352,6 @@ fn plugins_release_archive_installs_and_post_renders_without_rust() {
     ok(&m4.helm("helm", &["plugin", "install", tgz.to_str().unwrap(), "--verify=false"], &[]), "helm plugin install");
     let out = m4.helm("helm", &["template", "demo", &chart, "--post-renderer", "postwire"], &[]);
     assert!(ok(&out, "helm template with the installed archive").contains("checksum/configmap-demo-web: \""));
+    let modules = m4.cached_modules();
+    assert!(!modules.exists(), "the installed Helm 4 plugin compiled the module into {}", modules.display());
 }

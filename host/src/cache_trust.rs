@@ -22,6 +22,21 @@ pub fn refusal(dir: &Path) -> Option<String> {
     }
 }
 
+/// Why the precompiled module `file` shipped beside the binary must not be mapped, or None. It
+/// runs as code, so it must be no easier to write than the binary: not a symbolic link, owned
+/// by this user, root or the binary's owner, and not writable by other users.
+pub fn shipped_refusal(file: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        unix::shipped_refusal(file)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}
+
 #[cfg(unix)]
 mod unix {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -30,9 +45,37 @@ mod unix {
     /// Entries walked at most: the cache holds a few files per postwire version.
     const MAX_ENTRIES: usize = 10_000;
 
-    pub fn refusal(dir: &Path) -> Option<String> {
+    /// This user and group.
+    fn me() -> (u32, u32) {
         // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-        let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
+        unsafe { (libc::geteuid(), libc::getegid()) }
+    }
+
+    /// Whether `mode` lets users other than the owner (and the user's own group) write.
+    fn others_may_write(meta: &std::fs::Metadata, my_group: u32) -> bool {
+        let mode = meta.permissions().mode();
+        // Group-writable is fine for the user's own group (umask 002 on user-private groups).
+        mode & 0o002 != 0 || (mode & 0o020 != 0 && meta.gid() != my_group)
+    }
+
+    pub fn shipped_refusal(file: &Path) -> Option<String> {
+        let (me, my_group) = me();
+        let meta = match std::fs::symlink_metadata(file) {
+            Ok(meta) => meta,
+            Err(e) => return Some(format!("{}: {e}", file.display())),
+        };
+        if meta.file_type().is_symlink() {
+            return Some(format!("{} is a symbolic link", file.display()));
+        }
+        let binary_owner = std::env::current_exe().ok().and_then(|exe| std::fs::metadata(exe).ok()).map(|m| m.uid());
+        if meta.uid() != me && meta.uid() != 0 && Some(meta.uid()) != binary_owner {
+            return Some(format!("{} belongs to another user (uid {})", file.display(), meta.uid()));
+        }
+        others_may_write(&meta, my_group).then(|| format!("{} is writable by other users", file.display()))
+    }
+
+    pub fn refusal(dir: &Path) -> Option<String> {
+        let (me, my_group) = me();
         // The directory itself (whoever can write it can swap what is in it), then what the runner reads.
         let mut pending = vec![dir.join("modules"), dir.to_path_buf()];
         let mut seen = 0;
@@ -48,9 +91,7 @@ mod unix {
             if meta.uid() != me && meta.uid() != 0 {
                 return Some(format!("{} belongs to another user (uid {})", path.display(), meta.uid()));
             }
-            // Group-writable is fine for the user's own group (umask 002 on user-private groups).
-            let mode = meta.permissions().mode();
-            if mode & 0o002 != 0 || (mode & 0o020 != 0 && meta.gid() != my_group) {
+            if others_may_write(&meta, my_group) {
                 return Some(format!("{} is writable by other users", path.display()));
             }
             if meta.is_dir() && path != dir {
@@ -65,7 +106,7 @@ mod unix {
 
 #[cfg(all(test, unix))]
 mod tests {
-    use super::refusal;
+    use super::{refusal, shipped_refusal};
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -106,6 +147,24 @@ mod tests {
         set(&dir, 0o777);
         assert!(refusal(&dir).is_some_and(|w| w.contains("writable by other users")));
         set(&dir, 0o700);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_shipped_module_others_can_write_is_refused() {
+        let dir = std::env::temp_dir().join(format!("postwire-shipped-trust-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plugin-x.cwasm");
+        std::fs::write(&file, b"code").unwrap();
+        let set = |mode| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        set(0o644);
+        assert_eq!(shipped_refusal(&file), None);
+        set(0o646);
+        assert!(shipped_refusal(&file).is_some_and(|w| w.contains("writable by other users")));
+        set(0o644);
+        let link = dir.join("plugin-y.cwasm");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(shipped_refusal(&link).is_some_and(|w| w.contains("symbolic link")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -105,19 +105,21 @@ fn holds_v1_plugin(dir: &Path) -> bool {
         .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("apiVersion:")))
 }
 
-/// Write `dir/postwire/` with `files` and this binary beside them, replacing what was there.
+/// Write `dir/postwire/` with `files` and this binary beside them (with the module precompiled
+/// for it, when this binary has one beside it: `postwire precompile`), replacing what was there.
 fn write_plugin(dir: &Path, files: &[(&str, &str, bool)]) -> Result<PathBuf, String> {
     let dest = dir.join("postwire");
     let fail = |what: &Path, e: std::io::Error| format!("writing {}: {e}", what.display());
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the running postwire binary: {e}"))?;
     let target_bin = dest.join("postwire");
     let running_from_dest = exe.canonicalize().ok() == target_bin.canonicalize().ok() && target_bin.exists();
+    let shipped = crate::runner::shipped_name(crate::PLUGIN_WASM);
     std::fs::create_dir_all(&dest).map_err(|e| fail(&dest, e))?;
     // Remove what the other plugin kind left (a run.sh without plugin.yaml is harmless, but stale).
     if let Ok(entries) = std::fs::read_dir(&dest) {
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let keep = name == "postwire" || files.iter().any(|(n, _, _)| name == *n);
+            let keep = name == "postwire" || name == *shipped || files.iter().any(|(n, _, _)| name == *n);
             if !keep {
                 let _ = std::fs::remove_file(entry.path());
             }
@@ -132,10 +134,20 @@ fn write_plugin(dir: &Path, files: &[(&str, &str, bool)]) -> Result<PathBuf, Str
     }
     if !running_from_dest {
         // Copy, then rename: a Helm running the old binary meanwhile keeps a complete file.
-        let tmp = dest.join(format!(".postwire.{}", std::process::id()));
-        std::fs::copy(&exe, &tmp).map_err(|e| fail(&tmp, e))?;
-        set_executable(&tmp).map_err(|e| fail(&tmp, e))?;
-        std::fs::rename(&tmp, &target_bin).map_err(|e| fail(&target_bin, e))?;
+        let copy = |from: &Path, to: &Path, executable: bool| -> Result<(), String> {
+            let tmp = dest.join(format!(".postwire.{}", std::process::id()));
+            std::fs::copy(from, &tmp).map_err(|e| fail(&tmp, e))?;
+            if executable {
+                set_executable(&tmp).map_err(|e| fail(&tmp, e))?;
+            }
+            std::fs::rename(&tmp, to).map_err(|e| fail(to, e))
+        };
+        // The precompiled module first: a binary never finds an older module beside it.
+        let module = exe.with_file_name(&shipped);
+        if module.is_file() {
+            copy(&module, &dest.join(&shipped), false)?;
+        }
+        copy(&exe, &target_bin, true)?;
     }
     Ok(dest)
 }

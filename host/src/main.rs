@@ -235,6 +235,15 @@ nothing you type is sent to it. Ctrl-C stops it.",
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Compile plugin.wasm for any CPU of this architecture and write it beside this binary,
+    /// where every run of the binary maps it: no run compiles it, not even a first one with an
+    /// empty cache (release archives and images ship it).
+    #[command(after_help = "Example: postwire precompile   # then copy the binary and the printed file together")]
+    Precompile {
+        /// Write into DIR (where this binary will be copied) instead of this binary's directory.
+        #[arg(long = "dir", value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -558,9 +567,13 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         },
         Some(Command::InstallPlugin { helm, plugins_dir, helm_bin }) => {
             let mut said = install::install(helm, plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
-            // Compile the module into the cache now, so that no Helm run pays for it (~1.5 s).
-            if let Some(artifact) = runner()?.cached_artifact() {
+            // Compile the module into the cache now, so that no Helm run pays for it (~1.5 s),
+            // unless it came precompiled beside this binary (and so beside each plugin's copy).
+            let runner = runner()?;
+            if let Some(artifact) = runner.cached_artifact() {
                 said.push(format!("compiled plugin.wasm into {}", artifact.display()));
+            } else if let postwire::runner::Source::Shipped(module) = runner.source() {
+                said.push(format!("plugin.wasm comes precompiled: {}", module.display()));
             }
             write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
         }
@@ -608,6 +621,18 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 None => std::io::stdout().write_all(postwire::PLUGIN_WASM),
             };
             written.map_err(|e| Failure::other(format!("writing plugin.wasm: {e}")))?;
+        }
+        Some(Command::Precompile { dir }) => {
+            let dir = match dir {
+                Some(dir) => dir,
+                None => std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+                    .ok_or_else(|| Failure::other("cannot find the directory of this binary: use --dir".to_string()))?,
+            };
+            let path = postwire::runner::precompile(postwire::PLUGIN_WASM, &dir)
+                .map_err(|e| Failure::other(format!("precompiling plugin.wasm into {}: {e:#}", dir.display())))?;
+            write_stdout(format!("{}\n", path.display()).as_bytes())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,10 @@
 //! stored uncompressed under a key computed when postwire was built, and a run memory-maps it
 //! (`Module::deserialize_file`), so only the pages a render touches are read.
 //!
+//! A release archive or image also ships the module precompiled beside the binary
+//! (`postwire precompile`, compiled for any CPU of the architecture): with an empty cache a run
+//! maps that one, so a first run on a new machine, CI job or Argo CD sidecar compiles nothing.
+//!
 //! Each call gets a fresh instance: no heap left by an earlier call (or by one a limit stopped)
 //! can reach the next.
 
@@ -36,12 +40,20 @@ pub struct Options {
     /// Memory cap of one call, in 64 KiB wasm pages: the module's memory and its input and
     /// output blocks together (as extism counts them).
     pub max_memory_pages: u32,
+    /// Where a precompiled module shipped with postwire is looked for (`postwire precompile`
+    /// writes it): the directory of the running binary by default; `None` looks nowhere.
+    pub shipped_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
-    /// A 60 s timeout, a 2 GiB memory cap and the default cache directory.
+    /// A 60 s timeout, a 2 GiB memory cap, the default cache directory and this binary's own.
     fn default() -> Self {
-        Options { cache_dir: default_cache_dir(), timeout: Duration::from_secs(60), max_memory_pages: 32_768 }
+        Options {
+            cache_dir: default_cache_dir(),
+            timeout: Duration::from_secs(60),
+            max_memory_pages: 32_768,
+            shipped_dir: std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)),
+        }
     }
 }
 
@@ -104,56 +116,126 @@ pub struct Runner {
     engine: Engine,
     linker: Linker<Call>,
     module: Module,
-    /// The cache file the module was loaded from or stored in, if any.
-    artifact: Option<PathBuf>,
+    /// Where the compiled module came from.
+    source: Source,
     limits: Options,
 }
 
-/// The engine every run uses, for compiling and for loading the cached artifact alike (an
+/// Where a runner's compiled module came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Mapped from the cache, where an earlier run stored it.
+    Cache(PathBuf),
+    /// Mapped from the precompiled module shipped beside the binary.
+    Shipped(PathBuf),
+    /// Compiled by this run, and stored in the cache when it could be.
+    Compiled(Option<PathBuf>),
+}
+
+/// The settings every run's engine uses, for compiling and for loading an artifact alike (an
 /// artifact compiled under other settings is refused by `deserialize_file` and compiled anew).
-fn engine() -> wasmtime::Result<Engine> {
+fn config() -> Config {
     let mut config = Config::new();
     // The timeout interrupts a call at its next epoch check (wasmtime's cheapest interruption).
     config.epoch_interruption(true);
     // Without address maps and wasm backtraces the compiled module is a third smaller;
     // plugin.wasm reports errors itself, not by trapping.
     config.generate_address_map(false).wasm_backtrace_max_frames(None);
+    config
+}
+
+/// The engine every run uses, tuned to this machine's CPU.
+fn engine() -> wasmtime::Result<Engine> {
+    Engine::new(&config())
+}
+
+/// The engine `postwire precompile` compiles with: the same settings for this binary's target
+/// triple, with none of the build machine's CPU features. An explicit target infers no CPU
+/// feature (wasmtime 43.0.2 `src/config.rs` lines 381-386), and a feature an artifact leaves
+/// off is compatible with every host (`src/engine.rs` lines 531-534), so the artifact loads on
+/// any CPU of the architecture.
+fn portable_engine() -> wasmtime::Result<Engine> {
+    let mut config = config();
+    config.target(env!("POSTWIRE_TARGET"))?;
     Engine::new(&config)
+}
+
+/// The hex SHA-256 of `wasm` (computed when postwire was built, for the embedded module).
+fn digest(wasm: &[u8]) -> String {
+    if std::ptr::eq(wasm, crate::PLUGIN_WASM) {
+        crate::PLUGIN_WASM_SHA256.to_string()
+    } else {
+        use sha2::Digest;
+        sha2::Sha256::digest(wasm).iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// The cache file of `wasm` for `engine`: the module's SHA-256 and wasmtime's own hash of what
 /// a compiled artifact must agree on (its version, target and settings).
 fn artifact_path(dir: &Path, engine: &Engine, wasm: &[u8]) -> PathBuf {
-    let digest = if std::ptr::eq(wasm, crate::PLUGIN_WASM) {
-        crate::PLUGIN_WASM_SHA256.to_string()
-    } else {
-        use sha2::Digest;
-        sha2::Sha256::digest(wasm).iter().map(|b| format!("{b:02x}")).collect()
-    };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    dir.join("modules").join(format!("plugin-{}-{:016x}.cwasm", &digest[..32], hasher.finish()))
+    dir.join("modules").join(format!("plugin-{}-{:016x}.cwasm", &digest(wasm)[..32], hasher.finish()))
 }
 
-/// Load `wasm` compiled: from the cache in `dir` when it holds it, else compiled now (and then
-/// stored there, written to a temporary name and renamed so no run maps half a file). Also
-/// the cached artifact's path, when the cache holds it now.
-fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<(Module, Option<PathBuf>)> {
-    let Some(dir) = dir else { return Ok((Module::new(engine, wasm)?, None)) };
-    let path = artifact_path(dir, engine, wasm);
-    if path.is_file() {
+/// The name of the precompiled `wasm` shipped beside the binary: named by the module's digest,
+/// since wasmtime checks an artifact's version and settings but not which module it is, so an
+/// artifact left by another postwire is never taken for this one's.
+pub fn shipped_name(wasm: &[u8]) -> String {
+    format!("plugin-{}.cwasm", &digest(wasm)[..32])
+}
+
+/// Compile `wasm` for any CPU of this binary's architecture into `dir` (under
+/// [`shipped_name`]), where runs of a binary beside it map it; returns the file written.
+pub fn precompile(wasm: &[u8], dir: &Path) -> anyhow::Result<PathBuf> {
+    let artifact = portable_engine()?.precompile_module(wasm)?;
+    let path = dir.join(shipped_name(wasm));
+    write_whole(&path, &artifact)?;
+    Ok(path)
+}
+
+/// Write `bytes` to `path` under a temporary name, then rename it, so no run maps half a file.
+fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Load `wasm` compiled: from the cache in `cache` when it holds it, else the artifact shipped
+/// in `shipped` when there is a trusted one that loads, else compiled now (and then stored in
+/// the cache).
+fn load(
+    engine: &Engine,
+    wasm: &[u8],
+    cache: Option<&Path>,
+    shipped: Option<&Path>,
+) -> wasmtime::Result<(Module, Source)> {
+    let path = cache.map(|dir| artifact_path(dir, engine, wasm));
+    if let Some(path) = path.as_ref().filter(|p| p.is_file()) {
         // SAFETY: the file is an artifact this runner serialized (only this user can write the
         // cache: `cache_trust`), renamed into place whole; wasmtime checks its header and the
         // engine settings it was compiled for, and refuses one that does not match.
-        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
-            return Ok((module, Some(path)));
+        if let Ok(module) = unsafe { Module::deserialize_file(engine, path) } {
+            return Ok((module, Source::Cache(path.clone())));
         }
     }
+    if let Some(file) = shipped.map(|dir| dir.join(shipped_name(wasm))).filter(|f| f.is_file()) {
+        match crate::cache_trust::shipped_refusal(&file) {
+            // SAFETY: `postwire precompile` wrote the file for this very module (its name is
+            // the module's digest), and nobody who cannot replace the binary beside it can
+            // write it (`shipped_refusal`); wasmtime checks its header, version and settings.
+            None => {
+                if let Ok(module) = unsafe { Module::deserialize_file(engine, &file) } {
+                    return Ok((module, Source::Shipped(file)));
+                }
+            }
+            Some(why) => eprintln!("postwire: warning: not using the precompiled module: {why}"),
+        }
+    }
+    let Some((dir, path)) = cache.zip(path) else { return Ok((Module::new(engine, wasm)?, Source::Compiled(None))) };
     let artifact = engine.precompile_module(wasm)?;
     let stored = std::fs::create_dir_all(dir.join("modules")).and_then(|()| {
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        std::fs::write(&tmp, &artifact)?;
-        std::fs::rename(&tmp, &path)?;
+        write_whole(&path, &artifact)?;
         prune(&dir.join("modules"));
         Ok(())
     });
@@ -161,7 +243,7 @@ fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<(M
     // the run goes on, compiling again next time, as the runner always did there.
     // SAFETY: `artifact` was produced just now by this engine.
     let module = unsafe { Module::deserialize(engine, &artifact) }?;
-    Ok((module, stored.ok().map(|()| path)))
+    Ok((module, Source::Compiled(stored.ok().map(|()| path))))
 }
 
 /// Artifacts kept in the cache: this postwire's and those of a few others used beside it (a
@@ -193,14 +275,22 @@ impl Runner {
             None => true,
         });
         let engine = engine()?;
-        let (module, artifact) = load(&engine, wasm, trusted)?;
+        let (module, source) = load(&engine, wasm, trusted, options.shipped_dir.as_deref())?;
         let linker = extism_env::linker(&engine)?;
-        Ok(Runner { engine, linker, module, artifact, limits: options.clone() })
+        Ok(Runner { engine, linker, module, source, limits: options.clone() })
     }
 
     /// The compiled module's file in the cache, when the cache holds it (later runs map it).
     pub fn cached_artifact(&self) -> Option<&Path> {
-        self.artifact.as_deref()
+        match &self.source {
+            Source::Cache(path) | Source::Compiled(Some(path)) => Some(path),
+            Source::Shipped(_) | Source::Compiled(None) => None,
+        }
+    }
+
+    /// Where the compiled module came from.
+    pub fn source(&self) -> &Source {
+        &self.source
     }
 
     /// Load the embedded module with the options of the environment ([`Options::from_env`]).
@@ -366,6 +456,85 @@ fn render_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The smallest module: the header alone (loading it still compiles and checks settings).
+    const EMPTY: &[u8] = b"\0asm\x01\0\0\0";
+    /// Another module: the same with an empty custom section named `x`.
+    const OTHER: &[u8] = b"\0asm\x01\0\0\0\x00\x02\x01x";
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("postwire-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_shipped_module_is_mapped_and_nothing_is_compiled() {
+        let dir = scratch("shipped");
+        let (cache, shipped) = (dir.join("cache"), dir.join("bin"));
+        std::fs::create_dir_all(&shipped).unwrap();
+        let written = precompile(EMPTY, &shipped).unwrap();
+        assert_eq!(written, shipped.join(shipped_name(EMPTY)));
+        let engine = engine().unwrap();
+        let (_, source) = load(&engine, EMPTY, Some(&cache), Some(&shipped)).unwrap();
+        assert_eq!(source, Source::Shipped(written));
+        // Nothing was compiled, so nothing was stored.
+        assert!(!cache.exists());
+
+        // Another module's artifact is not this one's: it is compiled, and cached.
+        let (_, source) = load(&engine, OTHER, Some(&cache), Some(&shipped)).unwrap();
+        assert!(matches!(&source, Source::Compiled(Some(path)) if path.is_file()), "{source:?}");
+        // A module in the cache is mapped from there first.
+        let (_, again) = load(&engine, OTHER, Some(&cache), Some(&shipped)).unwrap();
+        assert!(matches!(again, Source::Cache(_)), "{again:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_or_writable_shipped_module_is_compiled_anew() {
+        let dir = scratch("shipped-damaged");
+        let (cache, shipped) = (dir.join("cache"), dir.join("bin"));
+        std::fs::create_dir_all(&shipped).unwrap();
+        let file = precompile(EMPTY, &shipped).unwrap();
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+        let engine = engine().unwrap();
+        let (_, source) = load(&engine, EMPTY, None, Some(&shipped)).unwrap();
+        assert_eq!(source, Source::Compiled(None));
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&file, &bytes).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+            let (_, source) = load(&engine, EMPTY, Some(&cache), Some(&shipped)).unwrap();
+            assert!(matches!(source, Source::Compiled(Some(_))), "{source:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The shipped artifact must load on a CPU with none of the optional features of the
+    /// machine that compiled it. An engine told that its host has none (and inferring none)
+    /// stands for such a CPU: it refuses what this machine compiles for itself, and takes what
+    /// `precompile` wrote.
+    #[test]
+    fn a_precompiled_module_loads_on_a_cpu_without_optional_features() {
+        let dir = scratch("shipped-portable");
+        let file = precompile(EMPTY, &dir).unwrap();
+        let mut old_cpu = config();
+        old_cpu.target(env!("POSTWIRE_TARGET")).unwrap();
+        // SAFETY: the engine only checks artifacts here; it never runs their code.
+        unsafe { old_cpu.detect_host_feature(|_| Some(false)) };
+        let old_cpu = Engine::new(&old_cpu).unwrap();
+        // SAFETY: both artifacts were just compiled by this test, and are not run.
+        assert!(unsafe { Module::deserialize_file(&old_cpu, &file) }.is_ok());
+        let native = engine().unwrap().precompile_module(EMPTY).unwrap();
+        let refused =
+            unsafe { Module::deserialize(&old_cpu, &native) }.expect_err("native code needs this CPU's features");
+        assert!(format!("{refused:#}").contains("not available on the host"), "{refused:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_cache_keeps_the_newest_artifacts_only() {
