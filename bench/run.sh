@@ -11,7 +11,8 @@
 #   6. every wiring on (bench/every_wiring.py): generated streams of 100 to 20,000 apps and the
 #      corpus streams through plugin.wasm and natively, kustomize's annotation + patch on the
 #      same inputs, `helm template` alone and with postwire, a cold first run against a warm
-#      one, and the playground's re-render of a 50-document chart in headless Chromium.
+#      one (the binary alone, and as a release archive lays it out, with the module precompiled
+#      beside it), and the playground's re-render of a 50-document chart in headless Chromium.
 #
 # Needs ../shared (the corpus), kubectl with kustomize (POSTWIRE_KUBECTL, else
 # ~/.cache/postwire/tools/bin/kubectl from scripts/install-tools.sh, else kubectl on PATH),
