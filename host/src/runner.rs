@@ -191,6 +191,13 @@ pub fn precompile(wasm: &[u8], dir: &Path) -> anyhow::Result<PathBuf> {
     let artifact = portable_engine()?.precompile_module(wasm)?;
     let path = dir.join(shipped_name(wasm));
     write_whole(&path, &artifact)?;
+    // Readable by all, writable by its owner alone whatever the umask: a run refuses a module
+    // that other users may write (`cache_trust::shipped_refusal`), and archives keep the mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+    }
     Ok(path)
 }
 
