@@ -11,7 +11,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use postwire::argocd;
 use postwire::errors::{self, exit};
 use postwire::install;
-use postwire::runner::{Options, Runner};
+use postwire::runner::{Options, Runner, Source};
 use postwire_core::wire::{ChartConfig, ConfigFileV1, InputFormat, RenderRequestV1, RenderResponseV1};
 
 const AFTER_HELP: &str = "\
@@ -569,11 +569,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let mut said = install::install(helm, plugins_dir.as_deref(), &helm_bin).map_err(Failure::other)?;
             // Compile the module into the cache now, so that no Helm run pays for it (~1.5 s),
             // unless it came precompiled beside this binary (and so beside each plugin's copy).
-            let runner = runner()?;
-            if let Some(artifact) = runner.cached_artifact() {
-                said.push(format!("compiled plugin.wasm into {}", artifact.display()));
-            } else if let postwire::runner::Source::Shipped(module) = runner.source() {
-                said.push(format!("plugin.wasm comes precompiled: {}", module.display()));
+            match runner()?.source() {
+                Source::Cache(artifact) | Source::Compiled(Some(artifact)) => {
+                    said.push(format!("compiled plugin.wasm into {}", artifact.display()))
+                }
+                Source::Shipped(module) => said.push(format!("plugin.wasm comes precompiled: {}", module.display())),
+                Source::Compiled(None) => {}
             }
             write_stdout(said.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
         }
@@ -623,13 +624,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             written.map_err(|e| Failure::other(format!("writing plugin.wasm: {e}")))?;
         }
         Some(Command::Precompile { dir }) => {
-            let dir = match dir {
-                Some(dir) => dir,
-                None => std::env::current_exe()
-                    .ok()
-                    .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
-                    .ok_or_else(|| Failure::other("cannot find the directory of this binary: use --dir".to_string()))?,
-            };
+            let dir = dir
+                .or_else(postwire::runner::binary_dir)
+                .ok_or_else(|| Failure::other("cannot find the directory of this binary: use --dir".to_string()))?;
             let path = postwire::runner::precompile(postwire::PLUGIN_WASM, &dir)
                 .map_err(|e| Failure::other(format!("precompiling plugin.wasm into {}: {e:#}", dir.display())))?;
             write_stdout(format!("{}\n", path.display()).as_bytes())?;

@@ -52,7 +52,7 @@ impl Default for Options {
             cache_dir: default_cache_dir(),
             timeout: Duration::from_secs(60),
             max_memory_pages: 32_768,
-            shipped_dir: std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)),
+            shipped_dir: binary_dir(),
         }
     }
 }
@@ -84,6 +84,11 @@ impl Options {
     fn max_memory_bytes(&self) -> usize {
         self.max_memory_pages as usize * 65_536
     }
+}
+
+/// The directory of the running binary, where a precompiled module ships beside it.
+pub fn binary_dir() -> Option<PathBuf> {
+    std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf))
 }
 
 /// `$POSTWIRE_CACHE_DIR`, else `$XDG_CACHE_HOME/postwire`, else `$HOME/.cache/postwire`.
@@ -287,14 +292,6 @@ impl Runner {
         Ok(Runner { engine, linker, module, source, limits: options.clone() })
     }
 
-    /// The compiled module's file in the cache, when the cache holds it (later runs map it).
-    pub fn cached_artifact(&self) -> Option<&Path> {
-        match &self.source {
-            Source::Cache(path) | Source::Compiled(Some(path)) => Some(path),
-            Source::Shipped(_) | Source::Compiled(None) => None,
-        }
-    }
-
     /// Where the compiled module came from.
     pub fn source(&self) -> &Source {
         &self.source
@@ -476,12 +473,19 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn a_shipped_module_is_mapped_and_nothing_is_compiled() {
-        let dir = scratch("shipped");
+    /// A scratch directory `name` with an empty `cache` and `EMPTY` precompiled into `bin`:
+    /// (the directory, the cache, the binary's directory, the precompiled file).
+    fn shipped_setup(name: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+        let dir = scratch(name);
         let (cache, shipped) = (dir.join("cache"), dir.join("bin"));
         std::fs::create_dir_all(&shipped).unwrap();
-        let written = precompile(EMPTY, &shipped).unwrap();
+        let file = precompile(EMPTY, &shipped).unwrap();
+        (dir, cache, shipped, file)
+    }
+
+    #[test]
+    fn a_shipped_module_is_mapped_and_nothing_is_compiled() {
+        let (dir, cache, shipped, written) = shipped_setup("shipped");
         assert_eq!(written, shipped.join(shipped_name(EMPTY)));
         let engine = engine().unwrap();
         let (_, source) = load(&engine, EMPTY, Some(&cache), Some(&shipped)).unwrap();
@@ -500,10 +504,7 @@ mod tests {
 
     #[test]
     fn a_damaged_or_writable_shipped_module_is_compiled_anew() {
-        let dir = scratch("shipped-damaged");
-        let (cache, shipped) = (dir.join("cache"), dir.join("bin"));
-        std::fs::create_dir_all(&shipped).unwrap();
-        let file = precompile(EMPTY, &shipped).unwrap();
+        let (dir, cache, shipped, file) = shipped_setup("shipped-damaged");
         let bytes = std::fs::read(&file).unwrap();
         std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
         let engine = engine().unwrap();
